@@ -1,0 +1,35 @@
+# Project-wide build helpers. Warnings are errors in our code only: Boost and other system
+# headers come in through -isystem and are not checked.
+
+# Compile definitions every TU that touches Asio, Beast, JSON or URL must agree on: the
+# libraries are compiled once, in src/core/*_impl.cpp, instead of in every TU that includes them.
+add_library(mcpd_build_settings INTERFACE)
+target_compile_definitions(mcpd_build_settings INTERFACE
+  BOOST_ASIO_SEPARATE_COMPILATION
+  BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_ASIO_NO_DEPRECATED
+  BOOST_JSON_NO_LIB
+  BOOST_URL_NO_LIB)
+target_compile_options(mcpd_build_settings INTERFACE
+  $<$<CXX_COMPILER_ID:GNU>:-fcoroutines>)
+if(MCPD_SANITIZE)
+  target_compile_options(mcpd_build_settings INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(mcpd_build_settings INTERFACE -fsanitize=address,undefined)
+endif()
+
+# mcpd_warnings(<target>): the warning set for code we write.
+function(mcpd_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+    -Wcast-align -Wimplicit-fallthrough -Werror)
+endfunction()
+
+# mcpd_library(<name> SOURCES ... DEPS ...): one layer's static library.
+function(mcpd_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC mcpd_build_settings ${ARG_DEPS})
+  mcpd_warnings(${name})
+endfunction()

@@ -1,0 +1,121 @@
+// core/log.cpp — the spdlog sink behind mcpd::log: one stderr logger, text or JSON lines.
+#include "core/log.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <unistd.h>
+
+namespace mcpd::log {
+namespace {
+
+std::atomic<level> g_level{level::info};
+
+spdlog::level::level_enum to_spdlog(level l) {
+    switch (l) {
+    case level::trace:
+        return spdlog::level::trace;
+    case level::debug:
+        return spdlog::level::debug;
+    case level::info:
+        return spdlog::level::info;
+    case level::warn:
+        return spdlog::level::warn;
+    case level::error:
+        return spdlog::level::err;
+    case level::off:
+        return spdlog::level::off;
+    }
+    return spdlog::level::info;
+}
+
+constexpr char const* text_pattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
+// JSON lines; the message is escaped by write() before it reaches the pattern.
+constexpr char const* json_pattern = R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%v"})";
+
+std::atomic<bool> g_json{false};
+
+spdlog::logger& logger() {
+    static std::shared_ptr<spdlog::logger> instance = [] {
+        auto l = spdlog::stderr_color_mt("mcpd");
+        l->set_level(spdlog::level::trace); // filtering happens in get_level()
+        bool json = ::isatty(STDERR_FILENO) == 0;
+        g_json = json;
+        l->set_pattern(json ? json_pattern : text_pattern, spdlog::pattern_time_type::utc);
+        return l;
+    }();
+    return *instance;
+}
+
+std::string json_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20)
+                out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+            else
+                out += c;
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+void set_level(level l) {
+    g_level = l;
+}
+level get_level() noexcept {
+    return g_level.load(std::memory_order_relaxed);
+}
+
+bool parse_level(std::string_view text, level& out) {
+    if (text == "trace")
+        out = level::trace;
+    else if (text == "debug")
+        out = level::debug;
+    else if (text == "info")
+        out = level::info;
+    else if (text == "warn" || text == "warning")
+        out = level::warn;
+    else if (text == "error")
+        out = level::error;
+    else if (text == "off")
+        out = level::off;
+    else
+        return false;
+    return true;
+}
+
+void set_json(bool json) {
+    logger().set_pattern(json ? json_pattern : text_pattern, spdlog::pattern_time_type::utc);
+    g_json = json;
+}
+
+void write(level l, std::string_view message) {
+    auto& lg = logger();
+    if (g_json)
+        lg.log(to_spdlog(l), "{}", json_escape(message));
+    else
+        lg.log(to_spdlog(l), "{}", message);
+}
+
+} // namespace mcpd::log

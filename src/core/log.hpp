@@ -1,0 +1,48 @@
+// core/log.hpp — mcpd's logging front end.
+//
+// Always to stderr (stdout belongs to the stdio transport). The header pulls in only
+// fmt/core.h: messages are formatted here and written by spdlog in log.cpp, so the spdlog
+// headers stay out of every other translation unit. Formatting happens only when the level
+// is enabled.
+#pragma once
+
+#include <fmt/core.h>
+
+#include <string_view>
+
+namespace mcpd::log {
+
+enum class level { trace, debug, info, warn, error, off };
+
+void set_level(level l);
+level get_level() noexcept;
+// "trace", "debug", "info", "warn"/"warning", "error", "off"; false if unknown.
+bool parse_level(std::string_view text, level& out);
+// Switch between human text (the default on a TTY) and JSON lines.
+void set_json(bool json);
+
+void write(level l, std::string_view message);
+
+template <class... A>
+void at(level l, fmt::format_string<A...> f, A&&... a) {
+    if (l >= get_level())
+        write(l, fmt::vformat(f, fmt::make_format_args(a...)));
+}
+template <class... A>
+void debug(fmt::format_string<A...> f, A&&... a) {
+    at(level::debug, f, std::forward<A>(a)...);
+}
+template <class... A>
+void info(fmt::format_string<A...> f, A&&... a) {
+    at(level::info, f, std::forward<A>(a)...);
+}
+template <class... A>
+void warn(fmt::format_string<A...> f, A&&... a) {
+    at(level::warn, f, std::forward<A>(a)...);
+}
+template <class... A>
+void error(fmt::format_string<A...> f, A&&... a) {
+    at(level::error, f, std::forward<A>(a)...);
+}
+
+} // namespace mcpd::log

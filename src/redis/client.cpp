@@ -1,0 +1,175 @@
+// redis/client.cpp — the public client over detail::connection: commands, scripts, SCAN, quit.
+#include "redis/client.hpp"
+
+#include "redis/command_keys.hpp"
+#include "redis/connection.hpp"
+#include "redis/error.hpp"
+
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace mcpd::redis {
+
+namespace asio = boost::asio;
+
+client::client(asio::any_io_executor ex, config cfg)
+    : conn_(std::make_shared<detail::connection>(std::move(ex), std::move(cfg))) {}
+
+client::~client() {
+    if (conn_)
+        conn_->disconnect();
+}
+
+client::client(client&&) noexcept = default;
+client& client::operator=(client&& other) noexcept {
+    if (this != &other) {
+        if (conn_)
+            conn_->disconnect();
+        conn_ = std::move(other.conn_);
+    }
+    return *this;
+}
+
+void client::on_event(std::function<void(event const&)> handler) {
+    conn_->on_event = std::move(handler);
+}
+
+void client::start() {
+    conn_->start();
+}
+
+asio::awaitable<result<std::vector<value>>> client::exec(request req) {
+    return detail::execute(conn_, std::move(req));
+}
+
+asio::awaitable<result<value>> client::exec(command cmd, request_options opts) {
+    auto replies = co_await detail::execute(conn_, request(std::move(cmd), opts));
+    if (!replies)
+        co_return replies.error();
+    value& v = replies->front();
+    if (v.is_error()) {
+        std::string text(v.as_string().value_or(""));
+        co_return error(classify_server_error(text), std::move(text));
+    }
+    co_return std::move(v);
+}
+
+asio::awaitable<result<value>> client::eval(script const& s, std::vector<std::string> keys,
+                                            std::vector<std::string> args, request_options opts) {
+    auto build = [&](std::string_view verb, std::string_view body_or_sha) {
+        command c(verb, body_or_sha, keys.size());
+        c.args(keys);
+        c.args(args);
+        return c;
+    };
+    auto r = co_await exec(build("EVALSHA", s.sha1()), opts);
+    if (!r && r.error().code == server_errc::noscript)
+        r = co_await exec(build("EVAL", s.body()), opts); // EVAL also caches it for next time
+    co_return r;
+}
+
+scanner client::scan(std::string pattern, std::size_t count) {
+    return scanner(*this, escape_glob(cfg().key_prefix) + pattern, count);
+}
+
+asio::awaitable<result<void>> client::quit() {
+    auto initiation = [conn = conn_](auto handler) {
+        conn->quit(detail::connection::quit_handler(std::move(handler)));
+    };
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(result<void>)>(
+        std::move(initiation), asio::use_awaitable);
+}
+
+void client::disconnect() {
+    conn_->disconnect();
+}
+
+connection_state client::state() const noexcept {
+    return conn_->state();
+}
+client_stats client::stats() const noexcept {
+    return conn_->stats();
+}
+config const& client::cfg() const noexcept {
+    return conn_->cfg();
+}
+
+// --- scanner -------------------------------------------------------------------------------
+
+scanner::scanner(client& c, std::string pattern, std::size_t count)
+    : client_(&c)
+    , pattern_(std::move(pattern))
+    , count_(count) {}
+
+namespace {
+
+// Appends the keys of an array reply to `out`, without the client's key prefix.
+result<void> take_keys(value const& keys, std::string_view prefix, std::vector<std::string>& out) {
+    if (keys.type != resp_type::array && keys.type != resp_type::set)
+        return error(client_errc::unexpected_reply, "expected an array of keys");
+    for (auto const& k : keys.elements) {
+        auto s = k.as_string();
+        if (!s)
+            return error(client_errc::unexpected_reply, "a key that is not a string");
+        if (s->starts_with(prefix))
+            s->remove_prefix(prefix.size());
+        out.emplace_back(*s);
+    }
+    return {};
+}
+
+} // namespace
+
+asio::awaitable<result<std::optional<std::vector<std::string>>>> scanner::next() {
+    if (done_)
+        co_return std::nullopt;
+    std::string_view prefix = client_->cfg().key_prefix;
+    request_options raw; // the pattern already carries the (escaped) prefix
+    raw.apply_prefix = false;
+    std::vector<std::string> keys;
+    auto r =
+        co_await client_->exec(command("SCAN", cursor_, "MATCH", pattern_, "COUNT", count_), raw);
+    if (!r && r.error().code == server_errc::unknown_command) {
+        // Some Redis-compatible stores refuse SCAN: one KEYS call returns everything.
+        done_ = true;
+        auto all = co_await client_->exec(command("KEYS", pattern_), raw);
+        if (!all)
+            co_return all.error();
+        if (auto t = take_keys(*all, prefix, keys); !t)
+            co_return t.error();
+        co_return keys;
+    }
+    if (!r)
+        co_return r.error();
+    if (r->type != resp_type::array || r->elements.size() != 2)
+        co_return error(client_errc::unexpected_reply, "SCAN reply is not [cursor, keys]");
+    auto cursor = r->elements[0].as_string();
+    if (!cursor)
+        co_return error(client_errc::unexpected_reply, "SCAN cursor is not a string");
+    cursor_ = std::string(*cursor);
+    done_ = cursor_ == "0";
+    if (auto t = take_keys(r->elements[1], prefix, keys); !t)
+        co_return t.error();
+    co_return keys;
+}
+
+asio::awaitable<result<std::vector<std::string>>> scanner::collect() {
+    std::unordered_set<std::string> seen;
+    std::vector<std::string> out;
+    for (;;) {
+        auto batch = co_await next();
+        if (!batch)
+            co_return batch.error();
+        if (!*batch)
+            break;
+        for (auto& k : **batch)
+            if (seen.insert(k).second)
+                out.push_back(std::move(k));
+    }
+    std::sort(out.begin(), out.end());
+    co_return out;
+}
+
+} // namespace mcpd::redis

@@ -1,0 +1,113 @@
+// redis/client.hpp — the async Redis client: one multiplexed connection, automatic pipelining.
+//
+//   boost::asio::io_context io;
+//   auto cfg = redis::config_from_url("redis://127.0.0.1:6379/0").value();
+//   redis::client c(io.get_executor(), cfg);
+//   co_spawn(io, [&]() -> awaitable<void> {
+//       auto ok = co_await c.exec(redis::command("SET", "greeting", "hello"));
+//       auto v  = co_await c.exec(redis::command("GET", "greeting"));   // v->str == "hello"
+//       co_await c.quit();
+//   }, detached);
+//   io.run();
+//
+// Any number of coroutines may call exec() at once: requests waiting while a write is in
+// progress go out together in the next write (automatic pipelining), and each caller gets its
+// own reply. The client connects on the first request (or start()), reconnects by its retry
+// strategy, and applies the config's timeouts, key prefix, offline queue and retry policy.
+//
+// Threads: use a client from coroutines running on its executor's io_context (one thread or
+// several); its state lives on an internal strand. Cancellation (e.g. `exec(...) || timer`)
+// finishes the call with operation_aborted; a command already written may still run.
+#pragma once
+
+#include "core/error.hpp"
+#include "redis/command.hpp"
+#include "redis/config.hpp"
+#include "redis/event.hpp"
+#include "redis/resp.hpp"
+#include "redis/script.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mcpd::redis {
+
+namespace detail {
+class connection;
+}
+class client;
+
+// SCAN over a pattern, as batches of keys (the key prefix is added to the pattern, escaped,
+// and removed from the keys). Falls back to one KEYS call where SCAN is refused as an unknown
+// command. SCAN may return a key more than once (Redis guarantees only that keys present for
+// the whole iteration are returned at least once).
+class scanner {
+public:
+    // The next batch (possibly empty), or nullopt when the iteration is over.
+    boost::asio::awaitable<result<std::optional<std::vector<std::string>>>> next();
+    // Every remaining key, de-duplicated.
+    boost::asio::awaitable<result<std::vector<std::string>>> collect();
+
+private:
+    friend class client;
+    scanner(client& c, std::string pattern, std::size_t count);
+
+    client* client_;
+    std::string pattern_; // with the escaped prefix
+    std::size_t count_;
+    std::string cursor_ = "0";
+    bool done_ = false;
+};
+
+class client {
+public:
+    client(boost::asio::any_io_executor ex, config cfg);
+    // Disconnects (pending requests fail with client_errc::disconnected). Call quit() first for
+    // a clean close.
+    ~client();
+    client(client&&) noexcept;
+    client& operator=(client&&) noexcept;
+
+    // Observes connection events; set before the first request. Called on the client's strand.
+    void on_event(std::function<void(event const&)> handler);
+
+    // Starts connecting now instead of on the first request.
+    void start();
+
+    // One command. A server error reply becomes an error whose code is its server_errc kind and
+    // whose detail is the server's text.
+    boost::asio::awaitable<result<value>> exec(command cmd, request_options opts = {});
+    // Several commands written together (e.g. MULTI … EXEC): one reply each, in order; error
+    // replies stay values (value::is_error()). The error path is for client failures only.
+    boost::asio::awaitable<result<std::vector<value>>> exec(request req);
+
+    // EVALSHA, falling back to EVAL when the server answers NOSCRIPT. Keys get the prefix.
+    boost::asio::awaitable<result<value>> eval(script const& s, std::vector<std::string> keys,
+                                               std::vector<std::string> args,
+                                               request_options opts = {});
+
+    // SCAN MATCH pattern COUNT count (see scanner). `pattern` is a glob in the caller's key
+    // space: the prefix is added for it.
+    scanner scan(std::string pattern, std::size_t count = 256);
+
+    // Stops taking requests, waits until every pending one is answered (or fails by its own
+    // timeout), sends QUIT, closes. Idempotent.
+    boost::asio::awaitable<result<void>> quit();
+    // Closes now; pending requests fail with client_errc::disconnected.
+    void disconnect();
+
+    [[nodiscard]] connection_state state() const noexcept;
+    [[nodiscard]] client_stats stats() const noexcept;
+    [[nodiscard]] config const& cfg() const noexcept;
+
+private:
+    std::shared_ptr<detail::connection> conn_;
+};
+
+} // namespace mcpd::redis

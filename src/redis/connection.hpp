@@ -1,0 +1,155 @@
+// redis/connection.hpp — INTERNAL: one multiplexed Redis connection on Asio coroutines, the
+// I/O glue around multiplexer (requests, replies) and handshake (set-up). The public faces are
+// client (commands) and subscriber (pub/sub); this header is included by their .cpp files only.
+//
+// Concurrency: every member is touched on strand_ only. The public entry points (start,
+// submit, cancel, quit, disconnect) post to it and are safe from any thread.
+//
+// Life of a connection (run()): connect (resolve, TCP or Unix, TLS, handshake, all bounded by
+// connect_timeout) → ready (reader, writer and health check run together until one fails) →
+// lost: the multiplexer applies the loss policy → the retry strategy picks a delay or gives up
+// → connect again. quit() lets the multiplexer drain, sends QUIT, then closes; disconnect()
+// closes at once and fails whatever is pending.
+#pragma once
+
+#include "redis/command.hpp"
+#include "redis/config.hpp"
+#include "redis/event.hpp"
+#include "redis/multiplexer.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace mcpd::redis::detail {
+
+class stream; // TCP, TLS over TCP, or Unix socket (connection.cpp)
+
+// A request made by the connection itself (health PING, QUIT, resubscribe).
+struct internal_request : request_state {
+    std::function<void(internal_request&)> on_done;
+    void complete() override {
+        if (on_done)
+            on_done(*this);
+    }
+};
+
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    using quit_handler = boost::asio::any_completion_handler<void(result<void>)>;
+
+    connection(boost::asio::any_io_executor ex, config cfg);
+    ~connection();
+    connection(connection const&) = delete;
+    connection& operator=(connection const&) = delete;
+
+    // Hooks: set before start(); called on the strand.
+    std::function<void(event const&)> on_event;
+    std::function<void(value&&)> on_push;
+    // Requests to send first after every successful handshake (resubscribe).
+    std::function<std::vector<request_ptr>()> on_ready;
+    bool subscriber_mode = false;
+
+    void start();
+    // Queues r (starting the connection if needed), or finishes it at once with the error the
+    // policy gives (closing, not_connected, offline_queue_full, disconnected).
+    void submit(request_ptr r);
+    void cancel(std::weak_ptr<request_state> r);
+    void quit(quit_handler h);
+    void disconnect();
+
+    [[nodiscard]] config const& cfg() const noexcept { return cfg_; }
+    [[nodiscard]] connection_state state() const noexcept { return state_.load(); }
+    [[nodiscard]] client_stats stats() const noexcept;
+    [[nodiscard]] boost::asio::strand<boost::asio::any_io_executor> const& strand() const noexcept {
+        return strand_;
+    }
+
+private:
+    boost::asio::awaitable<void> run();
+    boost::asio::awaitable<void> deadline_loop();
+    boost::asio::awaitable<result<void>> open();
+    boost::asio::awaitable<result<void>> open_steps();
+    boost::asio::awaitable<result<void>> run_handshake();
+    boost::asio::awaitable<error> serve();
+    boost::asio::awaitable<void> reader();
+    boost::asio::awaitable<void> writer();
+    boost::asio::awaitable<void> health();
+
+    void do_start();
+    void do_submit(request_ptr r, bool internal);
+    void became_ready(int protocol);
+    void fail_connection(error e);
+    void complete_finished();
+    void deliver_pushes();
+    void notify_writer();
+    void check_quit();
+    void finalize_close(error const& why);
+    void emit(event e);
+    void set_state(connection_state s) noexcept { state_.store(s); }
+    [[nodiscard]] loss_policy policy() const noexcept {
+        return {cfg_.offline_queue, cfg_.max_retries_per_request};
+    }
+
+    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    config cfg_;
+    multiplexer mux_;
+    std::unique_ptr<stream> stream_;
+    std::unique_ptr<boost::asio::ssl::context> tls_context_;
+
+    boost::asio::steady_timer writer_signal_;  // cancelled to wake the writer
+    boost::asio::steady_timer deadline_timer_; // fires at the earliest request deadline
+    boost::asio::steady_timer reconnect_timer_;
+    boost::asio::steady_timer health_timer_;
+    steady_clock::time_point armed_deadline_ = steady_clock::time_point::max();
+
+    std::string rbuf_; // read buffer: [rbeg_, rend_) holds unparsed bytes
+    std::size_t rbeg_ = 0;
+    std::size_t rend_ = 0;
+    steady_clock::time_point last_read_{};
+
+    std::atomic<connection_state> state_{connection_state::idle};
+    bool started_ = false;
+    bool ever_ready_ = false;
+    bool conn_failed_ = false; // the current connection is being torn down
+    error conn_error_;         // why
+    bool closing_ = false;     // quit() called
+    bool quit_sent_ = false;
+    bool closed_ = false;
+    int protocol_ = 0;
+    std::vector<quit_handler> quit_waiters_;
+    std::vector<request_ptr> completing_; // scratch for complete_finished()
+
+    struct counters {
+        std::atomic<std::uint64_t> requests{0}, failures{0}, reconnects{0}, connection_errors{0};
+    } counters_;
+};
+
+// Encodes `req` for `conn` (key prefix, deadline, retry flag) and awaits its replies. The one
+// place where a caller's coroutine is suspended on the connection's strand and resumed on its
+// own executor. `pubsub`: the commands are (P|S)(UN)SUBSCRIBE, whose answers come as pushes.
+boost::asio::awaitable<result<std::vector<value>>> execute(std::shared_ptr<connection> conn,
+                                                           request req, bool pubsub = false);
+
+// Hands a completion to the executor its handler is bound to (the caller's coroutine). Public
+// entry points only post to the strand, so a continuation run inline cannot re-enter us.
+// (A lambda capturing an any_completion_handler would look copyable to Asio and be re-wrapped
+// endlessly: asio::append binds the arguments without one.)
+template <class Handler, class... Args>
+void complete_with(Handler h, Args&&... args) {
+    boost::asio::dispatch(boost::asio::append(std::move(h), std::forward<Args>(args)...));
+}
+
+} // namespace mcpd::redis::detail

@@ -1,0 +1,55 @@
+// redis/handshake.hpp — sans-I/O: the commands a fresh connection sends before it is ready,
+// and what each answer means.
+//
+//   automatic/resp3:  HELLO 3 [AUTH user pass] [SETNAME name]  +  SELECT db (if db ≠ 0)
+//     HELLO unknown (Redis < 6) or NOPROTO, in automatic mode → RESP2 path below
+//     any other HELLO error (WRONGPASS, NOPERM…) → failed
+//   resp2:            AUTH [user] pass (if a password)  +  CLIENT SETNAME  +  SELECT db
+//     AUTH or SELECT error → failed; a CLIENT SETNAME error is only a warning (a restricted
+//     ACL user may not run CLIENT)
+// The glue writes step().commands as one request, reads as many replies, and calls on_replies().
+#pragma once
+
+#include "core/error.hpp"
+#include "redis/command.hpp"
+#include "redis/config.hpp"
+#include "redis/resp.hpp"
+
+#include <string>
+#include <vector>
+
+namespace mcpd::redis {
+
+class handshake {
+public:
+    enum class action {
+        send, // write commands() and feed their replies to on_replies()
+        done, // the connection is ready; protocol() tells RESP2 or RESP3
+        fail, // failure() says why; the connection must be dropped
+    };
+
+    explicit handshake(config const& cfg);
+
+    // The first action: `send` with the first commands, or `done` when nothing is needed.
+    action start();
+    action on_replies(std::vector<value> const& replies);
+
+    [[nodiscard]] std::vector<command> const& commands() const noexcept { return commands_; }
+    [[nodiscard]] int protocol() const noexcept { return protocol_; }
+    [[nodiscard]] error const& failure() const noexcept { return failure_; }
+    // Non-fatal problems met on the way (CLIENT SETNAME refused), for the log.
+    [[nodiscard]] std::vector<std::string> const& warnings() const noexcept { return warnings_; }
+
+private:
+    action start_resp2();
+    action fail(std::string what, value const& reply);
+
+    config const& cfg_;
+    std::vector<command> commands_;
+    enum class phase { hello, resp2 } phase_ = phase::hello;
+    int protocol_ = 2;
+    error failure_;
+    std::vector<std::string> warnings_;
+};
+
+} // namespace mcpd::redis
