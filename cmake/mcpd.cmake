@@ -22,7 +22,10 @@ endif()
 function(mcpd_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
-    -Wcast-align -Wimplicit-fallthrough -Werror)
+    -Wcast-align -Wimplicit-fallthrough -Werror
+    # GCC 12 flags designated initializers that leave members to their defaults, which is
+    # how options structs are meant to be written: {.timeout = 50ms}.
+    -Wno-missing-field-initializers)
 endfunction()
 
 # mcpd_library(<name> SOURCES ... DEPS ...): one layer's static library.

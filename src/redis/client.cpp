@@ -19,21 +19,21 @@ client::client(asio::any_io_executor ex, config cfg)
 
 client::~client() {
     if (conn_)
-        conn_->disconnect();
+        conn_->detach();
 }
 
 client::client(client&&) noexcept = default;
 client& client::operator=(client&& other) noexcept {
     if (this != &other) {
         if (conn_)
-            conn_->disconnect();
+            conn_->detach();
         conn_ = std::move(other.conn_);
     }
     return *this;
 }
 
 void client::on_event(std::function<void(event const&)> handler) {
-    conn_->on_event = std::move(handler);
+    conn_->set_event_handler(std::move(handler));
 }
 
 void client::start() {
@@ -51,7 +51,8 @@ asio::awaitable<result<value>> client::exec(command cmd, request_options opts) {
     value& v = replies->front();
     if (v.is_error()) {
         std::string text(v.as_string().value_or(""));
-        co_return error(classify_server_error(text), std::move(text));
+        auto kind = classify_server_error(text); // before text is moved from
+        co_return error(kind, std::move(text));
     }
     co_return std::move(v);
 }

@@ -134,6 +134,7 @@ void connection::disconnect() {
         error why(client_errc::disconnected);
         self->mux_.fail_all(why);
         self->finalize_close(why);
+        self->complete_finished(); // callers resume seeing the client closed
     });
 }
 
@@ -202,8 +203,8 @@ asio::awaitable<void> connection::run() {
             error gave_up(client_errc::reconnect_gave_up,
                           "after " + std::to_string(attempt) + " attempts; last: " + why.message());
             mux_.fail_all(gave_up);
-            complete_finished();
             finalize_close(gave_up);
+            complete_finished(); // callers resume seeing the client closed
             break;
         }
         emit({event::kind::reconnecting, attempt, *delay, 0, why});
@@ -611,9 +612,24 @@ void connection::finalize_close(error const& why) {
         complete_with(std::move(h), result<void>());
 }
 
+void connection::set_event_handler(std::function<void(event const&)> handler) {
+    std::lock_guard lock(event_mutex_);
+    on_event_ = std::move(handler);
+}
+
+void connection::detach() {
+    set_event_handler(nullptr);
+    disconnect();
+}
+
 void connection::emit(event e) {
-    if (on_event)
-        on_event(e);
+    std::function<void(event const&)> handler;
+    {
+        std::lock_guard lock(event_mutex_);
+        handler = on_event_;
+    }
+    if (handler)
+        handler(e);
 }
 
 } // namespace mcpd::redis::detail

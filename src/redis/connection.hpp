@@ -28,6 +28,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 namespace boost::asio::ssl {
 class context;
@@ -55,8 +56,9 @@ public:
     connection(connection const&) = delete;
     connection& operator=(connection const&) = delete;
 
-    // Hooks: set before start(); called on the strand.
-    std::function<void(event const&)> on_event;
+    // Hooks: set before start(); called on the strand. The event handler has a setter because
+    // the owner's destructor must drop it at once (see detach()).
+    void set_event_handler(std::function<void(event const&)> handler);
     std::function<void(value&&)> on_push;
     // Requests to send first after every successful handshake (resubscribe).
     std::function<std::vector<request_ptr>()> on_ready;
@@ -69,6 +71,9 @@ public:
     void cancel(std::weak_ptr<request_state> r);
     void quit(quit_handler h);
     void disconnect();
+    // disconnect(), and no event reaches the handler from now on: the owner is going away, and
+    // whatever its handler captured with it.
+    void detach();
 
     [[nodiscard]] config const& cfg() const noexcept { return cfg_; }
     [[nodiscard]] connection_state state() const noexcept { return state_.load(); }
@@ -130,6 +135,8 @@ private:
     bool closed_ = false;
     int protocol_ = 0;
     std::vector<quit_handler> quit_waiters_;
+    std::mutex event_mutex_; // guards on_event_ between the owner's thread and the strand
+    std::function<void(event const&)> on_event_;
     std::vector<request_ptr> completing_; // scratch for complete_finished()
 
     struct counters {

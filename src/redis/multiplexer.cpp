@@ -113,7 +113,7 @@ void multiplexer::on_connection_lost(error const& why, loss_policy policy) {
     auto lose = [&](request_ptr& r) {
         if (r->abandoned || r->st == request_state::stage::finished)
             return;
-        if (!policy.offline_queue || !r->retry_on_connection_lost) {
+        if (!policy.offline_queue || !r->retry_on_connection_lost || policy.max_retries == 0) {
             finish(*r, error(client_errc::connection_lost, why.message()));
         } else if (r->retries >= policy.max_retries) {
             finish(*r, error(client_errc::max_retries_exceeded,
@@ -166,17 +166,20 @@ void multiplexer::expire(steady_clock::time_point now) {
             finish(*r, timeout_error());
     std::erase_if(queue_,
                   [](request_ptr const& r) { return r->st == request_state::stage::finished; });
-    for (auto& r : written_) {
-        if (timed_out(r)) {
-            r->abandoned = true;
-            finish(*r, timeout_error());
+    // Staged or written: finish now; the request stays to absorb its reply (or its commit).
+    for (auto* q : {&written_, &staged_no_reply_}) {
+        for (auto& r : *q) {
+            if (timed_out(r)) {
+                r->abandoned = true;
+                finish(*r, timeout_error());
+            }
         }
     }
 }
 
 steady_clock::time_point multiplexer::next_deadline() const noexcept {
     auto next = steady_clock::time_point::max();
-    for (auto const* q : {&queue_, &written_})
+    for (auto const* q : {&queue_, &written_, &staged_no_reply_})
         for (auto const& r : *q)
             if (r->st != request_state::stage::finished && r->deadline < next)
                 next = r->deadline;

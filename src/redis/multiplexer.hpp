@@ -87,8 +87,9 @@ public:
 
     // --- failures, deadlines, cancellation
     // The connection is gone: not ready; written requests are re-queued (in their order, before
-    // queued ones) or finished per `policy`; unwritten ones stay queued only with the offline
-    // queue. `why` becomes the detail of the errors.
+    // queued ones) at most policy.max_retries times, then fail with max_retries_exceeded (with
+    // max_retries 0, or retry turned off for the request, they fail with connection_lost);
+    // unwritten ones stay queued only with the offline queue. `why` becomes the errors' detail.
     void on_connection_lost(error const& why, loss_policy policy);
     // Finishes every request with `why` (disconnect, reconnect gave up).
     void fail_all(error const& why);
@@ -105,7 +106,9 @@ public:
     [[nodiscard]] std::size_t queued() const noexcept { return queue_.size(); }
     // Written (or staged) requests still owing replies, abandoned ones included.
     [[nodiscard]] std::size_t in_flight() const noexcept { return written_.size(); }
-    [[nodiscard]] bool idle() const noexcept { return queue_.empty() && written_.empty(); }
+    [[nodiscard]] bool idle() const noexcept {
+        return queue_.empty() && written_.empty() && staged_no_reply_.empty();
+    }
 
     static constexpr std::size_t max_write_bytes = 1 << 20;
 
@@ -115,9 +118,9 @@ private:
     [[nodiscard]] bool is_push(value const& v) const noexcept;
 
     resp_parser parser_;
-    std::deque<request_ptr> queue_;            // not yet written
-    std::deque<request_ptr> written_;          // staged or written, owing replies, in wire order
-    std::vector<request_ptr> staged_no_reply_; // staged requests that owe no reply
+    std::deque<request_ptr> queue_;           // not yet written
+    std::deque<request_ptr> written_;         // staged or written, owing replies, in wire order
+    std::deque<request_ptr> staged_no_reply_; // staged requests that owe no reply
     std::string write_buffer_;
     bool ready_ = false;
     bool subscriber_mode_ = false;

@@ -106,14 +106,17 @@ private:
         std::size_t remaining;         // children still expected (a map counts keys and values)
         std::vector<value> attributes; // attribute k/v waiting for the next child of this frame
     };
-    bool push_complete(value v); // attach to the frame on top; true when a top-level value is done
+    // Attaches a complete value to the frame on top (or makes it the reply); true when a
+    // top-level value is done. `v` may be ready_ itself.
+    bool push_complete(value&& v);
     parse_status fail(std::string message);
 
     parser_limits limits_;
     std::vector<frame> stack_;              // partial aggregates, outermost first
     std::vector<value> pending_attributes_; // top level: attribute k/v waiting for the next value
-    std::optional<value> ready_;            // the complete top-level value take() returns
-    std::string error_;                     // non-empty once parse() failed, until reset()
+    value ready_;            // scalars are built here; then the top-level value take() returns
+    bool has_ready_ = false; // ready_ holds a complete top-level value not yet taken
+    std::string error_;      // non-empty once parse() failed, until reset()
 };
 
 // Appends the RESP encoding of one command (an array of bulk strings) to `out`.

@@ -47,7 +47,7 @@ public:
             }
             return out;
         };
-        conn->on_event = [weak](event const& e) {
+        conn->set_event_handler([weak](event const& e) {
             auto self = weak.lock();
             if (!self)
                 return;
@@ -55,7 +55,7 @@ public:
                 self->close_waiters();
             if (self->user_events)
                 self->user_events(e);
-        };
+        });
     }
 
     void add_resubscribe(std::vector<request_ptr>& out, std::string_view verb,
@@ -131,13 +131,13 @@ subscriber::subscriber(asio::any_io_executor ex, config cfg)
 
 subscriber::~subscriber() {
     if (state_)
-        state_->conn->disconnect();
+        state_->conn->detach(); // user_events is only reached through the detached handler
 }
 subscriber::subscriber(subscriber&&) noexcept = default;
 subscriber& subscriber::operator=(subscriber&& other) noexcept {
     if (this != &other) {
         if (state_)
-            state_->conn->disconnect();
+            state_->conn->detach();
         state_ = std::move(other.state_);
     }
     return *this;
