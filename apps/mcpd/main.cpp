@@ -79,6 +79,10 @@ int main(int argc, char** argv) {
 
     CLI11_PARSE(app, argc, argv);
 
+    // `redis ping` reports failures itself; the connection warnings while it waits for Redis
+    // to come up are expected, so they stay quiet unless asked for.
+    if (ping->parsed() && app.count("--log-level") == 0)
+        log_level = "error";
     log::level lvl{};
     if (!log::parse_level(log_level, lvl)) {
         std::fprintf(stderr, "mcpd: --log-level: unknown level '%s'\n", log_level.c_str());
