@@ -9,7 +9,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 
 namespace asio = boost::asio;
 using namespace mcpd;
@@ -283,5 +285,89 @@ TEST(redis_faults, a_server_that_accepts_but_never_answers_hits_the_connect_time
         CO_ASSERT(!events.empty());
         EXPECT_EQ(events.front().err.code, redis::client_errc::connect_timeout);
         EXPECT_LT(took, 5s); // bounded: the kernel accepted, nothing answered, we gave up
+    });
+}
+
+namespace {
+
+// The client's connection to `port` as /proc/net/tcp shows it: its "tr" timer field
+// (02 = keep-alive timer running), or -1 when there is no established connection to that port.
+int client_socket_timer(std::uint16_t server_port) {
+    std::ifstream in("/proc/net/tcp");
+    std::string line;
+    std::getline(in, line); // header
+    char want[8];
+    std::snprintf(want, sizeof want, ":%04X", server_port);
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string sl, local, remote, state, queues, timer;
+        fields >> sl >> local >> remote >> state >> queues >> timer;
+        if (state == "01" && remote.ends_with(want))
+            return std::stoi(timer.substr(0, 2), nullptr, 16);
+    }
+    return -1;
+}
+
+std::int64_t ping_calls(result<redis::value> const& info) {
+    if (!info)
+        return -1;
+    auto pos = info->str.find("cmdstat_ping:calls=");
+    if (pos == std::string::npos)
+        return 0;
+    return std::stoll(info->str.substr(pos + 19));
+}
+
+} // namespace
+
+TEST(redis_connection, tcp_keepalive_is_on_by_configuration) {
+    redis_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto cfg = test_config(server);
+        cfg.tcp_keepalive = std::chrono::seconds(1);
+        redis::client with(co_await asio::this_coro::executor, cfg);
+        co_await with.exec(command("PING"));
+        co_await sleep_for(50ms);
+        EXPECT_EQ(client_socket_timer(server.port()), 2); // the keep-alive timer runs
+        co_await with.quit();
+
+        cfg.tcp_keepalive = duration(0);
+        redis::client without(co_await asio::this_coro::executor, cfg);
+        co_await without.exec(command("PING"));
+        co_await sleep_for(50ms);
+        EXPECT_EQ(client_socket_timer(server.port()), 0);
+    });
+}
+
+TEST(redis_connection, health_check_pings_only_an_idle_connection) {
+    redis_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto cfg = test_config(server);
+        cfg.health_check_interval = 50ms;
+        redis::client c(co_await asio::this_coro::executor, cfg);
+        redis::client admin(co_await asio::this_coro::executor, test_config(server));
+        co_await c.exec(command("CONFIG", "RESETSTAT"));
+        // Busy for 500 ms: a command every 10 ms, so no PING is needed.
+        for (int i = 0; i < 50; ++i) {
+            co_await c.exec(command("INCR", "busy"));
+            co_await sleep_for(10ms);
+        }
+        auto busy = ping_calls(co_await admin.exec(command("INFO", "commandstats")));
+        EXPECT_EQ(busy, 0);
+        // Idle for 500 ms: the health check PINGs about every 50 ms.
+        co_await sleep_for(500ms);
+        auto idle = ping_calls(co_await admin.exec(command("INFO", "commandstats")));
+        EXPECT_GE(idle, 4);
+        EXPECT_LE(idle, 12);
+    });
+}
+
+TEST(redis_connection, quit_closes_cleanly_on_a_server_that_refuses_quit) {
+    redis_server server({.args = {"--rename-command", "QUIT", ""}});
+    run_async([&]() -> asio::awaitable<void> {
+        redis::client c(co_await asio::this_coro::executor, test_config(server));
+        EXPECT_EQ(text(co_await c.exec(command("PING"))), "PONG");
+        auto q = co_await c.quit();
+        EXPECT_TRUE(q.has_value());
+        EXPECT_EQ(c.state(), redis::connection_state::closed);
     });
 }
