@@ -15,9 +15,11 @@
 // own reply. The client connects on the first request (or start()), reconnects by its retry
 // strategy, and applies the config's timeouts, key prefix, offline queue and retry policy.
 //
-// Threads: use a client from coroutines running on its executor's io_context (one thread or
-// several); its state lives on an internal strand. Cancellation (e.g. `exec(...) || timer`)
-// finishes the call with operation_aborted; a command already written may still run.
+// Threads: every member function may be called from any thread; the client's state lives on an
+// internal strand and each call resumes on its caller's executor. Cancellation (per-operation
+// cancellation slots, as `exec(...) || timer` uses) must be emitted on the caller's executor, as
+// Asio requires; it finishes the call with operation_aborted, and a command already written may
+// still run on the server.
 #pragma once
 
 #include "core/error.hpp"

@@ -149,20 +149,22 @@ void subscriber::on_event(std::function<void(event const&)> handler) {
 
 namespace {
 
-// Updates the remembered set on the strand, then sends the command.
+// Updates the remembered set on the strand, then sends the command. (The set changes in a
+// posted function: `co_await post(strand)` would resume on the caller's executor, not the strand.
+// The strand runs the two in order, so a reconnect in between resubscribes the new set.)
 asio::awaitable<result<void>> change(std::shared_ptr<detail::subscriber_state> st,
                                      std::string_view verb, std::vector<std::string> names,
                                      bool pattern, bool add) {
-    co_await asio::post(st->conn->strand(), asio::use_awaitable);
-    auto& set = pattern ? st->patterns : st->channels;
-    if (add) {
-        set.insert(names.begin(), names.end());
-    } else if (names.empty()) {
-        set.clear();
-    } else {
-        for (auto const& n : names)
-            set.erase(n);
-    }
+    asio::post(st->conn->strand(), [st, names, pattern, add] {
+        auto& set = pattern ? st->patterns : st->channels;
+        if (add)
+            set.insert(names.begin(), names.end());
+        else if (names.empty())
+            set.clear();
+        else
+            for (auto const& n : names)
+                set.erase(n);
+    });
     command c(verb);
     c.args(names);
     request_options o;
