@@ -45,16 +45,7 @@ asio::awaitable<result<std::vector<value>>> client::exec(request req) {
 }
 
 asio::awaitable<result<value>> client::exec(command cmd, request_options opts) {
-    auto replies = co_await detail::execute(conn_, request(std::move(cmd), opts));
-    if (!replies)
-        co_return replies.error();
-    value& v = replies->front();
-    if (v.is_error()) {
-        std::string text(v.as_string().value_or(""));
-        auto kind = classify_server_error(text); // before text is moved from
-        co_return error(kind, std::move(text));
-    }
-    co_return std::move(v);
+    return detail::execute_one(conn_, std::move(cmd), opts);
 }
 
 asio::awaitable<result<value>> client::eval(script const& s, std::vector<std::string> keys,

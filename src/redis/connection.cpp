@@ -62,6 +62,26 @@ public:
             co_return co_await asio::async_write(*tcp_, b, use_nothrow(ec));
         co_return co_await asio::async_write(*unix_, b, use_nothrow(ec));
     }
+    // Plain sockets can be written without blocking right now (TLS records need the async path).
+    [[nodiscard]] bool can_write_now() const noexcept { return !tls_ && (tcp_ || unix_); }
+    // Sends what the kernel takes at once; would_block when it takes nothing.
+    std::size_t write_now(asio::const_buffer b, error_code& ec) {
+        if (tcp_) {
+            tcp_->non_blocking(true, ec);
+            return ec ? 0 : tcp_->write_some(b, ec);
+        }
+        unix_->non_blocking(true, ec);
+        return ec ? 0 : unix_->write_some(b, ec);
+    }
+    template <class Handler>
+    void async_write(asio::const_buffer b, Handler&& h) {
+        if (tls_)
+            asio::async_write(*tls_, b, std::forward<Handler>(h));
+        else if (tcp_)
+            asio::async_write(*tcp_, b, std::forward<Handler>(h));
+        else
+            asio::async_write(*unix_, b, std::forward<Handler>(h));
+    }
     // Closes the socket: every pending operation on it completes with operation_aborted.
     void close() noexcept {
         error_code ignored;
@@ -77,8 +97,7 @@ public:
 connection::connection(asio::any_io_executor ex, config cfg)
     : strand_(asio::make_strand(ex))
     , cfg_(std::move(cfg))
-    , stream_(std::make_unique<stream>())
-    , writer_signal_(strand_)
+    , stream_(std::make_shared<stream>())
     , deadline_timer_(strand_)
     , reconnect_timer_(strand_)
     , health_timer_(strand_) {}
@@ -97,6 +116,13 @@ void connection::start() {
 }
 
 void connection::submit(request_ptr r) {
+    // A caller resumed by one of our completions runs on the strand: queue directly, so its
+    // request can go out in the write that complete_finished() starts.
+    if (strand_.running_in_this_thread()) {
+        do_start();
+        do_submit(std::move(r), false);
+        return;
+    }
     asio::post(strand_, [self = shared_from_this(), r = std::move(r)]() mutable {
         self->do_start();
         self->do_submit(std::move(r), false);
@@ -172,6 +198,11 @@ asio::awaitable<void> connection::run() {
             attempt = 0;
             if (ever_ready_)
                 ++counters_.reconnects;
+            conn_failed_ = false;
+            conn_error_ = {};
+            writing_ = false;
+            ++generation_;
+            last_read_ = steady_clock::now();
             became_ready(protocol_);
             why = co_await serve();
             lost_after_ready = true;
@@ -237,7 +268,7 @@ asio::awaitable<result<void>> connection::open() {
         bool fired = false;
     };
     auto wd = std::make_shared<watchdog_state>();
-    stream_ = std::make_unique<stream>();
+    stream_ = std::make_shared<stream>();
     asio::steady_timer watchdog(strand_);
     watchdog.expires_after(cfg_.connect_timeout);
     watchdog.async_wait([wd, s = stream_.get(), self = shared_from_this()](error_code ec) {
@@ -399,16 +430,13 @@ void connection::became_ready(int protocol) {
     ever_ready_ = true;
     log::debug("redis {}: connected (RESP{})", cfg_.redacted_url(), protocol);
     emit({event::kind::connected, 0, {}, protocol, {}});
-    notify_writer();
+    start_write();
     check_quit();
 }
 
 asio::awaitable<error> connection::serve() {
     using namespace asio::experimental::awaitable_operators;
-    conn_failed_ = false;
-    conn_error_ = {};
-    last_read_ = steady_clock::now();
-    co_await (reader() && writer() && health());
+    co_await (reader() && health());
     co_return conn_error_;
 }
 
@@ -418,7 +446,6 @@ void connection::fail_connection(error e) {
     conn_failed_ = true;
     conn_error_ = std::move(e);
     stream_->close();
-    writer_signal_.cancel();
     health_timer_.cancel();
 }
 
@@ -457,25 +484,46 @@ asio::awaitable<void> connection::reader() {
     }
 }
 
-asio::awaitable<void> connection::writer() {
-    while (!conn_failed_) {
-        while (mux_.has_pending_write()) {
-            std::string_view bytes = mux_.prepare_write();
-            error_code ec;
-            co_await stream_->write(asio::buffer(bytes.data(), bytes.size()), ec);
-            if (conn_failed_)
-                co_return;
-            if (ec) {
-                fail_connection(error(client_errc::connection_lost, "write: " + ec.message()));
-                co_return;
-            }
-            mux_.commit_write();
-            complete_finished();
-        }
-        writer_signal_.expires_at(steady_clock::time_point::max());
+void connection::start_write() {
+    if (writing_ || conn_failed_ || !mux_.has_pending_write())
+        return;
+    std::string_view bytes = mux_.prepare_write(); // valid until committed: no other write starts
+    std::size_t sent = 0;
+    if (stream_->can_write_now()) {
+        // Send here and now rather than from a completion handler that runs only after the
+        // current batch of replies is handed out: the server starts on these at once.
         error_code ec;
-        co_await writer_signal_.async_wait(use_nothrow(ec));
+        sent = stream_->write_now(asio::buffer(bytes.data(), bytes.size()), ec);
+        if (ec && ec != asio::error::would_block) {
+            fail_connection(error(client_errc::connection_lost, "write: " + ec.message()));
+            return;
+        }
+        if (sent == bytes.size()) {
+            mux_.commit_write();
+            complete_finished(); // requests owing no reply finish on commit
+            return;
+        }
     }
+    writing_ = true;
+    bytes.remove_prefix(sent);
+    stream_->async_write(asio::buffer(bytes.data(), bytes.size()),
+                         [self = shared_from_this(), s = stream_, gen = generation_](
+                             error_code ec, std::size_t) { self->on_write(gen, ec); });
+}
+
+void connection::on_write(std::uint64_t generation, error_code ec) {
+    if (generation != generation_)
+        return; // the connection this write belonged to is gone; its requests were handled then
+    writing_ = false;
+    if (conn_failed_)
+        return;
+    if (ec) {
+        fail_connection(error(client_errc::connection_lost, "write: " + ec.message()));
+        return;
+    }
+    mux_.commit_write();
+    complete_finished();
+    start_write();
 }
 
 asio::awaitable<void> connection::health() {
@@ -524,7 +572,8 @@ void connection::do_submit(request_ptr r, bool internal) {
         r->st = request_state::stage::finished;
         r->failure = error(why);
         ++counters_.failures;
-        r->complete();
+        // Completed from a fresh handler: a caller retrying in a loop must not recurse.
+        asio::post(strand_, [r] { r->complete(); });
     };
     if (closed_)
         return refuse(client_errc::disconnected);
@@ -541,24 +590,45 @@ void connection::do_submit(request_ptr r, bool internal) {
     mux_.add(std::move(r));
     if (earlier)
         deadline_timer_.cancel(); // the deadline loop re-arms for the new earliest deadline
-    notify_writer();
+    schedule_write();
 }
 
-void connection::notify_writer() {
-    if (mux_.has_pending_write())
-        writer_signal_.cancel();
+void connection::schedule_write() {
+    // Inside complete_finished() the loop sends every few requests; elsewhere one send per turn
+    // of the event loop carries everything queued during that turn (automatic pipelining).
+    if (completing_active_ || write_scheduled_)
+        return;
+    write_scheduled_ = true;
+    asio::post(strand_, [self = shared_from_this()] {
+        self->write_scheduled_ = false;
+        self->start_write();
+    });
 }
 
 void connection::complete_finished() {
-    if (mux_.finished().empty())
+    // Re-entered from a caller resumed below (its request was sent and finished at once): the
+    // loop here picks those up.
+    if (completing_active_)
         return;
-    completing_.swap(mux_.finished());
-    for (auto& r : completing_) {
-        if (r->failure.code && r->failure.code.category() == client_category())
-            ++counters_.failures;
-        r->complete();
+    completing_active_ = true;
+    while (!mux_.finished().empty()) {
+        completing_.swap(mux_.finished());
+        std::size_t n = 0;
+        for (auto& r : completing_) {
+            if (r->failure.code && r->failure.code.category() == client_category())
+                ++counters_.failures;
+            r->complete(); // may resume the caller here, who may queue its next request
+            // Send what the resumed callers queued so far when the server is about to run out
+            // of work (it has less in flight than we hold): it works while we resume the rest.
+            // Without this client and server take turns; sending every request alone would
+            // cost a loopback send each.
+            if (++n % 64 == 0 && mux_.queued() >= mux_.in_flight())
+                start_write();
+        }
+        completing_.clear();
+        start_write();
     }
-    completing_.clear();
+    completing_active_ = false;
     check_quit();
 }
 
@@ -639,26 +709,47 @@ void connection::emit(event e) {
 namespace mcpd::redis::detail {
 namespace {
 
-using exec_result = result<std::vector<value>>;
-using exec_handler = asio::any_completion_handler<void(exec_result)>;
-
-struct caller_request : request_state {
-    // optional: Asio 1.81's any_completion_handler move-assignment recurses; only construct it.
-    std::optional<exec_handler> handler;
+// A request that resumes its caller. Holding the caller's concrete handler (no type erasure)
+// keeps a request to one allocation; `Result` is what the caller gets, made by `convert`.
+template <class Handler, class Result>
+struct caller_request final : request_state {
+    Handler handler;
+    bool armed = true; // the handler has not been called
     asio::cancellation_slot slot;
+    Result (*convert)(request_state&);
+
+    caller_request(Handler h, Result (*c)(request_state&))
+        : handler(std::move(h))
+        , convert(c) {}
 
     void complete() override {
-        if (!handler)
+        if (!armed)
             return;
+        armed = false;
         if (slot.is_connected())
             slot.clear();
-        exec_result res =
-            failure.code ? exec_result(std::move(failure)) : exec_result(std::move(replies));
-        exec_handler h(std::move(*handler));
-        handler.reset();
-        complete_with(std::move(h), std::move(res));
+        complete_with(std::move(handler), convert(*this));
     }
 };
+
+result<std::vector<value>> all_replies(request_state& r) {
+    if (r.failure.code)
+        return std::move(r.failure);
+    return std::vector<value>(std::make_move_iterator(r.replies.begin()),
+                              std::make_move_iterator(r.replies.end()));
+}
+
+result<value> one_reply(request_state& r) {
+    if (r.failure.code)
+        return std::move(r.failure);
+    value& v = r.replies.front();
+    if (v.is_error()) {
+        std::string text(v.as_string().value_or(""));
+        auto kind = classify_server_error(text); // before text is moved from
+        return error(kind, std::move(text));
+    }
+    return std::move(v);
+}
 
 bool is_pubsub_command(std::string_view name) {
     static constexpr std::string_view names[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
@@ -673,46 +764,93 @@ bool is_pubsub_command(std::string_view name) {
     return false;
 }
 
-} // namespace
+// What a request needs besides its handler, prepared in the caller's coroutine.
+struct prepared {
+    std::string payload;
+    std::uint32_t expected = 0;
+    bool retry = true;
+    steady_clock::time_point deadline = steady_clock::time_point::max();
+};
 
-asio::awaitable<result<std::vector<value>>> execute(std::shared_ptr<connection> conn, request req,
-                                                    bool pubsub) {
-    auto r = std::make_shared<caller_request>();
-    config const& cfg = conn->cfg();
-    bool prefixed = req.options.apply_prefix && !cfg.key_prefix.empty();
-    for (auto const& c : req.commands) {
-        if (c.empty())
-            co_return error(client_errc::unsupported_command, "empty command");
-        if (!pubsub && is_pubsub_command(c.name()))
-            co_return error(client_errc::unsupported_command,
-                            std::string(c.name()) + " needs redis::subscriber");
-        if (prefixed)
-            encode_command_prefixed(r->payload, c.args(), cfg.key_prefix);
-        else
-            encode_command(r->payload, c.args());
-    }
-    if (req.commands.empty())
-        co_return std::vector<value>();
-    r->expected_replies = pubsub ? 0 : static_cast<std::uint32_t>(req.commands.size());
-    r->retry_on_connection_lost = req.options.retry_on_connection_lost;
-    duration timeout = req.options.timeout.value_or(cfg.command_timeout);
+result<void> encode_into(prepared& p, config const& cfg, command const& c, bool prefixed,
+                         bool pubsub) {
+    if (c.empty())
+        return error(client_errc::unsupported_command, "empty command");
+    if (!pubsub && is_pubsub_command(c.name()))
+        return error(client_errc::unsupported_command,
+                     std::string(c.name()) + " needs redis::subscriber");
+    if (prefixed)
+        encode_command_prefixed(p.payload, c.args(), cfg.key_prefix);
+    else
+        encode_command(p.payload, c.args());
+    return {};
+}
+
+void apply_options(prepared& p, config const& cfg, request_options const& o) {
+    p.retry = o.retry_on_connection_lost;
+    duration timeout = o.timeout.value_or(cfg.command_timeout);
     if (timeout.count() > 0)
-        r->deadline = steady_clock::now() + timeout;
+        p.deadline = steady_clock::now() + timeout;
+}
 
-    // GCC 12 may destroy a temporary inside a co_await expression twice: keep it named.
-    auto initiation = [conn, r](auto handler) mutable {
-        auto slot = asio::get_associated_cancellation_slot(handler);
+// Suspends the caller until the request finishes; resumes it with convert(request). A plain
+// function (no coroutine frame of its own): the initiation owns what it needs by value.
+template <class Result>
+asio::awaitable<Result> submit_and_wait(std::shared_ptr<connection> conn, prepared p,
+                                        Result (*convert)(request_state&)) {
+    auto initiation = [conn = std::move(conn), p = std::move(p), convert](auto handler) mutable {
+        using request_type = caller_request<decltype(handler), Result>;
+        auto r = std::make_shared<request_type>(std::move(handler), convert);
+        r->payload = std::move(p.payload);
+        r->expected_replies = p.expected;
+        r->retry_on_connection_lost = p.retry;
+        r->deadline = p.deadline;
+        auto slot = asio::get_associated_cancellation_slot(r->handler);
         if (slot.is_connected()) {
             r->slot = slot;
             slot.assign([conn, weak = std::weak_ptr<request_state>(r)](asio::cancellation_type) {
                 conn->cancel(weak);
             });
         }
-        r->handler.emplace(std::move(handler));
         conn->submit(std::move(r));
     };
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(exec_result)>(
-        std::move(initiation), asio::use_awaitable);
+    return asio::async_initiate<decltype(asio::use_awaitable), void(Result)>(std::move(initiation),
+                                                                             asio::use_awaitable);
+}
+
+template <class Result>
+asio::awaitable<Result> fail_now(error e) {
+    co_return e;
+}
+
+} // namespace
+
+asio::awaitable<result<std::vector<value>>> execute(std::shared_ptr<connection> conn, request req,
+                                                    bool pubsub) {
+    config const& cfg = conn->cfg();
+    bool prefixed = req.options.apply_prefix && !cfg.key_prefix.empty();
+    prepared p;
+    for (auto const& c : req.commands)
+        if (auto ok = encode_into(p, cfg, c, prefixed, pubsub); !ok)
+            co_return ok.error();
+    if (req.commands.empty())
+        co_return std::vector<value>();
+    p.expected = pubsub ? 0 : static_cast<std::uint32_t>(req.commands.size());
+    apply_options(p, cfg, req.options);
+    co_return co_await submit_and_wait(std::move(conn), std::move(p), &all_replies);
+}
+
+asio::awaitable<result<value>> execute_one(std::shared_ptr<connection> conn, command cmd,
+                                           request_options opts) {
+    // Not a coroutine: the common path costs no frame of ours, only the wait itself.
+    config const& cfg = conn->cfg();
+    prepared p;
+    if (auto ok = encode_into(p, cfg, cmd, opts.apply_prefix && !cfg.key_prefix.empty(), false);
+        !ok)
+        return fail_now<result<value>>(std::move(ok.error()));
+    p.expected = 1;
+    apply_options(p, cfg, opts);
+    return submit_and_wait(std::move(conn), std::move(p), &one_reply);
 }
 
 } // namespace mcpd::redis::detail

@@ -18,6 +18,8 @@
 #include "core/error.hpp"
 #include "redis/resp.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -29,12 +31,15 @@ namespace mcpd::redis {
 
 using steady_clock = std::chrono::steady_clock;
 
+// Most requests are one command: its reply is kept inside the request (no allocation).
+using reply_list = boost::container::small_vector<value, 1>;
+
 struct request_state : std::enable_shared_from_this<request_state> {
     enum class stage : std::uint8_t { queued, staged, written, finished };
 
     std::string payload;                // the encoded commands, written as one unit
     std::uint32_t expected_replies = 0; // replies that complete it (SUBSCRIBE & co. owe none)
-    std::vector<value> replies;         // one per expected reply, in order
+    reply_list replies;                 // one per expected reply, in order
     bool retry_on_connection_lost = true;
     std::uint32_t retries = 0; // times re-queued after a lost connection
     steady_clock::time_point deadline = steady_clock::time_point::max();

@@ -132,7 +132,8 @@ std::string replies_for(std::vector<std::string_view> const& messages) {
 }
 
 // The replies a request received, in debug form ("\"a\"", "OK", "(error) ERR x").
-labels rendered(std::vector<value> const& vs) {
+template <class Values>
+labels rendered(Values const& vs) {
     labels out;
     for (auto const& v : vs)
         out.push_back(to_debug_string(v));
