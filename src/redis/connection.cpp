@@ -65,13 +65,9 @@ public:
     // Plain sockets can be written without blocking right now (TLS records need the async path).
     [[nodiscard]] bool can_write_now() const noexcept { return !tls_ && (tcp_ || unix_); }
     // Sends what the kernel takes at once; would_block when it takes nothing.
+    // Precondition: the socket was put in non-blocking mode when it connected.
     std::size_t write_now(asio::const_buffer b, error_code& ec) {
-        if (tcp_) {
-            tcp_->non_blocking(true, ec);
-            return ec ? 0 : tcp_->write_some(b, ec);
-        }
-        unix_->non_blocking(true, ec);
-        return ec ? 0 : unix_->write_some(b, ec);
+        return tcp_ ? tcp_->write_some(b, ec) : unix_->write_some(b, ec);
     }
     template <class Handler>
     void async_write(asio::const_buffer b, Handler&& h) {
@@ -294,6 +290,9 @@ asio::awaitable<result<void>> connection::open_steps() {
             asio::local::stream_protocol::endpoint(cfg_.unix_path), use_nothrow(ec));
         if (ec)
             co_return error(ec, "connect unix:" + cfg_.unix_path);
+        stream_->unix_->non_blocking(true, ec); // for write_now()
+        if (ec)
+            co_return error(ec, "non-blocking mode");
         co_return co_await run_handshake();
     }
 
@@ -314,6 +313,9 @@ asio::awaitable<result<void>> connection::open_steps() {
     }
 
     if (!cfg_.tls.enabled) {
+        socket->non_blocking(true, ec); // for write_now()
+        if (ec)
+            co_return error(ec, "non-blocking mode");
         stream_->tcp_ = std::move(socket);
         co_return co_await run_handshake();
     }
