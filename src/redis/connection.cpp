@@ -208,6 +208,7 @@ asio::awaitable<void> connection::run() {
         stream_->close();
         if (closed_)
             break;
+        last_error_ = why;
         mux_.on_connection_lost(why, policy());
         complete_finished();
         ++counters_.connection_errors;
@@ -251,7 +252,11 @@ asio::awaitable<void> connection::deadline_loop() {
         if (closed_)
             break;
         if (!ec) {
-            mux_.expire(steady_clock::now());
+            // A request that waited for a connection that never came says why it never came.
+            std::string waited;
+            if (!mux_.ready() && last_error_.code)
+                waited = "waited for a connection; last error: " + last_error_.message();
+            mux_.expire(steady_clock::now(), waited);
             complete_finished();
         }
     }

@@ -137,6 +137,7 @@ private:
     bool writing_ = false;         // a write of the current connection is in progress
     std::uint64_t generation_ = 0; // counts connections; a stale write completion is ignored
     error conn_error_;             // why
+    error last_error_;             // why the last connection attempt failed or was lost
     bool closing_ = false;         // quit() called
     bool quit_sent_ = false;
     bool closed_ = false;

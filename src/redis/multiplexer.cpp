@@ -155,7 +155,7 @@ void multiplexer::fail_all(error const& why) {
     parser_.reset();
 }
 
-void multiplexer::expire(steady_clock::time_point now) {
+void multiplexer::expire(steady_clock::time_point now, std::string const& queued_detail) {
     auto timed_out = [&](request_ptr const& r) {
         return r->deadline <= now && r->st != request_state::stage::finished;
     };
@@ -163,7 +163,7 @@ void multiplexer::expire(steady_clock::time_point now) {
     // Unwritten: drop from the queue. Written: finish now, keep to absorb the reply.
     for (auto& r : queue_)
         if (timed_out(r))
-            finish(*r, timeout_error());
+            finish(*r, error(client_errc::timeout, queued_detail));
     std::erase_if(queue_,
                   [](request_ptr const& r) { return r->st == request_state::stage::finished; });
     // Staged or written: finish now; the request stays to absorb its reply (or its commit).

@@ -98,8 +98,9 @@ public:
     void on_connection_lost(error const& why, loss_policy policy);
     // Finishes every request with `why` (disconnect, reconnect gave up).
     void fail_all(error const& why);
-    // Finishes with client_errc::timeout every request whose deadline is ≤ now.
-    void expire(steady_clock::time_point now);
+    // Finishes with client_errc::timeout every request whose deadline is ≤ now. `queued_detail`
+    // becomes the detail of those never written (why they waited: the connection's last error).
+    void expire(steady_clock::time_point now, std::string const& queued_detail = {});
     [[nodiscard]] steady_clock::time_point next_deadline() const noexcept;
     // The caller gave up: finish `r` with operation_aborted unless already finished.
     void cancel(request_state& r);

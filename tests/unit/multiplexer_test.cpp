@@ -851,6 +851,17 @@ TEST(multiplexer, next_deadline_is_the_earliest_deadline_of_an_unfinished_reques
 // A request owing no reply (SUBSCRIBE & co.) waits in its own list while its write is in
 // progress; its deadline must still count (a stalled write must not outlive the caller's timeout).
 
+TEST(multiplexer, a_queued_request_that_times_out_says_why_it_waited) {
+    multiplexer mux; // not ready: the connection never came up
+    auto get = make_request(command("GET", "a"));
+    get->deadline = t0 + 10ms;
+    mux.add(get);
+    mux.expire(t0 + 10ms, "waited for a connection; last error: connection refused");
+    EXPECT_EQ(drain(mux), labels{"GET a"});
+    EXPECT_EQ(get->failure.code, make_error_code(client_errc::timeout));
+    EXPECT_EQ(get->failure.detail, "waited for a connection; last error: connection refused");
+}
+
 TEST(multiplexer, expire_times_out_a_staged_request_owing_no_reply) {
     multiplexer mux;
     mux.set_ready(true);
