@@ -10,8 +10,6 @@ target_compile_definitions(mcpd_build_settings INTERFACE
   BOOST_ASIO_NO_DEPRECATED
   BOOST_JSON_NO_LIB
   BOOST_URL_NO_LIB)
-target_compile_options(mcpd_build_settings INTERFACE
-  $<$<CXX_COMPILER_ID:GNU>:-fcoroutines>)
 if(MCPD_SANITIZE)
   target_compile_options(mcpd_build_settings INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
         asio::io_context io;
         int rc = 1;
         asio::co_spawn(io, redis_ping(*cfg, std::max(*wait, duration(1000))),
-                       [&](std::exception_ptr e, int r) { rc = e ? 1 : r; });
+                       [&](std::exception_ptr const& e, int r) { rc = e ? 1 : r; });
         io.run();
         return rc;
     }

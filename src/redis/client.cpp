@@ -14,8 +14,8 @@ namespace mcpd::redis {
 
 namespace asio = boost::asio;
 
-client::client(asio::any_io_executor ex, config cfg)
-    : conn_(std::make_shared<detail::connection>(std::move(ex), std::move(cfg))) {}
+client::client(asio::any_io_executor const& ex, config cfg)
+    : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))) {}
 
 client::~client() {
     if (conn_)
@@ -44,8 +44,8 @@ asio::awaitable<result<std::vector<value>>> client::exec(request req) {
     return detail::execute(conn_, std::move(req));
 }
 
-asio::awaitable<result<value>> client::exec(command cmd, request_options opts) {
-    return detail::execute_one(conn_, std::move(cmd), opts);
+asio::awaitable<result<value>> client::exec(command const& cmd, request_options opts) {
+    return detail::execute_one(conn_, cmd, opts); // encodes now: cmd need not outlive the call
 }
 
 asio::awaitable<result<value>> client::eval(script const& s, std::vector<std::string> keys,
@@ -62,8 +62,10 @@ asio::awaitable<result<value>> client::eval(script const& s, std::vector<std::st
     co_return r;
 }
 
-scanner client::scan(std::string pattern, std::size_t count) {
-    return scanner(*this, escape_glob(cfg().key_prefix) + pattern, count);
+scanner client::scan(std::string_view pattern, std::size_t count) {
+    std::string full = escape_glob(cfg().key_prefix);
+    full += pattern;
+    return scanner(*this, std::move(full), count);
 }
 
 asio::awaitable<result<void>> client::quit() {

@@ -69,7 +69,7 @@ private:
 
 class client {
 public:
-    client(boost::asio::any_io_executor ex, config cfg);
+    client(boost::asio::any_io_executor const& ex, config cfg);
     // Disconnects (pending requests fail with client_errc::disconnected). Call quit() first for
     // a clean close.
     ~client();
@@ -83,8 +83,9 @@ public:
     void start();
 
     // One command. A server error reply becomes an error whose code is its server_errc kind and
-    // whose detail is the server's text.
-    boost::asio::awaitable<result<value>> exec(command cmd, request_options opts = {});
+    // whose detail is the server's text. The command is encoded before this returns: it need not
+    // outlive the call.
+    boost::asio::awaitable<result<value>> exec(command const& cmd, request_options opts = {});
     // Several commands written together (e.g. MULTI … EXEC): one reply each, in order; error
     // replies stay values (value::is_error()). The error path is for client failures only.
     boost::asio::awaitable<result<std::vector<value>>> exec(request req);
@@ -96,7 +97,7 @@ public:
 
     // SCAN MATCH pattern COUNT count (see scanner). `pattern` is a glob in the caller's key
     // space: the prefix is added for it.
-    scanner scan(std::string pattern, std::size_t count = 256);
+    scanner scan(std::string_view pattern, std::size_t count = 256);
 
     // Stops taking requests, waits until every pending one is answered (or fails by its own
     // timeout), sends QUIT, closes. Idempotent.

@@ -90,7 +90,7 @@ public:
     }
 };
 
-connection::connection(asio::any_io_executor ex, config cfg)
+connection::connection(asio::any_io_executor const& ex, config cfg)
     : strand_(asio::make_strand(ex))
     , cfg_(std::move(cfg))
     , stream_(std::make_shared<stream>())
@@ -166,7 +166,7 @@ void connection::do_start() {
     if (started_ || closed_)
         return;
     started_ = true;
-    auto on_exit = [self = shared_from_this()](std::exception_ptr e) {
+    auto on_exit = [self = shared_from_this()](std::exception_ptr const& e) {
         if (!e)
             return;
         try {
@@ -466,7 +466,7 @@ asio::awaitable<void> connection::reader() {
             rbeg_ = 0;
         }
         if (rbuf_.size() - rend_ < 1024)
-            rbuf_.resize(std::max<std::size_t>(16 * 1024, rbuf_.size() * 2));
+            rbuf_.resize(std::max(std::size_t{16} * 1024, rbuf_.size() * 2));
         error_code ec;
         std::size_t n = co_await stream_->read_some(
             asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);
@@ -699,7 +699,7 @@ void connection::detach() {
     disconnect();
 }
 
-void connection::emit(event e) {
+void connection::emit(event const& e) {
     std::function<void(event const&)> handler;
     {
         std::lock_guard lock(event_mutex_);
@@ -847,7 +847,7 @@ asio::awaitable<result<std::vector<value>>> execute(std::shared_ptr<connection> 
     co_return co_await submit_and_wait(std::move(conn), std::move(p), &all_replies);
 }
 
-asio::awaitable<result<value>> execute_one(std::shared_ptr<connection> conn, command cmd,
+asio::awaitable<result<value>> execute_one(std::shared_ptr<connection> conn, command const& cmd,
                                            request_options opts) {
     // Not a coroutine: the common path costs no frame of ours, only the wait itself.
     config const& cfg = conn->cfg();

@@ -53,7 +53,7 @@ class connection : public std::enable_shared_from_this<connection> {
 public:
     using quit_handler = boost::asio::any_completion_handler<void(result<void>)>;
 
-    connection(boost::asio::any_io_executor ex, config cfg);
+    connection(boost::asio::any_io_executor const& ex, config cfg);
     ~connection();
     connection(connection const&) = delete;
     connection& operator=(connection const&) = delete;
@@ -108,7 +108,7 @@ private:
     void schedule_write(); // start_write() at the end of this turn of the event loop
     void check_quit();
     void finalize_close(error const& why);
-    void emit(event e);
+    void emit(event const& e);
     void set_state(connection_state s) noexcept { state_.store(s); }
     [[nodiscard]] loss_policy policy() const noexcept {
         return {cfg_.offline_queue, cfg_.max_retries_per_request};
@@ -161,8 +161,8 @@ boost::asio::awaitable<result<std::vector<value>>> execute(std::shared_ptr<conne
                                                            request req, bool pubsub = false);
 // The same for one command (the common case, with one coroutine and no vectors): a server error
 // reply becomes an error of its server_errc kind with the server's text as detail.
-boost::asio::awaitable<result<value>> execute_one(std::shared_ptr<connection> conn, command cmd,
-                                                  request_options opts);
+boost::asio::awaitable<result<value>> execute_one(std::shared_ptr<connection> conn,
+                                                  command const& cmd, request_options opts);
 
 // Hands a completion to the executor its handler is bound to (the caller's coroutine). When that
 // is this thread's io_context, the handler runs here and now, as dispatch() would, without the

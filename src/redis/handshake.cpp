@@ -42,7 +42,7 @@ handshake::action handshake::start_resp2() {
     return commands_.empty() ? action::done : action::send;
 }
 
-handshake::action handshake::fail(std::string what, value const& reply) {
+handshake::action handshake::fail(std::string const& what, value const& reply) {
     auto text = reply.as_string().value_or("");
     failure_ = error(client_errc::handshake_failed, what + ": " + std::string(text));
     return action::fail;

@@ -42,7 +42,7 @@ public:
 
 private:
     action start_resp2();
-    action fail(std::string what, value const& reply);
+    action fail(std::string const& what, value const& reply);
 
     config const& cfg_;
     std::vector<command> commands_;

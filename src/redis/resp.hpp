@@ -72,10 +72,10 @@ struct value {
 std::string to_debug_string(value const& v);
 
 struct parser_limits {
-    std::size_t max_bulk_length = 512 * 1024 * 1024; // Redis's own proto-max-bulk-len
-    std::size_t max_aggregate_size = 1u << 26;       // elements declared in one aggregate
-    std::size_t max_depth = 128;                     // nesting of aggregates
-    std::size_t max_line_length = 64 * 1024;         // simple strings, errors, numbers
+    std::size_t max_bulk_length = std::size_t{512} * 1024 * 1024; // Redis's own proto-max-bulk-len
+    std::size_t max_aggregate_size = 1u << 26;            // elements declared in one aggregate
+    std::size_t max_depth = 128;                          // nesting of aggregates
+    std::size_t max_line_length = std::size_t{64} * 1024; // simple strings, errors, numbers
 };
 
 enum class parse_status {

@@ -14,8 +14,8 @@ std::string sha1_hex(std::string_view data) {
     if (EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha1(), nullptr) != 1)
         throw std::runtime_error("EVP_Digest(SHA1) failed");
     static constexpr char hex[] = "0123456789abcdef";
-    std::string out(2 * len, '\0');
-    for (unsigned i = 0; i < len; ++i) {
+    std::string out(std::size_t{2} * len, '\0');
+    for (std::size_t i = 0; i < len; ++i) {
         out[2 * i] = hex[digest[i] >> 4];
         out[2 * i + 1] = hex[digest[i] & 0xF];
     }

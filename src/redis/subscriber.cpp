@@ -123,9 +123,9 @@ public:
 
 } // namespace detail
 
-subscriber::subscriber(asio::any_io_executor ex, config cfg)
+subscriber::subscriber(asio::any_io_executor const& ex, config cfg)
     : state_(std::make_shared<detail::subscriber_state>()) {
-    state_->conn = std::make_shared<detail::connection>(std::move(ex), std::move(cfg));
+    state_->conn = std::make_shared<detail::connection>(ex, std::move(cfg));
     state_->install_hooks();
 }
 

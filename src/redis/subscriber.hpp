@@ -36,7 +36,7 @@ public:
     // (counted in dropped()); Redis itself would disconnect a consumer that far behind.
     static constexpr std::size_t max_buffered = 100'000;
 
-    subscriber(boost::asio::any_io_executor ex, config cfg);
+    subscriber(boost::asio::any_io_executor const& ex, config cfg);
     ~subscriber();
     subscriber(subscriber&&) noexcept;
     subscriber& operator=(subscriber&&) noexcept;
