@@ -1,0 +1,32 @@
+// store/error.hpp — errors of the session storage layer.
+//
+// A backend failure (Redis down, disk full, SQL error) keeps its own code (client_errc, errno,
+// …) and travels as such: callers must never mistake it for "no such session".
+#pragma once
+
+#include <boost/system/error_code.hpp>
+
+#include <type_traits>
+
+namespace mcpd::store {
+
+enum class store_errc {
+    session_exists = 1, // create_session: a record with that identity and id exists already
+    session_not_found,  // update_session: no such (live) record
+    invalid_identity,   // empty, over-long, or with control characters
+    invalid_session_id, // empty, over-long, or with control characters or ':'
+    invalid_record,     // not a JSON object, or a field of the wrong type
+    corrupt_record,     // stored data that is not a JSON object
+    conflict,           // update_session lost too many races in a row
+};
+
+boost::system::error_category const& store_category() noexcept;
+
+inline boost::system::error_code make_error_code(store_errc e) noexcept {
+    return {static_cast<int>(e), store_category()};
+}
+
+} // namespace mcpd::store
+
+template <>
+struct boost::system::is_error_code_enum<mcpd::store::store_errc> : std::true_type {};

@@ -1,0 +1,286 @@
+// store/redis_store.cpp — the Redis backend's scripts and operations.
+#include "store/redis_store.hpp"
+
+#include "redis/error.hpp"
+#include "store/error.hpp"
+#include "store/session.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+namespace mcpd::store {
+
+namespace json = boost::json;
+using boost::asio::awaitable;
+using redis::command;
+
+namespace {
+
+constexpr std::string_view session_prefix = "mcp:session:";
+constexpr std::string_view identity_prefix = "mcp:identity:";
+constexpr std::string_view identity_suffix = ":sessions";
+
+// KEYS: session key, identity set. ARGV: record JSON, ttl (s), session id.
+// 1 = created, 0 = a record with that key exists.
+redis::script const create_script(R"lua(
+if not redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then return 0 end
+redis.call('SADD', KEYS[2], ARGV[3])
+local ttl = tonumber(ARGV[2])
+if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
+return 1
+)lua");
+
+// KEYS: session key, identity set. ARGV: the JSON read before, the new JSON, ttl (s) or '',
+// session id. 1 = written, 0 = the record changed since it was read, -1 = it is gone.
+redis::script const update_script(R"lua(
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+if cur ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+else
+  local ttl = tonumber(ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
+  redis.call('SADD', KEYS[2], ARGV[4])
+  if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
+end
+return 1
+)lua");
+
+// KEYS: session key, identity set. ARGV: session id.
+redis::script const remove_script(R"lua(
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+)lua");
+
+// KEYS: identity set. ARGV: the identity's session key prefix, 'values' | 'ids' | 'prune'.
+// Returns the live records' JSON, or their ids, or the number of dead ids removed; dead ids
+// (records expired or deleted behind our back) are removed from the set in every mode.
+redis::script const list_script(R"lua(
+local ids = redis.call('SMEMBERS', KEYS[1])
+local out = {}
+local pruned = 0
+for _, id in ipairs(ids) do
+  local v = redis.call('GET', ARGV[1] .. id)
+  if v then
+    if ARGV[2] == 'values' then out[#out + 1] = v else out[#out + 1] = id end
+  else
+    redis.call('SREM', KEYS[1], id)
+    pruned = pruned + 1
+  end
+end
+if ARGV[2] == 'prune' then return pruned end
+return out
+)lua");
+
+std::string ttl_seconds(duration ttl) {
+    auto ms = std::max<duration::rep>(ttl.count(), 1);
+    return std::to_string((ms + 999) / 1000); // whole seconds, rounded up, at least 1
+}
+
+result<void> check_keys(std::string_view identity, std::string_view session_id) {
+    if (auto ok = validate_identity(identity); !ok)
+        return ok;
+    return validate_session_id(session_id);
+}
+
+redis::config without_prefix(redis::config cfg) {
+    cfg.key_prefix.clear();
+    return cfg;
+}
+
+} // namespace
+
+redis_store::redis_store(boost::asio::any_io_executor const& ex, redis::config cfg)
+    : client_(ex, without_prefix(std::move(cfg))) {}
+
+std::string redis_store::session_key(std::string_view identity, std::string_view session_id) {
+    std::string k(session_prefix);
+    k.append(identity).append(":").append(session_id);
+    return k;
+}
+
+std::string redis_store::identity_key(std::string_view identity) {
+    std::string k(identity_prefix);
+    k.append(identity).append(identity_suffix);
+    return k;
+}
+
+awaitable<result<void>> redis_store::create_session(json::object record,
+                                                    std::optional<duration> ttl) {
+    if (auto ok = validate_record(record); !ok)
+        co_return ok.error();
+    std::string identity(record_identity(record));
+    std::string id(record_session_id(record));
+    std::vector<std::string> keys{session_key(identity, id), identity_key(identity)};
+    std::vector<std::string> args{json::serialize(record),
+                                  ttl_seconds(ttl.value_or(default_session_ttl)), id};
+    auto r = co_await client_.eval(create_script, keys, args);
+    if (!r)
+        co_return r.error();
+    if (r->as_integer() != 1)
+        co_return error(store_errc::session_exists, identity + ":" + id);
+    co_return result<void>();
+}
+
+awaitable<result<void>> redis_store::update_session(std::string identity, std::string session_id,
+                                                    json::object partial,
+                                                    std::optional<duration> ttl) {
+    if (auto ok = check_keys(identity, session_id); !ok)
+        co_return ok.error();
+    std::vector<std::string> keys{session_key(identity, session_id), identity_key(identity)};
+    for (int attempt = 0; attempt < max_update_attempts; ++attempt) {
+        auto current = co_await client_.exec(command("GET", keys[0]));
+        if (!current)
+            co_return current.error();
+        if (current->is_null())
+            co_return error(store_errc::session_not_found, identity + ":" + session_id);
+        auto record = parse_record(current->str);
+        if (!record)
+            co_return record.error();
+        if (auto ok = merge_into(*record, partial); !ok)
+            co_return ok.error();
+        std::vector<std::string> args{current->str, json::serialize(*record),
+                                      ttl ? ttl_seconds(*ttl) : std::string(), session_id};
+        auto r = co_await client_.eval(update_script, keys, args);
+        if (!r)
+            co_return r.error();
+        auto outcome = r->as_integer().value_or(-2);
+        if (outcome == 1)
+            co_return result<void>();
+        if (outcome == -1)
+            co_return error(store_errc::session_not_found, identity + ":" + session_id);
+        // 0: another writer got in between; read again and merge onto its version.
+    }
+    co_return error(store_errc::conflict, identity + ":" + session_id);
+}
+
+awaitable<result<std::optional<json::object>>> redis_store::get_session(std::string identity,
+                                                                        std::string session_id) {
+    if (auto ok = check_keys(identity, session_id); !ok)
+        co_return ok.error();
+    auto r = co_await client_.exec(command("GET", session_key(identity, session_id)));
+    if (!r)
+        co_return r.error();
+    if (r->is_null())
+        co_return std::optional<json::object>();
+    auto record = parse_record(r->str);
+    if (!record)
+        co_return record.error();
+    co_return std::optional<json::object>(std::move(*record));
+}
+
+awaitable<result<std::vector<std::string>>> redis_store::list(std::string const& identity,
+                                                              bool values) {
+    std::vector<std::string> keys{identity_key(identity)};
+    std::vector<std::string> args{session_key(identity, ""), values ? "values" : "ids"};
+    auto r = co_await client_.eval(list_script, keys, args);
+    if (!r)
+        co_return r.error();
+    std::vector<std::string> out;
+    for (auto const& v : r->elements)
+        out.emplace_back(v.as_string().value_or(""));
+    co_return out;
+}
+
+awaitable<result<std::vector<json::object>>>
+redis_store::get_identity_sessions_data(std::string identity) {
+    if (auto ok = validate_identity(identity); !ok)
+        co_return ok.error();
+    auto texts = co_await list(identity, true);
+    if (!texts)
+        co_return texts.error();
+    std::vector<json::object> out;
+    out.reserve(texts->size());
+    for (auto const& t : *texts) {
+        auto record = parse_record(t);
+        if (!record)
+            co_return record.error();
+        out.push_back(std::move(*record));
+    }
+    co_return out;
+}
+
+awaitable<result<std::vector<std::string>>>
+redis_store::get_identity_session_ids(std::string identity) {
+    if (auto ok = validate_identity(identity); !ok)
+        co_return ok.error();
+    co_return co_await list(identity, false);
+}
+
+awaitable<result<void>> redis_store::remove_session(std::string identity, std::string session_id) {
+    if (auto ok = check_keys(identity, session_id); !ok)
+        co_return ok.error();
+    std::vector<std::string> keys{session_key(identity, session_id), identity_key(identity)};
+    std::vector<std::string> args{session_id};
+    auto r = co_await client_.eval(remove_script, keys, args);
+    if (!r)
+        co_return r.error();
+    co_return result<void>();
+}
+
+awaitable<result<std::vector<std::string>>> redis_store::get_all_session_ids() {
+    auto keys = co_await client_.scan(std::string(session_prefix) + "*").collect();
+    if (!keys)
+        co_return keys.error();
+    std::vector<std::string> out;
+    out.reserve(keys->size());
+    for (auto& k : *keys)
+        out.push_back(k.substr(session_prefix.size())); // "identity:sessionId"
+    std::sort(out.begin(), out.end());
+    co_return out;
+}
+
+awaitable<result<void>> redis_store::clear_all() {
+    for (std::string pattern :
+         {std::string(session_prefix) + "*",
+          std::string(identity_prefix) + "*" + std::string(identity_suffix)}) {
+        auto keys = co_await client_.scan(pattern).collect();
+        if (!keys)
+            co_return keys.error();
+        for (std::size_t i = 0; i < keys->size(); i += 500) {
+            command unlink("UNLINK");
+            for (std::size_t j = i; j < std::min(keys->size(), i + 500); ++j)
+                unlink.arg((*keys)[j]);
+            if (auto r = co_await client_.exec(unlink); !r)
+                co_return r.error();
+        }
+    }
+    co_return result<void>();
+}
+
+awaitable<result<std::size_t>> redis_store::cleanup_expired_sessions() {
+    // Records expire by themselves; what is left are ids in identity sets.
+    auto sets =
+        co_await client_.scan(std::string(identity_prefix) + "*" + std::string(identity_suffix))
+            .collect();
+    if (!sets)
+        co_return sets.error();
+    std::size_t pruned = 0;
+    for (auto const& set : *sets) {
+        std::string identity = set.substr(
+            identity_prefix.size(), set.size() - identity_prefix.size() - identity_suffix.size());
+        std::vector<std::string> keys{set};
+        std::vector<std::string> args{session_key(identity, ""), "prune"};
+        auto r = co_await client_.eval(list_script, keys, args);
+        if (!r)
+            co_return r.error();
+        pruned += static_cast<std::size_t>(r->as_integer().value_or(0));
+    }
+    co_return pruned;
+}
+
+awaitable<result<void>> redis_store::ping() {
+    auto r = co_await client_.exec(command("PING"));
+    if (!r)
+        co_return r.error();
+    co_return result<void>();
+}
+
+awaitable<void> redis_store::close() {
+    co_await client_.quit();
+}
+
+} // namespace mcpd::store

@@ -1,0 +1,62 @@
+// store/redis_store.hpp — sessions in Redis, in @mcp-ts/sdk's layout, shared by a fleet.
+//
+// Keys (no client key prefix: the layout is the contract):
+//   mcp:session:<identity>:<sessionId>   string: the record's JSON, with the session's TTL
+//   mcp:identity:<identity>:sessions     set of session ids, TTL = the longest of its sessions
+// Identities are used verbatim in keys (':' '*' '?' '[' included); listing an identity goes
+// through its set, never through a pattern, so no escaping is needed there.
+//
+// Better than the reference, same layout: create and remove are one atomic script each; update
+// is a compare-and-set script (the merge is done here, where JSON is handled exactly, and
+// retried if the record changed meanwhile), keeping the remaining TTL; listing an identity is
+// one round trip that also prunes ids whose records expired; admin listing uses SCAN (KEYS where
+// SCAN is refused). Scripts build session keys from ARGV, so this backend is for standalone
+// Redis (and Sentinel), not Cluster.
+#pragma once
+
+#include "redis/client.hpp"
+#include "store/session_store.hpp"
+
+namespace mcpd::store {
+
+class redis_store final : public session_store {
+public:
+    // The config's key_prefix is ignored (cleared): the key layout is fixed.
+    redis_store(boost::asio::any_io_executor const& ex, redis::config cfg);
+
+    [[nodiscard]] std::string_view backend_name() const noexcept override { return "redis"; }
+    boost::asio::awaitable<result<void>> create_session(boost::json::object record,
+                                                        std::optional<duration> ttl) override;
+    boost::asio::awaitable<result<void>> update_session(std::string identity,
+                                                        std::string session_id,
+                                                        boost::json::object partial,
+                                                        std::optional<duration> ttl) override;
+    boost::asio::awaitable<result<std::optional<boost::json::object>>>
+    get_session(std::string identity, std::string session_id) override;
+    boost::asio::awaitable<result<std::vector<boost::json::object>>>
+    get_identity_sessions_data(std::string identity) override;
+    boost::asio::awaitable<result<std::vector<std::string>>>
+    get_identity_session_ids(std::string identity) override;
+    boost::asio::awaitable<result<void>> remove_session(std::string identity,
+                                                        std::string session_id) override;
+    boost::asio::awaitable<result<std::vector<std::string>>> get_all_session_ids() override;
+    boost::asio::awaitable<result<void>> clear_all() override;
+    boost::asio::awaitable<result<std::size_t>> cleanup_expired_sessions() override;
+    boost::asio::awaitable<result<void>> ping() override;
+    boost::asio::awaitable<void> close() override;
+
+    // The keys of a session and of an identity's set.
+    static std::string session_key(std::string_view identity, std::string_view session_id);
+    static std::string identity_key(std::string_view identity);
+
+    // Attempts update_session makes before giving up with store_errc::conflict.
+    static constexpr int max_update_attempts = 32;
+
+private:
+    boost::asio::awaitable<result<std::vector<std::string>>> list(std::string const& identity,
+                                                                  bool values);
+
+    redis::client client_;
+};
+
+} // namespace mcpd::store

@@ -1,0 +1,176 @@
+// store/session.cpp — validation, ids and merging of session records.
+#include "store/session.hpp"
+
+#include "core/random.hpp"
+#include "store/error.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <array>
+
+namespace mcpd::store {
+
+namespace json = boost::json;
+
+namespace {
+
+// error_category's destructor is protected and non-virtual by design (categories are never
+// deleted through a base pointer); GCC's -Wnon-virtual-dtor flags every derived class.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+
+class store_category_impl final : public boost::system::error_category {
+public:
+    [[nodiscard]] char const* name() const noexcept override { return "mcpd.store"; }
+    [[nodiscard]] std::string message(int ev) const override {
+        switch (static_cast<store_errc>(ev)) {
+        case store_errc::session_exists:
+            return "a session with this identity and id exists already";
+        case store_errc::session_not_found:
+            return "no such session";
+        case store_errc::invalid_identity:
+            return "invalid identity";
+        case store_errc::invalid_session_id:
+            return "invalid session id";
+        case store_errc::invalid_record:
+            return "invalid session record";
+        case store_errc::corrupt_record:
+            return "a stored session record is not a JSON object";
+        case store_errc::conflict:
+            return "the session kept changing under the update; try again";
+        }
+        return "unknown store error";
+    }
+};
+
+#pragma GCC diagnostic pop
+
+bool has_control_character(std::string_view s) {
+    for (unsigned char c : s)
+        if (c < 0x20 || c == 0x7F)
+            return true;
+    return false;
+}
+
+result<void> check_text(std::string_view value, std::size_t max, store_errc code,
+                        std::string_view what) {
+    if (value.empty())
+        return error(code, std::string(what) + " is empty");
+    if (value.size() > max)
+        return error(code, std::string(what) + " is longer than " + std::to_string(max) + " bytes");
+    if (has_control_character(value))
+        return error(code, std::string(what) + " contains a control character");
+    return {};
+}
+
+} // namespace
+
+boost::system::error_category const& store_category() noexcept {
+    static store_category_impl const instance;
+    return instance;
+}
+
+std::string generate_session_id() {
+    return random_alnum_id(12);
+}
+
+result<void> validate_identity(std::string_view identity) {
+    return check_text(identity, max_identity_length, store_errc::invalid_identity, "identity");
+}
+
+result<void> validate_session_id(std::string_view id) {
+    if (auto r =
+            check_text(id, max_session_id_length, store_errc::invalid_session_id, "session id");
+        !r)
+        return r;
+    if (id.find(':') != std::string_view::npos)
+        return error(store_errc::invalid_session_id, "session id contains ':'");
+    return {};
+}
+
+std::string_view record_identity(json::object const& record) {
+    auto const* v = record.if_contains("identity");
+    return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
+std::string_view record_session_id(json::object const& record) {
+    auto const* v = record.if_contains("sessionId");
+    return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+}
+
+namespace {
+
+// The JSON kinds a known field may hold (null always allowed for the optional ones).
+result<void> check_field_types(json::object const& record) {
+    static constexpr std::array<std::string_view, 8> strings = {
+        "serverId",     "serverName", "serverUrl", "callbackUrl",
+        "codeVerifier", "clientId",   "identity",  "sessionId"};
+    static constexpr std::array<std::string_view, 3> objects = {"headers", "clientInformation",
+                                                                "tokens"};
+    for (auto const& [key, value] : record) {
+        auto bad = [&](std::string_view want) {
+            return error(store_errc::invalid_record,
+                         "field '" + std::string(key) + "' must be " + std::string(want));
+        };
+        std::string_view k = key;
+        if (std::find(strings.begin(), strings.end(), k) != strings.end()) {
+            if (!value.is_string() && !value.is_null())
+                return bad("a string");
+        } else if (std::find(objects.begin(), objects.end(), k) != objects.end()) {
+            // Encrypted at rest these are "enc:1:…" strings.
+            if (!value.is_object() && !value.is_string() && !value.is_null())
+                return bad("an object");
+        } else if (k == "createdAt") {
+            if (!value.is_number() && !value.is_null())
+                return bad("a number (milliseconds since the epoch)");
+        } else if (k == "active") {
+            if (!value.is_bool() && !value.is_null())
+                return bad("a boolean");
+        } else if (k == "transportType") {
+            if (value.is_null())
+                continue;
+            if (!value.is_string() ||
+                (value.get_string() != "sse" && value.get_string() != "streamable_http"))
+                return bad("\"sse\" or \"streamable_http\"");
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+result<void> validate_record(json::object const& record) {
+    if (auto r = validate_identity(record_identity(record)); !r)
+        return r;
+    if (auto r = validate_session_id(record_session_id(record)); !r)
+        return r;
+    return check_field_types(record);
+}
+
+result<void> merge_into(json::object& record, json::object const& partial) {
+    for (auto const& [key, value] : partial) {
+        if (key == "identity" || key == "sessionId") {
+            auto const* current = record.if_contains(key);
+            if (!current || *current != value)
+                return error(store_errc::invalid_record,
+                             "'" + std::string(key) + "' of a session cannot change");
+        }
+    }
+    for (auto const& [key, value] : partial) {
+        if (value.is_null())
+            record.erase(key);
+        else
+            record[key] = value;
+    }
+    return check_field_types(record);
+}
+
+result<json::object> parse_record(std::string_view text) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object())
+        return error(store_errc::corrupt_record, ec ? ec.message() : "not an object");
+    return std::move(v.get_object());
+}
+
+} // namespace mcpd::store

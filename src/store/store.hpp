@@ -1,0 +1,18 @@
+// store/ — session storage shared with @mcp-ts/sdk (layer 2; includes core/ and redis/).
+//
+// What it is for: the MCP client gateway's connection sessions (server URL, OAuth tokens, …)
+// live here, so they survive restarts and are seen by every instance. Records are JSON objects
+// (session.hpp) behind one interface (session_store.hpp) with interchangeable backends:
+//   memory_store.hpp   this process only, with TTLs
+//   redis_store.hpp    @mcp-ts/sdk's Redis layout, atomic scripts
+// It parses untrusted input: records read back from a backend another program may have
+// written (parse_record rejects what is not a JSON object).
+//
+// Extending: see session_store.hpp ("Adding a backend").
+#pragma once
+
+#include "store/error.hpp"
+#include "store/memory_store.hpp"
+#include "store/redis_store.hpp"
+#include "store/session.hpp"
+#include "store/session_store.hpp"

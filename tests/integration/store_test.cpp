@@ -1,0 +1,325 @@
+// tests/integration/store_test.cpp — the behavioural suite every session store backend passes
+// (parameterized: memory, redis against a real redis-server), and Redis-specific checks of the
+// key layout @mcp-ts/sdk shares with us.
+#include "async_test.hpp"
+#include "redis_test_util.hpp"
+
+#include "store/store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace mcpd;
+using namespace mcpd::test;
+using namespace std::chrono_literals;
+using store::store_errc;
+
+namespace {
+
+// A backend under test, and whatever server it needs.
+struct backend {
+    std::unique_ptr<redis_server> server;
+    std::unique_ptr<store::session_store> store;
+};
+
+struct backend_kind {
+    std::string name;
+    std::function<backend(asio::any_io_executor)> make;
+};
+
+std::vector<backend_kind> const& backends() {
+    static std::vector<backend_kind> const all = {
+        {"memory",
+         [](asio::any_io_executor) {
+             return backend{nullptr, std::make_unique<store::memory_store>()};
+         }},
+        {"redis",
+         [](asio::any_io_executor ex) {
+             auto server = std::make_unique<redis_server>();
+             auto cfg = test_config(*server);
+             auto s = std::make_unique<store::redis_store>(ex, cfg);
+             return backend{std::move(server), std::move(s)};
+         }},
+    };
+    return all;
+}
+
+// A record as @mcp-ts/sdk writes one, plus a field it does not know (kept round trip).
+json::object record(std::string const& identity, std::string const& id) {
+    auto o = json::parse(R"({
+        "serverId": "srv-1", "serverName": "Example", "serverUrl": "https://mcp.example.com/mcp",
+        "transportType": "streamable_http", "callbackUrl": "https://app.example.com/cb",
+        "createdAt": 1732000000123, "headers": {"X-Org": "acme"},
+        "tokens": {"access_token": "at", "expires_in": 3600}, "active": true,
+        "futureField": {"kept": [1, 2, {}], "empty": []}})")
+                 .as_object();
+    o["identity"] = identity;
+    o["sessionId"] = id;
+    return o;
+}
+
+class store_suite : public ::testing::TestWithParam<backend_kind> {
+protected:
+    // Runs body(store) on a fresh backend.
+    void with_store(std::function<asio::awaitable<void>(store::session_store&)> body) {
+        run_async([&]() -> asio::awaitable<void> {
+            auto b = GetParam().make(co_await asio::this_coro::executor);
+            co_await body(*b.store);
+            co_await b.store->close();
+        });
+    }
+};
+
+} // namespace
+
+TEST(store_session, generated_ids_are_12_alphanumerics_starting_with_a_letter) {
+    for (int i = 0; i < 1000; ++i) {
+        auto id = store::generate_session_id();
+        ASSERT_EQ(id.size(), 12u);
+        EXPECT_TRUE(std::isalpha(static_cast<unsigned char>(id[0]))) << id;
+        EXPECT_TRUE(std::all_of(id.begin(), id.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c));
+        }));
+        EXPECT_TRUE(store::validate_session_id(id));
+    }
+}
+
+TEST_P(store_suite, a_created_session_reads_back_field_for_field_unknown_fields_included) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        auto rec = record("user-1", "abcDEF123456");
+        CO_ASSERT(co_await s.create_session(rec, {}));
+        auto got = co_await s.get_session("user-1", "abcDEF123456");
+        CO_ASSERT(got.has_value());
+        CO_ASSERT(got->has_value());
+        EXPECT_EQ(**got, rec) << json::serialize(**got);
+        auto missing = co_await s.get_session("user-1", "nope");
+        CO_ASSERT(missing.has_value());
+        EXPECT_FALSE(missing->has_value());
+        EXPECT_TRUE(co_await s.ping());
+    });
+}
+
+TEST_P(store_suite, create_never_overwrites) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        auto rec = record("user-1", "s1");
+        CO_ASSERT(co_await s.create_session(rec, {}));
+        rec["serverName"] = "changed";
+        auto again = co_await s.create_session(rec, {});
+        CO_ASSERT(!again);
+        EXPECT_EQ(again.error().code, store_errc::session_exists);
+        EXPECT_EQ((*co_await s.get_session("user-1", "s1"))->at("serverName"), "Example");
+    });
+}
+
+TEST_P(store_suite, update_merges_removes_nulls_and_refuses_to_change_keys) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        CO_ASSERT(co_await s.create_session(record("user-1", "s1"), {}));
+        auto patch = json::parse(R"({"active":false,"codeVerifier":"v","headers":null})");
+        CO_ASSERT(co_await s.update_session("user-1", "s1", patch.as_object(), {}));
+        auto got = **co_await s.get_session("user-1", "s1");
+        EXPECT_EQ(got.at("active"), false);
+        EXPECT_EQ(got.at("codeVerifier"), "v");
+        EXPECT_FALSE(got.contains("headers")); // null removes the field
+        EXPECT_EQ(got.at("serverName"), "Example");
+        EXPECT_EQ(got.at("futureField"), record("x", "y").at("futureField"));
+
+        auto rename = json::parse(R"({"identity":"someone-else"})");
+        auto r = co_await s.update_session("user-1", "s1", rename.as_object(), {});
+        EXPECT_EQ(r.error().code, store_errc::invalid_record);
+        auto missing = co_await s.update_session("user-1", "nope", patch.as_object(), {});
+        EXPECT_EQ(missing.error().code, store_errc::session_not_found);
+    });
+}
+
+TEST_P(store_suite, sessions_expire_and_update_without_ttl_keeps_the_remaining_time) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        CO_ASSERT(co_await s.create_session(record("user-1", "short"), duration(1000)));
+        CO_ASSERT(co_await s.create_session(record("user-1", "renewed"), duration(1000)));
+        CO_ASSERT(co_await s.create_session(record("user-1", "long"), {}));
+        auto patch = json::parse(R"({"active":false})").as_object();
+        // Keeps its 1 s: still expires.
+        CO_ASSERT(co_await s.update_session("user-1", "short", patch, {}));
+        // Given a new TTL: lives on.
+        CO_ASSERT(co_await s.update_session("user-1", "renewed", patch, duration(60000)));
+        co_await sleep_for(1500ms);
+        EXPECT_FALSE((co_await s.get_session("user-1", "short"))->has_value());
+        EXPECT_TRUE((co_await s.get_session("user-1", "renewed"))->has_value());
+        auto ids = co_await s.get_identity_session_ids("user-1");
+        CO_ASSERT(ids.has_value());
+        std::sort(ids->begin(), ids->end());
+        EXPECT_EQ(*ids, (std::vector<std::string>{"long", "renewed"}));
+        auto expired_update = co_await s.update_session("user-1", "short", patch, {});
+        EXPECT_EQ(expired_update.error().code, store_errc::session_not_found);
+        EXPECT_TRUE(co_await s.cleanup_expired_sessions());
+        auto all = co_await s.get_all_session_ids();
+        EXPECT_EQ(*all, (std::vector<std::string>{"user-1:long", "user-1:renewed"}));
+    });
+}
+
+TEST_P(store_suite, identities_with_glob_and_separator_characters_stay_apart) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        std::vector<std::string> identities{"a*", "ab", "a?", "a[b]", "org:team:user", "org", "a"};
+        for (auto const& who : identities)
+            CO_ASSERT(
+                co_await s.create_session(record(who, "s-" + std::to_string(who.size())), {}));
+        for (auto const& who : identities) {
+            auto data = co_await s.get_identity_sessions_data(who);
+            CO_ASSERT(data.has_value());
+            CO_ASSERT(data->size() == 1u);
+            EXPECT_EQ(store::record_identity(data->front()), who);
+            auto ids = co_await s.get_identity_session_ids(who);
+            EXPECT_EQ(*ids, std::vector<std::string>{"s-" + std::to_string(who.size())});
+        }
+        auto all = co_await s.get_all_session_ids();
+        CO_ASSERT(all.has_value());
+        EXPECT_EQ(all->size(), identities.size());
+        EXPECT_TRUE(std::find(all->begin(), all->end(), "org:team:user:s-13") != all->end());
+    });
+}
+
+TEST_P(store_suite, remove_is_idempotent_and_clear_all_empties_the_store) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        CO_ASSERT(co_await s.create_session(record("u", "s1"), {}));
+        CO_ASSERT(co_await s.create_session(record("u", "s2"), {}));
+        CO_ASSERT(co_await s.create_session(record("v", "s1"), {}));
+        EXPECT_TRUE(co_await s.remove_session("u", "s1"));
+        EXPECT_TRUE(co_await s.remove_session("u", "s1"));
+        auto left = co_await s.get_identity_session_ids("u"); // named: docs/rough_edges.md
+        EXPECT_EQ(*left, std::vector<std::string>{"s2"});
+        EXPECT_TRUE(co_await s.clear_all());
+        EXPECT_TRUE((co_await s.get_all_session_ids())->empty());
+        EXPECT_TRUE((co_await s.get_identity_sessions_data("u"))->empty());
+    });
+}
+
+TEST_P(store_suite, invalid_identities_ids_and_records_are_clear_errors) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        EXPECT_EQ((co_await s.get_session("", "s1")).error().code, store_errc::invalid_identity);
+        EXPECT_EQ((co_await s.get_session("bad\nid", "s1")).error().code,
+                  store_errc::invalid_identity);
+        EXPECT_EQ((co_await s.get_session(std::string(600, 'x'), "s1")).error().code,
+                  store_errc::invalid_identity);
+        EXPECT_EQ((co_await s.get_session("u", "a:b")).error().code,
+                  store_errc::invalid_session_id);
+        EXPECT_EQ((co_await s.remove_session("u", "")).error().code,
+                  store_errc::invalid_session_id);
+        auto rec = record("u", "s1");
+        rec["transportType"] = "carrier-pigeon";
+        EXPECT_EQ((co_await s.create_session(rec, {})).error().code, store_errc::invalid_record);
+        rec = record("u", "s1");
+        rec["createdAt"] = "yesterday";
+        EXPECT_EQ((co_await s.create_session(rec, {})).error().code, store_errc::invalid_record);
+    });
+}
+
+TEST_P(store_suite, concurrent_creates_of_one_id_have_exactly_one_winner) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        int won = 0, lost = 0, done = 0;
+        for (int i = 0; i < 20; ++i)
+            asio::co_spawn(
+                ex,
+                [&, i]() -> asio::awaitable<void> {
+                    auto rec = record("race", "same-id");
+                    rec["serverName"] = "writer-" + std::to_string(i);
+                    auto r = co_await s.create_session(rec, {});
+                    (r ? won : lost) += 1;
+                    if (!r) {
+                        EXPECT_EQ(r.error().code, store_errc::session_exists);
+                    }
+                    ++done;
+                },
+                asio::detached);
+        while (done < 20)
+            co_await sleep_for(5ms);
+        EXPECT_EQ(won, 1);
+        EXPECT_EQ(lost, 19);
+    });
+}
+
+TEST_P(store_suite, concurrent_merges_lose_no_field) {
+    with_store([](store::session_store& s) -> asio::awaitable<void> {
+        CO_ASSERT(co_await s.create_session(record("merge", "s1"), {}));
+        auto ex = co_await asio::this_coro::executor;
+        int ok = 0, done = 0;
+        constexpr int writers = 20;
+        for (int i = 0; i < writers; ++i)
+            asio::co_spawn(
+                ex,
+                [&, i]() -> asio::awaitable<void> {
+                    json::object patch;
+                    patch["field" + std::to_string(i)] = i;
+                    auto r = co_await s.update_session("merge", "s1", patch, {});
+                    ok += r.has_value();
+                    ++done;
+                },
+                asio::detached);
+        while (done < writers)
+            co_await sleep_for(5ms);
+        EXPECT_EQ(ok, writers);
+        auto got = **co_await s.get_session("merge", "s1");
+        for (int i = 0; i < writers; ++i)
+            EXPECT_EQ(got.at("field" + std::to_string(i)), i) << "field" << i;
+    });
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, store_suite, ::testing::ValuesIn(backends()),
+                         [](auto const& param_info) { return param_info.param.name; });
+
+// --- Redis specifics ------------------------------------------------------------------------
+
+TEST(store_redis, uses_the_mcp_ts_key_layout_with_ttls) {
+    redis_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        store::redis_store s(ex, test_config(server));
+        redis::client raw(ex, test_config(server));
+        CO_ASSERT(co_await s.create_session(record("user:1", "abcdefGHIJ12"), duration(600'000)));
+        auto value = co_await raw.exec(redis::command("GET", "mcp:session:user:1:abcdefGHIJ12"));
+        CO_ASSERT(value.has_value());
+        EXPECT_EQ(json::parse(value->str), record("user:1", "abcdefGHIJ12"));
+        auto ttl = co_await raw.exec(redis::command("TTL", "mcp:session:user:1:abcdefGHIJ12"));
+        EXPECT_GT(ttl->integer, 590);
+        EXPECT_LE(ttl->integer, 600);
+        auto members =
+            co_await raw.exec(redis::command("SMEMBERS", "mcp:identity:user:1:sessions"));
+        CO_ASSERT(members.has_value());
+        CO_ASSERT(members->elements.size() == 1u);
+        EXPECT_EQ(members->elements[0].str, "abcdefGHIJ12");
+        auto set_ttl = co_await raw.exec(redis::command("TTL", "mcp:identity:user:1:sessions"));
+        EXPECT_GT(set_ttl->integer, 590);
+
+        // A record deleted behind the store's back: the next listing prunes its id.
+        co_await raw.exec(redis::command("DEL", "mcp:session:user:1:abcdefGHIJ12"));
+        EXPECT_TRUE((co_await s.get_identity_sessions_data("user:1"))->empty());
+        auto after = co_await raw.exec(redis::command("SCARD", "mcp:identity:user:1:sessions"));
+        EXPECT_EQ(after->integer, 0);
+        co_await s.close();
+    });
+}
+
+TEST(store_redis, a_redis_outage_is_an_error_never_not_found) {
+    redis_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto cfg = test_config(server);
+        cfg.command_timeout = 300ms;
+        store::redis_store s(co_await asio::this_coro::executor, cfg);
+        CO_ASSERT(co_await s.create_session(record("u", "s1"), {}));
+        server.kill();
+        auto got = co_await s.get_session("u", "s1");
+        CO_ASSERT(!got);
+        EXPECT_NE(got.error().code, store_errc::session_not_found);
+        auto list = co_await s.get_identity_sessions_data("u");
+        EXPECT_FALSE(list);
+        EXPECT_FALSE(co_await s.ping());
+    });
+}
