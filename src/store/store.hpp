@@ -5,6 +5,7 @@
 // (session.hpp) behind one interface (session_store.hpp) with interchangeable backends:
 //   memory_store.hpp   this process only, with TTLs
 //   redis_store.hpp    @mcp-ts/sdk's Redis layout, atomic scripts
+//   sqlite_store.hpp   @mcp-ts/sdk's SQLite table, WAL, off the I/O threads
 // It parses untrusted input: records read back from a backend another program may have
 // written (parse_record rejects what is not a JSON object).
 //
@@ -16,3 +17,4 @@
 #include "store/redis_store.hpp"
 #include "store/session.hpp"
 #include "store/session_store.hpp"
+#include "store/sqlite_store.hpp"

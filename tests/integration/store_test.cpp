@@ -13,8 +13,12 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <sqlite3.h>
+#include <sys/stat.h>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -25,29 +29,48 @@ using store::store_errc;
 
 namespace {
 
-// A backend under test, and whatever server it needs.
+// A temporary directory, removed with everything in it.
+struct temp_dir {
+    std::string path;
+    temp_dir() {
+        char tmpl[] = "/tmp/mcpd-store-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+// A backend under test, and whatever server or directory it needs.
 struct backend {
     std::unique_ptr<redis_server> server;
+    std::unique_ptr<temp_dir> dir;
     std::unique_ptr<store::session_store> store;
 };
 
 struct backend_kind {
     std::string name;
-    std::function<backend(asio::any_io_executor)> make;
+    std::function<asio::awaitable<backend>(asio::any_io_executor)> make;
 };
 
 std::vector<backend_kind> const& backends() {
     static std::vector<backend_kind> const all = {
         {"memory",
-         [](asio::any_io_executor) {
-             return backend{nullptr, std::make_unique<store::memory_store>()};
+         [](asio::any_io_executor) -> asio::awaitable<backend> {
+             co_return backend{nullptr, nullptr, std::make_unique<store::memory_store>()};
          }},
         {"redis",
-         [](asio::any_io_executor ex) {
+         [](asio::any_io_executor ex) -> asio::awaitable<backend> {
              auto server = std::make_unique<redis_server>();
              auto cfg = test_config(*server);
              auto s = std::make_unique<store::redis_store>(ex, cfg);
-             return backend{std::move(server), std::move(s)};
+             co_return backend{std::move(server), nullptr, std::move(s)};
+         }},
+        {"sqlite",
+         [](asio::any_io_executor) -> asio::awaitable<backend> {
+             auto dir = std::make_unique<temp_dir>();
+             auto s = co_await store::sqlite_store::open(dir->path + "/sessions.db");
+             if (!s)
+                 throw mcpd::exception(s.error());
+             co_return backend{nullptr, std::move(dir), std::move(*s)};
          }},
     };
     return all;
@@ -72,7 +95,7 @@ protected:
     // Runs body(store) on a fresh backend.
     void with_store(std::function<asio::awaitable<void>(store::session_store&)> body) {
         run_async([&]() -> asio::awaitable<void> {
-            auto b = GetParam().make(co_await asio::this_coro::executor);
+            auto b = co_await GetParam().make(co_await asio::this_coro::executor);
             co_await body(*b.store);
             co_await b.store->close();
         });
@@ -168,21 +191,22 @@ TEST_P(store_suite, sessions_expire_and_update_without_ttl_keeps_the_remaining_t
 TEST_P(store_suite, identities_with_glob_and_separator_characters_stay_apart) {
     with_store([](store::session_store& s) -> asio::awaitable<void> {
         std::vector<std::string> identities{"a*", "ab", "a?", "a[b]", "org:team:user", "org", "a"};
-        for (auto const& who : identities)
-            CO_ASSERT(
-                co_await s.create_session(record(who, "s-" + std::to_string(who.size())), {}));
-        for (auto const& who : identities) {
-            auto data = co_await s.get_identity_sessions_data(who);
+        // Session ids are unique across identities (SQLite's schema requires it, as @mcp-ts/sdk's).
+        auto id_of = [](std::size_t i) { return "s" + std::to_string(i); };
+        for (std::size_t i = 0; i < identities.size(); ++i)
+            CO_ASSERT(co_await s.create_session(record(identities[i], id_of(i)), {}));
+        for (std::size_t i = 0; i < identities.size(); ++i) {
+            auto data = co_await s.get_identity_sessions_data(identities[i]);
             CO_ASSERT(data.has_value());
             CO_ASSERT(data->size() == 1u);
-            EXPECT_EQ(store::record_identity(data->front()), who);
-            auto ids = co_await s.get_identity_session_ids(who);
-            EXPECT_EQ(*ids, std::vector<std::string>{"s-" + std::to_string(who.size())});
+            EXPECT_EQ(store::record_identity(data->front()), identities[i]);
+            auto ids = co_await s.get_identity_session_ids(identities[i]);
+            EXPECT_EQ(*ids, std::vector<std::string>{id_of(i)});
         }
         auto all = co_await s.get_all_session_ids();
         CO_ASSERT(all.has_value());
         EXPECT_EQ(all->size(), identities.size());
-        EXPECT_TRUE(std::find(all->begin(), all->end(), "org:team:user:s-13") != all->end());
+        EXPECT_TRUE(std::find(all->begin(), all->end(), "org:team:user:s4") != all->end());
     });
 }
 
@@ -190,7 +214,7 @@ TEST_P(store_suite, remove_is_idempotent_and_clear_all_empties_the_store) {
     with_store([](store::session_store& s) -> asio::awaitable<void> {
         CO_ASSERT(co_await s.create_session(record("u", "s1"), {}));
         CO_ASSERT(co_await s.create_session(record("u", "s2"), {}));
-        CO_ASSERT(co_await s.create_session(record("v", "s1"), {}));
+        CO_ASSERT(co_await s.create_session(record("v", "s3"), {}));
         EXPECT_TRUE(co_await s.remove_session("u", "s1"));
         EXPECT_TRUE(co_await s.remove_session("u", "s1"));
         auto left = co_await s.get_identity_session_ids("u"); // named: docs/rough_edges.md
@@ -321,5 +345,63 @@ TEST(store_redis, a_redis_outage_is_an_error_never_not_found) {
         auto list = co_await s.get_identity_sessions_data("u");
         EXPECT_FALSE(list);
         EXPECT_FALSE(co_await s.ping());
+    });
+}
+
+// --- SQLite specifics -----------------------------------------------------------------------
+
+TEST(store_sqlite, reads_rows_written_the_way_mcp_ts_writes_them_and_keeps_the_file_private) {
+    temp_dir dir;
+    std::string path = dir.path + "/sessions.db";
+    run_async([&]() -> asio::awaitable<void> {
+        auto opened = co_await store::sqlite_store::open(path);
+        CO_ASSERT(opened.has_value());
+        auto& s = **opened;
+        // As @mcp-ts/sdk writes without a TTL: expiresAt NULL (never expires), data = its JSON.
+        sqlite3* db = nullptr;
+        CO_ASSERT(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        std::string data = json::serialize(record("node-user", "NodeSession1"));
+        std::string sql = "INSERT INTO mcp_sessions (sessionId, identity, data, expiresAt) "
+                          "VALUES ('NodeSession1', 'node-user', '" +
+                          data + "', NULL), ('OldSession12', 'node-user', '" + data +
+                          "', 1000)"; // expired in 1970
+        EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+        sqlite3_close(db);
+
+        auto got = co_await s.get_session("node-user", "NodeSession1");
+        CO_ASSERT(got && got->has_value());
+        EXPECT_EQ(store::record_session_id(**got), "NodeSession1");
+        auto ids = co_await s.get_identity_session_ids("node-user");
+        EXPECT_EQ(*ids, std::vector<std::string>{"NodeSession1"}); // the expired row is hidden
+        EXPECT_EQ(*co_await s.cleanup_expired_sessions(), 1u);
+        co_await s.close();
+    });
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600);
+}
+
+TEST(store_sqlite, a_session_id_taken_by_another_identity_is_refused_not_overwritten) {
+    temp_dir dir;
+    run_async([&]() -> asio::awaitable<void> {
+        auto opened = co_await store::sqlite_store::open(dir.path + "/sessions.db");
+        CO_ASSERT(opened.has_value());
+        auto& s = **opened;
+        CO_ASSERT(co_await s.create_session(record("alice", "shared"), {}));
+        auto clash = co_await s.create_session(record("bob", "shared"), {});
+        CO_ASSERT(!clash);
+        EXPECT_EQ(clash.error().code, store_errc::session_exists);
+        EXPECT_TRUE((co_await s.get_session("alice", "shared"))->has_value());
+        EXPECT_FALSE((co_await s.get_session("bob", "shared"))->has_value());
+        co_await s.close();
+    });
+}
+
+TEST(store_sqlite, an_unopenable_path_is_a_clear_error) {
+    run_async([&]() -> asio::awaitable<void> {
+        auto opened = co_await store::sqlite_store::open("/nonexistent-dir/sessions.db");
+        CO_ASSERT(!opened);
+        EXPECT_NE(opened.error().message().find("/nonexistent-dir/sessions.db"), std::string::npos)
+            << opened.error().message();
     });
 }
