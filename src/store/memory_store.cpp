@@ -36,9 +36,7 @@ awaitable<result<void>> memory_store::create_session(json::object record,
 awaitable<result<void>> memory_store::update_session(std::string identity, std::string session_id,
                                                      json::object partial,
                                                      std::optional<duration> ttl) {
-    if (auto ok = validate_identity(identity); !ok)
-        co_return ok.error();
-    if (auto ok = validate_session_id(session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     std::lock_guard lock(mutex_);
     auto now = now_();
@@ -56,9 +54,7 @@ awaitable<result<void>> memory_store::update_session(std::string identity, std::
 
 awaitable<result<std::optional<json::object>>> memory_store::get_session(std::string identity,
                                                                          std::string session_id) {
-    if (auto ok = validate_identity(identity); !ok)
-        co_return ok.error();
-    if (auto ok = validate_session_id(session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     std::lock_guard lock(mutex_);
     auto it = sessions_.find(key{identity, session_id});
@@ -96,9 +92,7 @@ memory_store::get_identity_session_ids(std::string identity) {
 }
 
 awaitable<result<void>> memory_store::remove_session(std::string identity, std::string session_id) {
-    if (auto ok = validate_identity(identity); !ok)
-        co_return ok.error();
-    if (auto ok = validate_session_id(session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     std::lock_guard lock(mutex_);
     sessions_.erase(key{identity, session_id});

@@ -80,12 +80,6 @@ std::string ttl_seconds(duration ttl) {
     return std::to_string((ms + 999) / 1000); // whole seconds, rounded up, at least 1
 }
 
-result<void> check_keys(std::string_view identity, std::string_view session_id) {
-    if (auto ok = validate_identity(identity); !ok)
-        return ok;
-    return validate_session_id(session_id);
-}
-
 redis::config without_prefix(redis::config cfg) {
     cfg.key_prefix.clear();
     return cfg;
@@ -128,7 +122,7 @@ awaitable<result<void>> redis_store::create_session(json::object record,
 awaitable<result<void>> redis_store::update_session(std::string identity, std::string session_id,
                                                     json::object partial,
                                                     std::optional<duration> ttl) {
-    if (auto ok = check_keys(identity, session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     std::vector<std::string> keys{session_key(identity, session_id), identity_key(identity)};
     for (int attempt = 0; attempt < max_update_attempts; ++attempt) {
@@ -159,7 +153,7 @@ awaitable<result<void>> redis_store::update_session(std::string identity, std::s
 
 awaitable<result<std::optional<json::object>>> redis_store::get_session(std::string identity,
                                                                         std::string session_id) {
-    if (auto ok = check_keys(identity, session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     auto r = co_await client_.exec(command("GET", session_key(identity, session_id)));
     if (!r)
@@ -211,7 +205,7 @@ redis_store::get_identity_session_ids(std::string identity) {
 }
 
 awaitable<result<void>> redis_store::remove_session(std::string identity, std::string session_id) {
-    if (auto ok = check_keys(identity, session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     std::vector<std::string> keys{session_key(identity, session_id), identity_key(identity)};
     std::vector<std::string> args{session_id};

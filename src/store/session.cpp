@@ -88,6 +88,12 @@ result<void> validate_session_id(std::string_view id) {
     return {};
 }
 
+result<void> validate_keys(std::string_view identity, std::string_view session_id) {
+    if (auto r = validate_identity(identity); !r)
+        return r;
+    return validate_session_id(session_id);
+}
+
 std::string_view record_identity(json::object const& record) {
     auto const* v = record.if_contains("identity");
     return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();

@@ -38,6 +38,9 @@ result<void> validate_identity(std::string_view identity);
 // (the separator of get_all_session_ids()'s "identity:sessionId" strings).
 result<void> validate_session_id(std::string_view id);
 
+// Both of the above: the key of one session.
+result<void> validate_keys(std::string_view identity, std::string_view session_id);
+
 // A record about to be created: identity and sessionId present and valid, known fields of the
 // right JSON type (strings, createdAt a number, active a boolean, headers/clientInformation/
 // tokens objects or null).

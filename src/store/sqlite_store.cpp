@@ -227,9 +227,7 @@ awaitable<result<void>> sqlite_store::create_session(json::object record,
 awaitable<result<void>> sqlite_store::update_session(std::string identity, std::string session_id,
                                                      json::object partial,
                                                      std::optional<duration> ttl) {
-    if (auto ok = validate_identity(identity); !ok)
-        co_return ok.error();
-    if (auto ok = validate_session_id(session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
     auto work = [&, partial = std::move(partial)]() -> result<void> {
@@ -269,9 +267,7 @@ awaitable<result<void>> sqlite_store::update_session(std::string identity, std::
 
 awaitable<result<std::optional<json::object>>> sqlite_store::get_session(std::string identity,
                                                                          std::string session_id) {
-    if (auto ok = validate_identity(identity); !ok)
-        co_return ok.error();
-    if (auto ok = validate_session_id(session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
     auto work = [&]() -> result<std::optional<json::object>> {
@@ -333,9 +329,7 @@ sqlite_store::get_identity_session_ids(std::string identity) {
 }
 
 awaitable<result<void>> sqlite_store::remove_session(std::string identity, std::string session_id) {
-    if (auto ok = validate_identity(identity); !ok)
-        co_return ok.error();
-    if (auto ok = validate_session_id(session_id); !ok)
+    if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
     auto work = [&]() -> result<void> {
