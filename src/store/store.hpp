@@ -6,6 +6,7 @@
 //   memory_store.hpp   this process only, with TTLs
 //   redis_store.hpp    @mcp-ts/sdk's Redis layout, atomic scripts
 //   sqlite_store.hpp   @mcp-ts/sdk's SQLite table, WAL, off the I/O threads
+//   file_store.hpp     @mcp-ts/sdk's JSON file, atomic writes, flock between processes
 // It parses untrusted input: records read back from a backend another program may have
 // written (parse_record rejects what is not a JSON object).
 //
@@ -13,6 +14,7 @@
 #pragma once
 
 #include "store/error.hpp"
+#include "store/file_store.hpp"
 #include "store/memory_store.hpp"
 #include "store/redis_store.hpp"
 #include "store/session.hpp"

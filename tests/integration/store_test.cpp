@@ -19,6 +19,7 @@
 #include <memory>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -68,6 +69,14 @@ std::vector<backend_kind> const& backends() {
          [](asio::any_io_executor) -> asio::awaitable<backend> {
              auto dir = std::make_unique<temp_dir>();
              auto s = co_await store::sqlite_store::open(dir->path + "/sessions.db");
+             if (!s)
+                 throw mcpd::exception(s.error());
+             co_return backend{nullptr, std::move(dir), std::move(*s)};
+         }},
+        {"file",
+         [](asio::any_io_executor) -> asio::awaitable<backend> {
+             auto dir = std::make_unique<temp_dir>();
+             auto s = co_await store::file_store::open(dir->path + "/sessions.json");
              if (!s)
                  throw mcpd::exception(s.error());
              co_return backend{nullptr, std::move(dir), std::move(*s)};
@@ -403,5 +412,100 @@ TEST(store_sqlite, an_unopenable_path_is_a_clear_error) {
         CO_ASSERT(!opened);
         EXPECT_NE(opened.error().message().find("/nonexistent-dir/sessions.db"), std::string::npos)
             << opened.error().message();
+    });
+}
+
+// --- File specifics -------------------------------------------------------------------------
+
+namespace {
+
+std::string read_file(std::string const& path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+} // namespace
+
+TEST(store_file, reads_the_file_node_writes_and_writes_one_node_can_read) {
+    temp_dir dir;
+    std::string path = dir.path + "/sessions.json";
+    // As @mcp-ts/sdk writes it: a pretty-printed array, no expiry anywhere.
+    std::ofstream(path) << "[\n  " << json::serialize(record("node-user", "NodeSession1"))
+                        << "\n]\n";
+    run_async([&]() -> asio::awaitable<void> {
+        auto opened = co_await store::file_store::open(path);
+        CO_ASSERT(opened.has_value());
+        auto& s = **opened;
+        auto got = co_await s.get_session("node-user", "NodeSession1");
+        CO_ASSERT(got && got->has_value());
+        EXPECT_EQ(**got, record("node-user", "NodeSession1"));
+        CO_ASSERT(co_await s.create_session(record("mcpd-user", "MineSession1"), {}));
+        // Callers never see the expiry field…
+        auto mine = co_await s.get_session("mcpd-user", "MineSession1");
+        EXPECT_EQ(**mine, record("mcpd-user", "MineSession1"));
+        co_await s.close();
+    });
+    // …but the file has it, inside an array of plain records Node can read.
+    auto parsed = json::parse(read_file(path));
+    ASSERT_TRUE(parsed.is_array());
+    ASSERT_EQ(parsed.as_array().size(), 2u);
+    EXPECT_TRUE(parsed.as_array()[1].as_object().contains("_mcpdExpiresAt"));
+    EXPECT_FALSE(parsed.as_array()[0].as_object().contains("_mcpdExpiresAt"));
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600);
+}
+
+TEST(store_file, a_corrupt_file_is_an_error_not_an_empty_store) {
+    temp_dir dir;
+    std::string path = dir.path + "/sessions.json";
+    run_async([&]() -> asio::awaitable<void> {
+        auto opened = co_await store::file_store::open(path);
+        CO_ASSERT(opened.has_value());
+        auto& s = **opened;
+        CO_ASSERT(co_await s.create_session(record("u", "s1"), {}));
+        std::ofstream(path) << "{ this is not json";
+        auto got = co_await s.get_session("u", "s1");
+        CO_ASSERT(!got);
+        EXPECT_EQ(got.error().code, store_errc::corrupt_record);
+        EXPECT_FALSE(co_await s.get_all_session_ids());
+        EXPECT_FALSE(co_await s.create_session(record("u", "s2"), {})); // nothing overwritten
+        EXPECT_EQ(read_file(path), "{ this is not json");
+        co_await s.close();
+    });
+}
+
+TEST(store_file, two_processes_writing_one_file_lose_nothing) {
+    temp_dir dir;
+    std::string path = dir.path + "/sessions.json";
+    constexpr int per_process = 40;
+    auto write_sessions = [&](std::string const& who) {
+        run_async([&]() -> asio::awaitable<void> {
+            auto opened = co_await store::file_store::open(path);
+            CO_ASSERT(opened.has_value());
+            for (int i = 0; i < per_process; ++i)
+                CO_ASSERT(co_await (*opened)->create_session(
+                    record(who, who + "s" + std::to_string(i)), {}));
+            co_await (*opened)->close();
+        });
+    };
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        write_sessions("child");
+        ::_exit(::testing::Test::HasFailure() ? 1 : 0);
+    }
+    write_sessions("parent");
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    run_async([&]() -> asio::awaitable<void> {
+        auto opened = co_await store::file_store::open(path);
+        CO_ASSERT(opened.has_value());
+        auto all = co_await (*opened)->get_all_session_ids();
+        CO_ASSERT(all.has_value());
+        EXPECT_EQ(all->size(), 2u * per_process);
+        co_await (*opened)->close();
     });
 }
