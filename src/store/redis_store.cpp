@@ -111,7 +111,9 @@ awaitable<result<void>> redis_store::create_session(json::object record,
     std::vector<std::string> keys{session_key(identity, id), identity_key(identity)};
     std::vector<std::string> args{json::serialize(record),
                                   ttl_seconds(ttl.value_or(default_session_ttl)), id};
-    auto r = co_await client_.eval(create_script, keys, args);
+    // Not re-sent after a lost connection: a create that ran before the loss would come back
+    // as session_exists. The caller sees connection_lost (outcome unknown) instead.
+    auto r = co_await client_.eval(create_script, keys, args, {.retry_on_connection_lost = false});
     if (!r)
         co_return r.error();
     if (r->as_integer() != 1)

@@ -357,6 +357,75 @@ TEST(store_redis, a_redis_outage_is_an_error_never_not_found) {
     });
 }
 
+TEST(store_redis, killed_during_a_burst_leaves_no_half_written_session) {
+    // AOF with fsync always: what Redis acknowledged survives the kill, so the state after the
+    // restart is exactly what the scripts wrote, whole or not at all.
+    redis_server server({.args = {"--appendonly", "yes", "--appendfsync", "always"}});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto cfg = test_config(server);
+        cfg.command_timeout = 3s;
+        store::redis_store s(ex, cfg);
+        constexpr int n = 400;
+        int ok = 0, failed = 0, done = 0;
+        for (int i = 0; i < n; ++i)
+            asio::co_spawn(
+                ex,
+                [&, i]() -> asio::awaitable<void> {
+                    std::string who = "burst" + std::to_string(i % 7);
+                    std::string id = "b" + std::to_string(i);
+                    auto r = co_await s.create_session(record(who, id), {});
+                    if (r && i % 3 == 0)
+                        r = co_await s.remove_session(who, id);
+                    if (r) {
+                        ++ok;
+                    } else {
+                        ++failed;
+                        // A failure is a client error (the connection), never a store verdict.
+                        EXPECT_EQ(r.error().code.category(), redis::client_category())
+                            << r.error().message();
+                    }
+                    ++done;
+                },
+                asio::detached);
+        co_await sleep_for(5ms);
+        server.kill();
+        co_await sleep_for(100ms);
+        server.start();
+        while (done < n)
+            co_await sleep_for(10ms);
+        EXPECT_EQ(ok + failed, n);
+        EXPECT_GT(failed, 0) << "the kill came too late to test anything";
+
+        // Invariants: every record is in its identity's set, every id in a set has its record.
+        redis::client raw(ex, test_config(server));
+        auto records = co_await raw.scan("mcp:session:*").collect();
+        CO_ASSERT(records.has_value());
+        for (auto const& key : *records) {
+            auto rest = key.substr(std::string("mcp:session:").size());
+            auto colon = rest.rfind(':');
+            auto member = co_await raw.exec(
+                redis::command("SISMEMBER", store::redis_store::identity_key(rest.substr(0, colon)),
+                               rest.substr(colon + 1)));
+            EXPECT_EQ(member->integer, 1) << key << " is missing from its identity set";
+        }
+        auto sets = co_await raw.scan("mcp:identity:*:sessions").collect();
+        CO_ASSERT(sets.has_value());
+        for (auto const& set : *sets) {
+            auto ids = co_await raw.exec(redis::command("SMEMBERS", set));
+            auto who = set.substr(std::string("mcp:identity:").size(),
+                                  set.size() - std::string("mcp:identity:").size() -
+                                      std::string(":sessions").size());
+            for (auto const& id : ids->elements) {
+                auto exists = co_await raw.exec(
+                    redis::command("EXISTS", store::redis_store::session_key(who, id.str)));
+                EXPECT_EQ(exists->integer, 1) << set << " lists " << id.str << " without a record";
+            }
+        }
+        co_await s.close();
+    });
+}
+
 // --- SQLite specifics -----------------------------------------------------------------------
 
 TEST(store_sqlite, reads_rows_written_the_way_mcp_ts_writes_them_and_keeps_the_file_private) {
