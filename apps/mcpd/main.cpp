@@ -1,12 +1,17 @@
 // apps/mcpd/main.cpp — the mcpd daemon and admin CLI.
 //
-// Today: `mcpd --version` and `mcpd redis ping` (a round trip through the Redis client: PING,
-// SET, GET, DEL, with the latency). `mcpd serve` arrives with the MCP server.
+// Today: `mcpd --version`, `mcpd redis ping` (a round trip through the Redis client: PING,
+// SET, GET, DEL, with the latency) and `mcpd sessions …` (the session store the environment
+// selects; SQLite ./sessions.db by default, as `mcpd serve` will use). `mcpd serve` arrives with
+// the MCP server.
 #include "core/duration.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
 #include "mcpd/version.hpp"
 #include "redis/redis.hpp"
+#include "store/store.hpp"
+
+#include <boost/json/serialize.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -60,6 +65,103 @@ asio::awaitable<int> redis_ping(redis::config cfg, duration wait) {
     co_return 0;
 }
 
+struct sessions_args {
+    std::string action; // list | get | rm | clear | cleanup
+    std::string identity;
+    std::string session_id;
+    bool json = false;
+    bool show_secrets = false;
+    bool required = false;
+};
+
+// Secrets stay out of terminals and logs unless asked for.
+boost::json::object masked(boost::json::object record) {
+    for (char const* field : {"tokens", "headers", "clientInformation", "codeVerifier"})
+        if (auto* v = record.if_contains(field); v && !v->is_null())
+            *v = "***";
+    return record;
+}
+
+asio::awaitable<int> run_sessions(sessions_args a) {
+    auto fail = [](error const& e) {
+        std::fprintf(stderr, "mcpd: %s\n", e.message().c_str());
+        return 1;
+    };
+    auto choice = store::choose_store(nullptr, store::store_type::sqlite);
+    if (!choice) {
+        std::fprintf(stderr, "mcpd: %s\n", choice.error().message().c_str());
+        co_return 2;
+    }
+    auto opened = co_await store::open_store(co_await asio::this_coro::executor, *choice,
+                                             {.required = a.required}, nullptr);
+    if (!opened)
+        co_return fail(opened.error());
+    auto& s = **opened;
+    int rc = 0;
+    if (a.action == "list" && a.identity.empty()) {
+        auto ids = co_await s.get_all_session_ids();
+        if (!ids) {
+            rc = fail(ids.error());
+        } else if (a.json) {
+            boost::json::array out(ids->begin(), ids->end());
+            std::printf("%s\n", boost::json::serialize(out).c_str());
+        } else {
+            for (auto const& id : *ids)
+                std::printf("%s\n", id.c_str());
+        }
+    } else if (a.action == "list") {
+        auto data = co_await s.get_identity_sessions_data(a.identity);
+        if (!data) {
+            rc = fail(data.error());
+        } else if (a.json) {
+            boost::json::array out;
+            for (auto& r : *data)
+                out.push_back(a.show_secrets ? std::move(r) : masked(std::move(r)));
+            std::printf("%s\n", boost::json::serialize(out).c_str());
+        } else {
+            for (auto const& r : *data) {
+                auto text = [&](char const* k) {
+                    auto const* v = r.if_contains(k);
+                    return v && v->is_string() ? std::string(v->get_string()) : std::string("-");
+                };
+                auto const* active = r.if_contains("active");
+                std::printf("%s  %s  %s  %s\n", text("sessionId").c_str(),
+                            text("serverUrl").c_str(), text("transportType").c_str(),
+                            active && active->is_bool() && !active->get_bool() ? "inactive"
+                                                                               : "active");
+            }
+        }
+    } else if (a.action == "get") {
+        auto got = co_await s.get_session(a.identity, a.session_id);
+        if (!got) {
+            rc = fail(got.error());
+        } else if (!*got) {
+            std::fprintf(stderr, "mcpd: no session %s for identity %s\n", a.session_id.c_str(),
+                         a.identity.c_str());
+            rc = 1;
+        } else {
+            auto r = a.show_secrets ? std::move(**got) : masked(std::move(**got));
+            std::printf("%s\n", boost::json::serialize(r).c_str());
+        }
+    } else if (a.action == "rm") {
+        auto r = co_await s.remove_session(a.identity, a.session_id);
+        rc = r ? 0 : fail(r.error());
+    } else if (a.action == "clear") {
+        auto r = co_await s.clear_all();
+        rc = r ? 0 : fail(r.error());
+    } else if (a.action == "cleanup") {
+        auto r = co_await s.cleanup_expired_sessions();
+        if (!r)
+            rc = fail(r.error());
+        else if (a.json)
+            std::printf("{\"removed\":%zu}\n", *r);
+        else
+            std::printf("removed %zu expired sessions\n", *r);
+    }
+    co_await s.close();
+    co_return rc;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -77,6 +179,27 @@ int main(int argc, char** argv) {
     ping->add_option("--url", url, "redis://, rediss:// or unix:// URL (default: REDIS_URL etc.)");
     ping->add_option("--wait", wait_text, "keep trying this long for Redis to come up (e.g. 5s)");
 
+    auto* sessions = app.add_subcommand(
+        "sessions", "Session storage (selected like @mcp-ts/sdk: MCP_TS_STORAGE_TYPE, REDIS_URL, "
+                    "MCP_TS_STORAGE_FILE, MCP_TS_STORAGE_SQLITE_PATH; default ./sessions.db)");
+    sessions->require_subcommand(1);
+    sessions_args sa;
+    sessions->add_flag("--json", sa.json, "JSON output");
+    sessions->add_flag("--show-secrets", sa.show_secrets, "print tokens, headers, client secrets");
+    sessions->add_flag("--storage-required", sa.required,
+                       "fail instead of falling back to memory when Redis is unreachable");
+    auto* s_list = sessions->add_subcommand("list", "every session (identity:sessionId), or one "
+                                                    "identity's sessions");
+    s_list->add_option("--identity", sa.identity, "only this identity's sessions");
+    auto* s_get = sessions->add_subcommand("get", "one session's record");
+    s_get->add_option("identity", sa.identity)->required();
+    s_get->add_option("session_id", sa.session_id)->required();
+    auto* s_rm = sessions->add_subcommand("rm", "remove one session");
+    s_rm->add_option("identity", sa.identity)->required();
+    s_rm->add_option("session_id", sa.session_id)->required();
+    sessions->add_subcommand("clear", "remove every session");
+    sessions->add_subcommand("cleanup", "remove expired sessions");
+
     CLI11_PARSE(app, argc, argv);
 
     // `redis ping` reports failures itself; the connection warnings while it waits for Redis
@@ -89,6 +212,17 @@ int main(int argc, char** argv) {
         return 2;
     }
     log::set_level(lvl);
+
+    if (sessions->parsed()) {
+        for (auto* sub : sessions->get_subcommands())
+            sa.action = sub->get_name();
+        asio::io_context io;
+        int rc = 1;
+        asio::co_spawn(io, run_sessions(sa),
+                       [&](std::exception_ptr const& e, int r) { rc = e ? 1 : r; });
+        io.run();
+        return rc;
+    }
 
     if (ping->parsed()) {
         auto cfg = url.empty() ? redis::config_from_env() : redis::config_from_url(url);

@@ -17,6 +17,7 @@
 #include "store/file_store.hpp"
 #include "store/memory_store.hpp"
 #include "store/redis_store.hpp"
+#include "store/select.hpp"
 #include "store/session.hpp"
 #include "store/session_store.hpp"
 #include "store/sqlite_store.hpp"

@@ -7,6 +7,8 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <sys/wait.h>
 
@@ -75,4 +77,54 @@ TEST(mcpd_cli, redis_ping_fails_clearly_when_nothing_listens) {
 TEST(mcpd_cli, a_bad_url_is_a_usage_error) {
     auto r = run(mcpd_binary + " redis ping --url http://example");
     EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+TEST(mcpd_cli, sessions_commands_work_on_the_selected_store) {
+    char tmpl[] = "/tmp/mcpd-cli-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    std::string file = dir + "/sessions.json";
+    // A file as @mcp-ts/sdk writes it.
+    std::ofstream(file) << R"([
+  {"sessionId":"NodeSession1","identity":"alice","serverUrl":"https://mcp.example.com",
+   "transportType":"sse","callbackUrl":"https://app/cb","createdAt":1732000000000,
+   "tokens":{"access_token":"secret-token-123"}},
+  {"sessionId":"NodeSession2","identity":"bob","serverUrl":"https://mcp.example.com",
+   "transportType":"streamable_http","callbackUrl":"https://app/cb","createdAt":1732000000000}
+])";
+    std::string env = "MCP_TS_STORAGE_TYPE=file MCP_TS_STORAGE_FILE=" + file + " ";
+    auto list = run(env + mcpd_binary + " sessions list");
+    EXPECT_EQ(list.exit_code, 0) << list.output;
+    EXPECT_EQ(list.output, "alice:NodeSession1\nbob:NodeSession2\n");
+    auto json_list = run(env + mcpd_binary + " sessions --json list");
+    EXPECT_EQ(json_list.output, "[\"alice:NodeSession1\",\"bob:NodeSession2\"]\n");
+    auto get = run(env + mcpd_binary + " sessions get alice NodeSession1");
+    EXPECT_EQ(get.exit_code, 0) << get.output;
+    EXPECT_NE(get.output.find("\"tokens\":\"***\""), std::string::npos) << get.output;
+    EXPECT_EQ(get.output.find("secret-token-123"), std::string::npos) << get.output;
+    auto shown = run(env + mcpd_binary + " sessions --show-secrets get alice NodeSession1");
+    EXPECT_NE(shown.output.find("secret-token-123"), std::string::npos) << shown.output;
+    auto missing = run(env + mcpd_binary + " sessions get alice nope");
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_EQ(run(env + mcpd_binary + " sessions rm alice NodeSession1").exit_code, 0);
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list").output, "bob:NodeSession2\n");
+    EXPECT_EQ(run(env + mcpd_binary + " sessions --json cleanup").output, "{\"removed\":0}\n");
+    EXPECT_EQ(run(env + mcpd_binary + " sessions clear").exit_code, 0);
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list").output, "");
+    auto bad_type = run("MCP_TS_STORAGE_TYPE=mongo " + mcpd_binary + " sessions list");
+    EXPECT_EQ(bad_type.exit_code, 2);
+    std::filesystem::remove_all(dir);
+}
+
+TEST(mcpd_cli, sessions_log_the_redis_fallback_and_refuse_when_storage_is_required) {
+    std::string env = "REDIS_URL=redis://127.0.0.1:" + std::to_string(free_port()) + " ";
+    auto fallback = run(env + mcpd_binary + " sessions list");
+    EXPECT_EQ(fallback.exit_code, 0) << fallback.output;
+    EXPECT_NE(fallback.output.find("[mcpd][Storage] Failed to initialize Redis"), std::string::npos)
+        << fallback.output;
+    EXPECT_NE(fallback.output.find("[mcpd][Storage] Falling back to In-Memory storage"),
+              std::string::npos)
+        << fallback.output;
+    auto required = run(env + "MCP_TS_STORAGE_REQUIRED=1 " + mcpd_binary + " sessions list");
+    EXPECT_EQ(required.exit_code, 1) << required.output;
+    EXPECT_EQ(required.output.find("Falling back"), std::string::npos) << required.output;
 }

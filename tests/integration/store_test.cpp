@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -576,5 +577,67 @@ TEST(store_file, two_processes_writing_one_file_lose_nothing) {
         CO_ASSERT(all.has_value());
         EXPECT_EQ(all->size(), 2u * per_process);
         co_await (*opened)->close();
+    });
+}
+
+// --- Selection from the environment ------------------------------------------------------------
+
+namespace {
+
+store::getenv_fn env_of(std::map<std::string, std::string> vars) {
+    auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+    return [shared](char const* name) -> char const* {
+        auto it = shared->find(name);
+        return it == shared->end() ? nullptr : it->second.c_str();
+    };
+}
+
+} // namespace
+
+TEST(store_select, follows_the_reference_order_and_the_explicit_type_wins) {
+    using store::store_type;
+    auto pick = [](std::map<std::string, std::string> vars) {
+        return store::choose_store(env_of(std::move(vars)), store_type::memory);
+    };
+    EXPECT_EQ(pick({})->type, store_type::memory);
+    EXPECT_EQ(pick({{"REDIS_URL", "redis://h"}, {"MCP_TS_STORAGE_FILE", "f.json"}})->type,
+              store_type::redis);
+    auto file = pick({{"MCP_TS_STORAGE_FILE", "f.json"}, {"MCP_TS_STORAGE_SQLITE_PATH", "s.db"}});
+    EXPECT_EQ(file->type, store_type::file);
+    EXPECT_EQ(file->location, "f.json");
+    EXPECT_EQ(file->reason, "MCP_TS_STORAGE_FILE is set");
+    EXPECT_EQ(pick({{"MCP_TS_STORAGE_SQLITE_PATH", "s.db"}})->type, store_type::sqlite);
+    EXPECT_EQ(pick({{"DATABASE_URL", "postgres://h/db"}})->type, store_type::postgres);
+    auto forced = pick({{"MCP_TS_STORAGE_TYPE", "sqlite"}, {"REDIS_URL", "redis://h"}});
+    EXPECT_EQ(forced->type, store_type::sqlite);
+    EXPECT_EQ(forced->location, "./sessions.db");
+    EXPECT_EQ(forced->reason, "MCP_TS_STORAGE_TYPE=sqlite");
+    EXPECT_EQ(store::choose_store(env_of({}), store_type::sqlite)->type, store_type::sqlite);
+}
+
+TEST(store_select, unknown_types_and_rest_only_supabase_are_clear_errors) {
+    auto bad =
+        store::choose_store(env_of({{"MCP_TS_STORAGE_TYPE", "mongo"}}), store::store_type::memory);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message().find("redis, file, sqlite, postgres, supabase, memory"),
+              std::string::npos);
+    auto rest = store::choose_store(env_of({{"SUPABASE_URL", "https://x.supabase.co"}}),
+                                    store::store_type::memory);
+    ASSERT_FALSE(rest);
+    EXPECT_NE(rest.error().message().find("SUPABASE_DB_URL"), std::string::npos);
+}
+
+TEST(store_select, an_unreachable_redis_falls_back_to_memory_unless_required) {
+    auto port = free_port();
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto env = env_of({{"REDIS_URL", "redis://127.0.0.1:" + std::to_string(port)}});
+        auto choice = store::choose_store(env, store::store_type::memory);
+        CO_ASSERT(choice.has_value());
+        auto fallback = co_await store::open_store(ex, *choice, {}, env);
+        CO_ASSERT(fallback.has_value());
+        EXPECT_EQ((*fallback)->backend_name(), "memory");
+        auto refused = co_await store::open_store(ex, *choice, {.required = true}, env);
+        EXPECT_FALSE(refused);
     });
 }
