@@ -18,6 +18,7 @@ enum class store_errc {
     invalid_record,     // not a JSON object, or a field of the wrong type
     corrupt_record,     // stored data that is not a JSON object
     conflict,           // update_session lost too many races in a row
+    decrypt_failed,     // a sealed secret that does not open (another key, tampered, no key)
 };
 
 boost::system::error_category const& store_category() noexcept;

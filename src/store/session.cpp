@@ -38,6 +38,8 @@ public:
             return "a stored session record is not a JSON object";
         case store_errc::conflict:
             return "the session kept changing under the update; try again";
+        case store_errc::decrypt_failed:
+            return "an encrypted session field cannot be decrypted";
         }
         return "unknown store error";
     }

@@ -1,0 +1,175 @@
+// store/secret_box.cpp — AES-256-GCM sealing with OpenSSL's EVP interface.
+#include "store/secret_box.hpp"
+
+#include "core/random.hpp"
+#include "store/error.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/system/errc.hpp>
+
+#include <openssl/evp.h>
+
+#include <memory>
+
+namespace mcpd::store {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view prefix = "enc:1:";
+
+std::string to_hex(std::uint8_t const* p, std::size_t n) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out(2 * n, '\0');
+    for (std::size_t i = 0; i < n; ++i) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 0xF];
+    }
+    return out;
+}
+
+bool from_hex(std::string_view hex, std::string& out) {
+    if (hex.size() % 2 != 0)
+        return false;
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        return -1;
+    };
+    out.resize(hex.size() / 2);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        int hi = nibble(hex[2 * i]);
+        int lo = nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = static_cast<char>(hi * 16 + lo);
+    }
+    return true;
+}
+
+using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+error decrypt_error(std::string why) {
+    return error(store_errc::decrypt_failed, std::move(why));
+}
+
+} // namespace
+
+result<secret_box> secret_box::from_key_text(std::string_view text) {
+    key_bytes key{};
+    if (text.size() == 64) {
+        std::string raw;
+        if (!from_hex(text, raw))
+            return error(make_error_code(boost::system::errc::invalid_argument),
+                         "STORAGE_ENCRYPTION_KEY has 64 characters but is not hex");
+        std::copy(raw.begin(), raw.end(), key.begin());
+        return secret_box(key);
+    }
+    if (text.empty())
+        return error(make_error_code(boost::system::errc::invalid_argument),
+                     "STORAGE_ENCRYPTION_KEY is empty");
+    // As @mcp-ts/sdk: the UTF-8 bytes, cut at 32 (never in the middle of a character) or
+    // zero-padded.
+    std::size_t n = std::min<std::size_t>(text.size(), key.size());
+    while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80)
+        --n;
+    std::copy_n(text.begin(), n, key.begin());
+    return secret_box(key);
+}
+
+std::string secret_box::seal(json::value const& v) const {
+    iv_bytes iv{};
+    fill_random(std::as_writable_bytes(std::span(iv)));
+    return seal(v, iv);
+}
+
+std::string secret_box::seal(json::value const& v, iv_bytes const& iv) const {
+    std::string plain = json::serialize(v);
+    cipher_ctx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+    std::string cipher(plain.size(), '\0');
+    std::array<std::uint8_t, 16> tag{};
+    int len = 0;
+    int ok = ctx &&
+             EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), iv.data()) == 1;
+    ok = ok && EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(cipher.data()), &len,
+                                 reinterpret_cast<unsigned char const*>(plain.data()),
+                                 static_cast<int>(plain.size())) == 1;
+    int tail = 0;
+    ok = ok && EVP_EncryptFinal_ex(ctx.get(), nullptr, &tail) == 1;
+    ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, tag.data()) == 1;
+    if (!ok)
+        throw std::runtime_error("AES-256-GCM encryption failed"); // OpenSSL out of memory
+    return std::string(prefix) + to_hex(iv.data(), iv.size()) + ":" +
+           to_hex(tag.data(), tag.size()) + ":" +
+           to_hex(reinterpret_cast<std::uint8_t const*>(cipher.data()), cipher.size());
+}
+
+bool secret_box::is_sealed(json::value const& v) noexcept {
+    return v.is_string() && std::string_view(v.get_string()).starts_with(prefix);
+}
+
+result<json::value> secret_box::open(std::string_view sealed) const {
+    if (!sealed.starts_with(prefix))
+        return decrypt_error("not an enc:1 value");
+    sealed.remove_prefix(prefix.size());
+    auto c1 = sealed.find(':');
+    auto c2 = c1 == std::string_view::npos ? c1 : sealed.find(':', c1 + 1);
+    if (c2 == std::string_view::npos || sealed.find(':', c2 + 1) != std::string_view::npos)
+        return decrypt_error("malformed enc:1 value");
+    std::string iv, tag, cipher;
+    if (!from_hex(sealed.substr(0, c1), iv) || !from_hex(sealed.substr(c1 + 1, c2 - c1 - 1), tag) ||
+        !from_hex(sealed.substr(c2 + 1), cipher) || iv.size() != 12 || tag.size() != 16)
+        return decrypt_error("malformed enc:1 value");
+    cipher_ctx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+    std::string plain(cipher.size(), '\0');
+    int len = 0;
+    int tail = 0;
+    bool ok = ctx && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                                        reinterpret_cast<unsigned char const*>(iv.data())) == 1;
+    ok = ok && EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
+                                 reinterpret_cast<unsigned char const*>(cipher.data()),
+                                 static_cast<int>(cipher.size())) == 1;
+    ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16, tag.data()) == 1;
+    ok = ok && EVP_DecryptFinal_ex(ctx.get(), nullptr, &tail) == 1;
+    if (!ok)
+        return decrypt_error("does not decrypt with STORAGE_ENCRYPTION_KEY (another key, or "
+                             "tampered with)");
+    boost::system::error_code ec;
+    auto v = json::parse(plain, ec);
+    if (ec)
+        return decrypt_error("decrypted text is not JSON");
+    return v;
+}
+
+void seal_record(json::object& record, secret_box const& box) {
+    for (auto field : secret_fields)
+        if (auto* v = record.if_contains(field); v && !v->is_null() && !secret_box::is_sealed(*v))
+            *v = box.seal(*v);
+}
+
+result<void> open_record(json::object& record, secret_box const* box) {
+    for (auto field : secret_fields) {
+        auto* v = record.if_contains(field);
+        if (!v || !secret_box::is_sealed(*v))
+            continue;
+        if (!box)
+            return error(store_errc::decrypt_failed,
+                         "field '" + std::string(field) +
+                             "' is encrypted and STORAGE_ENCRYPTION_KEY is not set");
+        auto opened = box->open(v->get_string());
+        if (!opened) {
+            opened.error().detail = "field '" + std::string(field) + "' " + opened.error().detail;
+            return opened.error();
+        }
+        *v = std::move(*opened);
+    }
+    return {};
+}
+
+} // namespace mcpd::store
