@@ -43,6 +43,12 @@ result<duration> parse_duration(std::string_view text) {
     return duration(static_cast<duration::rep>(std::llround(ms)));
 }
 
+std::int64_t unix_time_ms() noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 std::string format_duration(duration d) {
     auto ms = d.count();
     if (ms != 0 && ms % 3'600'000 == 0)

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,9 @@ namespace mcpd {
 using duration = std::chrono::milliseconds;
 
 result<duration> parse_duration(std::string_view text);
+
+// Wall-clock milliseconds since the Unix epoch (expiry times stored for other programs to read).
+std::int64_t unix_time_ms() noexcept;
 
 // The shortest exact spelling: 1500ms → "1500ms", 60000ms → "1min", 5000ms → "5s".
 std::string format_duration(duration d);

@@ -28,12 +28,6 @@ error system_error(std::string what) {
                  std::move(what));
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // An open file descriptor, closed on scope exit (which also drops an flock on it).
 class fd_guard {
 public:
@@ -208,7 +202,7 @@ awaitable<result<void>> file_store::create_session(json::object record,
         co_return error(store_errc::invalid_record, std::string(expiry_field) + " is reserved");
     auto work = [this, record = std::move(record), ttl]() mutable -> result<void> {
         return with_records(true, [&](json::array& records) -> result<bool> {
-            auto now = now_ms();
+            auto now = unix_time_ms();
             erase_records_if(records,
                              [&](json::value const& r) { return !is_live(r.get_object(), now); });
             auto identity = record_identity(record);
@@ -234,7 +228,7 @@ awaitable<result<void>> file_store::update_session(std::string identity, std::st
         co_return error(store_errc::invalid_record, std::string(expiry_field) + " is reserved");
     auto work = [&, partial = std::move(partial)]() -> result<void> {
         return with_records(true, [&](json::array& records) -> result<bool> {
-            auto now = now_ms();
+            auto now = unix_time_ms();
             for (auto& v : records) {
                 auto& r = v.get_object();
                 if (!matches(r, identity, session_id) || !is_live(r, now))
@@ -260,7 +254,7 @@ awaitable<result<std::optional<json::object>>> file_store::get_session(std::stri
     auto work = [&]() -> result<std::optional<json::object>> {
         std::optional<json::object> found;
         auto ok = with_records(false, [&](json::array& records) -> result<bool> {
-            auto now = now_ms();
+            auto now = unix_time_ms();
             for (auto& v : records)
                 if (matches(v.get_object(), identity, session_id) && is_live(v.get_object(), now))
                     found = public_view(std::move(v.get_object()));
@@ -280,7 +274,7 @@ file_store::get_identity_sessions_data(std::string identity) {
     auto work = [&]() -> result<std::vector<json::object>> {
         std::vector<json::object> out;
         auto ok = with_records(false, [&](json::array& records) -> result<bool> {
-            auto now = now_ms();
+            auto now = unix_time_ms();
             for (auto& v : records)
                 if (record_identity(v.get_object()) == identity && is_live(v.get_object(), now))
                     out.push_back(public_view(std::move(v.get_object())));
@@ -322,7 +316,7 @@ awaitable<result<std::vector<std::string>>> file_store::get_all_session_ids() {
     auto work = [&]() -> result<std::vector<std::string>> {
         std::vector<std::string> out;
         auto ok = with_records(false, [&](json::array& records) -> result<bool> {
-            auto now = now_ms();
+            auto now = unix_time_ms();
             for (auto const& v : records)
                 if (is_live(v.get_object(), now))
                     out.push_back(std::string(record_identity(v.get_object())) + ":" +
@@ -351,7 +345,7 @@ awaitable<result<std::size_t>> file_store::cleanup_expired_sessions() {
     auto work = [&]() -> result<std::size_t> {
         std::size_t removed = 0;
         auto ok = with_records(true, [&](json::array& records) -> result<bool> {
-            auto now = now_ms();
+            auto now = unix_time_ms();
             removed = erase_records_if(
                 records, [&](json::value const& r) { return !is_live(r.get_object(), now); });
             return removed > 0;

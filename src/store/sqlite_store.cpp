@@ -42,12 +42,6 @@ error sqlite_error(sqlite3* db, int rc, std::string_view doing) {
     return error(boost::system::error_code(rc, sqlite_category()), std::move(detail));
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // One prepared statement; finalized when it goes out of scope.
 class statement {
 public:
@@ -145,7 +139,7 @@ constexpr char const* select_all_ids =
 #undef MCPD_LIVE
 
 std::optional<std::int64_t> expiry(std::optional<duration> ttl) {
-    return now_ms() + ttl.value_or(default_session_ttl).count();
+    return unix_time_ms() + ttl.value_or(default_session_ttl).count();
 }
 
 } // namespace
@@ -199,7 +193,7 @@ awaitable<result<void>> sqlite_store::create_session(json::object record,
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
     auto work = [this, record = std::move(record), ttl]() -> result<void> {
         auto id = record_session_id(record);
-        auto now = now_ms();
+        auto now = unix_time_ms();
         transaction tx(db_);
         if (!tx.begun())
             return tx.begun();
@@ -235,7 +229,7 @@ awaitable<result<void>> sqlite_store::update_session(std::string identity, std::
         if (!tx.begun())
             return tx.begun();
         statement read(db_, select_one);
-        read.bind(1, session_id).bind(2, identity).bind(3, now_ms());
+        read.bind(1, session_id).bind(2, identity).bind(3, unix_time_ms());
         int rc = read.step();
         if (rc == SQLITE_DONE)
             return error(store_errc::session_not_found, identity + ":" + session_id);
@@ -272,7 +266,7 @@ awaitable<result<std::optional<json::object>>> sqlite_store::get_session(std::st
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
     auto work = [&]() -> result<std::optional<json::object>> {
         statement read(db_, select_one);
-        read.bind(1, session_id).bind(2, identity).bind(3, now_ms());
+        read.bind(1, session_id).bind(2, identity).bind(3, unix_time_ms());
         int rc = read.step();
         if (rc == SQLITE_DONE)
             return std::optional<json::object>();
@@ -293,7 +287,7 @@ sqlite_store::get_identity_sessions_data(std::string identity) {
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
     auto work = [&]() -> result<std::vector<json::object>> {
         statement read(db_, select_identity_data);
-        read.bind(1, identity).bind(2, now_ms());
+        read.bind(1, identity).bind(2, unix_time_ms());
         std::vector<json::object> out;
         int rc;
         while ((rc = read.step()) == SQLITE_ROW) {
@@ -316,7 +310,7 @@ sqlite_store::get_identity_session_ids(std::string identity) {
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
     auto work = [&]() -> result<std::vector<std::string>> {
         statement read(db_, select_identity_ids);
-        read.bind(1, identity).bind(2, now_ms());
+        read.bind(1, identity).bind(2, unix_time_ms());
         std::vector<std::string> out;
         int rc;
         while ((rc = read.step()) == SQLITE_ROW)
@@ -346,7 +340,7 @@ awaitable<result<std::vector<std::string>>> sqlite_store::get_all_session_ids() 
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
     auto work = [&]() -> result<std::vector<std::string>> {
         statement read(db_, select_all_ids);
-        read.bind(1, now_ms());
+        read.bind(1, unix_time_ms());
         std::vector<std::string> out;
         int rc;
         while ((rc = read.step()) == SQLITE_ROW)
@@ -370,7 +364,7 @@ awaitable<result<std::size_t>> sqlite_store::cleanup_expired_sessions() {
     auto work = [&]() -> result<std::size_t> {
         statement del(db_,
                       "DELETE FROM mcp_sessions WHERE expiresAt IS NOT NULL AND expiresAt <= ?");
-        del.bind(1, now_ms());
+        del.bind(1, unix_time_ms());
         if (del.step() != SQLITE_DONE)
             return del.failure("cleanup");
         return static_cast<std::size_t>(sqlite3_changes(db_));
