@@ -287,17 +287,6 @@ file_store::get_identity_sessions_data(std::string identity) {
     co_return co_await pool_.run(std::move(work));
 }
 
-awaitable<result<std::vector<std::string>>>
-file_store::get_identity_session_ids(std::string identity) {
-    auto data = co_await get_identity_sessions_data(std::move(identity));
-    if (!data)
-        co_return data.error();
-    std::vector<std::string> out;
-    for (auto const& r : *data)
-        out.emplace_back(record_session_id(r));
-    co_return out;
-}
-
 awaitable<result<void>> file_store::remove_session(std::string identity, std::string session_id) {
     if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();

@@ -42,8 +42,6 @@ public:
     get_session(std::string identity, std::string session_id) override;
     boost::asio::awaitable<result<std::vector<boost::json::object>>>
     get_identity_sessions_data(std::string identity) override;
-    boost::asio::awaitable<result<std::vector<std::string>>>
-    get_identity_session_ids(std::string identity) override;
     boost::asio::awaitable<result<void>> remove_session(std::string identity,
                                                         std::string session_id) override;
     boost::asio::awaitable<result<std::vector<std::string>>> get_all_session_ids() override;

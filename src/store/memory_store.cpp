@@ -77,20 +77,6 @@ memory_store::get_identity_sessions_data(std::string identity) {
     co_return out;
 }
 
-awaitable<result<std::vector<std::string>>>
-memory_store::get_identity_session_ids(std::string identity) {
-    if (auto ok = validate_identity(identity); !ok)
-        co_return ok.error();
-    std::lock_guard lock(mutex_);
-    auto now = now_();
-    std::vector<std::string> out;
-    for (auto it = sessions_.lower_bound(key{identity, ""});
-         it != sessions_.end() && it->first.first == identity; ++it)
-        if (it->second.expires > now)
-            out.push_back(it->first.second);
-    co_return out;
-}
-
 awaitable<result<void>> memory_store::remove_session(std::string identity, std::string session_id) {
     if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();

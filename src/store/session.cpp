@@ -3,6 +3,7 @@
 
 #include "core/random.hpp"
 #include "store/error.hpp"
+#include "store/session_store.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -179,6 +180,18 @@ result<json::object> parse_record(std::string_view text) {
     if (ec || !v.is_object())
         return error(store_errc::corrupt_record, ec ? ec.message() : "not an object");
     return std::move(v.get_object());
+}
+
+boost::asio::awaitable<result<std::vector<std::string>>>
+session_store::get_identity_session_ids(std::string identity) {
+    auto data = co_await get_identity_sessions_data(std::move(identity));
+    if (!data)
+        co_return data.error();
+    std::vector<std::string> out;
+    out.reserve(data->size());
+    for (auto const& r : *data)
+        out.emplace_back(record_session_id(r));
+    co_return out;
 }
 
 } // namespace mcpd::store

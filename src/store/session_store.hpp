@@ -44,11 +44,13 @@ public:
     virtual boost::asio::awaitable<result<std::optional<boost::json::object>>>
     get_session(std::string identity, std::string session_id) = 0;
 
-    // Every live record of an identity, and just their ids (any order).
+    // Every live record of an identity, and just their ids (any order). The ids default to
+    // those of get_identity_sessions_data(); a backend that can list ids more cheaply (without
+    // reading the records) overrides it.
     virtual boost::asio::awaitable<result<std::vector<boost::json::object>>>
     get_identity_sessions_data(std::string identity) = 0;
     virtual boost::asio::awaitable<result<std::vector<std::string>>>
-    get_identity_session_ids(std::string identity) = 0;
+    get_identity_session_ids(std::string identity);
 
     // Removes the record; removing one that does not exist succeeds.
     virtual boost::asio::awaitable<result<void>> remove_session(std::string identity,

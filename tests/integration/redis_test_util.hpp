@@ -15,9 +15,6 @@ inline redis::config test_config(redis_server const& server, std::string const& 
     auto cfg = redis::config_from_url(server.url() + url_suffix);
     EXPECT_TRUE(cfg) << cfg.error().message();
     redis::config c = cfg ? *cfg : redis::config{};
-    if (!c.tls.enabled) {
-        c.tls.ca_file = test_certificates().ca_cert;
-    }
     c.connect_timeout = std::chrono::seconds(2);
     c.command_timeout = std::chrono::seconds(5);
     c.reconnect =
