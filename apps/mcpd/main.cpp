@@ -1,9 +1,11 @@
 // apps/mcpd/main.cpp — the mcpd daemon and admin CLI.
 //
-// Today: `mcpd --version`, `mcpd redis ping` (a round trip through the Redis client: PING,
-// SET, GET, DEL, with the latency) and `mcpd sessions …` (the session store the environment
-// selects; SQLite ./sessions.db by default, as `mcpd serve` will use). `mcpd serve` arrives with
-// the MCP server.
+// `mcpd serve` (serve.cpp: the MCP server over HTTP or stdio), `mcpd --version`, `mcpd redis
+// ping` (a round trip through the Redis client: PING, SET, GET, DEL, with the latency) and
+// `mcpd sessions …` (the session store the environment selects; SQLite ./sessions.db by
+// default, as `mcpd serve` uses).
+#include "serve.hpp"
+
 #include "core/duration.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
@@ -200,6 +202,34 @@ int main(int argc, char** argv) {
     sessions->add_subcommand("clear", "remove every session");
     sessions->add_subcommand("cleanup", "remove expired sessions");
 
+    auto* serve_cmd = app.add_subcommand("serve", "Serve MCP over Streamable HTTP (and legacy "
+                                                  "HTTP+SSE) or stdio");
+    app::serve_args sv;
+    if (auto const* p = std::getenv("PORT"))
+        sv.port = static_cast<std::uint16_t>(std::strtoul(p, nullptr, 10));
+    std::string drain_text = "30s";
+    if (auto const* d = std::getenv("MCPD_DRAIN_TIMEOUT"))
+        drain_text = d;
+    serve_cmd->add_option("--host", sv.host, "address to bind (default 127.0.0.1)");
+    serve_cmd->add_option("--port", sv.port, "port (default $PORT or 3000; 0 picks a free one)");
+    serve_cmd->add_flag("--stdio", sv.stdio, "serve one client on stdin/stdout instead of HTTP");
+    serve_cmd->add_flag("--json-response", sv.json_response,
+                        "answer POSTs with application/json unless a handler streams first "
+                        "(default: SSE streams)");
+    serve_cmd->add_flag("--conformance", sv.conformance,
+                        "also register the MCP conformance suite's fixture tools, resources and "
+                        "prompts");
+    serve_cmd->add_flag("--storage-required", sv.storage_required,
+                        "fail instead of falling back to memory when Redis is unreachable");
+    serve_cmd->add_flag("--no-legacy-sse", sv.no_legacy_sse, "disable GET /sse + POST /messages");
+    serve_cmd->add_option("--allowed-host", sv.allowed_hosts,
+                          "also accept this Host name (repeatable; * for any)");
+    serve_cmd->add_option("--allowed-origin", sv.allowed_origins,
+                          "accept this Origin (scheme://host[:port]; repeatable; * for any)");
+    serve_cmd->add_option("--max-body", sv.max_body_bytes, "largest request body in bytes");
+    serve_cmd->add_option("--drain-timeout", drain_text,
+                          "how long shutdown waits for requests in flight ($MCPD_DRAIN_TIMEOUT)");
+
     CLI11_PARSE(app, argc, argv);
 
     // `redis ping` reports failures itself; the connection warnings while it waits for Redis
@@ -212,6 +242,18 @@ int main(int argc, char** argv) {
         return 2;
     }
     log::set_level(lvl);
+
+    if (serve_cmd->parsed()) {
+        if (app.count("--log-level") == 0)
+            log::set_level(log::level::info);
+        auto drain = parse_duration(drain_text);
+        if (!drain) {
+            std::fprintf(stderr, "mcpd: --drain-timeout: %s\n", drain.error().message().c_str());
+            return 2;
+        }
+        sv.drain_timeout = *drain;
+        return app::run_serve(sv);
+    }
 
     if (sessions->parsed()) {
         for (auto* sub : sessions->get_subcommands())

@@ -1,0 +1,39 @@
+// core/wakeup.hpp — a coroutine waits until something else says "look again".
+//
+// One waiter at a time, on one executor (mcpd's I/O runs on one thread per io_context). notify()
+// before wait() is not lost: the next wait() returns at once. Built on a timer that never
+// expires and is cancelled to wake the waiter, so it needs no channel machinery.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace mcpd {
+
+class wakeup {
+public:
+    explicit wakeup(boost::asio::any_io_executor ex)
+        : timer_(std::move(ex), boost::asio::steady_timer::time_point::max()) {}
+
+    void notify() {
+        pending_ = true;
+        timer_.cancel();
+    }
+
+    boost::asio::awaitable<void> wait() {
+        if (!pending_) {
+            boost::system::error_code ec;
+            co_await timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        }
+        pending_ = false;
+    }
+
+private:
+    boost::asio::steady_timer timer_;
+    bool pending_ = false;
+};
+
+} // namespace mcpd

@@ -1,0 +1,113 @@
+// http/server.hpp — an HTTP/1.1 server on Beast: keep-alive, limits, and SSE responses.
+//
+// One coroutine per connection, on the server's executor (mcpd runs its I/O on one thread, so a
+// handler never races another handler). For each request the handler gets an `exchange` and
+// answers it either with one complete response or with an SSE stream that it fills from
+// anywhere (exchange::respond_sse returns when the stream ends or the client goes away).
+//
+// What it protects against: bodies over the limit (413), headers over the limit (431), malformed
+// requests (400), clients that send slowly (the whole request must arrive within
+// request_timeout), idle keep-alive connections (idle_timeout), clients that stop reading
+// (write_timeout per write; SSE queues bounded in bytes), and too many connections (new ones are
+// accepted and closed at once beyond max_connections).
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/error.hpp"
+#include "http/sse.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace mcpd::http {
+
+namespace bhttp = boost::beast::http;
+using request = bhttp::request<bhttp::string_body>;
+using response = bhttp::response<bhttp::string_body>;
+using status = bhttp::status;
+
+struct limits {
+    std::size_t max_body_bytes = 4 * 1024 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;
+    duration request_timeout = std::chrono::seconds(10); // from first byte to complete request
+    duration idle_timeout = std::chrono::seconds(60);    // keep-alive, between requests
+    duration write_timeout = std::chrono::seconds(30);   // one write to a client
+    std::size_t max_connections = 4096;
+    std::size_t sse_max_buffered_bytes = 1024 * 1024;
+};
+
+// One request and its answer.
+class exchange {
+public:
+    [[nodiscard]] request& req() noexcept { return req_; }
+    [[nodiscard]] std::string const& remote_address() const noexcept { return remote_; }
+    [[nodiscard]] bool responded() const noexcept { return responded_; }
+    [[nodiscard]] boost::asio::any_io_executor executor() const;
+
+    // Sends a complete response (keep-alive and the HTTP version follow the request).
+    boost::asio::awaitable<void> respond(response res);
+    // Sends the SSE response head (plus `extra` headers), then everything pushed to `stream`
+    // until it finishes or closes or the client disconnects. After it returns, the connection
+    // is kept for the next request if the stream finished cleanly.
+    boost::asio::awaitable<void> respond_sse(std::shared_ptr<sse_stream> stream,
+                                             bhttp::fields extra = {});
+
+private:
+    friend class connection;
+    exchange(boost::beast::tcp_stream& s, request& r, std::string const& remote, limits const& l)
+        : stream_(s)
+        , req_(r)
+        , remote_(remote)
+        , limits_(l) {}
+
+    boost::beast::tcp_stream& stream_;
+    request& req_;
+    std::string const& remote_;
+    limits const& limits_;
+    bool responded_ = false;
+    bool keep_alive_ = true;
+};
+
+using handler = std::function<boost::asio::awaitable<void>(exchange&)>;
+// Builds the response for errors found before the handler runs (413, 431, 400).
+using error_page = std::function<response(status, std::string_view message)>;
+
+// A plain-text response with the usual headers.
+response make_response(request const& req, status s, std::string body,
+                       std::string_view content_type = "text/plain; charset=utf-8");
+
+class server {
+public:
+    server(boost::asio::any_io_executor ex, handler h, limits l = {}, error_page page = {});
+    ~server();
+    server(server const&) = delete;
+    server& operator=(server const&) = delete;
+
+    // Binds and listens; port 0 picks a free one. Call once, before start().
+    result<boost::asio::ip::tcp::endpoint> listen(std::string const& host, std::uint16_t port);
+    // Accepts connections until stop_accepting().
+    void start();
+    // Closes the listener: no new connections (draining). Open connections go on.
+    void stop_accepting();
+    // Closes every connection now.
+    void close_connections();
+
+    [[nodiscard]] std::size_t connection_count() const noexcept;
+    [[nodiscard]] limits const& get_limits() const noexcept;
+
+    struct state; // shared with the connections (server.cpp)
+
+private:
+    std::shared_ptr<state> state_;
+};
+
+} // namespace mcpd::http

@@ -1,0 +1,101 @@
+// http/sse.cpp — SSE encoding and the stream queue. See sse.hpp.
+#include "http/sse.hpp"
+
+namespace mcpd::http {
+
+std::string encode(sse_event const& ev) {
+    std::string out;
+    out.reserve(ev.data.size() + ev.id.size() + ev.event.size() + 32);
+    if (!ev.event.empty()) {
+        out += "event: ";
+        out += ev.event;
+        out += '\n';
+    }
+    if (!ev.id.empty()) {
+        out += "id: ";
+        out += ev.id;
+        out += '\n';
+    }
+    if (ev.retry_ms) {
+        out += "retry: ";
+        out += std::to_string(*ev.retry_ms);
+        out += '\n';
+    }
+    // Each line of the data is its own data: field (a bare CR or LF would end the field early).
+    std::string_view rest = ev.data;
+    while (true) {
+        auto nl = rest.find_first_of("\r\n");
+        out += "data: ";
+        out += rest.substr(0, nl);
+        out += '\n';
+        if (nl == std::string_view::npos)
+            break;
+        if (rest[nl] == '\r' && nl + 1 < rest.size() && rest[nl + 1] == '\n')
+            ++nl;
+        rest.remove_prefix(nl + 1);
+    }
+    out += '\n';
+    return out;
+}
+
+sse_stream::sse_stream(boost::asio::any_io_executor ex, std::size_t max_buffered_bytes)
+    : wake_(std::move(ex))
+    , max_buffered_(max_buffered_bytes) {}
+
+bool sse_stream::push(sse_event const& ev) {
+    return push_raw(encode(ev));
+}
+
+bool sse_stream::push_raw(std::string_view text) {
+    if (state_ != state::open)
+        return false;
+    if (pending_.size() + text.size() > max_buffered_) {
+        close();
+        return false;
+    }
+    pending_ += text;
+    wake_.notify();
+    return true;
+}
+
+void sse_stream::finish() {
+    if (state_ != state::open)
+        return;
+    state_ = state::finishing;
+    wake_.notify();
+}
+
+void sse_stream::close() {
+    if (state_ == state::closed)
+        return;
+    state_ = state::closed;
+    pending_.clear();
+    wake_.notify();
+    ended();
+}
+
+boost::asio::awaitable<void> sse_stream::wait() {
+    if (pending_.empty() && state_ == state::open)
+        co_await wake_.wait();
+}
+
+void sse_stream::take(std::string& out) {
+    out.clear();
+    out.swap(pending_);
+}
+
+void sse_stream::writer_done() {
+    state_ = state::closed;
+    pending_.clear();
+    ended();
+}
+
+void sse_stream::ended() {
+    if (end_reported_)
+        return;
+    end_reported_ = true;
+    if (auto f = std::move(on_end_))
+        f();
+}
+
+} // namespace mcpd::http

@@ -1,0 +1,146 @@
+// protocol/jsonrpc.cpp — parsing and writing JSON-RPC 2.0 messages. See jsonrpc.hpp.
+#include "protocol/jsonrpc.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+
+namespace mcpd::protocol {
+
+namespace json = boost::json;
+
+namespace {
+
+bool valid_id(json::value const& id) {
+    return id.is_string() || id.is_int64() || id.is_uint64();
+}
+
+invalid bad(json::value id, int c, std::string msg) {
+    return invalid{error_response{std::move(id), c, std::move(msg), nullptr}};
+}
+
+// params must be an object when present (MCP never uses positional params).
+bool read_params(json::object const& o, json::object& out) {
+    auto const* p = o.if_contains("params");
+    if (p == nullptr || p->is_null())
+        return true;
+    if (!p->is_object())
+        return false;
+    out = p->get_object();
+    return true;
+}
+
+} // namespace
+
+message parse_message(json::value const& v) {
+    auto const* o = v.if_object();
+    if (o == nullptr)
+        return bad(nullptr, code::invalid_request,
+                   "Invalid Request: a message must be a JSON object");
+    json::value id = nullptr;
+    auto const* idp = o->if_contains("id");
+    if (idp != nullptr && valid_id(*idp))
+        id = *idp;
+    auto const* ver = o->if_contains("jsonrpc");
+    if (ver == nullptr || !ver->is_string() || ver->get_string() != "2.0")
+        return bad(id, code::invalid_request, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
+
+    if (auto const* m = o->if_contains("method")) {
+        if (!m->is_string())
+            return bad(id, code::invalid_request, "Invalid Request: \"method\" must be a string");
+        std::string method(m->get_string());
+        json::object params;
+        if (!read_params(*o, params))
+            return bad(id, code::invalid_request, "Invalid Request: \"params\" must be an object");
+        if (idp == nullptr)
+            return notification{std::move(method), std::move(params)};
+        if (!valid_id(*idp))
+            return bad(nullptr, code::invalid_request,
+                       "Invalid Request: \"id\" must be a string or an integer");
+        return request{*idp, std::move(method), std::move(params)};
+    }
+    // A response to one of our requests.
+    if (idp == nullptr || !valid_id(*idp))
+        return bad(nullptr, code::invalid_request,
+                   "Invalid Request: neither a request (no \"method\") nor a response (no \"id\")");
+    if (auto const* r = o->if_contains("result"))
+        return response{*idp, *r};
+    if (auto const* e = o->if_contains("error"); e != nullptr && e->is_object()) {
+        error_response er{*idp, code::internal_error, {}, nullptr};
+        if (auto const* c = e->get_object().if_contains("code"); c != nullptr && c->is_int64())
+            er.code = static_cast<int>(c->get_int64());
+        if (auto const* msg = e->get_object().if_contains("message");
+            msg != nullptr && msg->is_string())
+            er.message = msg->get_string();
+        if (auto const* d = e->get_object().if_contains("data"))
+            er.data = *d;
+        return er;
+    }
+    return bad(id, code::invalid_request,
+               "Invalid Request: a response needs \"result\" or \"error\"");
+}
+
+parsed_body parse_body(std::string_view text, std::size_t max_depth) {
+    parsed_body out;
+    json::parse_options opts;
+    opts.max_depth = max_depth;
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec, {}, opts);
+    if (ec) {
+        out.fatal =
+            error_response{nullptr, code::parse_error, "Parse error: " + ec.message(), nullptr};
+        return out;
+    }
+    if (auto const* arr = v.if_array()) {
+        if (arr->empty()) {
+            out.fatal = error_response{nullptr, code::invalid_request,
+                                       "Invalid Request: empty batch", nullptr};
+            return out;
+        }
+        out.batch = true;
+        out.messages.reserve(arr->size());
+        for (auto const& e : *arr)
+            out.messages.push_back(parse_message(e));
+        return out;
+    }
+    out.messages.push_back(parse_message(v));
+    return out;
+}
+
+json::object to_json(request const& r) {
+    json::object o{{"jsonrpc", "2.0"}, {"id", r.id}, {"method", r.method}};
+    if (!r.params.empty())
+        o["params"] = r.params;
+    return o;
+}
+
+json::object to_json(notification const& n) {
+    return make_notification(n.method, n.params);
+}
+
+json::object to_json(response const& r) {
+    return make_result(r.id, r.result);
+}
+
+json::object to_json(error_response const& e) {
+    return make_error(e.id, e.code, e.message, e.data);
+}
+
+json::object make_result(json::value const& id, json::value result) {
+    return json::object{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
+}
+
+json::object make_error(json::value const& id, int c, std::string_view text, json::value data) {
+    json::object err{{"code", c}, {"message", text}};
+    if (!data.is_null())
+        err["data"] = std::move(data);
+    return json::object{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(err)}};
+}
+
+json::object make_notification(std::string_view method, json::object params) {
+    json::object o{{"jsonrpc", "2.0"}, {"method", method}};
+    if (!params.empty())
+        o["params"] = std::move(params);
+    return o;
+}
+
+} // namespace mcpd::protocol

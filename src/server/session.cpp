@@ -1,0 +1,145 @@
+// server/session.cpp — session records and the live-session table. See session.hpp.
+#include "server/session.hpp"
+
+#include "core/random.hpp"
+#include "protocol/jsonrpc.hpp"
+
+#include <chrono>
+
+namespace mcpd::server {
+
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+json::object to_json(session_state const& s) {
+    json::array subs;
+    for (auto const& u : s.subscriptions)
+        subs.emplace_back(u);
+    return json::object{{"id", s.id},
+                        {"protocolVersion", s.protocol_version},
+                        {"clientInfo", s.client_info},
+                        {"clientCapabilities", s.client_capabilities},
+                        {"logLevel", s.log_level},
+                        {"subscriptions", std::move(subs)},
+                        {"initialized", s.initialized},
+                        {"createdAt", s.created_at_ms}};
+}
+
+result<session_state> session_state_from_json(json::object const& o) {
+    session_state s;
+    auto str = [&](char const* k, std::string& out) {
+        if (auto const* v = o.if_contains(k); v != nullptr && v->is_string())
+            out = v->get_string();
+    };
+    auto obj = [&](char const* k, json::object& out) {
+        if (auto const* v = o.if_contains(k); v != nullptr && v->is_object())
+            out = v->get_object();
+    };
+    str("id", s.id);
+    str("protocolVersion", s.protocol_version);
+    str("logLevel", s.log_level);
+    obj("clientInfo", s.client_info);
+    obj("clientCapabilities", s.client_capabilities);
+    if (auto const* v = o.if_contains("subscriptions"); v != nullptr && v->is_array())
+        for (auto const& u : v->get_array())
+            if (u.is_string())
+                s.subscriptions.emplace(u.get_string());
+    if (auto const* v = o.if_contains("initialized"); v != nullptr && v->is_bool())
+        s.initialized = v->get_bool();
+    if (auto const* v = o.if_contains("createdAt"); v != nullptr && v->is_int64())
+        s.created_at_ms = v->get_int64();
+    if (s.id.empty() || s.protocol_version.empty())
+        return error{make_error_code(boost::system::errc::invalid_argument),
+                     "session record without id or protocolVersion"};
+    return s;
+}
+
+asio::awaitable<result<void>> memory_session_records::save(session_state const& s) {
+    records_[s.id] = to_json(s);
+    co_return result<void>{};
+}
+
+asio::awaitable<result<std::optional<session_state>>> memory_session_records::load(std::string id) {
+    auto it = records_.find(id);
+    if (it == records_.end())
+        co_return std::optional<session_state>{};
+    auto s = session_state_from_json(it->second);
+    if (!s)
+        co_return s.error();
+    co_return std::optional<session_state>{std::move(*s)};
+}
+
+asio::awaitable<result<void>> memory_session_records::remove(std::string id) {
+    records_.erase(id);
+    co_return result<void>{};
+}
+
+void session::fail_outgoing(std::string const& why) {
+    for (auto& [id, req] : outgoing) {
+        if (!req->reply) {
+            req->reply = protocol::make_error(nullptr, protocol::code::connection_closed, why);
+            req->done.notify();
+        }
+    }
+}
+
+session_manager::session_manager(std::shared_ptr<session_record_store> records,
+                                 std::size_t max_sessions)
+    : records_(std::move(records))
+    , max_sessions_(max_sessions) {}
+
+result<std::shared_ptr<session>> session_manager::create() {
+    if (live_.size() >= max_sessions_)
+        return error{make_error_code(boost::system::errc::too_many_files_open),
+                     "too many sessions (" + std::to_string(max_sessions_) + ")"};
+    session_state st;
+    st.id = random_hex(16);
+    st.created_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    auto s = std::make_shared<session>(std::move(st));
+    live_.emplace(s->state.id, s);
+    return s;
+}
+
+asio::awaitable<result<std::shared_ptr<session>>> session_manager::find(std::string const& id) {
+    if (auto it = live_.find(id); it != live_.end())
+        co_return it->second;
+    auto rec = co_await records_->load(id);
+    if (!rec)
+        co_return rec.error();
+    if (!*rec)
+        co_return std::shared_ptr<session>{};
+    if (live_.size() >= max_sessions_)
+        co_return error{make_error_code(boost::system::errc::too_many_files_open),
+                        "too many sessions (" + std::to_string(max_sessions_) + ")"};
+    // Another lookup may have restored it while we waited on the store.
+    if (auto it = live_.find(id); it != live_.end())
+        co_return it->second;
+    auto s = std::make_shared<session>(std::move(**rec));
+    live_.emplace(id, s);
+    co_return s;
+}
+
+asio::awaitable<result<void>> session_manager::save(session& s) {
+    if (s.ephemeral)
+        co_return result<void>{};
+    co_return co_await records_->save(s.state);
+}
+
+asio::awaitable<result<void>> session_manager::end(std::string const& id) {
+    if (auto it = live_.find(id); it != live_.end()) {
+        auto s = it->second;
+        live_.erase(it);
+        s->ended = true;
+        s->fail_outgoing("session ended");
+        for (auto& [rid, f] : s->in_flight) {
+            f->cancelled = true;
+            f->signal.emit(asio::cancellation_type::terminal);
+        }
+        s->unsolicited = nullptr;
+    }
+    co_return co_await records_->remove(id);
+}
+
+} // namespace mcpd::server

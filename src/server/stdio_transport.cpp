@@ -1,0 +1,210 @@
+// server/stdio_transport.cpp — newline-delimited JSON-RPC on file descriptors. See the header.
+#include "server/stdio_transport.hpp"
+
+#include "core/log.hpp"
+#include "core/wakeup.hpp"
+#include "protocol/jsonrpc.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <deque>
+#include <unistd.h>
+
+namespace mcpd::server {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+struct stdio_transport::impl : std::enable_shared_from_this<impl> {
+    impl(dispatcher& d, asio::any_io_executor e, stdio_options o)
+        : disp(d)
+        , ex(std::move(e))
+        , opts(o)
+        , in(ex, ::dup(o.in_fd))
+        , out(ex, ::dup(o.out_fd))
+        , out_wake(ex)
+        , idle(ex) {}
+
+    dispatcher& disp;
+    asio::any_io_executor ex;
+    stdio_options opts;
+    asio::posix::stream_descriptor in;
+    asio::posix::stream_descriptor out;
+    std::deque<std::string> out_queue;
+    wakeup out_wake;
+    wakeup idle;
+    bool writer_running = false;
+    bool closed = false;
+    std::size_t in_flight = 0;
+    std::shared_ptr<session> sess;
+
+    bool send(json::object const& msg) {
+        if (closed)
+            return false;
+        out_queue.push_back(json::serialize(msg) + "\n");
+        out_wake.notify();
+        return true;
+    }
+
+    asio::awaitable<void> writer() {
+        auto self = shared_from_this();
+        while (!closed || !out_queue.empty()) {
+            if (out_queue.empty()) {
+                co_await out_wake.wait();
+                continue;
+            }
+            auto line = std::move(out_queue.front());
+            out_queue.pop_front();
+            boost::system::error_code ec;
+            co_await asio::async_write(out, asio::buffer(line),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                log::error("stdio: writing to stdout failed: {}", ec.message());
+                closed = true;
+                out_queue.clear();
+            }
+        }
+        writer_running = false;
+        idle.notify();
+    }
+
+    asio::awaitable<void> handle_line(std::string_view line) {
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos)
+            co_return;
+        auto parsed = protocol::parse_body(line);
+        if (parsed.fatal) {
+            send(to_json(*parsed.fatal));
+            co_return;
+        }
+        if (parsed.batch && !protocol_allows_batch()) {
+            send(protocol::make_error(nullptr, protocol::code::invalid_request,
+                                      "Invalid Request: batches are not part of this protocol "
+                                      "revision"));
+            co_return;
+        }
+        auto self = shared_from_this();
+        message_sink sink = [self](json::object const& m) { return self->send(m); };
+        for (auto& m : parsed.messages) {
+            if (auto* r = std::get_if<protocol::request>(&m)) {
+                auto target = sess;
+                if (r->method != "initialize" && sess->state.protocol_version.empty())
+                    if (auto st = dispatcher::stateless_session(*r))
+                        target = st;
+                ++in_flight;
+                auto task = [self, target, sink,
+                             r = std::move(*r)]() mutable -> asio::awaitable<void> {
+                    std::optional<json::object> response;
+                    try {
+                        response = co_await self->disp.handle_request(target, std::move(r), sink);
+                    } catch (std::exception const& e) {
+                        response =
+                            protocol::make_error(r.id, protocol::code::internal_error, e.what());
+                    }
+                    if (response)
+                        self->send(*response);
+                    if (--self->in_flight == 0)
+                        self->idle.notify();
+                };
+                asio::co_spawn(ex, std::move(task), asio::detached);
+            } else if (auto* n = std::get_if<protocol::notification>(&m)) {
+                co_await disp.handle_notification(sess, std::move(*n));
+            } else if (auto* resp = std::get_if<protocol::response>(&m)) {
+                disp.handle_response(*sess, resp->id, to_json(*resp));
+            } else if (auto* er = std::get_if<protocol::error_response>(&m)) {
+                disp.handle_response(*sess, er->id, to_json(*er));
+            } else if (auto* bad = std::get_if<protocol::invalid>(&m)) {
+                send(to_json(bad->reply));
+            }
+        }
+    }
+
+    bool protocol_allows_batch() const;
+
+    asio::awaitable<void> run() {
+        auto self = shared_from_this();
+        auto made = disp.sessions().create();
+        if (!made) {
+            log::error("stdio: {}", made.error().message());
+            co_return;
+        }
+        sess = *made;
+        sess->unsolicited = [self](json::object const& m) { return self->send(m); };
+        writer_running = true;
+        auto w = [self]() -> asio::awaitable<void> { co_await self->writer(); };
+        asio::co_spawn(ex, std::move(w), asio::detached);
+
+        std::string buf;
+        std::array<char, 64 * 1024> chunk{};
+        bool skipping = false; // inside an over-long line
+        for (;;) {
+            boost::system::error_code ec;
+            auto n = co_await in.async_read_some(asio::buffer(chunk),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+            if (ec)
+                break;
+            std::string_view data(chunk.data(), n);
+            while (!data.empty()) {
+                auto nl = data.find('\n');
+                if (nl == std::string_view::npos) {
+                    if (!skipping)
+                        buf.append(data);
+                    if (buf.size() > opts.max_line_bytes) {
+                        send(protocol::make_error(nullptr, protocol::code::parse_error,
+                                                  "Parse error: message over " +
+                                                      std::to_string(opts.max_line_bytes) +
+                                                      " bytes"));
+                        buf.clear();
+                        skipping = true;
+                    }
+                    break;
+                }
+                if (!skipping) {
+                    buf.append(data.substr(0, nl));
+                    co_await handle_line(buf);
+                }
+                buf.clear();
+                skipping = false;
+                data.remove_prefix(nl + 1);
+            }
+        }
+        if (!buf.empty() && !skipping)
+            co_await handle_line(buf);
+        // End of input: let the requests in flight answer, then close.
+        while (in_flight > 0)
+            co_await idle.wait();
+        closed = true;
+        out_wake.notify();
+        while (writer_running)
+            co_await idle.wait();
+        auto ended = co_await disp.sessions().end(sess->state.id);
+        (void)ended;
+    }
+};
+
+bool stdio_transport::impl::protocol_allows_batch() const {
+    auto const& v = sess->state.protocol_version;
+    return v.empty() || v <= "2025-03-26";
+}
+
+stdio_transport::stdio_transport(dispatcher& d, asio::any_io_executor ex, stdio_options opts)
+    : impl_(std::make_shared<impl>(d, std::move(ex), opts)) {}
+
+stdio_transport::~stdio_transport() = default;
+
+asio::awaitable<void> stdio_transport::run() {
+    auto self = impl_;
+    co_await self->run();
+}
+
+void stdio_transport::stop() {
+    boost::system::error_code ignored;
+    impl_->in.cancel(ignored);
+}
+
+} // namespace mcpd::server
