@@ -14,6 +14,7 @@
 #include "server/dispatcher.hpp"
 #include "server/http_transport.hpp"
 #include "server/stdio_transport.hpp"
+#include "server/stored_session_records.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -59,7 +60,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         log::error("mcpd: storage: {}", opened.error().message());
         co_return 1;
     }
-    auto storage = std::move(*opened);
+    std::shared_ptr<store::session_store> storage = std::move(*opened);
 
     server::server_options so;
     so.info.name = "mcpd";
@@ -77,7 +78,11 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         log::error("mcpd: {}", e.what());
         co_return 2;
     }
-    server::session_manager sessions(std::make_shared<server::memory_session_records>(), 10000);
+    // Protocol sessions live in the same storage: a restart (or another instance on a shared
+    // Redis) continues them.
+    auto records =
+        std::make_shared<server::stored_session_records>(storage, std::chrono::hours(12));
+    server::session_manager sessions(records, 10000);
     server::dispatcher disp(*srv, sessions, ex);
 
     if (a.stdio) {

@@ -557,11 +557,10 @@ asio::awaitable<std::optional<json::object>> dispatcher::handle_request(std::sha
         response = m.fail(code::method_not_found, "Method not found: " + method);
     }
 
-    if (save && !response->contains("error")) {
-        auto saved = co_await sessions_.save(*s);
-        if (!saved)
-            log::warn("mcp: session {} not saved: {}", s->state.id, saved.error().message());
-    }
+    auto saved = save && !response->contains("error") ? co_await sessions_.save(*s)
+                                                      : co_await sessions_.touch(*s);
+    if (!saved)
+        log::warn("mcp: session {} not saved: {}", s->state.id, saved.error().message());
     if (stateless) {
         if (auto* r = response->if_contains("result"); r != nullptr && r->is_object()) {
             auto& obj = r->get_object();

@@ -7,6 +7,7 @@
 // Last-Event-ID gets the rest from the store and the stream's future events.
 #include "server/http_transport.hpp"
 
+#include "core/duration.hpp"
 #include "core/log.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "protocol/version.hpp"
@@ -136,10 +137,17 @@ struct logical_stream {
     bool done = false;                      // a POST stream whose answers have all been sent
 };
 
+// Stream numbers start from this process's start time in milliseconds (times 1000), so an
+// event id from before a restart never names a stream of the restarted process.
+std::uint64_t first_stream_number() {
+    static std::uint64_t const first = static_cast<std::uint64_t>(unix_time_ms()) * 1000;
+    return first;
+}
+
 struct wire_session {
     std::string id;
     bool legacy = false; // HTTP+SSE: everything goes to stream 0, events without ids
-    std::uint64_t next_stream = 1;
+    std::uint64_t next_stream = first_stream_number();
     std::map<std::uint64_t, std::shared_ptr<logical_stream>> streams;
     std::size_t in_flight = 0;
 };

@@ -84,9 +84,10 @@ void session::fail_outgoing(std::string const& why) {
 }
 
 session_manager::session_manager(std::shared_ptr<session_record_store> records,
-                                 std::size_t max_sessions)
+                                 std::size_t max_sessions, duration refresh_after)
     : records_(std::move(records))
-    , max_sessions_(max_sessions) {}
+    , max_sessions_(max_sessions)
+    , refresh_after_(refresh_after) {}
 
 result<std::shared_ptr<session>> session_manager::create() {
     if (live_.size() >= max_sessions_)
@@ -124,7 +125,15 @@ asio::awaitable<result<std::shared_ptr<session>>> session_manager::find(std::str
 asio::awaitable<result<void>> session_manager::save(session& s) {
     if (s.ephemeral)
         co_return result<void>{};
+    s.last_saved = std::chrono::steady_clock::now();
     co_return co_await records_->save(s.state);
+}
+
+asio::awaitable<result<void>> session_manager::touch(session& s) {
+    if (s.ephemeral || s.ended || s.state.protocol_version.empty() ||
+        std::chrono::steady_clock::now() - s.last_saved < refresh_after_)
+        co_return result<void>{};
+    co_return co_await save(s);
 }
 
 asio::awaitable<result<void>> session_manager::end(std::string const& id) {

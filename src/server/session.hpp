@@ -10,6 +10,7 @@
 // takes it over.
 #pragma once
 
+#include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/wakeup.hpp"
 
@@ -18,6 +19,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -88,6 +90,7 @@ public:
     session_state state;
     bool ephemeral = false; // a stateless (2026-07-28) request's session: never stored
     bool ended = false;
+    std::chrono::steady_clock::time_point last_saved{}; // for session_manager::touch
 
     // Messages that belong to no request. Unset: nowhere to send them (they are dropped).
     message_sink unsolicited;
@@ -106,13 +109,18 @@ public:
 // The live sessions of this process, backed by a record store.
 class session_manager {
 public:
-    session_manager(std::shared_ptr<session_record_store> records, std::size_t max_sessions);
+    // `refresh_after`: a used session's record is saved again (restarting its time to live in
+    // the store) when its last save is older than this.
+    session_manager(std::shared_ptr<session_record_store> records, std::size_t max_sessions,
+                    duration refresh_after = std::chrono::hours(1));
 
     // A new session with a fresh CSPRNG id (not yet saved: save after initialize succeeds).
     result<std::shared_ptr<session>> create();
     // The live session, or one restored from the record store; nullptr when unknown.
     boost::asio::awaitable<result<std::shared_ptr<session>>> find(std::string const& id);
     boost::asio::awaitable<result<void>> save(session& s);
+    // Saves when the record is due for a refresh (see the constructor).
+    boost::asio::awaitable<result<void>> touch(session& s);
     // Ends a session: forgets it here and in the store.
     boost::asio::awaitable<result<void>> end(std::string const& id);
 
@@ -127,6 +135,7 @@ public:
 private:
     std::shared_ptr<session_record_store> records_;
     std::size_t max_sessions_;
+    duration refresh_after_;
     std::unordered_map<std::string, std::shared_ptr<session>> live_;
 };
 
