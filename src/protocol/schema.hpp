@@ -13,8 +13,9 @@
 // float/double, std::string, described enums (by name), std::optional (member not required),
 // std::vector, std::map / std::unordered_map with std::string keys, nested described structs,
 // boost::json::value (anything) and boost::json::object (any object). What from_json accepts is
-// what the schema allows, with two exceptions the schema cannot say without noise: a 32- or
-// 64-bit integer's range, and float overflow, are checked but not advertised.
+// what the schema allows (tests/integration/ajv_agrees.mjs has ajv confirm it), with two
+// exceptions the schema could only say with noise: the range of a 32- or 64-bit integer and of
+// a float (32-bit) are checked but not advertised.
 //
 // The schemas carry no "$schema": they use only keywords that mean the same in draft-07 and
 // 2020-12, and MCP 2025-11-25 (SEP-1613) reads a schema without "$schema" as 2020-12, while
