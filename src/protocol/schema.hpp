@@ -214,12 +214,15 @@ constexpr doc_problem check_doc(std::span<field_doc const> fields,
         for (std::size_t j = 0; j < i; ++j)
             if (fields[j].member == f.member)
                 return doc_problem::documented_twice;
-        member_facts const* m = nullptr;
-        for (auto const& candidate : members)
-            if (candidate.name == f.member)
-                m = &candidate;
-        if (m == nullptr)
+        // An index, not a pointer: GCC's UBSan instrumentation makes comparing a pointer into
+        // a constexpr array with nullptr non-constant.
+        std::size_t k = members.size();
+        for (std::size_t candidate = 0; candidate < members.size(); ++candidate)
+            if (members[candidate].name == f.member)
+                k = candidate;
+        if (k == members.size())
             return doc_problem::unknown_member;
+        member_facts const* m = &members[k];
         if (f.has_default && m->optional)
             return doc_problem::default_on_optional;
         if (!f.minimum && !f.maximum)
@@ -287,32 +290,44 @@ struct property_names_of {
     }(static_cast<public_members<T>*>(nullptr));
 };
 
+// Where member D's documentation is in T's doc (the doc's size when it has none). Compile-time
+// tests go through this index and never compare a constexpr pointer with nullptr: GCC 12 with
+// -fsanitize=undefined refuses that in constant expressions.
 template <class T, class D>
-constexpr field_doc const* field_doc_of() {
-    auto const& doc = doc_of<T>::value;
-    constexpr std::size_t i = find_field(doc_of<T>::value, D::name);
-    if constexpr (i < doc_of<T>::value.fields.size())
-        return &doc.fields[i];
+constexpr std::size_t field_index_of = find_field(doc_of<T>::value, D::name);
+
+template <class T, class D>
+constexpr bool documented = field_index_of<T, D> < doc_of<T>::value.fields.size();
+
+// The documentation of member D, or nullptr: for the walks, which test it at run time.
+template <class T, class D>
+field_doc const* field_doc_of() {
+    if constexpr (documented<T, D>)
+        return &doc_of<T>::value.fields[field_index_of<T, D>];
     else
         return nullptr;
 }
 
-// A member's JSON name and description. (Branches rather than `fd ? fd->x : y`, which GCC
-// flags when fd is a constant null.)
+template <class T, class D>
+constexpr bool defaulted_member() {
+    if constexpr (documented<T, D>)
+        return doc_of<T>::value.fields[field_index_of<T, D>].has_default;
+    else
+        return false;
+}
+
 template <class T, class D>
 constexpr std::string_view property_name_of() {
-    constexpr field_doc const* fd = field_doc_of<T, D>();
-    if constexpr (fd != nullptr)
-        return fd->property_name();
+    if constexpr (documented<T, D>)
+        return doc_of<T>::value.fields[field_index_of<T, D>].property_name();
     else
         return D::name;
 }
 
 template <class T, class D>
 constexpr std::string_view description_of() {
-    constexpr field_doc const* fd = field_doc_of<T, D>();
-    if constexpr (fd != nullptr)
-        return fd->description;
+    if constexpr (documented<T, D>)
+        return doc_of<T>::value.fields[field_index_of<T, D>].description;
     else
         return {};
 }
@@ -426,17 +441,16 @@ void read_struct(boost::json::value const& json, T& out, reader& r) {
     boost::mp11::mp_for_each<public_members<T>>([&](auto d) {
         using D = decltype(d);
         using M = member_type<T, D>;
-        constexpr field_doc const* fd = field_doc_of<T, D>();
         constexpr std::string_view name = property_name_of<T, D>();
         auto it = object->find(name);
         if (it == object->end()) {
             // Absent optional or defaulted members keep what T{} gave them.
-            if constexpr (!optional_traits<M>::value && !(fd != nullptr && fd->has_default))
+            if constexpr (!optional_traits<M>::value && !defaulted_member<T, D>())
                 r.missing(name);
             return;
         }
         r.enter(name);
-        read_value(it->value(), out.*D::pointer, r, fd);
+        read_value(it->value(), out.*D::pointer, r, field_doc_of<T, D>());
         r.leave();
     });
     if constexpr (doc_of<T>::value.closed)
@@ -535,13 +549,12 @@ boost::json::object struct_schema_of() {
     boost::mp11::mp_for_each<public_members<T>>([&](auto d) {
         using D = decltype(d);
         using M = member_type<T, D>;
-        constexpr field_doc const* fd = field_doc_of<T, D>();
-        constexpr bool defaulted = fd != nullptr && fd->has_default;
+        constexpr bool defaulted = defaulted_member<T, D>();
         boost::json::value default_value;
         if constexpr (defaulted)
             default_value = to_json((*defaults).*D::pointer);
-        add_property(schema, property_name_of<T, D>(), description_of<T, D>(), schema_of<M>(fd),
-                     !optional_traits<M>::value && !defaulted,
+        add_property(schema, property_name_of<T, D>(), description_of<T, D>(),
+                     schema_of<M>(field_doc_of<T, D>()), !optional_traits<M>::value && !defaulted,
                      defaulted ? &default_value : nullptr);
     });
     finish_struct_schema(schema, doc.closed);
