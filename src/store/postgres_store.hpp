@@ -20,6 +20,10 @@
 // reads never return expired rows (expires_at is the session's expiry), an update without a
 // TTL keeps expires_at (the reference resets it to 12 h), a create never overwrites a live
 // row, a field set to null is removed (except the NOT NULL ones: an error).
+// The table's NOT NULL columns make serverUrl, transportType and callbackUrl required (the
+// reference's type requires them too); a record without createdAt gets the time of its
+// creation, as the reference's backend gives it. A createdAt with a fraction of a millisecond
+// keeps its exact value in mcpd_extra (created_at has the whole milliseconds).
 //
 // Every statement is parameterized; the merge of update_session is one UPDATE (atomic, no lost
 // fields between concurrent writers); a create is one INSERT … ON CONFLICT that takes over only

@@ -48,7 +48,8 @@ struct backend {
     std::unique_ptr<redis_server> server;
     std::unique_ptr<temp_dir> dir;
     std::unique_ptr<store::session_store> store;
-    std::unique_ptr<postgres_server> postgres; // stopped first: the suite closes the store before
+    // Declared last, so stopped first: with_store() has closed the store by then.
+    std::unique_ptr<postgres_server> postgres;
 };
 
 struct backend_kind {
