@@ -183,7 +183,8 @@ int main(int argc, char** argv) {
 
     auto* sessions = app.add_subcommand(
         "sessions", "Session storage (selected like @mcp-ts/sdk: MCP_TS_STORAGE_TYPE, REDIS_URL, "
-                    "MCP_TS_STORAGE_FILE, MCP_TS_STORAGE_SQLITE_PATH; default ./sessions.db)");
+                    "MCP_TS_STORAGE_FILE, MCP_TS_STORAGE_SQLITE_PATH, SUPABASE_DB_URL or "
+                    "DATABASE_URL; default ./sessions.db)");
     sessions->require_subcommand(1);
     sessions_args sa;
     sessions->add_flag("--json", sa.json, "JSON output");

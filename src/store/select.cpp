@@ -6,6 +6,7 @@
 #include "redis/config.hpp"
 #include "store/file_store.hpp"
 #include "store/memory_store.hpp"
+#include "store/postgres_store.hpp"
 #include "store/redis_store.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -34,7 +35,9 @@ result<store_choice> postgres_choice(getenv_fn const& getenv, std::string const&
     if (!env(getenv, "SUPABASE_URL").empty())
         return invalid("SUPABASE_URL is the Supabase REST API; mcpd connects to the database "
                        "itself and needs its connection string in SUPABASE_DB_URL (Supabase "
-                       "dashboard: Project Settings → Database → Connection string → URI)");
+                       "dashboard: Project Settings → Database → Connection string, or the "
+                       "Connect button; the URI form, postgresql://postgres:<password>@db."
+                       "<project>.supabase.co:5432/postgres)");
     return invalid(reason + " needs SUPABASE_DB_URL or DATABASE_URL");
 }
 
@@ -166,9 +169,15 @@ open_store(boost::asio::any_io_executor ex, store_choice choice, open_options op
     }
     case store_type::redis:
         co_return co_await open_redis(ex, choice, required, getenv);
-    case store_type::postgres:
-        co_return invalid("the postgres/supabase backend is not available in this build yet; use "
-                          "sqlite, file or redis");
+    case store_type::postgres: {
+        // No fallback: whoever points mcpd at a database wants their sessions there.
+        auto s = co_await postgres_store::open(ex, choice.location);
+        if (!s)
+            co_return s.error();
+        log::info("[mcpd][Storage] Using PostgreSQL storage at {} ({})", (*s)->description(),
+                  choice.reason);
+        co_return store_ptr(std::move(*s));
+    }
     }
     co_return invalid("unknown store type");
 }

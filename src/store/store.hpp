@@ -7,6 +7,7 @@
 //   redis_store.hpp    @mcp-ts/sdk's Redis layout, atomic scripts
 //   sqlite_store.hpp   @mcp-ts/sdk's SQLite table, WAL, off the I/O threads
 //   file_store.hpp     @mcp-ts/sdk's JSON file, atomic writes, flock between processes
+//   postgres_store.hpp @mcp-ts/sdk's Supabase table, libpq's async API on the Asio loop
 // It parses untrusted input: records read back from a backend another program may have
 // written (parse_record rejects what is not a JSON object).
 //
@@ -16,6 +17,7 @@
 #include "store/error.hpp"
 #include "store/file_store.hpp"
 #include "store/memory_store.hpp"
+#include "store/postgres_store.hpp"
 #include "store/redis_store.hpp"
 #include "store/select.hpp"
 #include "store/session.hpp"

@@ -1,6 +1,8 @@
 // tests/integration/mcpd_cli_test.cpp — the `mcpd` command against a real redis-server:
 // `mcpd redis ping` with a URL and with REDIS_HOST / REDIS_PORT / REDIS_PASSWORD, its exit
-// codes, and that a password never reaches its output.
+// codes, and that a password never reaches its output; `mcpd sessions` on a file, on Redis's
+// fallback, and on PostgreSQL.
+#include "postgres_server.hpp"
 #include "redis_server.hpp"
 
 #include <gtest/gtest.h>
@@ -127,4 +129,30 @@ TEST(mcpd_cli, sessions_log_the_redis_fallback_and_refuse_when_storage_is_requir
     auto required = run(env + "MCP_TS_STORAGE_REQUIRED=1 " + mcpd_binary + " sessions list");
     EXPECT_EQ(required.exit_code, 1) << required.output;
     EXPECT_EQ(required.output.find("Falling back"), std::string::npos) << required.output;
+}
+
+TEST(mcpd_cli, sessions_commands_work_on_postgres_and_explain_a_rest_only_supabase) {
+    postgres_server server;
+    std::string env = "DATABASE_URL=" + server.url() + " ";
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list").output, ""); // creates the table
+    server.exec("INSERT INTO public.mcp_sessions (session_id, user_id, identity, server_url, "
+                "transport_type, callback_url, tokens, expires_at) VALUES ('NodeSession1', "
+                "'alice', 'alice', 'https://mcp.example.com', 'sse', 'https://app/cb', "
+                "'{\"access_token\": \"secret-token-123\"}', now() + interval '1 hour')");
+    auto list = run(env + mcpd_binary + " sessions list");
+    EXPECT_EQ(list.exit_code, 0) << list.output;
+    EXPECT_EQ(list.output, "alice:NodeSession1\n");
+    auto get = run(env + mcpd_binary + " sessions get alice NodeSession1");
+    EXPECT_EQ(get.exit_code, 0) << get.output;
+    EXPECT_NE(get.output.find("\"tokens\":\"***\""), std::string::npos) << get.output;
+    EXPECT_EQ(run(env + mcpd_binary + " sessions rm alice NodeSession1").exit_code, 0);
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list").output, "");
+
+    auto rest = run("SUPABASE_URL=https://x.supabase.co SUPABASE_SERVICE_ROLE_KEY=k " +
+                    mcpd_binary + " sessions list");
+    EXPECT_EQ(rest.exit_code, 2) << rest.output;
+    EXPECT_NE(rest.output.find("SUPABASE_DB_URL"), std::string::npos) << rest.output;
+    EXPECT_NE(rest.output.find("Project Settings → Database → Connection string"),
+              std::string::npos)
+        << rest.output;
 }

@@ -1,7 +1,9 @@
 // tests/integration/store_test.cpp — the behavioural suite every session store backend passes
-// (parameterized: memory, redis against a real redis-server), and Redis-specific checks of the
-// key layout @mcp-ts/sdk shares with us.
+// (parameterized: memory, redis against a real redis-server, sqlite, file, postgres against a
+// real PostgreSQL), and Redis-, SQLite- and file-specific checks of the layouts @mcp-ts/sdk
+// shares with us (PostgreSQL's: postgres_store_test.cpp).
 #include "async_test.hpp"
+#include "postgres_server.hpp"
 #include "redis_test_util.hpp"
 
 #include "store/store.hpp"
@@ -46,6 +48,8 @@ struct backend {
     std::unique_ptr<redis_server> server;
     std::unique_ptr<temp_dir> dir;
     std::unique_ptr<store::session_store> store;
+    // Declared last, so stopped first: with_store() has closed the store by then.
+    std::unique_ptr<postgres_server> postgres;
 };
 
 struct backend_kind {
@@ -81,6 +85,16 @@ std::vector<backend_kind> const& backends() {
              if (!s)
                  throw mcpd::exception(s.error());
              co_return backend{nullptr, std::move(dir), std::move(*s)};
+         }},
+        {"postgres",
+         [](asio::any_io_executor ex) -> asio::awaitable<backend> {
+             auto server = std::make_unique<postgres_server>();
+             auto url = server->url();
+             store::postgres_options opts;
+             auto s = co_await store::postgres_store::open(ex, url, opts);
+             if (!s)
+                 throw mcpd::exception(s.error());
+             co_return backend{nullptr, nullptr, std::move(*s), std::move(server)};
          }},
     };
     return all;
@@ -625,6 +639,18 @@ TEST(store_select, unknown_types_and_rest_only_supabase_are_clear_errors) {
                                     store::store_type::memory);
     ASSERT_FALSE(rest);
     EXPECT_NE(rest.error().message().find("SUPABASE_DB_URL"), std::string::npos);
+    // …and where Supabase shows it.
+    EXPECT_NE(rest.error().message().find("Database → Connection string"), std::string::npos)
+        << rest.error().message();
+    auto explicit_rest = store::choose_store(
+        env_of({{"MCP_TS_STORAGE_TYPE", "supabase"}, {"SUPABASE_URL", "https://x.supabase.co"}}),
+        store::store_type::memory);
+    ASSERT_FALSE(explicit_rest);
+    EXPECT_NE(explicit_rest.error().message().find("SUPABASE_DB_URL"), std::string::npos);
+    auto nothing = store::choose_store(env_of({{"MCP_TS_STORAGE_TYPE", "postgres"}}),
+                                       store::store_type::memory);
+    ASSERT_FALSE(nothing);
+    EXPECT_NE(nothing.error().message().find("DATABASE_URL"), std::string::npos);
 }
 
 TEST(store_select, an_unreachable_redis_falls_back_to_memory_unless_required) {
