@@ -381,7 +381,7 @@ TEST(store_redis, killed_during_a_burst_leaves_no_half_written_session) {
         auto cfg = test_config(server);
         cfg.command_timeout = 3s;
         store::redis_store s(ex, cfg);
-        constexpr int n = 400;
+        constexpr int n = 2000;
         int ok = 0, failed = 0, done = 0;
         for (int i = 0; i < n; ++i)
             asio::co_spawn(
@@ -403,7 +403,10 @@ TEST(store_redis, killed_during_a_burst_leaves_no_half_written_session) {
                     ++done;
                 },
                 asio::detached);
-        co_await sleep_for(5ms);
+        // Kill once the burst is under way: most of it is then in flight or queued, however
+        // fast this machine is.
+        while (done < 20)
+            co_await sleep_for(1ms);
         server.kill();
         co_await sleep_for(100ms);
         server.start();
