@@ -236,6 +236,13 @@ asio::awaitable<result<json::value>> context::create_message(json::object params
 asio::awaitable<result<json::value>> context::elicit(json::object params) {
     if (!declares(client_capabilities(), "elicitation"))
         co_return error{client_errc::capability_missing, "elicitation/create needs elicitation"};
+    // 2025-11-25: URL mode needs `elicitation.url`; an empty `elicitation: {}` means form only.
+    if (auto const* mode = params.if_contains("mode"); mode != nullptr && *mode == "url") {
+        auto const& el = client_capabilities().at("elicitation").get_object();
+        if (!declares(el, "url"))
+            co_return error{client_errc::capability_missing,
+                            "elicitation/create in URL mode needs elicitation.url"};
+    }
     co_return co_await request("elicitation/create", std::move(params));
 }
 

@@ -75,7 +75,9 @@ public:
     // asks several times in a row simply asks again each round and gets the answers it has.
     boost::asio::awaitable<result<boost::json::value>>
     request(std::string method, boost::json::object params, duration timeout, std::string key);
-    // The same, after checking the client declared the capability the method needs.
+    // The same, after checking the client declared the capability the method needs
+    // (elicitation in URL mode, `{"mode": "url", "url": …, "elicitationId": …}`, needs
+    // elicitation.url).
     boost::asio::awaitable<result<boost::json::value>> create_message(boost::json::object params);
     boost::asio::awaitable<result<boost::json::value>> elicit(boost::json::object params);
     boost::asio::awaitable<result<boost::json::value>> list_roots();

@@ -444,3 +444,19 @@ TEST(UriTemplate, MatchesLevelOneTemplates) {
     ASSERT_TRUE(tail);
     EXPECT_EQ((*tail)["id"], "42");
 }
+
+TEST_F(Dispatch, UrlElicitationNeedsTheUrlCapability) {
+    srv.add_tool(named("login"), [](context& ctx, json::object) -> asio::awaitable<tool_result> {
+        json::object ask{{"mode", "url"},
+                         {"message", "Sign in"},
+                         {"url", "https://example.com/login"},
+                         {"elicitationId", "e1"}};
+        auto r = co_await ctx.elicit(std::move(ask));
+        co_return r ? tool_result::text("sent") : tool_result::error(r.error().message());
+    });
+    auto form_only = open(json::object{{"elicitation", json::object{}}});
+    auto const r = result(call(form_only, "tools/call", json::object{{"name", "login"}}));
+    EXPECT_EQ(r.at("isError"), true);
+    EXPECT_NE(std::string(r.at("content").at(0).at("text").as_string()).find("elicitation.url"),
+              std::string::npos);
+}
