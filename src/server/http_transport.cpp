@@ -267,8 +267,25 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             for (auto const& c : self->open)
                 if (c->is_open() && !c->has_output())
                     c->push_raw(": keepalive\n\n");
+            self->forget_idle_sessions();
             self->start_keepalive();
         });
+    }
+
+    void forget_idle_sessions() {
+        auto held = [this](std::string const& id) {
+            auto it = wires.find(id);
+            if (it == wires.end())
+                return false;
+            for (auto const& [no, ls] : it->second->streams)
+                if (ls->conn && ls->conn->is_open())
+                    return true;
+            return it->second->in_flight > 0;
+        };
+        for (auto const& id : disp.sessions().forget_idle(opts.session_idle_timeout, held)) {
+            wires.erase(id);
+            events->forget_session(id);
+        }
     }
 
     std::shared_ptr<wire_session> wire_for(std::string const& id) {

@@ -50,6 +50,9 @@ struct http_transport_options {
     duration keepalive_interval = std::chrono::seconds(15); // SSE comment on idle streams
     std::uint32_t retry_ms = 1000;                          // SSE retry: field
     std::size_t events_per_stream = 1024;                   // kept for Last-Event-ID replay
+    // A session unused this long (no request, no open stream) is dropped from memory; its
+    // record stays in the store, so the client can come back.
+    duration session_idle_timeout = std::chrono::minutes(30);
 };
 
 class http_transport {

@@ -104,8 +104,10 @@ result<std::shared_ptr<session>> session_manager::create() {
 }
 
 asio::awaitable<result<std::shared_ptr<session>>> session_manager::find(std::string const& id) {
-    if (auto it = live_.find(id); it != live_.end())
+    if (auto it = live_.find(id); it != live_.end()) {
+        it->second->last_used = std::chrono::steady_clock::now();
         co_return it->second;
+    }
     auto rec = co_await records_->load(id);
     if (!rec)
         co_return rec.error();
@@ -134,6 +136,24 @@ asio::awaitable<result<void>> session_manager::touch(session& s) {
         std::chrono::steady_clock::now() - s.last_saved < refresh_after_)
         co_return result<void>{};
     co_return co_await save(s);
+}
+
+std::vector<std::string>
+session_manager::forget_idle(duration idle, std::function<bool(std::string const&)> const& held) {
+    std::vector<std::string> out;
+    auto cutoff = std::chrono::steady_clock::now() - idle;
+    for (auto it = live_.begin(); it != live_.end();) {
+        auto& s = *it->second;
+        if (s.last_used < cutoff && s.in_flight.empty() && s.outgoing.empty() &&
+            !(held && held(it->first))) {
+            s.unsolicited = nullptr;
+            out.push_back(it->first);
+            it = live_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return out;
 }
 
 asio::awaitable<result<void>> session_manager::end(std::string const& id) {

@@ -28,6 +28,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace mcpd::server {
 
@@ -91,6 +92,7 @@ public:
     bool ephemeral = false; // a stateless (2026-07-28) request's session: never stored
     bool ended = false;
     std::chrono::steady_clock::time_point last_saved{}; // for session_manager::touch
+    std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
 
     // Messages that belong to no request. Unset: nowhere to send them (they are dropped).
     message_sink unsolicited;
@@ -123,6 +125,12 @@ public:
     boost::asio::awaitable<result<void>> touch(session& s);
     // Ends a session: forgets it here and in the store.
     boost::asio::awaitable<result<void>> end(std::string const& id);
+
+    // Forgets (here, not in the record store) sessions unused for `idle` with nothing in
+    // flight and not `held` (e.g. an open stream): a client that returns is restored from the
+    // store. Bounds memory when clients leave without DELETE. Returns the ids forgotten.
+    std::vector<std::string> forget_idle(duration idle,
+                                         std::function<bool(std::string const&)> const& held);
 
     [[nodiscard]] std::size_t live_count() const noexcept { return live_.size(); }
     // Every live session (for list_changed and resources/updated fan-out).

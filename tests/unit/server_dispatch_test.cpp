@@ -460,3 +460,22 @@ TEST_F(Dispatch, UrlElicitationNeedsTheUrlCapability) {
     EXPECT_NE(std::string(r.at("content").at(0).at("text").as_string()).find("elicitation.url"),
               std::string::npos);
 }
+
+TEST_F(Dispatch, IdleSessionsLeaveMemoryButNotTheStore) {
+    auto idle = open();
+    auto held = open();
+    auto busy = open();
+    auto const long_ago = std::chrono::steady_clock::now() - std::chrono::hours(2);
+    idle->last_used = held->last_used = long_ago;
+    auto forgotten = sessions.forget_idle(
+        std::chrono::hours(1), [&](std::string const& id) { return id == held->state.id; });
+    ASSERT_EQ(forgotten, std::vector<std::string>{idle->state.id});
+    EXPECT_EQ(sessions.live_count(), 2u);
+    // The client comes back: the session is restored from its record, state intact.
+    auto back = run(sessions.find(idle->state.id));
+    ASSERT_TRUE(back && *back);
+    EXPECT_NE(back->get(), idle.get());
+    EXPECT_EQ((*back)->state.protocol_version, "2025-11-25");
+    EXPECT_TRUE((*back)->state.initialized);
+    EXPECT_EQ(sessions.live_count(), 3u);
+}
