@@ -104,6 +104,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
 
     http::limits lim;
     lim.max_body_bytes = a.max_body_bytes;
+    lim.request_timeout = a.request_timeout;
     auto handler = [&transport](http::exchange& x) -> asio::awaitable<void> {
         if (co_await transport.handle(x))
             co_return;
