@@ -226,7 +226,8 @@ int main(int argc, char** argv) {
                           "also accept this Host name (repeatable; * for any)");
     serve_cmd->add_option("--allowed-origin", sv.allowed_origins,
                           "accept this Origin (scheme://host[:port]; repeatable; * for any)");
-    serve_cmd->add_option("--max-body", sv.max_body_bytes, "largest request body in bytes");
+    serve_cmd->add_option("--max-body", sv.max_body_bytes,
+                          "largest request body (HTTP) or line (stdio) in bytes");
     serve_cmd->add_option("--drain-timeout", drain_text,
                           "how long shutdown waits for requests in flight ($MCPD_DRAIN_TIMEOUT)");
     std::string request_timeout_text = "10s";
