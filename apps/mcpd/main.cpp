@@ -227,9 +227,14 @@ int main(int argc, char** argv) {
                           "also accept this Host name (repeatable; * for any)");
     serve_cmd->add_option("--allowed-origin", sv.allowed_origins,
                           "accept this Origin (scheme://host[:port]; repeatable; * for any)");
-    serve_cmd->add_option("--max-body", sv.max_body_bytes, "largest request body in bytes");
+    serve_cmd->add_option("--max-body", sv.max_body_bytes,
+                          "largest request body (HTTP) or line (stdio) in bytes");
     serve_cmd->add_option("--drain-timeout", drain_text,
                           "how long shutdown waits for requests in flight ($MCPD_DRAIN_TIMEOUT)");
+    std::string request_timeout_text = "10s";
+    serve_cmd->add_option("--request-timeout", request_timeout_text,
+                          "how long a client may take to send a whole request, from its first "
+                          "byte (slow senders get 408)");
 
     CLI11_PARSE(app, argc, argv);
 
@@ -253,6 +258,14 @@ int main(int argc, char** argv) {
             return 2;
         }
         sv.drain_timeout = *drain;
+        auto request_timeout = parse_duration(request_timeout_text);
+        if (!request_timeout || request_timeout->count() <= 0) {
+            std::fprintf(stderr, "mcpd: --request-timeout: %s\n",
+                         request_timeout ? "must be more than zero"
+                                         : request_timeout.error().message().c_str());
+            return 2;
+        }
+        sv.request_timeout = *request_timeout;
         return app::run_serve(sv);
     }
 

@@ -86,7 +86,10 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
     server::dispatcher disp(*srv, sessions, ex);
 
     if (a.stdio) {
-        server::stdio_transport stdio(disp, ex);
+        // A line is stdio's request body: the same limit.
+        server::stdio_options so_stdio;
+        so_stdio.max_line_bytes = a.max_body_bytes;
+        server::stdio_transport stdio(disp, ex, so_stdio);
         asio::signal_set signals(ex, SIGINT, SIGTERM);
         signals.async_wait([&](boost::system::error_code ec, int) {
             if (!ec)
@@ -109,6 +112,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
 
     http::limits lim;
     lim.max_body_bytes = a.max_body_bytes;
+    lim.request_timeout = a.request_timeout;
     auto handler = [&transport](http::exchange& x) -> asio::awaitable<void> {
         if (co_await transport.handle(x))
             co_return;

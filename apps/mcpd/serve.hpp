@@ -21,6 +21,7 @@ struct serve_args {
     std::vector<std::string> allowed_origins;
     std::size_t max_body_bytes = 4 * 1024 * 1024;
     duration drain_timeout = std::chrono::seconds(30);
+    duration request_timeout = std::chrono::seconds(10); // first byte to whole request (408)
 };
 
 int run_serve(serve_args const& args);

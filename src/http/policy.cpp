@@ -1,8 +1,6 @@
 // http/policy.cpp — Host and Origin checks. See policy.hpp.
 #include "http/policy.hpp"
 
-#include <boost/url/parse.hpp>
-
 #include <algorithm>
 #include <cctype>
 
@@ -67,11 +65,32 @@ bool origin_allowed(origin_policy const& p, std::string_view origin_header) {
     auto origin = lower(origin_header);
     if (listed(p.allowed_origins, origin))
         return true;
-    auto u = boost::urls::parse_absolute_uri(origin);
-    if (!u || (u->scheme() != "http" && u->scheme() != "https"))
+    // An Origin is scheme "://" host [":" port] and nothing else (RFC 6454), read by hand:
+    // Boost.URL 1.81 parses "http://127.0.0.1.evil.example" as host 127.0.0.1 followed by a path
+    // (boostorg/url#755), which would let that page through as a loopback origin.
+    std::string_view rest = origin;
+    if (rest.starts_with("http://"))
+        rest.remove_prefix(7);
+    else if (rest.starts_with("https://"))
+        rest.remove_prefix(8);
+    else
         return false;
-    std::string host = lower(u->host_address());
-    return listed(p.allowed_hosts, host);
+    if (rest.empty() || rest.find_first_of("/?#@\\ \t") != std::string_view::npos)
+        return false;
+    std::string_view port; // ":digits" or nothing
+    if (rest.front() == '[') {
+        auto close = rest.find(']');
+        if (close == std::string_view::npos)
+            return false;
+        port = rest.substr(close + 1);
+    } else if (auto colon = rest.find(':'); colon != std::string_view::npos) {
+        port = rest.substr(colon);
+    }
+    if (!port.empty() && (port.size() == 1 || port.front() != ':' ||
+                          port.find_first_not_of("0123456789", 1) != std::string_view::npos))
+        return false;
+    auto host = host_of(rest);
+    return !host.empty() && listed(p.allowed_hosts, host);
 }
 
 } // namespace mcpd::http

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -154,7 +155,8 @@ class connection {
 public:
     connection(std::shared_ptr<server::state> st, tcp::socket sock)
         : st_(std::move(st))
-        , stream_(std::move(sock)) {
+        , stream_(std::move(sock))
+        , request_deadline_(stream_.get_executor()) {
         error_code ec;
         auto ep = stream_.socket().remote_endpoint(ec);
         if (!ec)
@@ -174,6 +176,10 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::string remote_;
+    asio::steady_timer request_deadline_;
+    std::uint64_t request_reads_ = 0;
+    bool reading_request_ = false;
+    bool request_timed_out_ = false;
 };
 
 asio::awaitable<void> connection::send_error(status s, std::string_view message) {
@@ -186,6 +192,23 @@ asio::awaitable<void> connection::send_error(status s, std::string_view message)
     error_code ec;
     stream_.expires_after(st_->lim.write_timeout);
     co_await bhttp::async_write(stream_, res, use_ec(ec));
+    stream_.expires_never();
+    if (ec)
+        co_return;
+    // Lingering close: the client may still be sending the request we refused (a body over the
+    // limit, a header that does not end). Closing with its bytes unread makes the kernel send a
+    // reset, which can destroy our answer before the client reads it. So stop sending, and
+    // read and drop what comes for a short while, until the client closes.
+    constexpr auto linger_time = std::chrono::seconds(1);
+    constexpr std::size_t linger_bytes = 1024 * 1024;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 16 * 1024> sink{};
+    std::size_t dropped = buffer_.size();
+    buffer_.consume(buffer_.size());
+    stream_.expires_after(linger_time);
+    while (!ec && dropped < linger_bytes)
+        dropped += co_await stream_.async_read_some(asio::buffer(sink), use_ec(ec));
+    stream_.expires_never();
 }
 
 asio::awaitable<void> connection::run() {
@@ -200,13 +223,30 @@ asio::awaitable<void> connection::run() {
                 break;
             buffer_.commit(n);
         }
-        // From the first byte, the whole request must arrive in time (slow senders).
-        stream_.expires_after(lim.request_timeout);
+        // From the first byte, the whole request must arrive in time (slow senders). Our own
+        // timer, not the stream's expiry: that one closes the socket, and the 408 could not go.
+        // The generation keeps a timer that fires just as its read completes from cancelling
+        // the next one.
+        stream_.expires_never();
+        auto generation = ++request_reads_;
+        request_timed_out_ = false;
+        request_deadline_.expires_after(lim.request_timeout);
+        request_deadline_.async_wait([this, generation](error_code const& tec) {
+            if (tec || generation != request_reads_ || !reading_request_)
+                return;
+            request_timed_out_ = true;
+            error_code ignored;
+            stream_.socket().cancel(ignored);
+        });
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
         parser.body_limit(lim.max_body_bytes);
+        reading_request_ = true;
         co_await bhttp::async_read(stream_, buffer_, parser, use_ec(ec));
-        stream_.expires_never();
+        reading_request_ = false;
+        request_deadline_.cancel();
+        if (request_timed_out_)
+            ec = beast::error::timeout;
         if (ec == bhttp::error::body_limit) {
             co_await send_error(status::payload_too_large, "Request body too large");
             break;

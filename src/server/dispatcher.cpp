@@ -379,7 +379,10 @@ struct dispatcher::methods {
 
     asio::awaitable<json::object> get_prompt(std::shared_ptr<in_flight_request> flight) {
         auto name = string_at(req.params, "name");
-        auto* entry = name.empty() ? nullptr : reg().prompts.find(name);
+        if (name.empty())
+            co_return fail(code::invalid_params,
+                           "prompts/get: \"name\" must be a non-empty string");
+        auto* entry = reg().prompts.find(name);
         if (entry == nullptr)
             co_return fail(code::invalid_params, "Unknown prompt: " + std::string(name));
         std::map<std::string, std::string> args;

@@ -314,15 +314,18 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     // --- checks shared by every endpoint --------------------------------------------------
 
     std::optional<http::response> check_origin(http::request const& req) {
+        // No CORS headers on a refusal: the refused page must not read it either.
+        auto refuse = [&req](std::string const& message) {
+            auto body = protocol::make_error(nullptr, code::connection_closed, message);
+            return http::make_response(req, status::forbidden, json::serialize(body),
+                                       "application/json");
+        };
         auto host = req[bhttp::field::host];
         if (!http::host_allowed(opts.origins, host))
-            return error_reply(req, status::forbidden, code::connection_closed,
-                               "Forbidden: Host header \"" + std::string(host) +
-                                   "\" is not allowed");
+            return refuse("Forbidden: Host header \"" + std::string(host) + "\" is not allowed");
         auto origin = req[bhttp::field::origin];
         if (!http::origin_allowed(opts.origins, origin))
-            return error_reply(req, status::forbidden, code::connection_closed,
-                               "Forbidden: Origin \"" + std::string(origin) + "\" is not allowed");
+            return refuse("Forbidden: Origin \"" + std::string(origin) + "\" is not allowed");
         return std::nullopt;
     }
 
@@ -454,6 +457,13 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             co_await ex.respond(json_reply(req, status::bad_request, to_json(*parsed.fatal)));
             co_return;
         }
+        // A body that is one message, and not JSON-RPC, is refused as a whole whatever its
+        // session headers say: there is nothing to serve, and "session required" would hide why.
+        if (!parsed.batch && parsed.messages.size() == 1)
+            if (auto const* bad = std::get_if<protocol::invalid>(&parsed.messages.front())) {
+                co_await ex.respond(json_reply(req, status::bad_request, to_json(bad->reply)));
+                co_return;
+            }
 
         std::string session_header(trim(req["Mcp-Session-Id"]));
         auto version_header = trim(req["MCP-Protocol-Version"]);

@@ -74,6 +74,12 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
         idle.notify();
     }
 
+    void send_too_long() {
+        send(protocol::make_error(nullptr, protocol::code::parse_error,
+                                  "Parse error: message over " +
+                                      std::to_string(opts.max_line_bytes) + " bytes"));
+    }
+
     asio::awaitable<void> handle_line(std::string_view line) {
         if (line.find_first_not_of(" \t\r") == std::string_view::npos)
             co_return;
@@ -90,6 +96,14 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
         }
         auto self = shared_from_this();
         message_sink sink = [self](json::object const& m) { return self->send(m); };
+        // JSON-RPC 2.0 answers a batch with one array, once every request in it has answered.
+        // The batch counts as pending while this loop runs, so that requests which finish
+        // during a notification's co_await do not send the array before later entries join it.
+        std::shared_ptr<batch_answers> batch;
+        if (parsed.batch) {
+            batch = std::make_shared<batch_answers>();
+            batch->pending = 1;
+        }
         for (auto& m : parsed.messages) {
             if (auto* r = std::get_if<protocol::request>(&m)) {
                 auto target = sess;
@@ -97,7 +111,9 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                     if (auto st = dispatcher::stateless_session(*r))
                         target = st;
                 ++in_flight;
-                auto task = [self, target, sink,
+                if (batch)
+                    ++batch->pending;
+                auto task = [self, target, sink, batch,
                              r = std::move(*r)]() mutable -> asio::awaitable<void> {
                     std::optional<json::object> response;
                     try {
@@ -106,8 +122,13 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                         response =
                             protocol::make_error(r.id, protocol::code::internal_error, e.what());
                     }
-                    if (response)
+                    if (batch) {
+                        if (response)
+                            batch->answers.push_back(std::move(*response));
+                        self->batch_entry_done(*batch);
+                    } else if (response) {
                         self->send(*response);
+                    }
                     if (--self->in_flight == 0)
                         self->idle.notify();
                 };
@@ -119,9 +140,28 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
             } else if (auto* er = std::get_if<protocol::error_response>(&m)) {
                 disp.handle_response(*sess, er->id, to_json(*er));
             } else if (auto* bad = std::get_if<protocol::invalid>(&m)) {
-                send(to_json(bad->reply));
+                if (batch)
+                    batch->answers.push_back(to_json(bad->reply));
+                else
+                    send(to_json(bad->reply));
             }
         }
+        if (batch)
+            batch_entry_done(*batch);
+    }
+
+    struct batch_answers {
+        std::size_t pending = 0;
+        json::array answers;
+    };
+
+    // One entry of a batch (or the loop over it) is done; the last one sends the array, if
+    // there is anything to answer (a batch of notifications gets no answer).
+    void batch_entry_done(batch_answers& b) {
+        if (--b.pending > 0 || b.answers.empty() || closed)
+            return;
+        out_queue.push_back(json::serialize(b.answers) + "\n");
+        out_wake.notify();
     }
 
     bool protocol_allows_batch() const;
@@ -155,10 +195,7 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                     if (!skipping)
                         buf.append(data);
                     if (buf.size() > opts.max_line_bytes) {
-                        send(protocol::make_error(nullptr, protocol::code::parse_error,
-                                                  "Parse error: message over " +
-                                                      std::to_string(opts.max_line_bytes) +
-                                                      " bytes"));
+                        send_too_long();
                         buf.clear();
                         skipping = true;
                     }
@@ -166,7 +203,10 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                 }
                 if (!skipping) {
                     buf.append(data.substr(0, nl));
-                    co_await handle_line(buf);
+                    if (buf.size() > opts.max_line_bytes)
+                        send_too_long();
+                    else
+                        co_await handle_line(buf);
                 }
                 buf.clear();
                 skipping = false;
