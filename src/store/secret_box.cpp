@@ -164,8 +164,10 @@ result<void> open_record(json::object& record, secret_box const* box) {
                              "' is encrypted and STORAGE_ENCRYPTION_KEY is not set");
         auto opened = box->open(v->get_string());
         if (!opened) {
-            opened.error().detail = "field '" + std::string(field) + "' " + opened.error().detail;
-            return opened.error();
+            // result::error() is a copy: build the error with the field's name in it.
+            auto e = opened.error();
+            e.detail = "field '" + std::string(field) + "' " + e.detail;
+            return e;
         }
         *v = std::move(*opened);
     }
