@@ -24,6 +24,13 @@ function(mcpd_warnings target)
     # GCC 12 flags designated initializers that leave members to their defaults, which is
     # how options structs are meant to be written: {.timeout = 50ms}.
     -Wno-missing-field-initializers)
+  # GCC at -O2 pairs an Asio coroutine frame's aligned_alloc (its recycling allocator) with the
+  # frame's class operator delete, which frees through that same allocator, and reports a
+  # mismatch that is not there (GCC bug 109224; docs/rough_edges.md). Which coroutines it flags
+  # depends on inlining.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE -Wno-mismatched-new-delete)
+  endif()
 endfunction()
 
 # mcpd_library(<name> SOURCES ... DEPS ...): one layer's static library.

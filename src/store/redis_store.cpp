@@ -55,17 +55,17 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 )lua");
 
-// KEYS: identity set. ARGV: the identity's session key prefix, 'values' | 'ids' | 'prune'.
-// Returns the live records' JSON, or their ids, or the number of dead ids removed; dead ids
-// (records expired or deleted behind our back) are removed from the set in every mode.
+// KEYS: identity set. ARGV: the identity's session key prefix, 'ids' | 'prune'. Returns the
+// ids whose records exist, or the number of dead ids removed; dead ids (records expired or
+// deleted behind our back) are removed from the set in both modes. EXISTS, not GET: values
+// copied into Lua are what makes a script expensive.
 redis::script const list_script(R"lua(
 local ids = redis.call('SMEMBERS', KEYS[1])
 local out = {}
 local pruned = 0
 for _, id in ipairs(ids) do
-  local v = redis.call('GET', ARGV[1] .. id)
-  if v then
-    if ARGV[2] == 'values' then out[#out + 1] = v else out[#out + 1] = id end
+  if redis.call('EXISTS', ARGV[1] .. id) == 1 then
+    out[#out + 1] = id
   else
     redis.call('SREM', KEYS[1], id)
     pruned = pruned + 1
@@ -73,6 +73,18 @@ for _, id in ipairs(ids) do
 end
 if ARGV[2] == 'prune' then return pruned end
 return out
+)lua");
+
+// KEYS: identity set. ARGV: the identity's session key prefix, then ids whose records a read
+// found missing. Removes those still without a record (one re-created meanwhile stays).
+redis::script const prune_ids_script(R"lua(
+local pruned = 0
+for i = 2, #ARGV do
+  if redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 0 then
+    pruned = pruned + redis.call('SREM', KEYS[1], ARGV[i])
+  end
+end
+return pruned
 )lua");
 
 std::string ttl_seconds(duration ttl) {
@@ -168,33 +180,50 @@ awaitable<result<std::optional<json::object>>> redis_store::get_session(std::str
     co_return std::optional<json::object>(std::move(*record));
 }
 
-awaitable<result<std::vector<std::string>>> redis_store::list(std::string const& identity,
-                                                              bool values) {
-    std::vector<std::string> keys{identity_key(identity)};
-    std::vector<std::string> args{session_key(identity, ""), values ? "values" : "ids"};
-    auto r = co_await client_.eval(list_script, keys, args);
-    if (!r)
-        co_return r.error();
-    std::vector<std::string> out;
-    for (auto const& v : r->elements)
-        out.emplace_back(v.as_string().value_or(""));
-    co_return out;
-}
-
 awaitable<result<std::vector<json::object>>>
 redis_store::get_identity_sessions_data(std::string identity) {
     if (auto ok = validate_identity(identity); !ok)
         co_return ok.error();
-    auto texts = co_await list(identity, true);
-    if (!texts)
-        co_return texts.error();
+    // SMEMBERS, then one MGET of the records: native commands only. A script that read the
+    // values would save a round trip but costs Redis 3-4x the time (50 records of 800 bytes:
+    // ~3,700 scripts/s against ~17,800 MGETs/s on one core), as every value is copied into Lua
+    // and out again.
+    auto set = identity_key(identity);
+    auto ids = co_await client_.exec(command("SMEMBERS", set));
+    if (!ids)
+        co_return ids.error();
     std::vector<json::object> out;
-    out.reserve(texts->size());
-    for (auto const& t : *texts) {
-        auto record = parse_record(t);
+    if (ids->elements.empty())
+        co_return out;
+    command mget("MGET");
+    for (auto const& id : ids->elements)
+        mget.arg(session_key(identity, id.str));
+    auto values = co_await client_.exec(mget);
+    if (!values)
+        co_return values.error();
+    if (values->elements.size() != ids->elements.size())
+        co_return error(store_errc::corrupt_record,
+                        "MGET answered " + std::to_string(values->elements.size()) +
+                            " values for " + std::to_string(ids->elements.size()) + " keys");
+    out.reserve(values->elements.size());
+    std::vector<std::string> prune_args;
+    for (std::size_t i = 0; i < values->elements.size(); ++i) {
+        auto const& v = values->elements[i];
+        if (v.is_null()) { // expired or removed since SMEMBERS
+            if (prune_args.empty())
+                prune_args.push_back(session_key(identity, ""));
+            prune_args.push_back(ids->elements[i].str);
+            continue;
+        }
+        auto record = parse_record(v.str);
         if (!record)
             co_return record.error();
         out.push_back(std::move(*record));
+    }
+    if (!prune_args.empty()) {
+        std::vector<std::string> keys{set};
+        if (auto r = co_await client_.eval(prune_ids_script, keys, prune_args); !r)
+            co_return r.error();
     }
     co_return out;
 }
@@ -203,7 +232,16 @@ awaitable<result<std::vector<std::string>>>
 redis_store::get_identity_session_ids(std::string identity) {
     if (auto ok = validate_identity(identity); !ok)
         co_return ok.error();
-    co_return co_await list(identity, false);
+    std::vector<std::string> keys{identity_key(identity)};
+    std::vector<std::string> args{session_key(identity, ""), "ids"};
+    auto r = co_await client_.eval(list_script, keys, args);
+    if (!r)
+        co_return r.error();
+    std::vector<std::string> out;
+    out.reserve(r->elements.size());
+    for (auto const& v : r->elements)
+        out.emplace_back(v.as_string().value_or(""));
+    co_return out;
 }
 
 awaitable<result<void>> redis_store::remove_session(std::string identity, std::string session_id) {

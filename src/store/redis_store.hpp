@@ -8,9 +8,12 @@
 //
 // Better than the reference, same layout: create and remove are one atomic script each; update
 // is a compare-and-set script (the merge is done here, where JSON is handled exactly, and
-// retried if the record changed meanwhile), keeping the remaining TTL; listing an identity is
-// one round trip that also prunes ids whose records expired; admin listing uses SCAN (KEYS where
-// SCAN is refused). Scripts build session keys from ARGV, so this backend is for standalone
+// retried if the record changed meanwhile), keeping the remaining TTL; listing an identity's
+// records is SMEMBERS then one MGET (two round trips whatever the count, where the reference
+// makes one per session; cheaper for Redis than a script that reads the values), and ids whose
+// records expired are pruned by a script that removes only ids still without a record; listing
+// ids is one script; admin listing uses SCAN (KEYS where SCAN is refused). Scripts build
+// session keys from ARGV and MGET spans an identity's keys, so this backend is for standalone
 // Redis (and Sentinel), not Cluster.
 #pragma once
 
@@ -53,9 +56,6 @@ public:
     static constexpr int max_update_attempts = 32;
 
 private:
-    boost::asio::awaitable<result<std::vector<std::string>>> list(std::string const& identity,
-                                                                  bool values);
-
     redis::client client_;
 };
 

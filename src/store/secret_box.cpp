@@ -147,8 +147,9 @@ result<json::value> secret_box::open(std::string_view sealed) const {
     return v;
 }
 
-void seal_record(json::object& record, secret_box const& box) {
-    for (auto field : secret_fields)
+void seal_record(json::object& record, secret_box const& box,
+                 std::span<std::string_view const> fields) {
+    for (auto field : fields)
         if (auto* v = record.if_contains(field); v && !v->is_null() && !secret_box::is_sealed(*v))
             *v = box.seal(*v);
 }
@@ -164,8 +165,10 @@ result<void> open_record(json::object& record, secret_box const* box) {
                              "' is encrypted and STORAGE_ENCRYPTION_KEY is not set");
         auto opened = box->open(v->get_string());
         if (!opened) {
-            opened.error().detail = "field '" + std::string(field) + "' " + opened.error().detail;
-            return opened.error();
+            // result::error() is a copy: build the error with the field's name in it.
+            auto e = opened.error();
+            e.detail = "field '" + std::string(field) + "' " + e.detail;
+            return e;
         }
         *v = std::move(*opened);
     }

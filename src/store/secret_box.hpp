@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -46,8 +47,14 @@ private:
 inline constexpr std::array<std::string_view, 3> secret_fields = {"headers", "tokens",
                                                                   "clientInformation"};
 
-// Seals each non-null secret field of `record` that is not sealed already.
-void seal_record(boost::json::object& record, secret_box const& box);
+// The fields @mcp-ts/sdk's Supabase backend seals (it leaves client_information plain): what
+// mcpd seals on PostgreSQL, so a Node app on the same table reads every record mcpd writes.
+inline constexpr std::array<std::string_view, 2> supabase_secret_fields = {"headers", "tokens"};
+
+// Seals each non-null field of `fields` (default: secret_fields) in `record` that is not sealed
+// already.
+void seal_record(boost::json::object& record, secret_box const& box,
+                 std::span<std::string_view const> fields = secret_fields);
 // Opens each sealed secret field. With no box (no key configured), a sealed field is an error:
 // the record must not be handed out with a ciphertext where an object belongs.
 result<void> open_record(boost::json::object& record, secret_box const* box);

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "redis/client.hpp"
 #include "redis/config.hpp"
+#include "store/encrypting_store.hpp"
 #include "store/file_store.hpp"
 #include "store/memory_store.hpp"
 #include "store/postgres_store.hpp"
@@ -11,6 +12,8 @@
 #include "store/sqlite_store.hpp"
 
 #include <boost/system/errc.hpp>
+
+#include <atomic>
 
 namespace mcpd::store {
 
@@ -140,12 +143,12 @@ result<store_choice> choose_store(getenv_fn getenv, store_type default_type) {
     }
 }
 
+namespace {
+
+// The backend itself, before encrypting_store wraps it.
 boost::asio::awaitable<result<std::unique_ptr<session_store>>>
-open_store(boost::asio::any_io_executor ex, store_choice choice, open_options opts,
-           getenv_fn getenv) {
-    getenv = or_process_env(std::move(getenv));
-    auto required_env = env(getenv, "MCP_TS_STORAGE_REQUIRED");
-    bool required = opts.required || required_env == "1" || required_env == "true";
+open_backend(boost::asio::any_io_executor ex, store_choice const& choice, bool required,
+             getenv_fn const& getenv) {
     using store_ptr = std::unique_ptr<session_store>;
     switch (choice.type) {
     case store_type::memory:
@@ -180,6 +183,54 @@ open_store(boost::asio::any_io_executor ex, store_choice choice, open_options op
     }
     }
     co_return invalid("unknown store type");
+}
+
+// Said once per process, however many stores it opens.
+void warn_plain_text_once() {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+        log::warn("[mcpd][Storage] STORAGE_ENCRYPTION_KEY is not set: session headers, tokens "
+                  "and clientInformation are stored in plain text");
+}
+
+} // namespace
+
+result<std::optional<secret_box>> secret_box_from_env(getenv_fn getenv) {
+    getenv = or_process_env(std::move(getenv));
+    auto key = env(getenv, "STORAGE_ENCRYPTION_KEY");
+    if (key.empty()) // as @mcp-ts/sdk: empty is unset
+        return std::optional<secret_box>();
+    auto box = secret_box::from_key_text(key);
+    if (!box)
+        return box.error();
+    return std::optional<secret_box>(std::move(*box));
+}
+
+boost::asio::awaitable<result<std::unique_ptr<session_store>>>
+open_store(boost::asio::any_io_executor ex, store_choice choice, open_options opts,
+           getenv_fn getenv) {
+    getenv = or_process_env(std::move(getenv));
+    auto required_env = env(getenv, "MCP_TS_STORAGE_REQUIRED");
+    bool required = opts.required || required_env == "1" || required_env == "true";
+    // The key first: a malformed one stops everything before a backend is touched.
+    auto box = secret_box_from_env(getenv);
+    if (!box)
+        co_return box.error();
+    auto backend = co_await open_backend(ex, choice, required, getenv);
+    if (!backend)
+        co_return backend.error();
+    if (*box)
+        log::info("[mcpd][Storage] Secrets at rest are encrypted (STORAGE_ENCRYPTION_KEY, "
+                  "AES-256-GCM)");
+    else
+        warn_plain_text_once();
+    // On PostgreSQL, seal what @mcp-ts/sdk's Supabase backend seals (headers, tokens): it
+    // reads client_information as plain JSON, and a Node app shares that table with us.
+    std::span<std::string_view const> sealed = secret_fields;
+    if (choice.type == store_type::postgres)
+        sealed = supabase_secret_fields;
+    co_return std::unique_ptr<session_store>(
+        std::make_unique<encrypting_store>(std::move(*backend), std::move(*box), sealed));
 }
 
 } // namespace mcpd::store

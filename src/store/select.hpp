@@ -7,14 +7,17 @@
 // (pure, testable); open_store() opens the choice: a Redis that cannot be reached falls back to
 // memory with the reference's two log lines, unless storage is required (MCP_TS_STORAGE_REQUIRED=1
 // or the caller says so), when it is an error. Every choice is logged once, with its reason.
+// Whatever opens is wrapped in an encrypting_store keyed by STORAGE_ENCRYPTION_KEY.
 #pragma once
 
+#include "store/secret_box.hpp"
 #include "store/session_store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace mcpd::store {
@@ -40,7 +43,14 @@ struct open_options {
     bool required = false; // refuse to fall back to memory (also MCP_TS_STORAGE_REQUIRED=1)
 };
 
-// Opens the chosen store. `getenv` also supplies REDIS_* settings (TLS and so on).
+// The key STORAGE_ENCRYPTION_KEY gives (secret_box.hpp), or nullopt when it is unset or empty.
+// Error: a malformed key (64 characters that are not hex).
+result<std::optional<secret_box>> secret_box_from_env(getenv_fn getenv);
+
+// Opens the chosen store, wrapped in an encrypting_store: with STORAGE_ENCRYPTION_KEY set,
+// secrets are sealed at rest on every backend (a malformed key is an error, before any backend
+// is opened); without it they are stored in plain text, and a warning says so once per process.
+// `getenv` also supplies REDIS_* settings (TLS and so on).
 boost::asio::awaitable<result<std::unique_ptr<session_store>>>
 open_store(boost::asio::any_io_executor ex, store_choice choice, open_options opts,
            getenv_fn getenv);

@@ -5,6 +5,7 @@
 #include "store/error.hpp"
 #include "store/session_store.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include <array>
@@ -176,7 +177,10 @@ result<void> merge_into(json::object& record, json::object const& partial) {
 
 result<json::object> parse_record(std::string_view text) {
     boost::system::error_code ec;
-    json::value v = json::parse(text, ec);
+    // One arena per record, sized from the text: a record's ~30 strings and objects cost one
+    // or two allocations instead of one each (listings parse many records per call).
+    auto arena = json::make_shared_resource<json::monotonic_resource>(2 * text.size() + 256);
+    json::value v = json::parse(text, ec, arena);
     if (ec || !v.is_object())
         return error(store_errc::corrupt_record, ec ? ec.message() : "not an object");
     return std::move(v.get_object());

@@ -50,7 +50,9 @@ result<void> validate_record(boost::json::object const& record);
 // set to null is removed. identity and sessionId cannot be changed (invalid_record).
 result<void> merge_into(boost::json::object& record, boost::json::object const& partial);
 
-// Reads a stored JSON text back into a record (corrupt_record if it is not a JSON object).
+// Reads a stored JSON text back into a record (corrupt_record if it is not a JSON object). The
+// record's memory comes from an arena of its own (a shared monotonic_resource), freed with the
+// record; what is added to it later comes from that arena too.
 result<boost::json::object> parse_record(std::string_view text);
 
 // `identity` and `sessionId` of a record (empty when absent or not strings).

@@ -1,7 +1,8 @@
 // tests/integration/mcpd_cli_test.cpp — the `mcpd` command against a real redis-server:
 // `mcpd redis ping` with a URL and with REDIS_HOST / REDIS_PORT / REDIS_PASSWORD, its exit
-// codes, and that a password never reaches its output; `mcpd sessions` on a file, on Redis's
-// fallback, and on PostgreSQL.
+// codes, and that a password never reaches its output; `mcpd sessions …` on the store the
+// environment selects (a file, Redis's fallback, required storage, PostgreSQL, the plain-text
+// warning, a malformed key).
 #include "postgres_server.hpp"
 #include "redis_server.hpp"
 
@@ -23,10 +24,13 @@ struct run_result {
     std::string output; // stdout and stderr
 };
 
-// Runs `env -u REDIS_URL <env_and_args>` (a REDIS_URL in the caller's environment would win
-// over REDIS_HOST and the others) and collects its output.
-run_result run(std::string const& env_and_args) {
-    std::string full = "env -u REDIS_URL " + env_and_args + " 2>&1";
+// Runs `env -u REDIS_URL -u STORAGE_ENCRYPTION_KEY <env_and_args>` (a REDIS_URL in the
+// caller's environment would win over REDIS_HOST and the others; a key would change what the
+// sessions commands store) and collects its output: stdout and stderr, or stdout alone.
+enum class capture { both, stdout_only };
+run_result run(std::string const& env_and_args, capture what = capture::both) {
+    std::string full = "env -u REDIS_URL -u STORAGE_ENCRYPTION_KEY " + env_and_args +
+                       (what == capture::both ? " 2>&1" : " 2>/dev/null");
     FILE* p = ::popen(full.c_str(), "r");
     run_result out{-1, {}};
     if (!p)
@@ -94,10 +98,10 @@ TEST(mcpd_cli, sessions_commands_work_on_the_selected_store) {
    "transportType":"streamable_http","callbackUrl":"https://app/cb","createdAt":1732000000000}
 ])";
     std::string env = "MCP_TS_STORAGE_TYPE=file MCP_TS_STORAGE_FILE=" + file + " ";
-    auto list = run(env + mcpd_binary + " sessions list");
+    auto list = run(env + mcpd_binary + " sessions list", capture::stdout_only);
     EXPECT_EQ(list.exit_code, 0) << list.output;
     EXPECT_EQ(list.output, "alice:NodeSession1\nbob:NodeSession2\n");
-    auto json_list = run(env + mcpd_binary + " sessions --json list");
+    auto json_list = run(env + mcpd_binary + " sessions --json list", capture::stdout_only);
     EXPECT_EQ(json_list.output, "[\"alice:NodeSession1\",\"bob:NodeSession2\"]\n");
     auto get = run(env + mcpd_binary + " sessions get alice NodeSession1");
     EXPECT_EQ(get.exit_code, 0) << get.output;
@@ -108,10 +112,12 @@ TEST(mcpd_cli, sessions_commands_work_on_the_selected_store) {
     auto missing = run(env + mcpd_binary + " sessions get alice nope");
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_EQ(run(env + mcpd_binary + " sessions rm alice NodeSession1").exit_code, 0);
-    EXPECT_EQ(run(env + mcpd_binary + " sessions list").output, "bob:NodeSession2\n");
-    EXPECT_EQ(run(env + mcpd_binary + " sessions --json cleanup").output, "{\"removed\":0}\n");
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list", capture::stdout_only).output,
+              "bob:NodeSession2\n");
+    EXPECT_EQ(run(env + mcpd_binary + " sessions --json cleanup", capture::stdout_only).output,
+              "{\"removed\":0}\n");
     EXPECT_EQ(run(env + mcpd_binary + " sessions clear").exit_code, 0);
-    EXPECT_EQ(run(env + mcpd_binary + " sessions list").output, "");
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list", capture::stdout_only).output, "");
     auto bad_type = run("MCP_TS_STORAGE_TYPE=mongo " + mcpd_binary + " sessions list");
     EXPECT_EQ(bad_type.exit_code, 2);
     std::filesystem::remove_all(dir);
@@ -134,19 +140,20 @@ TEST(mcpd_cli, sessions_log_the_redis_fallback_and_refuse_when_storage_is_requir
 TEST(mcpd_cli, sessions_commands_work_on_postgres_and_explain_a_rest_only_supabase) {
     postgres_server server;
     std::string env = "DATABASE_URL=" + server.url() + " ";
-    EXPECT_EQ(run(env + mcpd_binary + " sessions list").output, ""); // creates the table
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list", capture::stdout_only).output,
+              ""); // creates the table
     server.exec("INSERT INTO public.mcp_sessions (session_id, user_id, identity, server_url, "
                 "transport_type, callback_url, tokens, expires_at) VALUES ('NodeSession1', "
                 "'alice', 'alice', 'https://mcp.example.com', 'sse', 'https://app/cb', "
                 "'{\"access_token\": \"secret-token-123\"}', now() + interval '1 hour')");
-    auto list = run(env + mcpd_binary + " sessions list");
+    auto list = run(env + mcpd_binary + " sessions list", capture::stdout_only);
     EXPECT_EQ(list.exit_code, 0) << list.output;
     EXPECT_EQ(list.output, "alice:NodeSession1\n");
-    auto get = run(env + mcpd_binary + " sessions get alice NodeSession1");
+    auto get = run(env + mcpd_binary + " sessions get alice NodeSession1", capture::stdout_only);
     EXPECT_EQ(get.exit_code, 0) << get.output;
     EXPECT_NE(get.output.find("\"tokens\":\"***\""), std::string::npos) << get.output;
     EXPECT_EQ(run(env + mcpd_binary + " sessions rm alice NodeSession1").exit_code, 0);
-    EXPECT_EQ(run(env + mcpd_binary + " sessions list").output, "");
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list", capture::stdout_only).output, "");
 
     auto rest = run("SUPABASE_URL=https://x.supabase.co SUPABASE_SERVICE_ROLE_KEY=k " +
                     mcpd_binary + " sessions list");
@@ -155,4 +162,29 @@ TEST(mcpd_cli, sessions_commands_work_on_postgres_and_explain_a_rest_only_supaba
     EXPECT_NE(rest.output.find("Project Settings → Database → Connection string"),
               std::string::npos)
         << rest.output;
+}
+
+TEST(mcpd_cli, sessions_warn_once_about_plain_text_secrets_and_refuse_a_malformed_key) {
+    char tmpl[] = "/tmp/mcpd-cli-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    std::string env = "MCP_TS_STORAGE_TYPE=file MCP_TS_STORAGE_FILE=" + dir + "/sessions.json ";
+    std::string const warning = "stored in plain text";
+    auto plain = run(env + mcpd_binary + " sessions list");
+    EXPECT_EQ(plain.exit_code, 0) << plain.output;
+    auto first = plain.output.find(warning);
+    EXPECT_NE(first, std::string::npos) << plain.output;
+    EXPECT_EQ(plain.output.find(warning, first + 1), std::string::npos) << plain.output;
+
+    auto keyed = run(env + "STORAGE_ENCRYPTION_KEY=" + std::string(64, 'a') + " " + mcpd_binary +
+                     " sessions list");
+    EXPECT_EQ(keyed.exit_code, 0) << keyed.output;
+    EXPECT_EQ(keyed.output.find(warning), std::string::npos) << keyed.output;
+
+    auto bad = run(env + "STORAGE_ENCRYPTION_KEY=" + std::string(64, 'z') + " " + mcpd_binary +
+                   " sessions list");
+    EXPECT_EQ(bad.exit_code, 1) << bad.output;
+    EXPECT_NE(bad.output.find("STORAGE_ENCRYPTION_KEY has 64 characters but is not hex"),
+              std::string::npos)
+        << bad.output;
+    std::filesystem::remove_all(dir);
 }

@@ -486,3 +486,35 @@ TEST(store_postgres, host_names_are_resolved_before_libpq_sees_them) {
             << nowhere.error().message();
     });
 }
+
+TEST(store_postgres, with_a_key_seals_headers_and_tokens_as_the_supabase_backend_does) {
+    // @mcp-ts/sdk's Supabase backend seals headers and tokens and reads client_information as
+    // plain JSON; mcpd seals the same two there, so a Node app reads every record mcpd writes.
+    postgres_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto env = env_of(
+            {{"DATABASE_URL", server.url()}, {"STORAGE_ENCRYPTION_KEY", std::string(64, 'b')}});
+        auto choice = store::choose_store(env, store::store_type::memory);
+        CO_ASSERT(choice.has_value());
+        auto opened = co_await store::open_store(ex, *choice, {}, env);
+        CO_ASSERT(opened.has_value());
+        auto rec = record("alice", "Sealed1");
+        rec["headers"] = json::object{{"Authorization", "Bearer h"}};
+        rec["tokens"] = json::object{{"access_token", "tok"}};
+        rec["clientInformation"] = json::object{{"client_id", "cid"}};
+        CO_ASSERT((co_await (*opened)->create_session(rec, {})).has_value());
+        auto back = co_await (*opened)->get_session("alice", "Sealed1");
+        CO_ASSERT(back && *back);
+        EXPECT_EQ((**back).at("tokens").at("access_token"), "tok");
+        EXPECT_EQ((**back).at("clientInformation").at("client_id"), "cid");
+        co_await (*opened)->close();
+    });
+    auto raw = server.exec("SELECT tokens::text, headers::text, client_information::text FROM "
+                           "public.mcp_sessions WHERE session_id = 'Sealed1'");
+    ASSERT_EQ(raw.size(), 1u);
+    auto text = [&](std::size_t col) { return raw[0][col].value_or("NULL"); };
+    EXPECT_EQ(text(0).rfind("\"enc:1:", 0), 0u) << text(0);
+    EXPECT_EQ(text(1).rfind("\"enc:1:", 0), 0u) << text(1);
+    EXPECT_NE(text(2).find("\"client_id\": \"cid\""), std::string::npos) << text(2);
+}

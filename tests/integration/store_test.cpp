@@ -1,7 +1,8 @@
 // tests/integration/store_test.cpp — the behavioural suite every session store backend passes
-// (parameterized: memory, redis against a real redis-server, sqlite, file, postgres against a
-// real PostgreSQL), and Redis-, SQLite- and file-specific checks of the layouts @mcp-ts/sdk
-// shares with us (PostgreSQL's: postgres_store_test.cpp).
+// (parameterized: memory, redis against a real redis-server, sqlite and file in a temp dir,
+// postgres against a real PostgreSQL; each also behind an encrypting_store with a key), and
+// backend-specific checks of the layouts @mcp-ts/sdk shares with us (PostgreSQL's:
+// postgres_store_test.cpp).
 #include "async_test.hpp"
 #include "postgres_server.hpp"
 #include "redis_test_util.hpp"
@@ -57,46 +58,64 @@ struct backend_kind {
     std::function<asio::awaitable<backend>(asio::any_io_executor)> make;
 };
 
+// The same backend behind an encrypting_store with a key: the suite's results must not change.
+backend_kind encrypted(backend_kind plain) {
+    auto make = plain.make;
+    return {plain.name + "_encrypted",
+            [make](asio::any_io_executor ex) -> asio::awaitable<backend> {
+                auto b = co_await make(ex);
+                auto box = store::secret_box::from_key_text(std::string(64, 'a')).value();
+                b.store = std::make_unique<store::encrypting_store>(std::move(b.store), box);
+                co_return b;
+            }};
+}
+
 std::vector<backend_kind> const& backends() {
-    static std::vector<backend_kind> const all = {
-        {"memory",
-         [](asio::any_io_executor) -> asio::awaitable<backend> {
-             co_return backend{nullptr, nullptr, std::make_unique<store::memory_store>()};
-         }},
-        {"redis",
-         [](asio::any_io_executor ex) -> asio::awaitable<backend> {
-             auto server = std::make_unique<redis_server>();
-             auto cfg = test_config(*server);
-             auto s = std::make_unique<store::redis_store>(ex, cfg);
-             co_return backend{std::move(server), nullptr, std::move(s)};
-         }},
-        {"sqlite",
-         [](asio::any_io_executor) -> asio::awaitable<backend> {
-             auto dir = std::make_unique<temp_dir>();
-             auto s = co_await store::sqlite_store::open(dir->path + "/sessions.db");
-             if (!s)
-                 throw mcpd::exception(s.error());
-             co_return backend{nullptr, std::move(dir), std::move(*s)};
-         }},
-        {"file",
-         [](asio::any_io_executor) -> asio::awaitable<backend> {
-             auto dir = std::make_unique<temp_dir>();
-             auto s = co_await store::file_store::open(dir->path + "/sessions.json");
-             if (!s)
-                 throw mcpd::exception(s.error());
-             co_return backend{nullptr, std::move(dir), std::move(*s)};
-         }},
-        {"postgres",
-         [](asio::any_io_executor ex) -> asio::awaitable<backend> {
-             auto server = std::make_unique<postgres_server>();
-             auto url = server->url();
-             store::postgres_options opts;
-             auto s = co_await store::postgres_store::open(ex, url, opts);
-             if (!s)
-                 throw mcpd::exception(s.error());
-             co_return backend{nullptr, nullptr, std::move(*s), std::move(server)};
-         }},
-    };
+    static std::vector<backend_kind> const all = [] {
+        std::vector<backend_kind> plain = {
+            {"memory",
+             [](asio::any_io_executor) -> asio::awaitable<backend> {
+                 co_return backend{nullptr, nullptr, std::make_unique<store::memory_store>()};
+             }},
+            {"redis",
+             [](asio::any_io_executor ex) -> asio::awaitable<backend> {
+                 auto server = std::make_unique<redis_server>();
+                 auto cfg = test_config(*server);
+                 auto s = std::make_unique<store::redis_store>(ex, cfg);
+                 co_return backend{std::move(server), nullptr, std::move(s)};
+             }},
+            {"sqlite",
+             [](asio::any_io_executor) -> asio::awaitable<backend> {
+                 auto dir = std::make_unique<temp_dir>();
+                 auto s = co_await store::sqlite_store::open(dir->path + "/sessions.db");
+                 if (!s)
+                     throw mcpd::exception(s.error());
+                 co_return backend{nullptr, std::move(dir), std::move(*s)};
+             }},
+            {"file",
+             [](asio::any_io_executor) -> asio::awaitable<backend> {
+                 auto dir = std::make_unique<temp_dir>();
+                 auto s = co_await store::file_store::open(dir->path + "/sessions.json");
+                 if (!s)
+                     throw mcpd::exception(s.error());
+                 co_return backend{nullptr, std::move(dir), std::move(*s)};
+             }},
+            {"postgres",
+             [](asio::any_io_executor ex) -> asio::awaitable<backend> {
+                 auto server = std::make_unique<postgres_server>();
+                 auto url = server->url();
+                 store::postgres_options opts;
+                 auto s = co_await store::postgres_store::open(ex, url, opts);
+                 if (!s)
+                     throw mcpd::exception(s.error());
+                 co_return backend{nullptr, nullptr, std::move(*s), std::move(server)};
+             }},
+        };
+        auto with_encryption = plain;
+        for (auto const& kind : plain)
+            with_encryption.push_back(encrypted(kind));
+        return with_encryption;
+    }();
     return all;
 }
 
@@ -107,6 +126,7 @@ json::object record(std::string const& identity, std::string const& id) {
         "transportType": "streamable_http", "callbackUrl": "https://app.example.com/cb",
         "createdAt": 1732000000123, "headers": {"X-Org": "acme"},
         "tokens": {"access_token": "at", "expires_in": 3600}, "active": true,
+        "clientInformation": {"client_id": "cid", "client_secret": "cs"},
         "futureField": {"kept": [1, 2, {}], "empty": []}})")
                  .as_object();
     o["identity"] = identity;
