@@ -10,7 +10,7 @@
 // mcpd: one io_context thread, IN_FLIGHT coroutines looping `co_await store.op(...)` until the
 // calls are done, timed with steady_clock, through the same wrapper open_store() puts around a
 // backend (encrypting_store; no key, as the reference's Redis backend stores plain text).
-// Reference: tests/interop's pinned @mcp-ts/sdk, driven by bench/store/mcp_ts_bench.cjs with
+// Reference: tests/node's pinned @mcp-ts/sdk, driven by bench/store/mcp_ts_bench.cjs with
 // IN_FLIGHT async workers, timed inside node after its connection is up (start-up excluded).
 // Both sides store the same record and read the same data set (written once by mcpd: the
 // layout is shared). Each side runs R times (default 3), interleaved, and the median is
@@ -246,7 +246,7 @@ side_result run_mcpd(std::string const& url, operation op, json::object const& b
 
 struct reference_setup {
     std::string node = "node";
-    std::string node_modules; // of tests/interop/setup.sh
+    std::string node_modules; // of scripts/node-tools
     std::string script;       // mcp_ts_bench.cjs
     std::string record_file;  // record_body(), for node
 };
@@ -327,7 +327,7 @@ int run(options o) {
     auto const& ref = o.ref;
     if (!std::filesystem::exists(ref.node_modules + "/@mcp-ts/sdk"))
         throw std::runtime_error("no @mcp-ts/sdk in " + ref.node_modules +
-                                 ": run tests/interop/setup.sh (bench/store/run does)");
+                                 ": run scripts/node-tools (bench/store/run does)");
     std::string sdk_version =
         json::parse(
             bench::run_captured({"cat", ref.node_modules + "/@mcp-ts/sdk/package.json"}).text)
@@ -464,7 +464,7 @@ int main(int argc, char** argv) {
     app.add_flag("--no-pin", no_pin, "Do not pin redis-server and the clients to separate CPUs");
     app.add_option("--node", o.ref.node, "node program")->capture_default_str();
     app.add_option("--node-modules", o.ref.node_modules,
-                   "node_modules with @mcp-ts/sdk (tests/interop/setup.sh installs it)")
+                   "node_modules with @mcp-ts/sdk (scripts/node-tools installs it)")
         ->capture_default_str();
     app.add_option("--redis-server", o.redis_server, "redis-server program")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
