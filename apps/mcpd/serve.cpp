@@ -134,22 +134,8 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         auto body = json::serialize(protocol_error_body(message));
         return http::make_response(dummy, s, std::move(body), "application/json");
     };
-    http::server http_srv(ex, handler, lim, error_page);
-    auto bound = http_srv.listen(a.host, a.port);
-    if (!bound) {
-        log::error("mcpd: {}", bound.error().message());
-        co_return 1;
-    }
-    http_srv.start();
-    auto ep = *bound;
-    std::string shown =
-        ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
-    log::info("mcpd {}: serving MCP on http://{}:{}/mcp (storage: {})", mcpd::version, shown,
-              ep.port(), storage->backend_name());
-    std::fprintf(stderr, "mcpd: serving MCP on http://%s:%u/mcp\n", shown.c_str(),
-                 static_cast<unsigned>(ep.port()));
-
-    // Shutdown: the first signal drains, the second one exits now.
+    // Shutdown: the first signal drains, the second one exits now. Installed before the
+    // "serving" line, so a signal sent as soon as it appears is handled.
     asio::signal_set signals(ex, SIGINT, SIGTERM);
     int signals_seen = 0;
     wakeup stop(ex);
@@ -165,6 +151,22 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
             signals.async_wait(on_signal);
         };
     signals.async_wait(on_signal);
+
+    http::server http_srv(ex, handler, lim, error_page);
+    auto bound = http_srv.listen(a.host, a.port);
+    if (!bound) {
+        log::error("mcpd: {}", bound.error().message());
+        co_return 1;
+    }
+    http_srv.start();
+    auto ep = *bound;
+    std::string shown =
+        ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+    log::info("mcpd {}: serving MCP on http://{}:{}/mcp (storage: {})", mcpd::version, shown,
+              ep.port(), storage->backend_name());
+    std::fprintf(stderr, "mcpd: serving MCP on http://%s:%u/mcp\n", shown.c_str(),
+                 static_cast<unsigned>(ep.port()));
+
     co_await stop.wait();
 
     log::info("mcpd: draining (up to {})", format_duration(a.drain_timeout));

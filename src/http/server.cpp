@@ -326,8 +326,12 @@ void server::start() {
             if (ec) {
                 if (ec == asio::error::operation_aborted || !st->acceptor.is_open())
                     break;
+                // EMFILE and the like: the next accept may succeed, but not at once; pause
+                // rather than spin.
                 log::warn("http: accept failed: {}", ec.message());
-                continue; // EMFILE and the like: the next accept may succeed
+                asio::steady_timer pause(st->ex, std::chrono::milliseconds(50));
+                co_await pause.async_wait(use_ec(ec));
+                continue;
             }
             if (st->open.size() >= st->lim.max_connections) {
                 error_code ignored;
