@@ -1,6 +1,8 @@
 // core/random.cpp — getrandom-backed secrets and a xoshiro256** generator for jitter.
 #include "core/random.hpp"
 
+#include "core/hex.hpp"
+
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -24,16 +26,9 @@ void fill_random(std::span<std::byte> out) {
 }
 
 std::string random_hex(std::size_t bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
     std::string raw(bytes, '\0');
     fill_random(std::as_writable_bytes(std::span(raw)));
-    std::string out(bytes * 2, '\0');
-    for (std::size_t i = 0; i < bytes; ++i) {
-        auto b = static_cast<unsigned char>(raw[i]);
-        out[2 * i] = digits[b >> 4];
-        out[2 * i + 1] = digits[b & 0xF];
-    }
-    return out;
+    return to_hex(raw);
 }
 
 std::string random_alnum_id(std::size_t length) {

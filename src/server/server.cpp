@@ -3,6 +3,7 @@
 
 #include "server/registry.hpp"
 
+#include "core/hex.hpp"
 #include "core/random.hpp"
 
 #include <boost/json/parse.hpp>
@@ -94,28 +95,6 @@ std::optional<std::map<std::string, std::string>> match_uri_template(std::string
 
 namespace {
 
-std::optional<std::vector<unsigned char>> unhex(std::string_view hex) {
-    if (hex.size() % 2 != 0)
-        return std::nullopt;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    };
-    std::vector<unsigned char> out;
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-        if (hi < 0 || lo < 0)
-            return std::nullopt;
-        out.push_back(static_cast<unsigned char>(hi * 16 + lo));
-    }
-    return out;
-}
-
 void check_tool_name(std::string const& name) {
     bool ok =
         !name.empty() && name.size() <= 128 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -134,7 +113,7 @@ server::server(server_options opts)
     if (opts.state_key.empty()) {
         fill_random(std::as_writable_bytes(std::span(reg_->state_key)));
     } else {
-        auto bytes = unhex(opts.state_key);
+        auto bytes = from_hex(opts.state_key);
         if (!bytes || bytes->size() != reg_->state_key.size())
             throw std::invalid_argument("state_key: expected 64 hex characters");
         std::copy(bytes->begin(), bytes->end(), reg_->state_key.begin());
@@ -169,14 +148,7 @@ std::string server::registry::hmac_hex(std::string_view text) const {
     unsigned int len = 0;
     HMAC(EVP_sha256(), state_key.data(), static_cast<int>(state_key.size()),
          reinterpret_cast<unsigned char const*>(text.data()), text.size(), mac.data(), &len);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(len * 2);
-    for (unsigned i = 0; i < len; ++i) {
-        out += digits[mac[i] >> 4];
-        out += digits[mac[i] & 15];
-    }
-    return out;
+    return to_hex(std::span<std::uint8_t const>(mac.data(), len));
 }
 
 server::~server() = default;

@@ -1,6 +1,8 @@
 // store/secret_box.cpp — AES-256-GCM sealing with OpenSSL's EVP interface.
 #include "store/secret_box.hpp"
 
+#include "core/hex.hpp"
+
 #include "core/random.hpp"
 #include "store/error.hpp"
 
@@ -20,39 +22,6 @@ namespace {
 
 constexpr std::string_view prefix = "enc:1:";
 
-std::string to_hex(std::uint8_t const* p, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out(2 * n, '\0');
-    for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 0xF];
-    }
-    return out;
-}
-
-bool from_hex(std::string_view hex, std::string& out) {
-    if (hex.size() % 2 != 0)
-        return false;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    };
-    out.resize(hex.size() / 2);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        int hi = nibble(hex[2 * i]);
-        int lo = nibble(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = static_cast<char>(hi * 16 + lo);
-    }
-    return true;
-}
-
 using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
 error decrypt_error(std::string why) {
@@ -64,11 +33,11 @@ error decrypt_error(std::string why) {
 result<secret_box> secret_box::from_key_text(std::string_view text) {
     key_bytes key{};
     if (text.size() == 64) {
-        std::string raw;
-        if (!from_hex(text, raw))
+        auto raw = from_hex(text);
+        if (!raw)
             return error(make_error_code(boost::system::errc::invalid_argument),
                          "STORAGE_ENCRYPTION_KEY has 64 characters but is not hex");
-        std::copy(raw.begin(), raw.end(), key.begin());
+        std::copy(raw->begin(), raw->end(), key.begin());
         return secret_box(key);
     }
     if (text.empty())
@@ -105,9 +74,7 @@ std::string secret_box::seal(json::value const& v, iv_bytes const& iv) const {
     ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, tag.data()) == 1;
     if (!ok)
         throw std::runtime_error("AES-256-GCM encryption failed"); // OpenSSL out of memory
-    return std::string(prefix) + to_hex(iv.data(), iv.size()) + ":" +
-           to_hex(tag.data(), tag.size()) + ":" +
-           to_hex(reinterpret_cast<std::uint8_t const*>(cipher.data()), cipher.size());
+    return std::string(prefix) + to_hex(iv) + ":" + to_hex(tag) + ":" + to_hex(cipher);
 }
 
 bool secret_box::is_sealed(json::value const& v) noexcept {
@@ -122,10 +89,14 @@ result<json::value> secret_box::open(std::string_view sealed) const {
     auto c2 = c1 == std::string_view::npos ? c1 : sealed.find(':', c1 + 1);
     if (c2 == std::string_view::npos || sealed.find(':', c2 + 1) != std::string_view::npos)
         return decrypt_error("malformed enc:1 value");
-    std::string iv, tag, cipher;
-    if (!from_hex(sealed.substr(0, c1), iv) || !from_hex(sealed.substr(c1 + 1, c2 - c1 - 1), tag) ||
-        !from_hex(sealed.substr(c2 + 1), cipher) || iv.size() != 12 || tag.size() != 16)
+    auto iv_raw = from_hex(sealed.substr(0, c1));
+    auto tag_raw = from_hex(sealed.substr(c1 + 1, c2 - c1 - 1));
+    auto cipher_raw = from_hex(sealed.substr(c2 + 1));
+    if (!iv_raw || !tag_raw || !cipher_raw || iv_raw->size() != 12 || tag_raw->size() != 16)
         return decrypt_error("malformed enc:1 value");
+    auto const& iv = *iv_raw;
+    auto& tag = *tag_raw;
+    auto const& cipher = *cipher_raw;
     cipher_ctx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
     std::string plain(cipher.size(), '\0');
     int len = 0;

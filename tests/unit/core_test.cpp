@@ -2,6 +2,7 @@
 // and mcpd::error / result<T> / mcpd::exception.
 #include "core/duration.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 #include "core/random.hpp"
 
 #include <boost/system/errc.hpp>
@@ -230,3 +231,13 @@ TEST(core_error, exception_is_a_runtime_error) {
 }
 
 } // namespace
+
+TEST(Hex, RoundTripsAndRejectsWhatIsNotHex) {
+    std::string bytes("\x00\x01\xab\xff", 4);
+    EXPECT_EQ(mcpd::to_hex(bytes), "0001abff");
+    EXPECT_EQ(mcpd::from_hex("0001ABff"), bytes);
+    EXPECT_EQ(mcpd::from_hex(""), std::string());
+    EXPECT_FALSE(mcpd::from_hex("abc"));
+    EXPECT_FALSE(mcpd::from_hex("zz"));
+    EXPECT_EQ(mcpd::random_hex(8).size(), 16u);
+}
