@@ -606,6 +606,21 @@ asio::awaitable<void> dispatcher::handle_notification(std::shared_ptr<session> s
     }
 }
 
+asio::awaitable<std::optional<json::object>>
+dispatcher::handle_non_request(std::shared_ptr<session> s, protocol::message m) {
+    if (auto* n = std::get_if<protocol::notification>(&m)) {
+        if (!s->ephemeral)
+            co_await handle_notification(s, std::move(*n));
+    } else if (auto* resp = std::get_if<protocol::response>(&m)) {
+        handle_response(*s, resp->id, to_json(*resp));
+    } else if (auto* er = std::get_if<protocol::error_response>(&m)) {
+        handle_response(*s, er->id, to_json(*er));
+    } else if (auto* bad = std::get_if<protocol::invalid>(&m)) {
+        co_return to_json(bad->reply);
+    }
+    co_return std::nullopt;
+}
+
 void dispatcher::handle_response(session& s, json::value const& id, json::object message) {
     auto it = s.outgoing.find(id_key(id));
     if (it == s.outgoing.end()) {

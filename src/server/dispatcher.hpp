@@ -35,6 +35,10 @@ public:
                                                      protocol::notification n);
     // A reply from the client to one of our requests (a response or an error response).
     void handle_response(session& s, boost::json::value const& id, boost::json::object message);
+    // Any message but a request: notifications (ignored for stateless sessions) and replies go
+    // to the two functions above; an invalid message gives back the error to send its sender.
+    boost::asio::awaitable<std::optional<boost::json::object>>
+    handle_non_request(std::shared_ptr<session> s, protocol::message m);
 
     // The stateless (2026-07-28) revision: a request that names its revision in
     // `_meta` is served by an ephemeral session built from that `_meta`. Returns nullptr when

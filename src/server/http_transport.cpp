@@ -576,18 +576,10 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         post->batch = parsed.batch;
         std::vector<protocol::request> requests;
         for (auto& m : parsed.messages) {
-            if (auto* r = std::get_if<protocol::request>(&m)) {
+            if (auto* r = std::get_if<protocol::request>(&m))
                 requests.push_back(std::move(*r));
-            } else if (auto* n = std::get_if<protocol::notification>(&m)) {
-                if (!s->ephemeral)
-                    co_await disp.handle_notification(s, std::move(*n));
-            } else if (auto* resp = std::get_if<protocol::response>(&m)) {
-                disp.handle_response(*s, resp->id, to_json(*resp));
-            } else if (auto* er = std::get_if<protocol::error_response>(&m)) {
-                disp.handle_response(*s, er->id, to_json(*er));
-            } else if (auto* bad = std::get_if<protocol::invalid>(&m)) {
-                post->responses.push_back(to_json(bad->reply));
-            }
+            else if (auto reply = co_await disp.handle_non_request(s, std::move(m)))
+                post->responses.push_back(std::move(*reply));
         }
         if (requests.empty() && post->responses.empty()) {
             auto res = http::make_response(req, status::accepted, "");
@@ -903,14 +895,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                         to_stream(*response);
                 };
                 asio::co_spawn(ex.executor(), std::move(task), asio::detached);
-            } else if (auto* n = std::get_if<protocol::notification>(&m)) {
-                co_await disp.handle_notification(s, std::move(*n));
-            } else if (auto* resp = std::get_if<protocol::response>(&m)) {
-                disp.handle_response(*s, resp->id, to_json(*resp));
-            } else if (auto* er = std::get_if<protocol::error_response>(&m)) {
-                disp.handle_response(*s, er->id, to_json(*er));
-            } else if (auto* bad = std::get_if<protocol::invalid>(&m)) {
-                to_stream(to_json(bad->reply));
+            } else if (auto reply = co_await disp.handle_non_request(s, std::move(m))) {
+                to_stream(*reply);
             }
         }
     }

@@ -133,17 +133,11 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                         self->idle.notify();
                 };
                 asio::co_spawn(ex, std::move(task), asio::detached);
-            } else if (auto* n = std::get_if<protocol::notification>(&m)) {
-                co_await disp.handle_notification(sess, std::move(*n));
-            } else if (auto* resp = std::get_if<protocol::response>(&m)) {
-                disp.handle_response(*sess, resp->id, to_json(*resp));
-            } else if (auto* er = std::get_if<protocol::error_response>(&m)) {
-                disp.handle_response(*sess, er->id, to_json(*er));
-            } else if (auto* bad = std::get_if<protocol::invalid>(&m)) {
+            } else if (auto reply = co_await disp.handle_non_request(sess, std::move(m))) {
                 if (batch)
-                    batch->answers.push_back(to_json(bad->reply));
+                    batch->answers.push_back(std::move(*reply));
                 else
-                    send(to_json(bad->reply));
+                    send(*reply);
             }
         }
         if (batch)
