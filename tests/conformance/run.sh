@@ -9,26 +9,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 node="$tools/node_modules/.bin/node"
 [ -x "$node" ] || { echo "conformance: $node missing: run scripts/node-tools" >&2; exit 1; }
 
-workdir="$(mktemp -d)"
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-# mcpd picks a free port itself (--port 0) and prints it.
-(cd "$workdir" && MCP_TS_STORAGE_TYPE=memory exec "$mcpd" serve --port 0 --conformance \
-   >"$workdir/mcpd.out" 2>"$workdir/mcpd.err") &
-pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url=$(grep -o 'http://127.0.0.1:[0-9]*/mcp' "$workdir/mcpd.err" 2>/dev/null | head -1 || true)
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$workdir/mcpd.err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "conformance: mcpd did not start" >&2; cat "$workdir/mcpd.err" >&2; exit 1; }
+. "$here/../lib/mcpd.sh"
+start_mcpd "$mcpd" --conformance
+url="$MCPD_URL"
+workdir="$MCPD_DIR"
 
 baseline=()
 if [ -f "$here/baseline-$suite.yml" ]; then baseline=(--expected-failures "$here/baseline-$suite.yml"); fi
@@ -45,5 +29,5 @@ set -e
 # The summary (and every failed check) is what a reader needs; the full log on failure.
 if [ $rc -ne 0 ]; then cat "$workdir/out.txt"; echo "--- mcpd stderr ---"; tail -50 "$workdir/mcpd.err"; fi
 sed -n '/=== SUMMARY ===/,$p' "$workdir/out.txt"
-kill -0 "$pid" 2>/dev/null || { echo "conformance: mcpd died during the run" >&2; exit 1; }
+mcpd_alive || { echo "conformance: mcpd died during the run" >&2; exit 1; }
 exit $rc

@@ -5,8 +5,8 @@
 #   streamable-http-json  `mcpd serve --json-response`
 #   legacy-sse            GET /sse + POST /messages (2024-11-05 HTTP+SSE)
 #   stdio                 the SDK spawns `mcpd serve --stdio --conformance` itself
-# HTTP modes start mcpd on a free loopback port (like tests/conformance/run.sh) and stop it by
-# PID; the test fails if mcpd died during the run.
+# HTTP modes start mcpd on a free loopback port (tests/lib/mcpd.sh) and stop it by PID; the
+# test fails if mcpd died during the run.
 set -euo pipefail
 mcpd="$(realpath "$1")"; tools="$(realpath "$2")"; mode="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -26,30 +26,13 @@ case "$mode" in
   *) echo "sdk_client: unknown mode $mode" >&2; exit 2 ;;
 esac
 
-workdir="$(mktemp -d)"
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-(cd "$workdir" && MCP_TS_STORAGE_TYPE=memory exec "$mcpd" serve --port 0 --conformance "${extra[@]}" \
-   >"$workdir/mcpd.out" 2>"$workdir/mcpd.err") &
-pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url=$(grep -o 'http://127.0.0.1:[0-9]*/mcp' "$workdir/mcpd.err" 2>/dev/null | head -1 || true)
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$workdir/mcpd.err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "sdk_client: mcpd did not start" >&2; cat "$workdir/mcpd.err" >&2; exit 1; }
+. "$here/../lib/mcpd.sh"
+start_mcpd "$mcpd" --conformance "${extra[@]}"
 
 set +e
-"$node" "$here/client.mjs" "$tools" "$transport" "$url"
+"$node" "$here/client.mjs" "$tools" "$transport" "$MCPD_URL"
 rc=$?
 set -e
-if [ $rc -ne 0 ]; then echo "--- mcpd stderr ---"; tail -50 "$workdir/mcpd.err"; fi
-kill -0 "$pid" 2>/dev/null || { echo "sdk_client: mcpd died during the run" >&2; tail -50 "$workdir/mcpd.err" >&2; exit 1; }
+if [ $rc -ne 0 ]; then echo "--- mcpd stderr ---"; tail -50 "$MCPD_DIR/mcpd.err"; fi
+mcpd_alive || { echo "sdk_client: mcpd died during the run" >&2; tail -50 "$MCPD_DIR/mcpd.err" >&2; exit 1; }
 exit $rc
