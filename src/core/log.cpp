@@ -1,6 +1,8 @@
 // core/log.cpp — the spdlog sink behind mcpd::log: one stderr logger, text or JSON lines.
 #include "core/log.hpp"
 
+#include "core/random.hpp"
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -31,8 +33,8 @@ spdlog::level::level_enum to_spdlog(level l) {
 }
 
 constexpr char const* text_pattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
-// JSON lines; the message is escaped by write() before it reaches the pattern.
-constexpr char const* json_pattern = R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%v"})";
+// JSON lines; write() hands over the rest of the object's fields ("msg", "req"), escaped.
+constexpr char const* json_pattern = R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})";
 
 std::atomic<bool> g_json{false};
 
@@ -110,12 +112,29 @@ void set_json(bool json) {
     g_json = json;
 }
 
-void write(level l, std::string_view message) {
+bool is_json() {
+    logger(); // the default (TTY or not) is decided on first use
+    return g_json.load(std::memory_order_relaxed);
+}
+
+void write(level l, std::string_view message, std::string_view request_id) {
     auto& lg = logger();
-    if (g_json)
-        lg.log(to_spdlog(l), "{}", json_escape(message));
-    else
+    if (g_json) {
+        std::string fields = "\"msg\":\"" + json_escape(message) + '"';
+        if (!request_id.empty())
+            fields += ",\"req\":\"" + json_escape(request_id) + '"';
+        lg.log(to_spdlog(l), "{}", fields);
+    } else if (!request_id.empty()) {
+        lg.log(to_spdlog(l), "req={} {}", request_id, message);
+    } else {
         lg.log(to_spdlog(l), "{}", message);
+    }
+}
+
+std::string new_request_id() {
+    static std::string const prefix = random_hex(3);
+    static std::atomic<std::uint64_t> next{0};
+    return fmt::format("{}-{:x}", prefix, next.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
 } // namespace mcpd::log

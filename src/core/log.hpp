@@ -18,15 +18,30 @@ void set_level(level l);
 level get_level() noexcept;
 // "trace", "debug", "info", "warn"/"warning", "error", "off"; false if unknown.
 bool parse_level(std::string_view text, level& out);
-// Switch between human text (the default on a TTY) and JSON lines.
+// Switch between human text (the default on a TTY) and JSON lines (the default otherwise:
+// one object per line, {"ts","level","msg"} plus "req" for lines about one request).
 void set_json(bool json);
+[[nodiscard]] bool is_json();
 
-void write(level l, std::string_view message);
+// `request_id`: the request the line is about (empty: none). Text puts it first as
+// "req=<id>"; JSON gives it its own field, so that one request's lines can be selected.
+void write(level l, std::string_view message, std::string_view request_id = {});
+
+// A short id for one request, unique in this process and unlikely to repeat across a fleet's
+// processes (a random prefix chosen at start, then a counter): it ties the lines of an HTTP
+// request, its MCP method and its tool call together. Cheap: no system call.
+std::string new_request_id();
 
 template <class... A>
 void at(level l, fmt::format_string<A...> f, A&&... a) {
     if (l >= get_level())
         write(l, fmt::vformat(f, fmt::make_format_args(a...)));
+}
+// A line about one request (see write()).
+template <class... A>
+void for_request(level l, std::string_view request_id, fmt::format_string<A...> f, A&&... a) {
+    if (l >= get_level())
+        write(l, fmt::vformat(f, fmt::make_format_args(a...)), request_id);
 }
 template <class... A>
 void debug(fmt::format_string<A...> f, A&&... a) {
