@@ -18,6 +18,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <array>
+#include <cctype>
 #include <unordered_set>
 
 namespace mcpd::http {
@@ -30,6 +31,45 @@ using boost::system::error_code;
 namespace {
 auto use_ec(error_code& ec) {
     return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+// A client's X-Request-Id is adopted when it is a plain token (it goes into logs and headers).
+bool sane_request_id(std::string_view v) {
+    if (v.empty() || v.size() > 64)
+        return false;
+    for (char c : v)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+              c == ':'))
+            return false;
+    return true;
+}
+
+// A bounded set: anything else is "other", so that clients cannot grow the metrics page.
+std::string_view method_label(bhttp::verb v) {
+    switch (v) {
+    case bhttp::verb::get:
+        return "GET";
+    case bhttp::verb::post:
+        return "POST";
+    case bhttp::verb::delete_:
+        return "DELETE";
+    case bhttp::verb::options:
+        return "OPTIONS";
+    case bhttp::verb::head:
+        return "HEAD";
+    case bhttp::verb::put:
+        return "PUT";
+    case bhttp::verb::patch:
+        return "PATCH";
+    default:
+        return "other";
+    }
+}
+
+// The path without the query (queries may carry session ids: they stay out of logs).
+std::string_view path_of(request const& req) {
+    auto t = std::string_view(req.target());
+    return t.substr(0, t.find('?'));
 }
 } // namespace
 
@@ -47,8 +87,10 @@ asio::any_io_executor exchange::executor() const {
 
 asio::awaitable<void> exchange::respond(response res) {
     responded_ = true;
+    status_ = res.result();
     res.version(req_.version());
-    res.keep_alive(keep_alive_ && req_.keep_alive());
+    res.set("X-Request-Id", id_);
+    res.keep_alive(keep_alive_ && req_.keep_alive() && !draining_);
     keep_alive_ = res.keep_alive();
     res.prepare_payload();
     error_code ec;
@@ -62,12 +104,14 @@ asio::awaitable<void> exchange::respond(response res) {
 asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
                                             bhttp::fields extra) {
     responded_ = true;
+    status_ = status::ok;
     bhttp::response<bhttp::empty_body> head{status::ok, req_.version()};
     for (auto const& f : extra)
         head.set(f.name_string(), f.value());
     head.set(bhttp::field::content_type, "text/event-stream");
     head.set(bhttp::field::cache_control, "no-cache");
-    head.keep_alive(keep_alive_ && req_.keep_alive());
+    head.set("X-Request-Id", id_);
+    head.keep_alive(keep_alive_ && req_.keep_alive() && !draining_);
     keep_alive_ = head.keep_alive();
     head.chunked(true);
     bhttp::response_serializer<bhttp::empty_body> sr{head};
@@ -75,6 +119,8 @@ asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
     stream_.expires_after(limits_.write_timeout);
     co_await bhttp::async_write_header(stream_, sr, use_ec(ec));
     stream_.expires_never();
+    if (on_sse_head_)
+        on_sse_head_();
     if (ec) {
         keep_alive_ = false;
         stream->writer_done();
@@ -149,6 +195,24 @@ struct server::state {
     error_page page;
     tcp::acceptor acceptor;
     std::unordered_set<beast::tcp_stream*> open;
+    std::unordered_set<beast::tcp_stream*> idle; // waiting for a request's first byte
+    bool draining = false;
+
+    // Set by set_metrics(); null: not measured.
+    metrics::counter_family* requests = nullptr;
+    metrics::histogram_family* durations = nullptr;
+    metrics::gauge* connections = nullptr;
+    metrics::counter* refused = nullptr;
+
+    void count(std::string_view method, status s, double seconds) {
+        if (requests == nullptr)
+            return;
+        std::vector<std::string> labels{std::string(method),
+                                        std::to_string(static_cast<unsigned>(s))};
+        requests->with(labels).inc();
+        labels.pop_back();
+        durations->with(labels).observe(seconds);
+    }
 };
 
 class connection {
@@ -162,8 +226,15 @@ public:
         if (!ec)
             remote_ = ep.address().to_string();
         st_->open.insert(&stream_);
+        if (st_->connections)
+            st_->connections->inc();
     }
-    ~connection() { st_->open.erase(&stream_); }
+    ~connection() {
+        st_->open.erase(&stream_);
+        st_->idle.erase(&stream_);
+        if (st_->connections)
+            st_->connections->dec();
+    }
     connection(connection const&) = delete;
     connection& operator=(connection const&) = delete;
 
@@ -193,6 +264,7 @@ asio::awaitable<void> connection::send_error(status s, std::string_view message)
     stream_.expires_after(st_->lim.write_timeout);
     co_await bhttp::async_write(stream_, res, use_ec(ec));
     stream_.expires_never();
+    st_->count("unparsed", s, 0);
     if (ec)
         co_return;
     // Lingering close: the client may still be sending the request we refused (a body over the
@@ -215,10 +287,15 @@ asio::awaitable<void> connection::run() {
     auto const& lim = st_->lim;
     for (;;) {
         error_code ec;
+        // Draining: the last response said Connection: close.
+        if (st_->draining)
+            break;
         // Idle keep-alive: wait for the first byte of the next request.
         if (buffer_.size() == 0) {
             stream_.expires_after(lim.idle_timeout);
+            st_->idle.insert(&stream_);
             auto n = co_await stream_.async_read_some(buffer_.prepare(4096), use_ec(ec));
+            st_->idle.erase(&stream_);
             if (ec)
                 break;
             buffer_.commit(n);
@@ -268,17 +345,34 @@ asio::awaitable<void> connection::run() {
             break;
         }
         request req = parser.release();
-        exchange ex(stream_, req, remote_, lim);
+        auto given_id = req["X-Request-Id"];
+        std::string id = sane_request_id(given_id) ? std::string(given_id) : log::new_request_id();
+        exchange ex(stream_, req, remote_, lim, st_->draining, std::move(id));
+        metrics::stopwatch watch;
+        bool sse = false;
+        double head_seconds = 0;
+        ex.on_sse_head_ = [&] {
+            sse = true;
+            head_seconds = watch.seconds();
+        };
         try {
             co_await st_->on_request(ex);
         } catch (std::exception const& e) {
-            log::error("http: handler failed for {} {}: {}", std::string_view(req.method_string()),
-                       std::string_view(req.target()), e.what());
+            log::for_request(log::level::error, ex.request_id(),
+                             "http: handler failed for {} {}: {}",
+                             std::string_view(req.method_string()), path_of(req), e.what());
         }
         if (!ex.responded_) {
             auto res = make_response(req, status::internal_server_error, "Internal server error");
             co_await ex.respond(std::move(res));
         }
+        auto method = method_label(req.method());
+        // An SSE stream is timed to its head: its length is the client's business.
+        st_->count(method, ex.status_, sse ? head_seconds : watch.seconds());
+        log::for_request(log::level::debug, ex.request_id(), "http: {} {} {}{} in {:.2f} ms",
+                         std::string_view(req.method_string()), path_of(req),
+                         static_cast<unsigned>(ex.status_), sse ? " (SSE stream ended)" : "",
+                         watch.seconds() * 1000);
         if (!ex.keep_alive_)
             break;
     }
@@ -336,6 +430,8 @@ void server::start() {
             if (st->open.size() >= st->lim.max_connections) {
                 error_code ignored;
                 sock.close(ignored);
+                if (st->refused)
+                    st->refused->inc();
                 continue;
             }
             sock.set_option(tcp::no_delay(true), ec);
@@ -350,6 +446,25 @@ void server::start() {
 void server::stop_accepting() {
     error_code ignored;
     state_->acceptor.close(ignored);
+    state_->draining = true;
+    // Idle keep-alive connections end now; their read fails and the connection closes.
+    for (auto* s : state_->idle)
+        s->socket().cancel(ignored);
+}
+
+void server::set_metrics(metrics::registry& reg) {
+    auto& st = *state_;
+    st.requests =
+        &reg.counter("mcpd_http_requests_total",
+                     "HTTP requests answered, by method and status code", {"method", "code"});
+    st.durations = &reg.histogram("mcpd_http_request_duration_seconds",
+                                  "Time from a request's arrival to the last byte of its response "
+                                  "(to the head of an SSE stream)",
+                                  {"method"});
+    st.connections = &reg.gauge("mcpd_http_connections", "Open HTTP connections").get();
+    st.refused = &reg.counter("mcpd_http_connections_refused_total",
+                              "Connections closed at once because max_connections were open")
+                      .get();
 }
 
 void server::close_connections() {

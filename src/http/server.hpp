@@ -10,10 +10,18 @@
 // request_timeout), idle keep-alive connections (idle_timeout), clients that stop reading
 // (write_timeout per write; SSE queues bounded in bytes), and too many connections (new ones are
 // accepted and closed at once beyond max_connections).
+//
+// Each request gets an id (exchange::request_id(): the client's X-Request-Id when it is a sane
+// token, else a new one), sent back in X-Request-Id and put on the log lines about it. With
+// set_metrics(), requests are counted by method and status and timed, and open connections are
+// a gauge. Draining (stop_accepting()): the listener closes, idle keep-alive connections are
+// closed, and every response from then on says `Connection: close`, so each connection ends
+// after the request it is serving.
 #pragma once
 
 #include "core/duration.hpp"
 #include "core/error.hpp"
+#include "core/metrics.hpp"
 #include "http/sse.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -50,6 +58,8 @@ class exchange {
 public:
     [[nodiscard]] request& req() noexcept { return req_; }
     [[nodiscard]] std::string const& remote_address() const noexcept { return remote_; }
+    // Ties this request's log lines together (and to the client's, via X-Request-Id).
+    [[nodiscard]] std::string const& request_id() const noexcept { return id_; }
     [[nodiscard]] bool responded() const noexcept { return responded_; }
     [[nodiscard]] boost::asio::any_io_executor executor() const;
 
@@ -63,18 +73,25 @@ public:
 
 private:
     friend class connection;
-    exchange(boost::beast::tcp_stream& s, request& r, std::string const& remote, limits const& l)
+    exchange(boost::beast::tcp_stream& s, request& r, std::string const& remote, limits const& l,
+             bool const& draining, std::string id)
         : stream_(s)
         , req_(r)
         , remote_(remote)
-        , limits_(l) {}
+        , limits_(l)
+        , draining_(draining)
+        , id_(std::move(id)) {}
 
     boost::beast::tcp_stream& stream_;
     request& req_;
     std::string const& remote_;
     limits const& limits_;
+    bool const& draining_; // the server's: no keep-alive once it drains
+    std::string id_;
     bool responded_ = false;
     bool keep_alive_ = true;
+    std::function<void()> on_sse_head_;             // the connection times the request to here
+    status status_ = status::internal_server_error; // what was sent, for the log and metrics
 };
 
 using handler = std::function<boost::asio::awaitable<void>(exchange&)>;
@@ -96,8 +113,13 @@ public:
     result<boost::asio::ip::tcp::endpoint> listen(std::string const& host, std::uint16_t port);
     // Accepts connections until stop_accepting().
     void start();
-    // Closes the listener: no new connections (draining). Open connections go on.
+    // Draining: closes the listener and the idle keep-alive connections; connections serving a
+    // request (or an SSE stream) go on and close after their response.
     void stop_accepting();
+    // Counts requests (mcpd_http_requests_total{method,code}), times them
+    // (mcpd_http_request_duration_seconds{method}: to the last byte of a response, to the head
+    // of an SSE stream) and tracks connections (mcpd_http_connections). Call before start().
+    void set_metrics(metrics::registry& reg);
     // Closes every connection now.
     void close_connections();
 
