@@ -55,6 +55,7 @@ public:
     boost::asio::awaitable<result<std::size_t>> cleanup_expired_sessions() override;
     boost::asio::awaitable<result<void>> ping() override;
     boost::asio::awaitable<void> close() override;
+    [[nodiscard]] redis::client* redis_client() noexcept override { return inner_->redis_client(); }
 
 private:
     // Opens the record's sealed fields in place; the error names the session.

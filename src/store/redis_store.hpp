@@ -47,6 +47,7 @@ public:
     boost::asio::awaitable<result<std::size_t>> cleanup_expired_sessions() override;
     boost::asio::awaitable<result<void>> ping() override;
     boost::asio::awaitable<void> close() override;
+    [[nodiscard]] redis::client* redis_client() noexcept override { return &client_; }
 
     // The keys of a session and of an identity's set.
     static std::string session_key(std::string_view identity, std::string_view session_id);

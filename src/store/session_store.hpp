@@ -19,6 +19,10 @@
 #include <string>
 #include <vector>
 
+namespace mcpd::redis {
+class client;
+}
+
 namespace mcpd::store {
 
 class session_store {
@@ -65,6 +69,9 @@ public:
 
     // Health: a round trip to the backend.
     virtual boost::asio::awaitable<result<void>> ping() = 0;
+    // The Redis client under this store, if it has one (its stats go to /metrics, and
+    // readiness PINGs it); it lives as long as the store.
+    [[nodiscard]] virtual redis::client* redis_client() noexcept { return nullptr; }
     // Finishes what is in flight and releases the backend.
     virtual boost::asio::awaitable<void> close() = 0;
 };
