@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "protocol/version.hpp"
 #include "server/context.hpp"
+#include "server/dispatch_metrics.hpp"
 #include "server/registry.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -499,9 +500,38 @@ std::shared_ptr<session> dispatcher::stateless_session(protocol::request const& 
     return s;
 }
 
+void dispatcher::set_metrics(metrics::registry& reg) {
+    metrics_ = std::make_unique<dispatch_metrics>(reg);
+}
+
 asio::awaitable<std::optional<json::object>> dispatcher::handle_request(std::shared_ptr<session> s,
                                                                         protocol::request req,
-                                                                        message_sink related) {
+                                                                        message_sink related,
+                                                                        std::string request_id) {
+    if (request_id.empty())
+        request_id = log::new_request_id();
+    // The tool, when it is a registered one: its name is a label and goes to the logs.
+    std::string tool;
+    if (req.method == "tools/call")
+        if (auto name = string_at(req.params, "name"); srv_.reg().tools.find(name) != nullptr)
+            tool = name;
+    std::string method = req.method;
+    std::string session_id = s->ephemeral ? std::string("stateless") : s->state.id;
+    log::for_request(log::level::debug, request_id, "mcp: {}{}{} (session {})", method,
+                     tool.empty() ? "" : " ", tool, session_id);
+    metrics::stopwatch watch;
+    auto response = co_await serve(std::move(s), std::move(req), std::move(related));
+    auto outcome = request_outcome(response, method == "tools/call");
+    auto seconds = watch.seconds();
+    if (metrics_)
+        metrics_->observe(method, tool, outcome, seconds);
+    log::for_request(log::level::debug, request_id, "mcp: {}{}{}: {} in {:.2f} ms", method,
+                     tool.empty() ? "" : " ", tool, outcome, seconds * 1000);
+    co_return response;
+}
+
+asio::awaitable<std::optional<json::object>>
+dispatcher::serve(std::shared_ptr<session> s, protocol::request req, message_sink related) {
     auto const& method = req.method;
     bool stateless = s->ephemeral;
     methods m{*this, s, req, related};

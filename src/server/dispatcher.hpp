@@ -6,8 +6,13 @@
 // User handlers run as their own coroutines bound to a cancellation signal, so
 // notifications/cancelled stops their awaited operations; a cancelled request gets no
 // response, as the spec asks.
+//
+// Each request carries an id for the logs (the HTTP request's, so that the HTTP line, the MCP
+// method and the tool call share it); with set_metrics() requests and tool calls are counted
+// and timed (dispatch_metrics.hpp).
 #pragma once
 
+#include "core/metrics.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "server/server.hpp"
 #include "server/session.hpp"
@@ -21,6 +26,8 @@
 
 namespace mcpd::server {
 
+class dispatch_metrics;
+
 class dispatcher {
 public:
     dispatcher(server& srv, session_manager& sessions, boost::asio::any_io_executor ex);
@@ -29,8 +36,10 @@ public:
     dispatcher& operator=(dispatcher const&) = delete;
 
     // The response (a result or an error), or nullopt when the client cancelled the request.
+    // `request_id` names it in the logs (empty: a new one).
     boost::asio::awaitable<std::optional<boost::json::object>>
-    handle_request(std::shared_ptr<session> s, protocol::request req, message_sink related);
+    handle_request(std::shared_ptr<session> s, protocol::request req, message_sink related,
+                   std::string request_id = {});
     boost::asio::awaitable<void> handle_notification(std::shared_ptr<session> s,
                                                      protocol::notification n);
     // A reply from the client to one of our requests (a response or an error response).
@@ -45,15 +54,21 @@ public:
     // the request is not a stateless one.
     static std::shared_ptr<session> stateless_session(protocol::request const& req);
 
+    // Counts and times requests and tool calls in `reg` (which must outlive the dispatcher).
+    void set_metrics(metrics::registry& reg);
+
     [[nodiscard]] server& owner() noexcept { return srv_; }
     [[nodiscard]] session_manager& sessions() noexcept { return sessions_; }
 
 private:
     struct methods;
+    boost::asio::awaitable<std::optional<boost::json::object>>
+    serve(std::shared_ptr<session> s, protocol::request req, message_sink related);
 
     server& srv_;
     session_manager& sessions_;
     boost::asio::any_io_executor ex_;
+    std::unique_ptr<dispatch_metrics> metrics_;
 };
 
 } // namespace mcpd::server

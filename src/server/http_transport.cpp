@@ -613,11 +613,11 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             if (ws)
                 ++ws->in_flight;
             ++in_flight;
-            auto task = [self, s, ws, post, related,
+            auto task = [self, s, ws, post, related, rid = ex.request_id(),
                          r = std::move(r)]() mutable -> asio::awaitable<void> {
                 std::optional<json::object> response;
                 try {
-                    response = co_await self->disp.handle_request(s, std::move(r), related);
+                    response = co_await self->disp.handle_request(s, std::move(r), related, rid);
                 } catch (std::exception const& e) {
                     response = protocol::make_error(r.id, code::internal_error, e.what());
                 }
@@ -881,12 +881,14 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         };
         for (auto& m : parsed.messages) {
             if (auto* r = std::get_if<protocol::request>(&m)) {
-                auto task = [self, s, to_stream,
+                // Counted before it is spawned: a drain must not see zero in between.
+                ++in_flight;
+                auto task = [self, s, to_stream, rid = ex.request_id(),
                              r = std::move(*r)]() mutable -> asio::awaitable<void> {
-                    ++self->in_flight;
                     std::optional<json::object> response;
                     try {
-                        response = co_await self->disp.handle_request(s, std::move(r), to_stream);
+                        response =
+                            co_await self->disp.handle_request(s, std::move(r), to_stream, rid);
                     } catch (std::exception const& e) {
                         response = protocol::make_error(r.id, code::internal_error, e.what());
                     }
