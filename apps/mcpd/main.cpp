@@ -1,9 +1,13 @@
 // apps/mcpd/main.cpp — the mcpd daemon and admin CLI.
 //
-// `mcpd serve` (serve.cpp: the MCP server over HTTP or stdio), `mcpd --version`, `mcpd redis
-// ping` (a round trip through the Redis client: PING, SET, GET, DEL, with the latency) and
-// `mcpd sessions …` (the session store the environment selects; SQLite ./sessions.db by
-// default, as `mcpd serve` uses).
+// `mcpd serve` (serve.cpp: the MCP server over HTTP or stdio; its settings in config.hpp),
+// `mcpd config print` (the effective settings and where each came from), `mcpd health` (a
+// running server's readiness, health_cmd.hpp), `mcpd --version`, `mcpd redis ping` (a round
+// trip through the Redis client: PING, SET, GET, DEL, with the latency) and `mcpd sessions …`
+// (the session store the environment selects; SQLite ./sessions.db by default, as `mcpd serve`
+// uses).
+#include "config.hpp"
+#include "health_cmd.hpp"
 #include "serve.hpp"
 
 #include "core/duration.hpp"
@@ -204,39 +208,58 @@ int main(int argc, char** argv) {
     sessions->add_subcommand("cleanup", "remove expired sessions");
 
     auto* serve_cmd = app.add_subcommand("serve", "Serve MCP over Streamable HTTP (and legacy "
-                                                  "HTTP+SSE) or stdio");
-    app::serve_args sv;
-    if (auto const* p = std::getenv("PORT"))
-        sv.port = static_cast<std::uint16_t>(std::strtoul(p, nullptr, 10));
-    std::string drain_text = "30s";
-    if (auto const* d = std::getenv("MCPD_DRAIN_TIMEOUT"))
-        drain_text = d;
-    serve_cmd->add_option("--host", sv.host, "address to bind (default 127.0.0.1)");
-    serve_cmd->add_option("--port", sv.port, "port (default $PORT or 3000; 0 picks a free one)");
-    serve_cmd->add_flag("--stdio", sv.stdio, "serve one client on stdin/stdout instead of HTTP");
-    serve_cmd->add_flag("--json-response", sv.json_response,
-                        "answer POSTs with application/json unless a handler streams first "
-                        "(default: SSE streams)");
-    serve_cmd->add_flag("--conformance", sv.conformance,
-                        "also register the MCP conformance suite's fixture tools, resources and "
-                        "prompts");
-    serve_cmd->add_flag("--storage-required", sv.storage_required,
-                        "fail instead of falling back to memory when Redis is unreachable");
-    serve_cmd->add_flag("--no-legacy-sse", sv.no_legacy_sse, "disable GET /sse + POST /messages");
-    serve_cmd->add_option("--allowed-host", sv.allowed_hosts,
-                          "also accept this Host name (repeatable; * for any)");
-    serve_cmd->add_option("--allowed-origin", sv.allowed_origins,
-                          "accept this Origin (scheme://host[:port]; repeatable; * for any)");
-    serve_cmd->add_option("--max-body", sv.max_body_bytes,
-                          "largest request body (HTTP) or line (stdio) in bytes");
-    serve_cmd->add_option("--drain-timeout", drain_text,
-                          "how long shutdown waits for requests in flight ($MCPD_DRAIN_TIMEOUT)");
-    std::string request_timeout_text = "10s";
-    serve_cmd->add_option("--request-timeout", request_timeout_text,
-                          "how long a client may take to send a whole request, from its first "
-                          "byte (slow senders get 408)");
+                                                  "HTTP+SSE) or stdio, with /health, /ready and "
+                                                  "/metrics");
+    app::configuration serve_cfg;
+    serve_cfg.add_flags(*serve_cmd);
+
+    auto* config_cmd = app.add_subcommand("config", "mcpd serve's configuration");
+    config_cmd->require_subcommand(1);
+    auto* config_print = config_cmd->add_subcommand(
+        "print", "the effective settings (secrets masked) and where each came from; takes "
+                 "serve's flags and --config");
+    app::configuration print_cfg;
+    print_cfg.add_flags(*config_print);
+
+    auto* health_cmd = app.add_subcommand(
+        "health", "a running mcpd's readiness (/ready), for people and scripts; exit 0 ok, 1 "
+                  "degraded, 2 not ready or draining, 3 no answer");
+    app::health_args ha;
+    std::string health_timeout = "3s";
+    health_cmd->add_option("--url", ha.url,
+                           "the server (http://host:port) or its /ready URL (default: "
+                           "http://127.0.0.1:$PORT, port 3000 without PORT)");
+    health_cmd->add_option("--timeout", health_timeout, "give up after this long (default 3s)");
+    health_cmd->add_flag("--json", ha.json, "print /ready's JSON as it came");
 
     CLI11_PARSE(app, argc, argv);
+
+    if (health_cmd->parsed()) {
+        auto t = parse_duration(health_timeout);
+        if (!t || t->count() <= 0) {
+            std::fprintf(stderr, "mcpd health: --timeout: %s\n",
+                         t ? "must be more than zero" : t.error().message().c_str());
+            return 3;
+        }
+        ha.timeout = *t;
+        if (ha.url.empty()) {
+            char const* port = std::getenv("PORT");
+            ha.url = std::string("http://127.0.0.1:") + (port && *port ? port : "3000");
+        }
+        return app::run_health(ha);
+    }
+
+    if (config_print->parsed()) {
+        std::map<std::string, std::string> extra;
+        if (app.count("--log-level") > 0)
+            extra["log-level"] = log_level;
+        if (auto r = print_cfg.load(nullptr, extra); !r) {
+            std::fprintf(stderr, "mcpd: %s\n", r.error().detail.c_str());
+            return 2;
+        }
+        std::fputs(print_cfg.print().c_str(), stdout);
+        return 0;
+    }
 
     // `redis ping` reports failures itself; the connection warnings while it waits for Redis
     // to come up are expected, so they stay quiet unless asked for.
@@ -250,23 +273,19 @@ int main(int argc, char** argv) {
     log::set_level(lvl);
 
     if (serve_cmd->parsed()) {
-        if (app.count("--log-level") == 0)
-            log::set_level(log::level::info);
-        auto drain = parse_duration(drain_text);
-        if (!drain) {
-            std::fprintf(stderr, "mcpd: --drain-timeout: %s\n", drain.error().message().c_str());
+        // Every setting is checked before anything starts: nothing runs half-configured.
+        std::map<std::string, std::string> extra;
+        if (app.count("--log-level") > 0)
+            extra["log-level"] = log_level;
+        if (auto r = serve_cfg.load(nullptr, extra); !r) {
+            std::fprintf(stderr, "mcpd: %s\n", r.error().detail.c_str());
             return 2;
         }
-        sv.drain_timeout = *drain;
-        auto request_timeout = parse_duration(request_timeout_text);
-        if (!request_timeout || request_timeout->count() <= 0) {
-            std::fprintf(stderr, "mcpd: --request-timeout: %s\n",
-                         request_timeout ? "must be more than zero"
-                                         : request_timeout.error().message().c_str());
-            return 2;
-        }
-        sv.request_timeout = *request_timeout;
-        return app::run_serve(sv);
+        log::parse_level(serve_cfg.text("log-level"), lvl);
+        log::set_level(lvl);
+        if (auto const& format = serve_cfg.text("log-format"); format != "auto")
+            log::set_json(format == "json");
+        return app::run_serve(app::serve_args_from(serve_cfg));
     }
 
     if (sessions->parsed()) {

@@ -1,20 +1,32 @@
-// apps/mcpd/serve.cpp — `mcpd serve`: opens the session storage the environment selects
+// apps/mcpd/serve.cpp — `mcpd serve`: opens the session storage the configuration selects
 // (SQLite by default, so state survives a restart), builds the MCP server with the demo tools
-// (and the conformance fixtures when asked), and serves it over HTTP or stdio until SIGINT or
-// SIGTERM. On the first signal it stops accepting, lets requests in flight finish (up to the
-// drain timeout), ends the SSE streams and closes storage; a second signal exits at once.
+// (and the conformance fixtures when asked), and serves it over HTTP (with /health, /ready and
+// /metrics beside /mcp) or stdio until SIGINT or SIGTERM.
+//
+// Shutdown, on the first signal (the order the Redis guide asks for, made complete):
+//   1. draining: /ready answers 503, new sessions and streams are refused (503), the listener
+//      and idle keep-alive connections close, responses say Connection: close;
+//   2. requests in flight (tool calls included) finish and are answered;
+//   3. open SSE streams get what is queued for them and end cleanly;
+//   4. every Redis client quit()s (pending replies first), storage closes; exit 0.
+// Steps 2 and 3 share the drain timeout; what is left then is cut, and said. A second signal
+// exits at once with 128 + the signal.
 #include "serve.hpp"
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/wakeup.hpp"
 #include "fixtures.hpp"
 #include "http/policy.hpp"
 #include "http/server.hpp"
 #include "mcpd/version.hpp"
+#include "redis/client.hpp"
 #include "server/dispatcher.hpp"
 #include "server/http_transport.hpp"
+#include "server/operations.hpp"
 #include "server/stdio_transport.hpp"
 #include "server/stored_session_records.hpp"
+#include "store/instrumented_store.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -36,8 +48,78 @@ namespace json = boost::json;
 
 namespace {
 
-char const* env(char const* name) {
-    return std::getenv(name);
+// Keeps a metrics collector registered while the objects it reads live.
+class scoped_collector {
+public:
+    scoped_collector(metrics::registry& reg, std::function<void()> collect)
+        : reg_(reg)
+        , id_(reg.add_collector(std::move(collect))) {}
+    ~scoped_collector() { reg_.remove_collector(id_); }
+    scoped_collector(scoped_collector const&) = delete;
+    scoped_collector& operator=(scoped_collector const&) = delete;
+
+private:
+    metrics::registry& reg_;
+    std::size_t id_;
+};
+
+// SIGINT/SIGTERM: the first one calls `on_first`, a second one exits now.
+class shutdown_signals {
+public:
+    shutdown_signals(asio::any_io_executor const& ex, std::function<void()> on_first)
+        : signals_(ex, SIGINT, SIGTERM)
+        , on_first_(std::move(on_first)) {
+        arm();
+    }
+    ~shutdown_signals() { signals_.cancel(); }
+    shutdown_signals(shutdown_signals const&) = delete;
+    shutdown_signals& operator=(shutdown_signals const&) = delete;
+
+    [[nodiscard]] int first() const noexcept { return first_; }
+
+private:
+    void arm() {
+        signals_.async_wait([this](boost::system::error_code ec, int sig) {
+            if (ec)
+                return;
+            if (first_ != 0) {
+                // No logger here: it may be mid-line, and this must not wait for anything.
+                std::fprintf(stderr, "mcpd: second signal %d: exiting now\n", sig);
+                std::_Exit(128 + sig);
+            }
+            first_ = sig;
+            on_first_();
+            arm();
+        });
+    }
+
+    asio::signal_set signals_;
+    std::function<void()> on_first_;
+    int first_ = 0;
+};
+
+// Polls `done` until it holds or `deadline` passes; true when it holds.
+template <class Done>
+asio::awaitable<bool> wait_until(Done done, std::chrono::steady_clock::time_point deadline) {
+    asio::steady_timer poll(co_await asio::this_coro::executor);
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline)
+            co_return false;
+        poll.expires_after(std::chrono::milliseconds(10));
+        co_await poll.async_wait(asio::use_awaitable);
+    }
+    co_return true;
+}
+
+// Closes a Redis-backed storage's client cleanly and says how its life went.
+asio::awaitable<void> close_storage(std::shared_ptr<store::session_store> storage) {
+    auto* rc = storage->redis_client();
+    co_await storage->close();
+    if (rc != nullptr) {
+        auto st = rc->stats();
+        log::info("mcpd: redis:storage closed ({}): {} requests, {} failed, {} reconnects",
+                  to_string(rc->state()), st.requests, st.failures, st.reconnects);
+    }
 }
 
 // Errors found before a request reaches MCP (413, 431, 400) still answer in JSON-RPC's shape.
@@ -47,8 +129,15 @@ json::object protocol_error_body(std::string_view message) {
                         {"error", json::object{{"code", -32000}, {"message", message}}}};
 }
 
-asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
+asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry& reg) {
     auto ex = co_await asio::this_coro::executor;
+    auto env = a.getenv ? a.getenv : [](char const* n) -> char const* { return std::getenv(n); };
+    reg.gauge("mcpd_build_info", "Always 1; the labels say which mcpd this is", {"version"})
+        .with({mcpd::version})
+        .set(1);
+    reg.gauge("mcpd_start_time_seconds", "When this process started, in Unix seconds")
+        .get()
+        .set(static_cast<double>(unix_time_ms()) / 1000);
 
     auto choice = store::choose_store(env, store::store_type::sqlite);
     if (!choice) {
@@ -60,14 +149,14 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         log::error("mcpd: storage: {}", opened.error().message());
         co_return 1;
     }
-    std::shared_ptr<store::session_store> storage = std::move(*opened);
+    std::shared_ptr<store::session_store> storage =
+        std::make_shared<store::instrumented_store>(std::move(*opened), reg);
 
     server::server_options so;
     so.info.name = "mcpd";
     so.info.version = mcpd::version;
     so.info.title = "mcpd";
-    if (auto const* key = env("MCPD_STATE_KEY"))
-        so.state_key = key;
+    so.state_key = a.state_key;
     std::unique_ptr<server::server> srv;
     try {
         srv = std::make_unique<server::server>(so);
@@ -84,22 +173,26 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         std::make_shared<server::stored_session_records>(storage, std::chrono::hours(12));
     server::session_manager sessions(records, 10000);
     server::dispatcher disp(*srv, sessions, ex);
+    disp.set_metrics(reg);
 
     if (a.stdio) {
         // A line is stdio's request body: the same limit.
         server::stdio_options so_stdio;
         so_stdio.max_line_bytes = a.max_body_bytes;
         server::stdio_transport stdio(disp, ex, so_stdio);
-        asio::signal_set signals(ex, SIGINT, SIGTERM);
-        signals.async_wait([&](boost::system::error_code ec, int) {
-            if (!ec)
-                stdio.stop();
-        });
+        // A signal ends the input; requests in flight are still answered.
+        shutdown_signals stdio_signals(ex, [&stdio] { stdio.stop(); });
         co_await stdio.run();
-        signals.cancel();
-        co_await storage->close();
+        co_await close_storage(storage);
         co_return 0;
     }
+
+    // Readiness: each dependency checked every interval (the first round before listening,
+    // so that /ready has an answer from the start).
+    server::operations ops(ex, reg, a.ready);
+    ops.add_storage(storage);
+    co_await ops.check_now();
+    ops.start();
 
     server::http_transport_options to;
     to.json_response = a.json_response;
@@ -109,23 +202,27 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         to.origins.allowed_hosts.push_back(h);
     to.origins.allowed_origins = a.allowed_origins;
     server::http_transport transport(disp, to, ex);
+    scoped_collector transport_gauges(
+        reg,
+        [&transport, &sessions, streams = &reg.gauge("mcpd_sse_streams", "Open SSE streams").get(),
+         live = &reg.gauge("mcpd_mcp_sessions", "MCP sessions held in memory").get(),
+         in_flight =
+             &reg.gauge("mcpd_mcp_requests_in_flight", "MCP requests received and not yet answered")
+                  .get()] {
+            streams->set(static_cast<double>(transport.open_streams()));
+            live->set(static_cast<double>(sessions.live_count()));
+            in_flight->set(static_cast<double>(transport.in_flight()));
+        });
 
     http::limits lim;
     lim.max_body_bytes = a.max_body_bytes;
     lim.request_timeout = a.request_timeout;
-    auto handler = [&transport](http::exchange& x) -> asio::awaitable<void> {
+    auto handler = [&transport, &ops](http::exchange& x) -> asio::awaitable<void> {
+        if (co_await ops.handle(x))
+            co_return;
         if (co_await transport.handle(x))
             co_return;
-        auto& req = x.req();
-        auto path =
-            std::string_view(req.target()).substr(0, std::string_view(req.target()).find('?'));
-        if (path == "/health") {
-            auto res = http::make_response(req, http::status::ok, R"({"status":"ok"})",
-                                           "application/json");
-            co_await x.respond(std::move(res));
-            co_return;
-        }
-        auto res = http::make_response(req, http::status::not_found, "Not found");
+        auto res = http::make_response(x.req(), http::status::not_found, "Not found");
         co_await x.respond(std::move(res));
     };
     auto error_page = [](http::status s, std::string_view message) {
@@ -136,23 +233,11 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
     };
     // Shutdown: the first signal drains, the second one exits now. Installed before the
     // "serving" line, so a signal sent as soon as it appears is handled.
-    asio::signal_set signals(ex, SIGINT, SIGTERM);
-    int signals_seen = 0;
     wakeup stop(ex);
-    std::function<void(boost::system::error_code, int)> on_signal =
-        [&](boost::system::error_code ec, int sig) {
-            if (ec)
-                return;
-            if (++signals_seen > 1) {
-                std::fprintf(stderr, "mcpd: second signal %d: exiting now\n", sig);
-                std::_Exit(130);
-            }
-            stop.notify();
-            signals.async_wait(on_signal);
-        };
-    signals.async_wait(on_signal);
+    shutdown_signals signals(ex, [&stop] { stop.notify(); });
 
     http::server http_srv(ex, handler, lim, error_page);
+    http_srv.set_metrics(reg);
     auto bound = http_srv.listen(a.host, a.port);
     if (!bound) {
         log::error("mcpd: {}", bound.error().message());
@@ -169,28 +254,35 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
 
     co_await stop.wait();
 
-    log::info("mcpd: draining (up to {})", format_duration(a.drain_timeout));
+    log::info("mcpd: signal {}: draining (up to {}): {} requests in flight, {} SSE streams, {} "
+              "connections",
+              signals.first(), format_duration(a.drain_timeout), transport.in_flight(),
+              transport.open_streams(), http_srv.connection_count());
+    // 1. No new work: readiness 503, no new sessions or streams, no new connections.
+    ops.set_draining();
     transport.stop_accepting();
     http_srv.stop_accepting();
     auto deadline = std::chrono::steady_clock::now() + a.drain_timeout;
-    asio::steady_timer poll(ex);
-    while (transport.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
-        poll.expires_after(std::chrono::milliseconds(20));
-        co_await poll.async_wait(asio::use_awaitable);
-    }
-    if (transport.in_flight() > 0)
-        log::warn("mcpd: drain timeout: {} requests still in flight", transport.in_flight());
+    // 2. Requests in flight finish (their answers go out on their responses or streams).
+    auto requests_done = [&transport] { return transport.in_flight() == 0; };
+    bool answered = co_await wait_until(requests_done, deadline);
+    // 3. The remaining streams (GET, legacy SSE) end after what is queued for them, and every
+    // connection ends after its response.
     transport.close_streams();
-    // Let the streams write what they have queued.
-    while (transport.open_streams() > 0 && std::chrono::steady_clock::now() < deadline) {
-        poll.expires_after(std::chrono::milliseconds(20));
-        co_await poll.async_wait(asio::use_awaitable);
-    }
+    auto connections_done = [&http_srv] { return http_srv.connection_count() == 0; };
+    bool closed = co_await wait_until(connections_done, deadline);
+    if (!answered || !closed)
+        log::warn("mcpd: drain timeout ({}): {} requests unanswered, {} SSE streams and {} "
+                  "connections cut",
+                  format_duration(a.drain_timeout), transport.in_flight(), transport.open_streams(),
+                  http_srv.connection_count());
     http_srv.close_connections();
-    co_await storage->close();
-    signals.cancel();
+    // 4. Dependencies last: Redis clients answer what is pending, then QUIT.
+    ops.stop();
+    co_await close_storage(storage);
     log::info("mcpd: stopped");
     io.stop();
+    // A drain cut short was said above; the shutdown itself went as asked.
     co_return 0;
 }
 
@@ -198,8 +290,10 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
 
 int run_serve(serve_args const& args) {
     asio::io_context io(1);
+    // Outlives everything that updates it (the serve coroutine's frame is destroyed with io).
+    metrics::registry reg;
     int rc = 1;
-    asio::co_spawn(io, serve(args, io), [&](std::exception_ptr const& e, int r) {
+    asio::co_spawn(io, serve(args, io, reg), [&](std::exception_ptr const& e, int r) {
         if (e) {
             try {
                 std::rethrow_exception(e);

@@ -1,13 +1,20 @@
 // apps/mcpd/serve.hpp — `mcpd serve`: the MCP server daemon.
+//
+// Its settings come from the configuration model (config.hpp: flags > environment > file >
+// defaults), already checked: run_serve() trusts them.
 #pragma once
 
 #include "core/duration.hpp"
+#include "server/operations.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace mcpd::app {
+
+class configuration;
 
 struct serve_args {
     std::string host = "127.0.0.1";
@@ -22,7 +29,15 @@ struct serve_args {
     std::size_t max_body_bytes = 4 * 1024 * 1024;
     duration drain_timeout = std::chrono::seconds(30);
     duration request_timeout = std::chrono::seconds(10); // first byte to whole request (408)
+    server::readiness_options ready;
+    std::string state_key; // MCPD_STATE_KEY; empty: random per process
+    // The environment as the configuration sees it (storage and Redis settings from any
+    // source); nullptr: the process's.
+    std::function<char const*(char const*)> getenv;
 };
+
+// The arguments from a loaded configuration (its values are already checked).
+serve_args serve_args_from(configuration const& cfg);
 
 int run_serve(serve_args const& args);
 

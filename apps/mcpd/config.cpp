@@ -1,0 +1,560 @@
+// apps/mcpd/config.cpp — the settings of `mcpd serve`, their sources and checks. See config.hpp.
+#include "config.hpp"
+
+#include "serve.hpp"
+
+#include "core/duration.hpp"
+#include "core/log.hpp"
+#include "redis/config.hpp"
+
+#include <boost/system/errc.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace mcpd::app {
+
+namespace {
+
+error invalid(std::string what) {
+    return error(make_error_code(boost::system::errc::invalid_argument), std::move(what));
+}
+
+std::string trim(std::string_view v) {
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front())))
+        v.remove_prefix(1);
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back())))
+        v.remove_suffix(1);
+    return std::string(v);
+}
+
+std::vector<std::string> split_list(std::string_view v) {
+    std::vector<std::string> out;
+    while (true) {
+        auto comma = v.find(',');
+        auto item = trim(v.substr(0, comma));
+        if (!item.empty())
+            out.push_back(item);
+        if (comma == std::string_view::npos)
+            break;
+        v.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+std::optional<bool> parse_bool(std::string_view v) {
+    std::string s(v);
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (s == "1" || s == "true" || s == "yes" || s == "on")
+        return true;
+    if (s == "0" || s == "false" || s == "no" || s == "off")
+        return false;
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view v) {
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || p == v.data())
+        return std::nullopt;
+    auto unit = trim(std::string_view(p, static_cast<std::size_t>(v.data() + v.size() - p)));
+    std::uint64_t mult = 1;
+    if (unit.empty() || unit == "B")
+        mult = 1;
+    else if (unit == "KiB")
+        mult = 1024;
+    else if (unit == "MiB")
+        mult = 1024 * 1024;
+    else if (unit == "GiB")
+        mult = 1024ull * 1024 * 1024;
+    else
+        return std::nullopt;
+    if (n > UINT64_MAX / mult)
+        return std::nullopt;
+    return n * mult;
+}
+
+} // namespace
+
+std::string mask_url_credentials(std::string_view url) {
+    auto u = boost::urls::parse_uri_reference(url);
+    if (!u || !u->has_userinfo())
+        return std::string(url);
+    boost::urls::url copy(*u);
+    if (copy.has_password())
+        copy.set_password("***");
+    return std::string(copy.buffer());
+}
+
+std::vector<setting_def> const& serve_settings() {
+    using k = setting_kind;
+    static std::vector<setting_def> const defs = {
+        // --- HTTP ---
+        {.key = "host",
+         .env = {"MCPD_HOST"},
+         .default_value = "127.0.0.1",
+         .help = "address to bind"},
+        {.key = "port",
+         .env = {"PORT", "MCPD_PORT"},
+         .default_value = "3000",
+         .kind = k::port,
+         .help = "port to listen on (0 picks a free one)"},
+        {.key = "stdio",
+         .env = {"MCPD_STDIO"},
+         .default_value = "false",
+         .kind = k::boolean,
+         .help = "serve one client on stdin/stdout instead of HTTP"},
+        {.key = "json-response",
+         .env = {"MCPD_JSON_RESPONSE"},
+         .default_value = "false",
+         .kind = k::boolean,
+         .help = "answer POSTs with application/json unless a handler streams first (default: "
+                 "SSE streams)"},
+        {.key = "legacy-sse",
+         .env = {"MCPD_LEGACY_SSE"},
+         .default_value = "true",
+         .kind = k::boolean,
+         .help = "serve the legacy GET /sse + POST /messages transport",
+         .flag_name = "no-legacy-sse",
+         .flag_inverts = true},
+        {.key = "allowed-host",
+         .env = {"MCPD_ALLOWED_HOSTS"},
+         .kind = k::list,
+         .help = "also accept this Host name (repeatable; * for any)"},
+        {.key = "allowed-origin",
+         .env = {"MCPD_ALLOWED_ORIGINS"},
+         .kind = k::list,
+         .help = "accept this Origin (scheme://host[:port]; repeatable; * for any)"},
+        {.key = "max-body",
+         .env = {"MCPD_MAX_BODY"},
+         .default_value = "4MiB",
+         .kind = k::size,
+         .help = "largest request body (HTTP) or line (stdio): bytes, KiB, MiB",
+         .positive = true},
+        {.key = "request-timeout",
+         .env = {"MCPD_REQUEST_TIMEOUT"},
+         .default_value = "10s",
+         .kind = k::duration,
+         .help = "how long a client may take to send a whole request, from its first byte "
+                 "(slow senders get 408)",
+         .positive = true},
+        {.key = "drain-timeout",
+         .env = {"MCPD_DRAIN_TIMEOUT"},
+         .default_value = "30s",
+         .kind = k::duration,
+         .help = "on SIGTERM/SIGINT, how long to wait for requests in flight and streams"},
+        {.key = "ready-interval",
+         .env = {"MCPD_READY_INTERVAL"},
+         .default_value = "5s",
+         .kind = k::duration,
+         .help = "how often /ready's dependency checks run",
+         .positive = true},
+        {.key = "ready-timeout",
+         .env = {"MCPD_READY_TIMEOUT"},
+         .default_value = "1s",
+         .kind = k::duration,
+         .help = "each readiness check's own time limit",
+         .positive = true},
+        {.key = "conformance",
+         .env = {"MCPD_CONFORMANCE"},
+         .default_value = "false",
+         .kind = k::boolean,
+         .help = "also register the MCP conformance suite's fixture tools, resources and "
+                 "prompts"},
+        {.key = "state-key",
+         .env = {"MCPD_STATE_KEY"},
+         .kind = k::hex_key,
+         .help = "64 hex characters sealing stateless requests' requestState (a fleet shares "
+                 "it); unset: random per process",
+         .secret = true,
+         .no_flag = true},
+        // --- logs ---
+        {.key = "log-level",
+         .env = {"MCPD_LOG_LEVEL"},
+         .default_value = "info",
+         .kind = k::choice,
+         .help = "trace, debug, info, warn, error, off",
+         .choices = {"trace", "debug", "info", "warn", "warning", "error", "off"}},
+        {.key = "log-format",
+         .env = {"MCPD_LOG_FORMAT"},
+         .default_value = "auto",
+         .kind = k::choice,
+         .help = "text, json, or auto (text on a terminal, else JSON lines)",
+         .choices = {"auto", "text", "json"}},
+        // --- storage (as @mcp-ts/sdk selects it) ---
+        {.key = "storage-type",
+         .env = {"MCP_TS_STORAGE_TYPE"},
+         .kind = k::choice,
+         .help = "session storage; unset: auto-detect (REDIS_URL, MCP_TS_STORAGE_FILE, "
+                 "MCP_TS_STORAGE_SQLITE_PATH, SUPABASE_DB_URL/DATABASE_URL), else SQLite "
+                 "./sessions.db",
+         .choices = {"redis", "file", "sqlite", "postgres", "supabase", "memory"}},
+        {.key = "storage-required",
+         .env = {"MCP_TS_STORAGE_REQUIRED"},
+         .default_value = "false",
+         .kind = k::boolean,
+         .help = "fail instead of falling back to memory when Redis is unreachable at start"},
+        {.key = "storage-file", .env = {"MCP_TS_STORAGE_FILE"}, .help = "JSON file storage path"},
+        {.key = "storage-sqlite-path",
+         .env = {"MCP_TS_STORAGE_SQLITE_PATH"},
+         .help = "SQLite storage path"},
+        {.key = "database-url",
+         .env = {"DATABASE_URL"},
+         .kind = k::url,
+         .help = "PostgreSQL connection string"},
+        {.key = "supabase-db-url",
+         .env = {"SUPABASE_DB_URL"},
+         .kind = k::url,
+         .help = "Supabase database connection string"},
+        {.key = "supabase-url",
+         .env = {"SUPABASE_URL"},
+         .kind = k::url,
+         .help = "Supabase REST API URL (not enough by itself: mcpd needs SUPABASE_DB_URL)"},
+        {.key = "storage-encryption-key",
+         .env = {"STORAGE_ENCRYPTION_KEY"},
+         .kind = k::hex_key,
+         .help = "64 hex characters: secrets at rest are sealed with AES-256-GCM",
+         .secret = true,
+         .no_flag = true},
+        // --- Redis ---
+        {.key = "redis-url",
+         .env = {"REDIS_URL"},
+         .kind = k::url,
+         .help = "redis://[user:password@]host[:port][/db], rediss://…, unix:///path"},
+        {.key = "redis-host", .env = {"REDIS_HOST"}, .help = "Redis host (without REDIS_URL)"},
+        {.key = "redis-port",
+         .env = {"REDIS_PORT"},
+         .kind = k::port,
+         .help = "Redis port (without REDIS_URL)"},
+        {.key = "redis-username", .env = {"REDIS_USERNAME"}, .help = "Redis ACL user name"},
+        {.key = "redis-password",
+         .env = {"REDIS_PASSWORD"},
+         .help = "Redis password",
+         .secret = true,
+         .no_flag = true},
+        {.key = "redis-db", .env = {"REDIS_DB"}, .help = "Redis database number"},
+        {.key = "redis-tls",
+         .env = {"REDIS_TLS"},
+         .kind = k::boolean,
+         .help = "TLS to Redis (without REDIS_URL)"},
+        {.key = "redis-key-prefix",
+         .env = {"REDIS_KEY_PREFIX"},
+         .default_value = "mcp:",
+         .help = "prefix of the guards' Redis keys"},
+    };
+    return defs;
+}
+
+std::string const& setting_value::text() const {
+    static std::string const empty;
+    return values.empty() ? empty : values.front();
+}
+
+void configuration::add_flags(CLI::App& cmd) {
+    options_["config"] = cmd.add_option("--config", config_path_,
+                                        "settings file: `key = value` lines (see `mcpd config "
+                                        "print`); flags > environment > file > defaults");
+    for (auto const& d : serve_settings()) {
+        if (d.no_flag)
+            continue;
+        std::string name = "--" + std::string(d.flag_name.empty() ? d.key : d.flag_name);
+        std::string help(d.help);
+        if (!d.env.empty())
+            help += " ($" + std::string(d.env.front()) + ")";
+        std::string key(d.key);
+        CLI::Option* opt = nullptr;
+        if (d.kind == setting_kind::boolean)
+            opt = cmd.add_flag(name, flag_bools_[key], help);
+        else if (d.kind == setting_kind::list)
+            opt = cmd.add_option(name, flag_lists_[key], help);
+        else
+            opt = cmd.add_option(name, flag_text_[key], help);
+        options_[key] = opt;
+    }
+}
+
+result<void> configuration::load_file(std::string const& path) {
+    std::ifstream in(path);
+    if (!in)
+        return invalid("--config " + path + ": cannot be read");
+    std::string line;
+    int no = 0;
+    std::map<std::string, setting_value, std::less<>> from_file;
+    while (std::getline(in, line)) {
+        ++no;
+        auto t = trim(line);
+        if (t.empty() || t.front() == '#')
+            continue;
+        auto where = path + ":" + std::to_string(no);
+        auto eq = t.find('=');
+        if (eq == std::string::npos)
+            return invalid(where + ": expected `key = value`, got \"" + t + "\"");
+        auto key = trim(std::string_view(t).substr(0, eq));
+        auto value = trim(std::string_view(t).substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+            value = value.substr(1, value.size() - 2);
+        auto const& defs = serve_settings();
+        auto def = std::find_if(defs.begin(), defs.end(),
+                                [&](setting_def const& d) { return d.key == key; });
+        if (def == defs.end())
+            return invalid(where + ": unknown setting \"" + key + "\" (see `mcpd config print`)");
+        auto& v = from_file[key];
+        if (def->kind == setting_kind::list) {
+            for (auto& item : split_list(value))
+                v.values.push_back(std::move(item));
+        } else {
+            if (v.from == source::file)
+                return invalid(where + ": " + key + " is set twice (also at " + v.origin + ")");
+            v.values = {value};
+        }
+        v.from = source::file;
+        v.origin = "file " + where;
+    }
+    for (auto& [key, v] : from_file)
+        values_[key] = std::move(v);
+    return {};
+}
+
+result<void> configuration::load(std::function<char const*(char const*)> getenv,
+                                 std::map<std::string, std::string> const& extra_flags) {
+    if (!getenv)
+        getenv = [](char const* n) { return static_cast<char const*>(std::getenv(n)); };
+    values_.clear();
+    for (auto const& d : serve_settings()) {
+        setting_value v;
+        if (!d.default_value.empty())
+            v.values = {std::string(d.default_value)};
+        v.origin = "default";
+        values_[std::string(d.key)] = std::move(v);
+    }
+    // The file's own path may come from the environment too.
+    auto* config_opt = options_.count("config") ? options_["config"] : nullptr;
+    if ((config_opt == nullptr || config_opt->count() == 0))
+        if (char const* p = getenv("MCPD_CONFIG"); p != nullptr && *p != '\0')
+            config_path_ = p;
+    if (!config_path_.empty())
+        if (auto r = load_file(config_path_); !r)
+            return r;
+    for (auto const& d : serve_settings()) {
+        auto& v = values_[std::string(d.key)];
+        for (auto name : d.env) {
+            std::string n(name);
+            char const* e = getenv(n.c_str());
+            if (e == nullptr || *e == '\0')
+                continue;
+            if (d.kind == setting_kind::list)
+                v.values = split_list(e);
+            else
+                v.values = {e};
+            v.from = source::env;
+            v.origin = "env " + n;
+            break;
+        }
+        std::string key(d.key);
+        if (auto it = extra_flags.find(key); it != extra_flags.end()) {
+            v.values = {it->second};
+            v.from = source::flag;
+            v.origin = "flag --" + key;
+        }
+        auto opt = options_.find(key);
+        if (opt == options_.end() || opt->second->count() == 0)
+            continue;
+        if (d.kind == setting_kind::boolean)
+            v.values = {(flag_bools_[key] != d.flag_inverts) ? "true" : "false"};
+        else if (d.kind == setting_kind::list)
+            v.values = flag_lists_[key];
+        else
+            v.values = {flag_text_[key]};
+        v.from = source::flag;
+        v.origin = "flag --" + std::string(d.flag_name.empty() ? d.key : d.flag_name);
+    }
+    for (auto const& d : serve_settings())
+        if (auto r = check(d, values_[std::string(d.key)]); !r)
+            return r;
+    // Settings checked together.
+    auto ready_interval = parse_duration(text("ready-interval"));
+    auto ready_timeout = parse_duration(text("ready-timeout"));
+    if (*ready_timeout > *ready_interval && get("ready-timeout").from == source::default_value) {
+        auto& t = values_["ready-timeout"];
+        t.values = {text("ready-interval")};
+        t.origin = "default, capped by ready-interval";
+    } else if (*ready_timeout > *ready_interval)
+        return invalid("ready-timeout (" + text("ready-timeout") + ", " +
+                       get("ready-timeout").origin + ") must not exceed ready-interval (" +
+                       text("ready-interval") + ", " + get("ready-interval").origin + ")");
+    env_view_.clear();
+    for (auto const& d : serve_settings()) {
+        auto const& v = get(d.key);
+        if (!v.set() || d.env.empty())
+            continue;
+        std::string joined;
+        for (auto const& item : v.values)
+            joined += (joined.empty() ? "" : ",") + item;
+        for (auto name : d.env)
+            env_view_[std::string(name)] = joined;
+    }
+    // Redis settings as the Redis client reads them: a bad URL or port is reported now.
+    bool any_redis = false;
+    for (auto key : {"redis-url", "redis-host", "redis-port", "redis-username", "redis-password",
+                     "redis-db", "redis-tls"})
+        any_redis = any_redis || get(key).set();
+    if (any_redis) {
+        auto cfg = redis::config_from_env({}, as_getenv());
+        if (!cfg)
+            return invalid("Redis settings: " + cfg.error().detail);
+    }
+    return {};
+}
+
+result<void> configuration::check(setting_def const& d, setting_value& v) const {
+    if (!v.set())
+        return {};
+    auto fail = [&](std::string why) {
+        auto shown_value = d.secret ? std::string("***") : mask_url_credentials(v.text());
+        return invalid("invalid setting " + std::string(d.key) + " = \"" + shown_value + "\" (" +
+                       v.origin + "): " + why);
+    };
+    auto const& t = v.text();
+    switch (d.kind) {
+    case setting_kind::text:
+    case setting_kind::list:
+        break;
+    case setting_kind::boolean:
+        if (auto b = parse_bool(t); !b)
+            return fail("expected true or false (also 1/0, yes/no, on/off)");
+        else
+            v.values = {*b ? "true" : "false"};
+        break;
+    case setting_kind::port: {
+        unsigned n = 0;
+        auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+        if (ec != std::errc{} || p != t.data() + t.size() || n > 65535)
+            return fail("expected a port number from 0 to 65535");
+        break;
+    }
+    case setting_kind::size: {
+        auto n = parse_size(t);
+        if (!n)
+            return fail("expected a size in bytes (e.g. 1048576, 512KiB, 4MiB)");
+        if (d.positive && *n == 0)
+            return fail("must be more than zero");
+        break;
+    }
+    case setting_kind::duration: {
+        auto du = parse_duration(t);
+        if (!du)
+            return fail(du.error().detail);
+        if (d.positive && du->count() <= 0)
+            return fail("must be more than zero");
+        break;
+    }
+    case setting_kind::choice:
+        if (std::find(d.choices.begin(), d.choices.end(), t) == d.choices.end()) {
+            std::string all;
+            for (auto c : d.choices)
+                all += (all.empty() ? "" : ", ") + std::string(c);
+            return fail("expected one of " + all);
+        }
+        break;
+    case setting_kind::url:
+        if (auto u = boost::urls::parse_absolute_uri(t); !u)
+            return fail("not an absolute URL (scheme://…)");
+        break;
+    case setting_kind::hex_key:
+        if (t.size() != 64 || !std::all_of(t.begin(), t.end(), [](char c) {
+                return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+            }))
+            return fail("expected 64 hex characters (a 256-bit key; e.g. `openssl rand -hex 32`)");
+        break;
+    }
+    return {};
+}
+
+setting_value const& configuration::get(std::string_view key) const {
+    auto it = values_.find(key);
+    if (it == values_.end())
+        throw std::logic_error("unknown setting " + std::string(key));
+    return it->second;
+}
+
+bool configuration::flag(std::string_view key) const {
+    return get(key).text() == "true";
+}
+
+std::function<char const*(char const*)> configuration::as_getenv() const {
+    return [this](char const* name) -> char const* {
+        for (auto const& d : serve_settings())
+            for (auto n : d.env)
+                if (n == name) {
+                    auto it = env_view_.find(name);
+                    return it == env_view_.end() ? nullptr : it->second.c_str();
+                }
+        return std::getenv(name);
+    };
+}
+
+std::string configuration::shown(std::string_view key) const {
+    auto const& defs = serve_settings();
+    auto def =
+        std::find_if(defs.begin(), defs.end(), [&](setting_def const& d) { return d.key == key; });
+    auto const& v = get(key);
+    if (!v.set())
+        return {};
+    if (def->secret)
+        return "***";
+    std::string out;
+    for (auto const& item : v.values)
+        out += (out.empty() ? "" : ", ") +
+               (def->kind == setting_kind::url ? mask_url_credentials(item) : item);
+    return out;
+}
+
+std::string configuration::print() const {
+    std::ostringstream out;
+    out << "# mcpd serve: effective settings (flags > environment > config file > defaults)\n";
+    for (auto const& d : serve_settings()) {
+        auto const& v = get(d.key);
+        std::string line = std::string(d.key) + " = " + shown(d.key);
+        if (line.size() < 40)
+            line.resize(40, ' ');
+        std::string origin = v.set() ? v.origin : std::string("unset");
+        out << line << " # " << origin;
+        if (!d.env.empty()) {
+            out << " (env";
+            for (auto n : d.env)
+                out << ' ' << n;
+            out << ')';
+        }
+        out << '\n';
+    }
+    return out.str();
+}
+
+serve_args serve_args_from(configuration const& cfg) {
+    serve_args a;
+    a.host = cfg.text("host");
+    a.port = static_cast<std::uint16_t>(std::stoul(cfg.text("port")));
+    a.stdio = cfg.flag("stdio");
+    a.json_response = cfg.flag("json-response");
+    a.conformance = cfg.flag("conformance");
+    a.storage_required = cfg.flag("storage-required");
+    a.no_legacy_sse = !cfg.flag("legacy-sse");
+    a.allowed_hosts = cfg.list("allowed-host");
+    a.allowed_origins = cfg.list("allowed-origin");
+    a.max_body_bytes = static_cast<std::size_t>(*parse_size(cfg.text("max-body")));
+    a.drain_timeout = *parse_duration(cfg.text("drain-timeout"));
+    a.request_timeout = *parse_duration(cfg.text("request-timeout"));
+    a.ready.interval = *parse_duration(cfg.text("ready-interval"));
+    a.ready.timeout = *parse_duration(cfg.text("ready-timeout"));
+    a.state_key = cfg.text("state-key");
+    a.getenv = cfg.as_getenv();
+    return a;
+}
+
+} // namespace mcpd::app
