@@ -149,6 +149,12 @@ std::vector<setting_def> const& serve_settings() {
          .default_value = "30s",
          .kind = k::duration,
          .help = "on SIGTERM/SIGINT, how long to wait for requests in flight and streams"},
+        {.key = "shutdown-delay",
+         .env = {"MCPD_SHUTDOWN_DELAY"},
+         .default_value = "0s",
+         .kind = k::duration,
+         .help = "on SIGTERM/SIGINT, keep the listener open this long while /ready answers 503 "
+                 "and new sessions are refused, so that load balancers stop sending first"},
         {.key = "ready-interval",
          .env = {"MCPD_READY_INTERVAL"},
          .default_value = "5s",
@@ -549,6 +555,7 @@ serve_args serve_args_from(configuration const& cfg) {
     a.allowed_origins = cfg.list("allowed-origin");
     a.max_body_bytes = static_cast<std::size_t>(*parse_size(cfg.text("max-body")));
     a.drain_timeout = *parse_duration(cfg.text("drain-timeout"));
+    a.shutdown_delay = *parse_duration(cfg.text("shutdown-delay"));
     a.request_timeout = *parse_duration(cfg.text("request-timeout"));
     a.ready.interval = *parse_duration(cfg.text("ready-interval"));
     a.ready.timeout = *parse_duration(cfg.text("ready-timeout"));

@@ -4,8 +4,9 @@
 // /metrics beside /mcp) or stdio until SIGINT or SIGTERM.
 //
 // Shutdown, on the first signal (the order the Redis guide asks for, made complete):
-//   1. draining: /ready answers 503, new sessions and streams are refused (503), the listener
-//      and idle keep-alive connections close, responses say Connection: close;
+//   1. draining: /ready answers 503, new sessions and streams are refused (503); after the
+//      shutdown delay (0 by default) the listener and idle keep-alive connections close, and
+//      responses say Connection: close;
 //   2. requests in flight (tool calls included) finish and are answered;
 //   3. open SSE streams get what is queued for them and end cleanly;
 //   4. every Redis client quit()s (pending replies first), storage closes; exit 0.
@@ -32,6 +33,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -258,9 +260,15 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
               "connections",
               signals.first(), format_duration(a.drain_timeout), transport.in_flight(),
               transport.open_streams(), http_srv.connection_count());
-    // 1. No new work: readiness 503, no new sessions or streams, no new connections.
+    // 1. No new work: readiness 503, no new sessions or streams; after the shutdown delay
+    // (load balancers see the 503 meanwhile) no new connections either.
     ops.set_draining();
     transport.stop_accepting();
+    if (a.shutdown_delay.count() > 0) {
+        asio::steady_timer delay(ex, a.shutdown_delay);
+        boost::system::error_code ec;
+        co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     http_srv.stop_accepting();
     auto deadline = std::chrono::steady_clock::now() + a.drain_timeout;
     // 2. Requests in flight finish (their answers go out on their responses or streams).

@@ -28,6 +28,7 @@ struct serve_args {
     std::vector<std::string> allowed_origins;
     std::size_t max_body_bytes = 4 * 1024 * 1024;
     duration drain_timeout = std::chrono::seconds(30);
+    duration shutdown_delay{0}; // draining with the listener still open (load balancers)
     duration request_timeout = std::chrono::seconds(10); // first byte to whole request (408)
     server::readiness_options ready;
     std::string state_key; // MCPD_STATE_KEY; empty: random per process

@@ -33,7 +33,7 @@ mcpd_process::mcpd_process(options opts)
     if (opts.stdio)
         args.emplace_back("--stdio");
     else
-        args.insert(args.end(), {"--port", "0", "--drain-timeout", "1s"});
+        args.insert(args.end(), {"--port", "0", "--drain-timeout", opts.drain_timeout});
     args.insert(args.end(), opts.args.begin(), opts.args.end());
 
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
@@ -50,6 +50,8 @@ mcpd_process::mcpd_process(options opts)
         if (::chdir(dir_.c_str()) != 0)
             ::_exit(126);
         ::setenv("MCP_TS_STORAGE_TYPE", "memory", 1);
+        for (auto const& [name, value] : opts.env)
+            ::setenv(name.c_str(), value.c_str(), 1);
         int devnull = ::open("/dev/null", O_RDWR);
         int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         ::dup2(opts.stdio ? in_pipe[0] : devnull, STDIN_FILENO);
@@ -133,6 +135,11 @@ std::optional<int> mcpd_process::wait_exit(std::chrono::milliseconds limit) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return exit_code_;
+}
+
+void mcpd_process::signal(int sig) {
+    if (pid_ > 0)
+        ::kill(pid_, sig);
 }
 
 int mcpd_process::stop(std::chrono::milliseconds limit) {

@@ -21,6 +21,9 @@ public:
     struct options {
         std::vector<std::string> args; // after `serve`, e.g. {"--json-response"}
         bool stdio = false;            // `serve --stdio`: talk through pipes, no port
+        // Environment for mcpd, set after MCP_TS_STORAGE_TYPE=memory (so it may override it).
+        std::vector<std::pair<std::string, std::string>> env;
+        std::string drain_timeout = "1s";
     };
 
     explicit mcpd_process(options opts);
@@ -37,6 +40,9 @@ public:
     // Waits up to `limit` for mcpd to exit by itself (stdio: after end of input); its exit code
     // as stop() reports it, or nothing if it is still running.
     std::optional<int> wait_exit(std::chrono::milliseconds limit);
+
+    // Sends `sig` and returns at once (stop() or wait_exit() reaps it).
+    void signal(int sig);
 
     // SIGTERM, wait up to `limit`, then SIGKILL. Returns the exit code, or 128 + the signal
     // that ended it (a crash shows as 128 + SIGSEGV/SIGABRT; our own SIGKILL as 128 + 9).
