@@ -150,7 +150,8 @@ std::string key_space::lock_key(std::string_view resource) const {
 }
 
 std::string fence_key(std::string_view lock_key) {
-    if (!hash_tag(lock_key).empty())
+    // A tag cannot contain '}': a key with one and no tag of its own has no slot-mate.
+    if (!hash_tag(lock_key).empty() || lock_key.find('}') != std::string_view::npos)
         return std::string(lock_key) + ":fence";
     return "{" + std::string(lock_key) + "}:fence";
 }
@@ -216,10 +217,19 @@ result<std::string> fill_key_template(std::string_view tmpl, json::object const&
         if (v == nullptr || v->is_null())
             return invalid("the lock key \"" + std::string(tmpl) + "\" needs the argument \"" +
                            std::string(name) + "\"");
-        if (v->is_string())
-            out += v->get_string();
-        else
-            out += canonical_json(*v);
+        // Braces in values are escaped, so that an argument cannot add a hash tag to the key
+        // (and '%' too, so that the escaping stays one-to-one).
+        auto text = v->is_string() ? std::string(v->get_string()) : canonical_json(*v);
+        for (char ch : text) {
+            if (ch == '{')
+                out += "%7B";
+            else if (ch == '}')
+                out += "%7D";
+            else if (ch == '%')
+                out += "%25";
+            else
+                out += ch;
+        }
         i = close;
     }
     return out;

@@ -64,7 +64,10 @@ private:
 };
 
 // The fencing counter's key for a lock key, in the same Cluster slot: the lock key's own hash
-// tag when it has one, else the whole lock key made the tag ("{<lock key>}:fence").
+// tag when it has one, else the whole lock key made the tag ("{<lock key>}:fence"). A lock key
+// with a '}' but no tag of its own cannot have a slot-mate (a tag cannot hold '}'): on Redis
+// Cluster its lock fails with CROSSSLOT. Template values cannot cause that (their braces are
+// escaped); only a resource name written with a stray '}' can.
 std::string fence_key(std::string_view lock_key);
 
 // The Redis Cluster hash slot of a key (CRC16/XMODEM of its hash tag or of the whole key,
@@ -72,8 +75,9 @@ std::string fence_key(std::string_view lock_key);
 std::uint16_t hash_slot(std::string_view key);
 
 // Fills "{field}" placeholders of a lock key template ("send-email:{user_id}") from a tool's
-// arguments: strings as they are, other values as canonical JSON. A placeholder whose argument
-// is missing or null is an error naming it; "{{" and "}}" stand for literal braces.
+// arguments: strings as they are, other values as canonical JSON, with '{', '}' and '%' in
+// values written %7B, %7D and %25 (an argument cannot add a hash tag). A placeholder whose
+// argument is missing or null is an error naming it; "{{" and "}}" stand for literal braces.
 result<std::string> fill_key_template(std::string_view tmpl, boost::json::object const& arguments);
 
 // The argument names a template's placeholders use, in order (for checks at registration).
