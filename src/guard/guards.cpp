@@ -490,19 +490,22 @@ awaitable<json::object> guard_set::run_tool(tool_call call, tool_guards const& g
 }
 
 awaitable<bool> guard_set::wait_ready(duration limit) {
+    // A PING that gets its PONG, not the client's state: that may still read "ready" for a
+    // moment after the connection dropped.
     auto deadline = std::chrono::steady_clock::now() + limit;
     asio::steady_timer t(co_await asio::this_coro::executor);
-    for (;;) {
-        bool ready = true;
-        for (auto const& c : clients_)
-            ready = ready && c->state() == redis::connection_state::ready;
-        if (ready)
-            co_return true;
-        if (std::chrono::steady_clock::now() >= deadline)
-            co_return false;
-        t.expires_after(10ms);
-        co_await t.async_wait(asio::use_awaitable);
+    for (auto const& c : clients_) {
+        for (;;) {
+            auto pong = co_await c->exec(redis::command("PING"));
+            if (pong)
+                break;
+            if (std::chrono::steady_clock::now() >= deadline)
+                co_return false;
+            t.expires_after(10ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
     }
+    co_return true;
 }
 
 awaitable<void> guard_set::close() {

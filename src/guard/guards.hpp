@@ -183,8 +183,8 @@ public:
     [[nodiscard]] rate_limit_backend& rate_backend() noexcept { return *rate_; }
     [[nodiscard]] lock_service& locks() noexcept { return locks_; }
 
-    // Redis backends: waits up to `limit` for the clients to connect; true when they did (and
-    // always for in-process backends). Startup may use it; nothing requires it.
+    // Redis backends: waits up to `limit` until each client answers a PING; true when they did
+    // (and always for in-process backends). Startup may use it; nothing requires it.
     boost::asio::awaitable<bool> wait_ready(duration limit);
     // Closes the Redis clients cleanly (QUIT after pending replies). Idempotent.
     boost::asio::awaitable<void> close();
