@@ -230,6 +230,9 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--max-body", sv.max_body_bytes, "largest request body in bytes");
     serve_cmd->add_option("--drain-timeout", drain_text,
                           "how long shutdown waits for requests in flight ($MCPD_DRAIN_TIMEOUT)");
+    serve_cmd->add_option("--guard", sv.guards,
+                          "guard a tool: <tool>=cache:300s,rate:30/1min,lock:<key>/30s "
+                          "(repeatable; also $MCPD_GUARDS, ';'-separated)");
 
     CLI11_PARSE(app, argc, argv);
 

@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "fixtures.hpp"
+#include "guard_setup.hpp"
 #include "http/policy.hpp"
 #include "http/server.hpp"
 #include "mcpd/version.hpp"
@@ -78,6 +79,15 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         log::error("mcpd: {}", e.what());
         co_return 2;
     }
+    auto guards = setup_guards(*srv, a.guards, ex);
+    if (!guards) {
+        log::error("mcpd: guards: {}", guards.error().message());
+        co_return 2;
+    }
+    // Redis guards connect in the background; a short wait lets the first calls be decided by
+    // Redis rather than by the failure policies. Startup does not depend on it.
+    if (!co_await (*guards)->wait_ready(std::chrono::seconds(2)))
+        log::warn("mcpd: guard backends not reachable yet; their failure policies apply meanwhile");
     // Protocol sessions live in the same storage: a restart (or another instance on a shared
     // Redis) continues them.
     auto records =
@@ -94,6 +104,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         });
         co_await stdio.run();
         signals.cancel();
+        co_await (*guards)->close();
         co_await storage->close();
         co_return 0;
     }
@@ -181,6 +192,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io) {
         co_await poll.async_wait(asio::use_awaitable);
     }
     http_srv.close_connections();
+    co_await (*guards)->close();
     co_await storage->close();
     signals.cancel();
     log::info("mcpd: stopped");

@@ -21,6 +21,7 @@ struct serve_args {
     std::vector<std::string> allowed_origins;
     std::size_t max_body_bytes = 4 * 1024 * 1024;
     duration drain_timeout = std::chrono::seconds(30);
+    std::vector<std::string> guards; // --guard <tool>=<guards> (see guard_setup.hpp)
 };
 
 int run_serve(serve_args const& args);
