@@ -376,6 +376,12 @@ awaitable<json::value> response_cache::get_or_compute(std::string key, cache_set
         } catch (...) {
             failure = std::current_exception();
         }
+        // An early refresh that failed keeps serving the value it was refreshing.
+        if (refresh &&
+            ((failure && !is_cancellation(failure)) || (value && is_error && is_error(*value)))) {
+            value = std::move(hit->value);
+            failure = nullptr;
+        }
         std::vector<std::shared_ptr<waiter>> waiting;
         {
             std::lock_guard lock(mu_);

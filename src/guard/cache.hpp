@@ -12,7 +12,8 @@
 //   cache_options::fill_wait. With settings.early_refresh, a hit may be recomputed before it
 //   expires with probability rising as expiry nears (XFetch: Vattani, Chierichetti, Lowenstein,
 //   "Optimal Probabilistic Cache Stampede Prevention", VLDB 2015), so hot keys do not all expire
-//   at once; a caller that finds a refresh already running gets the current value.
+//   at once; a caller that finds a refresh already running gets the current value, and a
+//   refresh that fails (an error result or an exception) returns the value it was refreshing.
 //
 // Backends: memory_cache_backend (an LRU bounded by entries and bytes, with TTLs) and
 // redis_cache_backend (GET + PTTL in one round trip, SET PX). Stored values are

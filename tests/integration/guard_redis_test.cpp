@@ -525,13 +525,14 @@ TEST(guard_redis_lock, extension_keeps_a_long_handlers_lock) {
         auto other = redis_guards(ex, server);
         co_await until_ready(*gs);
         co_await until_ready(*other);
+        // The TTL leaves a third of itself (200 ms) as slack for a late timer on a busy machine.
         lock_policy p;
-        p.ttl = 150ms;
+        p.ttl = 600ms;
         int intruded = 0, refused = 0;
         bool lost = true;
         auto long_section = [&](lock_lease const& lease) -> asio::awaitable<void> {
-            for (int i = 0; i < 12; ++i) { // 600 ms: four TTLs
-                co_await sleep_for(50ms);
+            for (int i = 0; i < 12; ++i) { // 2.4 s: four TTLs
+                co_await sleep_for(200ms);
                 auto probe = []() -> asio::awaitable<void> { co_return; };
                 try {
                     co_await other->with_lock("long-job", p, probe);

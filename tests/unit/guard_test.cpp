@@ -374,7 +374,7 @@ TEST_F(GuardCache, a_cancelled_leader_hands_over_to_a_waiter) {
     asio::cancellation_signal cancel_leader;
     auto compute = [this]() -> asio::awaitable<json::value> {
         ++calls;
-        co_await sleep_for(50ms);
+        co_await sleep_for(500ms); // far past the cancellation at 10 ms, even on a busy machine
         co_return json::value(calls);
     };
     std::optional<json::value> follower;
@@ -425,6 +425,15 @@ TEST_F(GuardCache, early_refresh_replaces_a_value_close_to_expiry) {
     EXPECT_EQ(calls, 1);
     EXPECT_EQ(v, json::value("new"));
     EXPECT_EQ(m.snapshot().cache_early_refreshes, 1u);
+    // A refresh that fails keeps the value it was refreshing.
+    auto failing = []() -> asio::awaitable<json::value> {
+        throw std::runtime_error("upstream down");
+        co_return json::value();
+    };
+    for (int i = 0; i < 20; ++i) {
+        backend->store("k", R"({"d":1000,"v":"old"})", 10ms);
+        EXPECT_EQ(run(io, cache.get_or_compute("k", {.ttl = 1min}, failing)), json::value("old"));
+    }
     cache_settings off{.ttl = 1min, .early_refresh = false};
     backend->store("k", R"({"d":1000,"v":"old"})", 10ms);
     EXPECT_EQ(run(io, cache.get_or_compute("k", off, compute)), json::value("old"));
@@ -507,25 +516,26 @@ TEST_F(GuardLock, a_wait_that_runs_out_is_busy) {
 }
 
 TEST_F(GuardLock, extension_keeps_a_long_section_exclusive) {
-    lock_request r{.key = "long", .ttl = 60ms};
+    // The TTL leaves a third of itself (200 ms) as slack for a late timer on a busy machine.
+    lock_request r{.key = "long", .ttl = 600ms};
     bool lost = false;
     auto body = [&](lock_lease const& lease) -> asio::awaitable<void> {
-        co_await sleep_for(250ms); // four TTLs
+        co_await sleep_for(2s); // more than three TTLs
         lost = lease.lost();
     };
-    bool other_got_it = false;
+    int intruded = 0;
     auto intruder = [&]() -> asio::awaitable<void> {
-        for (int i = 0; i < 10; ++i) {
-            co_await sleep_for(20ms);
+        for (int i = 0; i < 18; ++i) {
+            co_await sleep_for(100ms);
             auto got = co_await backend->try_acquire("long", "intruder", 1min);
             if (!got || *got)
-                other_got_it = true;
+                ++intruded;
         }
     };
     asio::co_spawn(io, locks.run(r, body), asio::detached);
     asio::co_spawn(io, intruder(), asio::detached);
     io.run();
-    EXPECT_FALSE(other_got_it);
+    EXPECT_EQ(intruded, 0);
     EXPECT_FALSE(lost);
     EXPECT_GE(m.snapshot().lock_extended, 3u);
     EXPECT_EQ(backend->held(), 0u);
