@@ -195,14 +195,15 @@ TEST(guard_redis_cache, a_hundred_concurrent_identical_calls_run_the_handler_onc
         };
         auto g = tool_guards{}.cache(1min);
         json::object args{{"id", 1}};
-        for (int i = 0; i < 100; ++i) {
-            auto one = [&, i]() -> asio::awaitable<void> {
-                auto r = co_await gs->run_tool({"hot", "s" + std::to_string(i), args}, g, slow);
-                EXPECT_FALSE(r.contains("isError"));
-                ++done;
-            };
-            asio::co_spawn(ex, one(), asio::detached);
-        }
+        // Outside the loop: the coroutines refer to this closure until they finish.
+        auto one = [&](int i) -> asio::awaitable<void> {
+            auto session = "s" + std::to_string(i);
+            auto r = co_await gs->run_tool({"hot", session, args}, g, slow);
+            EXPECT_FALSE(r.contains("isError"));
+            ++done;
+        };
+        for (int i = 0; i < 100; ++i)
+            asio::co_spawn(ex, one(i), asio::detached);
         while (done < 100)
             co_await sleep_for(5ms);
         EXPECT_EQ(calls, 1);
@@ -294,16 +295,15 @@ TEST_P(guard_redis_rate, exact_counts_with_two_processes_calling_concurrently) {
             auto gs = redis_guards(io.get_executor(), server);
             co_await gs->wait_ready(5s);
             int done = 0;
-            for (int i = 0; i < 40; ++i) {
-                auto one = [&]() -> asio::awaitable<void> {
-                    auto d = co_await gs->check_rate_limit("session-1", "fetch_user", 30, 1min,
-                                                           algorithm);
-                    if (d.allowed && d.decided)
-                        ++allowed;
-                    ++done;
-                };
+            auto one = [&]() -> asio::awaitable<void> {
+                auto d =
+                    co_await gs->check_rate_limit("session-1", "fetch_user", 30, 1min, algorithm);
+                if (d.allowed && d.decided)
+                    ++allowed;
+                ++done;
+            };
+            for (int i = 0; i < 40; ++i)
                 asio::co_spawn(io, one(), asio::detached);
-            }
             while (done < 40)
                 co_await sleep_for(2ms);
             co_await gs->close();
@@ -451,30 +451,29 @@ TEST(guard_redis_lock, two_processes_times_fifty_calls_never_overlap_and_fences_
                 p.when_busy = lock_wait::wait;
                 p.wait_timeout = 50s;
                 int done = 0;
-                for (int i = 0; i < 50; ++i) {
-                    auto one = [&]() -> asio::awaitable<void> {
-                        auto section = [&](lock_lease const& lease) -> asio::awaitable<void> {
-                            auto inside = co_await raw.exec(command("INCR", "test:inside"));
-                            if (!inside || inside->integer != 1)
-                                ++overlaps;
-                            auto prev = co_await raw.exec(
-                                command("GETSET", "test:last-fence", lease.fence));
-                            if (!prev || (!prev->is_null() &&
-                                          prev->as_integer().value_or(INT64_MAX) >= lease.fence))
-                                ++fence_regressions;
-                            co_await sleep_for(1ms);
-                            co_await raw.exec(command("DECR", "test:inside"));
-                            ++ran;
-                        };
-                        try {
-                            co_await gs->with_lock("send-email:user-123", p, section);
-                        } catch (std::exception const&) {
-                            ++failures;
-                        }
-                        ++done;
+                auto one = [&]() -> asio::awaitable<void> {
+                    auto section = [&](lock_lease const& lease) -> asio::awaitable<void> {
+                        auto inside = co_await raw.exec(command("INCR", "test:inside"));
+                        if (!inside || inside->integer != 1)
+                            ++overlaps;
+                        auto prev =
+                            co_await raw.exec(command("GETSET", "test:last-fence", lease.fence));
+                        if (!prev || (!prev->is_null() &&
+                                      prev->as_integer().value_or(INT64_MAX) >= lease.fence))
+                            ++fence_regressions;
+                        co_await sleep_for(1ms);
+                        co_await raw.exec(command("DECR", "test:inside"));
+                        ++ran;
                     };
+                    try {
+                        co_await gs->with_lock("send-email:user-123", p, section);
+                    } catch (std::exception const&) {
+                        ++failures;
+                    }
+                    ++done;
+                };
+                for (int i = 0; i < 50; ++i)
                     asio::co_spawn(io, one(), asio::detached);
-                }
                 while (done < 50)
                     co_await sleep_for(5ms);
                 co_await gs->close();

@@ -356,14 +356,15 @@ TEST_F(GuardCache, concurrent_misses_run_the_computation_once) {
         co_return json::value("result");
     };
     int done = 0;
-    for (int i = 0; i < 100; ++i) {
-        auto one = [&]() -> asio::awaitable<void> {
-            auto v = co_await cache.get_or_compute("hot", {.ttl = 1min}, compute);
-            EXPECT_EQ(v, json::value("result"));
-            ++done;
-        };
+    // Outside the loop: the coroutines refer to this closure until they finish.
+    response_cache::producer produce = compute;
+    auto one = [&]() -> asio::awaitable<void> {
+        auto v = co_await cache.get_or_compute("hot", {.ttl = 1min}, produce);
+        EXPECT_EQ(v, json::value("result"));
+        ++done;
+    };
+    for (int i = 0; i < 100; ++i)
         asio::co_spawn(io, one(), asio::detached);
-    }
     io.run();
     EXPECT_EQ(done, 100);
     EXPECT_EQ(calls, 1);
