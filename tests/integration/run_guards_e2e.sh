@@ -17,6 +17,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Bad guard configuration stops the server with a message that says what is wrong.
+expect_refusal() {
+  local want="$1"; shift
+  local out rc=0
+  out=$(cd "$workdir" && env MCP_TS_STORAGE_TYPE=memory "$@" 2>&1) || rc=$?
+  if [ "$rc" -ne 2 ] || [[ "$out" != *"$want"* ]]; then
+    echo "FAIL: expected exit 2 and \"$want\" from: $*"; echo "$out"; exit 1
+  fi
+  echo "ok - refused: $want"
+}
+expect_refusal "there is no tool of that name (tools: echo, add, countdown, server_time)" \
+  "$mcpd" serve --port 0 --guard 'nosuch=cache:1s'
+expect_refusal "unknown cache option" "$mcpd" serve --port 0 --guard 'echo=cache:1s:forever'
+expect_refusal "MCPD_GUARDS" env MCPD_GUARDS='echo=rate:0/1min' "$mcpd" serve --port 0
+expect_refusal "which is not one of its arguments" "$mcpd" serve --port 0 --guard 'echo=lock:k-{nope}/1s'
+
 port=$("$node" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$workdir" \
   >"$workdir/redis.log" 2>&1 &

@@ -16,6 +16,7 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <stdexcept>
 
 namespace asio = boost::asio;
@@ -662,4 +663,52 @@ TEST(guard_set_in_process, handler_level_api) {
         co_await gs->with_lock("r", 30s, plain);
     };
     run(io, body());
+}
+
+TEST(guard_configuration, from_the_environment) {
+    asio::io_context io;
+    auto env = [](std::map<std::string, std::string> vars) {
+        return [vars = std::move(vars)](char const* name) -> char const* {
+            auto it = vars.find(name);
+            return it == vars.end() ? nullptr : it->second.c_str();
+        };
+    };
+    auto plain = guard_set_from_env(io.get_executor(), env({})).value();
+    EXPECT_EQ(plain->backend_name(), "in-process");
+    EXPECT_EQ(plain->keys().prefix(), "mcp:");
+    EXPECT_EQ(plain->options().rate_unavailable, rate_failure::open);
+    EXPECT_EQ(plain->options().lock_unavailable, lock_failure::proceed);
+
+    auto tuned = guard_set_from_env(io.get_executor(), env({{"REDIS_KEY_PREFIX", ""},
+                                                            {"MCPD_RATE_LIMIT_FAILURE", "closed"},
+                                                            {"MCPD_LOCK_FAILURE", "refuse"},
+                                                            {"MCPD_CACHE_MAX_ENTRIES", "5"}}))
+                     .value();
+    EXPECT_EQ(tuned->keys().prefix(), "");
+    EXPECT_EQ(tuned->options().rate_unavailable, rate_failure::closed);
+    EXPECT_EQ(tuned->options().lock_unavailable, lock_failure::refuse);
+
+    // Redis is chosen by REDIS_URL; constructing does not wait for it.
+    auto shared = guard_set_from_env(io.get_executor(), env({{"REDIS_URL", "redis://127.0.0.1:1"},
+                                                             {"REDIS_KEY_PREFIX", "app:"}}))
+                      .value();
+    EXPECT_EQ(shared->backend_name(), "redis");
+    EXPECT_EQ(shared->keys().lock_key("r"), "app:lock:r");
+    auto forced = guard_set_from_env(io.get_executor(), env({{"REDIS_URL", "redis://127.0.0.1:1"},
+                                                             {"MCPD_GUARD_BACKEND", "memory"}}))
+                      .value();
+    EXPECT_EQ(forced->backend_name(), "in-process");
+
+    for (auto const& [name, value] :
+         std::vector<std::pair<std::string, std::string>>{{"MCPD_GUARD_BACKEND", "etcd"},
+                                                          {"MCPD_RATE_LIMIT_FAILURE", "maybe"},
+                                                          {"MCPD_LOCK_FAILURE", "later"},
+                                                          {"MCPD_CACHE_MAX_BYTES", "lots"},
+                                                          {"REDIS_URL", "http://x"}}) {
+        auto r = guard_set_from_env(io.get_executor(), env({{name, value}}));
+        ASSERT_FALSE(r) << name;
+        EXPECT_NE(r.error().message().find(name == "REDIS_URL" ? "REDIS_URL" : name),
+                  std::string::npos)
+            << r.error().message();
+    }
 }
