@@ -259,7 +259,26 @@ TEST(guard_redis_cache, redis_killed_every_call_still_succeeds_logged_once_then_
         co_await gs->run_tool({"t", "s", args}, g, handler);
         EXPECT_EQ(calls, 1);
 
+        // Killed while 20 calls for distinct keys are in their handlers: each still succeeds.
+        int burst_ok = 0, burst_done = 0;
+        guard_set::tool_body slow = [&](lock_lease const&) -> asio::awaitable<json::object> {
+            co_await sleep_for(50ms);
+            co_return json::object{{"content", json::array{}}};
+        };
+        auto burst_call = [&](int i) -> asio::awaitable<void> {
+            json::object distinct{{"k", 100 + i}};
+            auto r = co_await gs->run_tool({"t", "s", distinct}, g, slow);
+            burst_ok += r.contains("isError") ? 0 : 1;
+            ++burst_done;
+        };
+        for (int i = 0; i < 20; ++i)
+            asio::co_spawn(ex, burst_call(i), asio::detached);
+        co_await sleep_for(10ms);
         server.kill();
+        while (burst_done < 20)
+            co_await sleep_for(5ms);
+        EXPECT_EQ(burst_ok, 20);
+
         for (int i = 0; i < 20; ++i) {
             auto r = co_await gs->run_tool({"t", "s", args}, g, handler);
             EXPECT_FALSE(r.contains("isError"));
