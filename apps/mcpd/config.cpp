@@ -33,10 +33,10 @@ std::string trim(std::string_view v) {
     return std::string(v);
 }
 
-std::vector<std::string> split_list(std::string_view v) {
+std::vector<std::string> split_list(std::string_view v, char separator = ',') {
     std::vector<std::string> out;
     while (true) {
-        auto comma = v.find(',');
+        auto comma = v.find(separator);
         auto item = trim(v.substr(0, comma));
         if (!item.empty())
             out.push_back(item);
@@ -131,6 +131,12 @@ std::vector<setting_def> const& serve_settings() {
          .env = {"MCPD_ALLOWED_ORIGINS"},
          .kind = k::list,
          .help = "accept this Origin (scheme://host[:port]; repeatable; * for any)"},
+        {.key = "guard",
+         .env = {"MCPD_GUARDS"},
+         .kind = k::list,
+         .help = "guard a demo tool: <tool>=cache:300s,rate:30/1min,lock:<key>/30s (repeatable; "
+                 "';' between them in MCPD_GUARDS or a file line; see docs/guards.md)",
+         .list_separator = ';'},
         {.key = "max-body",
          .env = {"MCPD_MAX_BODY"},
          .default_value = "4MiB",
@@ -312,7 +318,7 @@ result<void> configuration::load_file(std::string const& path) {
             return invalid(where + ": unknown setting \"" + key + "\" (see `mcpd config print`)");
         auto& v = from_file[key];
         if (def->kind == setting_kind::list) {
-            for (auto& item : split_list(value))
+            for (auto& item : split_list(value, def->list_separator))
                 v.values.push_back(std::move(item));
         } else {
             if (v.from == source::file)
@@ -355,7 +361,7 @@ result<void> configuration::load(std::function<char const*(char const*)> getenv,
             if (e == nullptr || *e == '\0')
                 continue;
             if (d.kind == setting_kind::list)
-                v.values = split_list(e);
+                v.values = split_list(e, d.list_separator);
             else
                 v.values = {e};
             v.from = source::env;
@@ -553,6 +559,7 @@ serve_args serve_args_from(configuration const& cfg) {
     a.no_legacy_sse = !cfg.flag("legacy-sse");
     a.allowed_hosts = cfg.list("allowed-host");
     a.allowed_origins = cfg.list("allowed-origin");
+    a.guards = cfg.list("guard");
     a.max_body_bytes = static_cast<std::size_t>(*parse_size(cfg.text("max-body")));
     a.drain_timeout = *parse_duration(cfg.text("drain-timeout"));
     a.shutdown_delay = *parse_duration(cfg.text("shutdown-delay"));

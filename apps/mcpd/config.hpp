@@ -60,6 +60,7 @@ struct setting_def {
     std::string_view flag_name; // when the flag is not --key (e.g. --no-legacy-sse)
     bool flag_inverts = false;  // the flag sets the boolean to false
     bool positive = false;      // duration, size: must be more than zero
+    char list_separator = ',';  // lists: between items in one environment value or file line
 };
 
 // Every setting of `mcpd serve`.

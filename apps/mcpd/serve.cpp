@@ -14,10 +14,12 @@
 // exits at once with 128 + the signal.
 #include "serve.hpp"
 
+#include "core/guard_metrics.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/wakeup.hpp"
 #include "fixtures.hpp"
+#include "guard_setup.hpp"
 #include "http/policy.hpp"
 #include "http/server.hpp"
 #include "mcpd/version.hpp"
@@ -169,6 +171,46 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         log::error("mcpd: {}", e.what());
         co_return 2;
     }
+    auto guards = setup_guards(*srv, a.guards, ex, a.getenv);
+    if (!guards) {
+        log::error("mcpd: guards: {}", guards.error().message());
+        co_return 2;
+    }
+    // Redis guards connect in the background; a short wait lets the first calls be decided by
+    // Redis rather than by the failure policies. Startup does not depend on it.
+    if (!co_await (*guards)->wait_ready(std::chrono::seconds(2)))
+        log::warn("mcpd: guard backends not reachable yet; their failure policies apply meanwhile");
+    // The guards' counters on /metrics, read at each scrape.
+    std::weak_ptr<guard::guard_set> weak_guards = *guards;
+    metrics::export_guard_metrics(reg, [weak_guards] {
+        metrics::guard_counts c;
+        auto g = weak_guards.lock();
+        if (!g)
+            return c;
+        auto s = g->stats();
+        c.cache_hits = s.cache_hits;
+        c.cache_misses = s.cache_misses;
+        c.cache_coalesced = s.cache_coalesced;
+        c.cache_stores = s.cache_stores;
+        c.cache_errors = s.cache_errors;
+        c.cache_outages = s.cache_outages;
+        c.rate_allowed = s.rate_allowed;
+        c.rate_denied = s.rate_denied;
+        c.rate_failed_open = s.rate_failed_open;
+        c.rate_failed_closed = s.rate_failed_closed;
+        c.rate_errors = s.rate_errors;
+        c.rate_outages = s.rate_outages;
+        c.lock_acquired = s.lock_acquired;
+        c.lock_contended = s.lock_busy;
+        c.lock_waited = s.lock_waited;
+        c.lock_proceeded = s.lock_proceeded;
+        c.lock_refused = s.lock_refused;
+        c.lock_extended = s.lock_extended;
+        c.lock_lost = s.lock_lost;
+        c.lock_errors = s.lock_errors;
+        c.lock_outages = s.lock_outages;
+        return c;
+    });
     // Protocol sessions live in the same storage: a restart (or another instance on a shared
     // Redis) continues them.
     auto records =
@@ -185,6 +227,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         // A signal ends the input; requests in flight are still answered.
         shutdown_signals stdio_signals(ex, [&stdio] { stdio.stop(); });
         co_await stdio.run();
+        co_await (*guards)->close();
         co_await close_storage(storage);
         co_return 0;
     }
@@ -287,6 +330,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     http_srv.close_connections();
     // 4. Dependencies last: Redis clients answer what is pending, then QUIT.
     ops.stop();
+    co_await (*guards)->close();
     co_await close_storage(storage);
     log::info("mcpd: stopped");
     io.stop();

@@ -35,6 +35,7 @@ struct serve_args {
     // The environment as the configuration sees it (storage and Redis settings from any
     // source); nullptr: the process's.
     std::function<char const*(char const*)> getenv;
+    std::vector<std::string> guards; // --guard <tool>=<guards> (see guard_setup.hpp)
 };
 
 // The arguments from a loaded configuration (its values are already checked).

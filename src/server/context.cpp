@@ -91,6 +91,15 @@ bool context::cancelled() const noexcept {
     return flight_ && flight_->cancelled;
 }
 
+guard::guard_set& context::guards() {
+    return srv_.guards();
+}
+
+asio::awaitable<guard::rate_decision> context::check_rate_limit(std::string_view tool,
+                                                                std::int64_t max, duration window) {
+    co_return co_await guards().check_rate_limit(session_id(), tool, max, window);
+}
+
 bool context::send(json::object const& msg) {
     if (related_ && related_(msg))
         return true;

@@ -7,6 +7,7 @@
 
 #include "core/duration.hpp"
 #include "core/error.hpp"
+#include "guard/guards.hpp"
 #include "server/session.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -89,10 +90,35 @@ public:
     // The requestState to send with an input_required result: the answers so far, sealed.
     std::string sealed_state();
 
+    // --- guards from handler code (the server's guard::guard_set; see guard/guards.hpp) ---
+    guard::guard_set& guards();
+    // Cache-aside on <prefix>cache:<key>: fn's value (JSON-convertible) for `ttl`.
+    template <class F>
+    auto with_cache(std::string key, duration ttl, F fn) {
+        return guards().with_cache(std::move(key), ttl, std::move(fn));
+    }
+    // One call of `tool` by this request's session against `max` per `window`.
+    boost::asio::awaitable<guard::rate_decision>
+    check_rate_limit(std::string_view tool, std::int64_t max, duration window);
+    // fn() or fn(lock_lease const&) holding <prefix>lock:<resource>; throws guard::lock_busy
+    // (its message: "Operation in progress — try again in a moment") or lock_unavailable.
+    template <class F>
+    auto with_lock(std::string resource, duration ttl, F fn) {
+        return guards().with_lock(std::move(resource), ttl, std::move(fn));
+    }
+    // The fencing token of the lock the tool declared, while its handler runs; nullopt when the
+    // tool declares none or ran without it (lock backend down, policy: proceed).
+    [[nodiscard]] std::optional<std::int64_t> lock_fence() const noexcept { return fence_; }
+    // The lease of the tool's declared lock (the dispatcher sets it).
+    void set_lock_lease(guard::lock_lease const& lease) {
+        fence_ = lease.held ? std::optional<std::int64_t>(lease.fence) : std::nullopt;
+    }
+
 private:
     bool send(boost::json::object const& msg);
     void load_inputs();
 
+    std::optional<std::int64_t> fence_;
     bool inputs_loaded_ = false;
     boost::json::object inputs_; // answers of this and earlier rounds, by key
     int next_key_ = 1;

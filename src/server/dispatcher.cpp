@@ -318,22 +318,35 @@ struct dispatcher::methods {
         }
         // Copied: a handler may replace or remove the tool while it runs.
         auto handler = entry->handler;
-        auto body = [&handler, &args](context& ctx) -> asio::awaitable<json::value> {
-            try {
-                auto r = co_await handler(ctx, std::move(args));
-                co_return to_json(r);
-            } catch (protocol_error const&) {
-                throw;
-            } catch (input_required const&) {
-                throw;
-            } catch (boost::system::system_error const& e) {
-                if (e.code() == asio::error::operation_aborted && ctx.cancelled())
+        auto guards = entry->def.guards;
+        auto tool_name = std::string(name);
+        auto body = [&](context& ctx) -> asio::awaitable<json::value> {
+            // The handler, its exceptions made tool errors; what the guards wrap.
+            auto call = [&](guard::lock_lease const& lease) -> asio::awaitable<json::object> {
+                ctx.set_lock_lease(lease);
+                try {
+                    auto r = co_await handler(ctx, std::move(args));
+                    co_return to_json(r);
+                } catch (protocol_error const&) {
                     throw;
-                co_return to_json(tool_result::error(e.what()));
-            } catch (std::exception const& e) {
-                // A failing tool is a result the model can read, not a protocol error.
-                co_return to_json(tool_result::error(e.what()));
+                } catch (input_required const&) {
+                    throw;
+                } catch (boost::system::system_error const& e) {
+                    if (e.code() == asio::error::operation_aborted && ctx.cancelled())
+                        throw;
+                    co_return to_json(tool_result::error(e.what()));
+                } catch (std::exception const& e) {
+                    // A failing tool is a result the model can read, not a protocol error.
+                    co_return to_json(tool_result::error(e.what()));
+                }
+            };
+            if (guards.empty()) {
+                guard::lock_lease none;
+                co_return co_await call(none);
             }
+            guard::tool_call tc{tool_name, ctx.session_id(), args};
+            guard::guard_set::tool_body guarded = call;
+            co_return co_await d.srv_.guards().run_tool(tc, guards, std::move(guarded));
         };
         co_return co_await run_user(std::move(flight), std::move(body));
     }

@@ -106,6 +106,23 @@ void check_tool_name(std::string const& name) {
                                     "\": use 1 to 128 characters of A-Z a-z 0-9 _ - .");
 }
 
+// A lock key template may only use arguments the tool declares (when it declares any).
+void check_guards(tool const& t) {
+    if (!t.guards.locked)
+        return;
+    auto fields = guard::key_template_fields(t.guards.locked->key_template);
+    if (!fields)
+        throw std::invalid_argument("tool \"" + t.name + "\": " + fields.error().detail);
+    auto const* props = t.input_schema.if_contains("properties");
+    if (props == nullptr || !props->is_object())
+        return;
+    for (auto const& f : *fields)
+        if (!props->get_object().contains(f))
+            throw std::invalid_argument("tool \"" + t.name + "\": the lock key \"" +
+                                        t.guards.locked->key_template + "\" uses \"" + f +
+                                        "\", which is not one of its arguments");
+}
+
 } // namespace
 
 server::server(server_options opts)
@@ -166,9 +183,31 @@ void server::add_tool(tool t, tool_handler h) {
             "\": input_schema must be a JSON Schema with \"type\": \"object\"");
     if (!h)
         throw std::invalid_argument("tool \"" + t.name + "\": no handler");
+    check_guards(t);
     auto key = t.name; // copied: t is moved from in the same call
     reg_->upsert(reg_->tools, key, registry::tool_entry{std::move(t), std::move(h)});
     reg_->changed("notifications/tools/list_changed");
+}
+
+bool server::set_tool_guards(std::string_view name, guard::tool_guards g) {
+    auto* entry = reg_->tools.find(name);
+    if (entry == nullptr)
+        return false;
+    auto def = entry->def;
+    def.guards = std::move(g);
+    check_guards(def);
+    entry->def.guards = std::move(def.guards);
+    return true;
+}
+
+void server::set_guards(std::shared_ptr<guard::guard_set> g) {
+    reg_->opts.guards = std::move(g);
+}
+
+guard::guard_set& server::guards() {
+    if (!reg_->opts.guards)
+        reg_->opts.guards = guard::guard_set::in_process();
+    return *reg_->opts.guards;
 }
 
 bool server::remove_tool(std::string_view name) {

@@ -11,14 +11,24 @@
 //                  });
 //
 // Typed tools (arguments and results as described C++ structs, schemas generated from them)
-// are in server/typed_tool.hpp. A handler that throws makes the call an `isError` result with
-// the exception's message; throwing protocol_error makes it a JSON-RPC error instead.
+// are in server/typed_tool.hpp. Guards (guard/guards.hpp: cache-aside, per-session rate limits,
+// locks) are declared on the tool and enforced by the dispatcher around its handler:
+//
+//     srv.add_tool(mcpd::server::tool{.name = "send_email", .input_schema = schema}
+//                      .rate_limit(5, 1min)
+//                      .lock("send-email:{user_id}", 30s),
+//                  handler);
+//
+// with the backends of server_options::guards (or set_guards; in process by default). A handler
+// that throws makes the call an `isError` result with the exception's message; throwing
+// protocol_error makes it a JSON-RPC error instead.
 //
 // Registration may happen while serving (all on the server's executor); each change sends
 // `notifications/*/list_changed` to the sessions.
 #pragma once
 
 #include "core/error.hpp"
+#include "guard/guards.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
@@ -27,6 +37,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -110,6 +121,44 @@ struct tool {
     boost::json::object annotations;   // readOnlyHint, destructiveHint, …
     boost::json::array icons;
     boost::json::object meta;
+    guard::tool_guards guards; // not sent to clients
+
+    // Fluent guard declarations: tool{…}.cache(300s).rate_limit(30, 1min).lock("k:{id}", 30s).
+    // Each throws std::invalid_argument on values that cannot work.
+    tool& cache(duration ttl) & {
+        guards.cache(ttl);
+        return *this;
+    }
+    tool&& cache(duration ttl) && { return std::move(cache(ttl)); }
+    tool& cache(guard::cache_policy p) & {
+        guards.cache(p);
+        return *this;
+    }
+    tool&& cache(guard::cache_policy p) && { return std::move(cache(p)); }
+    tool& rate_limit(std::int64_t max, duration window) & {
+        guards.rate_limit(max, window);
+        return *this;
+    }
+    tool&& rate_limit(std::int64_t max, duration window) && {
+        return std::move(rate_limit(max, window));
+    }
+    tool& rate_limit(guard::rate_policy p) & {
+        guards.rate_limit(p);
+        return *this;
+    }
+    tool&& rate_limit(guard::rate_policy p) && { return std::move(rate_limit(p)); }
+    tool& lock(std::string key_template, duration ttl) & {
+        guards.lock(std::move(key_template), ttl);
+        return *this;
+    }
+    tool&& lock(std::string key_template, duration ttl) && {
+        return std::move(lock(std::move(key_template), ttl));
+    }
+    tool& lock(guard::lock_policy p) & {
+        guards.lock(std::move(p));
+        return *this;
+    }
+    tool&& lock(guard::lock_policy p) && { return std::move(lock(std::move(p))); }
 };
 
 // resources/read answers with a list of contents (usually one).
@@ -196,6 +245,9 @@ struct server_options {
     // 64 hex characters: the key that seals stateless requests' requestState. Instances of a
     // fleet share it so that a retry may reach any of them; empty: a random key per process.
     std::string state_key;
+    // The backends that enforce tools' guards (guard::guard_set::with_redis for a fleet, or
+    // guard::guard_set_from_env); unset: in-process ones, made when first needed.
+    std::shared_ptr<guard::guard_set> guards;
 };
 
 // Matches a URI against an RFC 6570 level-1 template ("{name}" segments match [^/]+ ... or any
@@ -213,8 +265,15 @@ public:
     // Registration replaces an entry with the same name/URI. Names are checked (tools: 1–128
     // characters of [A-Za-z0-9_.-]) and an invalid one throws std::invalid_argument: a mistake
     // is caught when the server starts, not when a model first calls the tool.
+    // A tool's lock key template may only name properties its input schema declares.
     void add_tool(tool t, tool_handler h);
     bool remove_tool(std::string_view name);
+    // Replaces the guards of a registered tool (configuration applied after registration);
+    // false when there is no such tool. Checked as add_tool checks them.
+    bool set_tool_guards(std::string_view name, guard::tool_guards g);
+    // The guards' backends (see server_options::guards). Set before serving.
+    void set_guards(std::shared_ptr<guard::guard_set> g);
+    [[nodiscard]] guard::guard_set& guards();
     void add_resource(resource r, resource_handler h);
     bool remove_resource(std::string_view uri);
     void add_resource_template(resource_template t, template_handler h);

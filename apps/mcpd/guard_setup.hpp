@@ -1,0 +1,28 @@
+// apps/mcpd/guard_setup.hpp — the guards of `mcpd serve`: backends from the environment and
+// each tool's guards from MCPD_GUARDS and --guard flags.
+#pragma once
+
+#include "core/error.hpp"
+#include "guard/guards.hpp"
+#include "server/server.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mcpd::app {
+
+// Picks the backends (guard::guard_set_from_env: Redis when REDIS_URL or REDIS_HOST is set,
+// else in process), gives them to `srv`, and applies the "<tool>=<guards>" assignments (the
+// `guard` setting: --guard flags, MCPD_GUARDS, the config file; a later one replaces an earlier
+// one for the same tool) to the registered tools. An unknown tool or a bad specification is an
+// error that says which.
+result<std::shared_ptr<guard::guard_set>>
+setup_guards(server::server& srv, std::vector<std::string> const& assignments_text,
+             boost::asio::any_io_executor const& ex,
+             std::function<char const*(char const*)> getenv = nullptr);
+
+} // namespace mcpd::app

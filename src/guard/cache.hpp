@@ -1,0 +1,186 @@
+// guard/cache.hpp — cache-aside for tool results and handler values.
+//
+// response_cache::get_or_compute(key, settings, compute) returns the stored value when there is
+// one; otherwise it runs `compute`, stores what it returned for the TTL and returns it:
+// - Only successes are stored; a result the classifier calls an error is stored only with
+//   settings.error_ttl (negative caching), and an exception is never stored.
+// - The backend is best effort: when it fails the call falls through to `compute`, the failure
+//   is counted, and the outage is logged once (metrics.hpp).
+// - Stampedes: concurrent misses for one key in this process run `compute` once and share its
+//   outcome (single-flight); with settings.fill_lock, processes sharing a Redis also take a
+//   short lock (SET NX PX) so that one fills the entry while the others poll for it for up to
+//   cache_options::fill_wait. With settings.early_refresh, a hit may be recomputed before it
+//   expires with probability rising as expiry nears (XFetch: Vattani, Chierichetti, Lowenstein,
+//   "Optimal Probabilistic Cache Stampede Prevention", VLDB 2015), so hot keys do not all expire
+//   at once; a caller that finds a refresh already running gets the current value, and a
+//   refresh that fails (an error result or an exception) returns the value it was refreshing.
+//
+// Backends: memory_cache_backend (an LRU bounded by entries and bytes, with TTLs) and
+// redis_cache_backend (GET + PTTL in one round trip, SET PX). Stored values are
+// {"d": <ms the computation took>, "v": <value>} so XFetch knows what a refresh costs.
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/error.hpp"
+#include "guard/metrics.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace mcpd::redis {
+class client;
+}
+
+namespace mcpd::guard {
+
+using namespace std::chrono_literals;
+
+struct cache_entry {
+    std::string data;
+    duration ttl_left{}; // what remains of its time to live
+};
+
+class cache_backend {
+public:
+    virtual ~cache_backend() = default;
+    virtual boost::asio::awaitable<result<std::optional<cache_entry>>> get(std::string key) = 0;
+    virtual boost::asio::awaitable<result<void>> set(std::string key, std::string data,
+                                                     duration ttl) = 0;
+    // Whether other processes share it (only then is a cross-process fill lock worth taking).
+    [[nodiscard]] virtual bool shared() const noexcept = 0;
+    // SET key token NX PX ttl: true when taken. Backends that are not shared answer true.
+    virtual boost::asio::awaitable<result<bool>> try_fill_lock(std::string key, std::string token,
+                                                               duration ttl) = 0;
+    // Deletes the fill lock if `token` still holds it.
+    virtual boost::asio::awaitable<result<void>> release_fill_lock(std::string key,
+                                                                   std::string token) = 0;
+};
+
+struct memory_cache_limits {
+    std::size_t max_entries = 10'000;
+    std::size_t max_bytes = std::size_t{64} * 1024 * 1024; // keys + values + bookkeeping
+};
+
+// In-process LRU with per-entry TTL. Thread-safe. An entry larger than max_bytes is not kept.
+class memory_cache_backend final : public cache_backend {
+public:
+    explicit memory_cache_backend(memory_cache_limits limits = {});
+
+    boost::asio::awaitable<result<std::optional<cache_entry>>> get(std::string key) override;
+    boost::asio::awaitable<result<void>> set(std::string key, std::string data,
+                                             duration ttl) override;
+    [[nodiscard]] bool shared() const noexcept override { return false; }
+    boost::asio::awaitable<result<bool>> try_fill_lock(std::string, std::string, duration) override;
+    boost::asio::awaitable<result<void>> release_fill_lock(std::string, std::string) override;
+
+    // Synchronous forms (the awaitable ones wrap these).
+    std::optional<cache_entry> lookup(std::string const& key);
+    void store(std::string key, std::string data, duration ttl);
+    [[nodiscard]] std::size_t entries() const;
+    [[nodiscard]] std::size_t bytes() const;
+
+    // Bookkeeping bytes counted per entry on top of its key and value.
+    static constexpr std::size_t overhead_bytes = 96;
+
+private:
+    using clock = std::chrono::steady_clock;
+    struct item {
+        std::string key;
+        std::string data;
+        clock::time_point expires;
+    };
+    void erase_locked(std::list<item>::iterator it);
+
+    memory_cache_limits limits_;
+    mutable std::mutex mu_;
+    std::list<item> lru_; // most recently used first
+    std::unordered_map<std::string, std::list<item>::iterator> index_;
+    std::size_t bytes_ = 0;
+};
+
+class redis_cache_backend final : public cache_backend {
+public:
+    explicit redis_cache_backend(std::shared_ptr<redis::client> client);
+
+    boost::asio::awaitable<result<std::optional<cache_entry>>> get(std::string key) override;
+    boost::asio::awaitable<result<void>> set(std::string key, std::string data,
+                                             duration ttl) override;
+    [[nodiscard]] bool shared() const noexcept override { return true; }
+    boost::asio::awaitable<result<bool>> try_fill_lock(std::string key, std::string token,
+                                                       duration ttl) override;
+    boost::asio::awaitable<result<void>> release_fill_lock(std::string key,
+                                                           std::string token) override;
+
+private:
+    std::shared_ptr<redis::client> client_;
+};
+
+// Per call.
+struct cache_settings {
+    duration ttl = 300s;
+    std::optional<duration> error_ttl; // set: error results are stored for this long
+    bool early_refresh = true;         // XFetch
+    bool fill_lock = false;            // cross-process stampede lock (shared backends only)
+};
+
+// Per cache.
+struct cache_options {
+    double xfetch_beta = 1.0; // > 1 refreshes earlier, < 1 later
+    duration fill_lock_ttl = 5s;
+    duration fill_wait = 5s;   // how long a process polls while another fills the entry
+    duration fill_poll = 25ms; // between polls (with jitter)
+};
+
+class response_cache {
+public:
+    using producer = std::function<boost::asio::awaitable<boost::json::value>()>;
+    // True for a value that is an error (stored only with cache_settings::error_ttl).
+    using classifier = std::function<bool(boost::json::value const&)>;
+
+    response_cache(std::shared_ptr<cache_backend> backend, metrics& m, cache_options opts = {});
+
+    boost::asio::awaitable<boost::json::value>
+    get_or_compute(std::string key, cache_settings s, producer compute, classifier is_error = {});
+
+    [[nodiscard]] cache_backend& backend() noexcept { return *backend_; }
+    [[nodiscard]] outage_log const& availability() const noexcept { return outage_; }
+
+    // XFetch's decision, exposed for tests: recompute now when
+    // delta · beta · −ln(u) ≥ ttl_left, u uniform in (0, 1].
+    static bool xfetch_due(duration delta, duration ttl_left, double beta, double u);
+
+private:
+    struct flight;
+    struct decoded {
+        boost::json::value value;
+        duration delta{};
+    };
+    static std::optional<decoded> decode(std::string const& data);
+    static std::string encode(boost::json::value const& v, duration delta);
+    boost::asio::awaitable<std::optional<boost::json::value>>
+    wait_for_filler(std::string const& key);
+    boost::asio::awaitable<boost::json::value> lead(std::string const& key, cache_settings const& s,
+                                                    producer const& compute,
+                                                    classifier const& is_error, bool refresh);
+    boost::asio::awaitable<void> store(std::string const& key, boost::json::value const& v,
+                                       duration delta, duration ttl);
+
+    std::shared_ptr<cache_backend> backend_;
+    metrics& metrics_;
+    cache_options opts_;
+    outage_log outage_;
+    std::mutex mu_;
+    std::unordered_map<std::string, std::shared_ptr<flight>> flights_;
+};
+
+} // namespace mcpd::guard
