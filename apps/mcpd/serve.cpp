@@ -236,6 +236,13 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     // so that /ready has an answer from the start).
     server::operations ops(ex, reg, a.ready);
     ops.add_storage(storage);
+    // The guards' Redis is optional: while it is down the guards apply their failure policies
+    // (rate limits fail open by default), so the server is degraded, not unready.
+    auto const& guard_clients = (*guards)->redis_clients();
+    for (std::size_t i = 0; i < guard_clients.size(); ++i)
+        ops.add_redis(guard_clients.size() == 1 ? "guards" : "guards-" + std::to_string(i + 1),
+                      *guard_clients[i], false, "guards apply their failure policies",
+                      guard_clients[i]);
     co_await ops.check_now();
     ops.start();
 

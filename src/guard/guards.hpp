@@ -176,6 +176,11 @@ public:
                                                          tool_body handler);
 
     [[nodiscard]] metrics_snapshot stats() const noexcept { return metrics_.snapshot(); }
+    // The Redis clients of the Redis backends (none in process), for readiness checks.
+    [[nodiscard]] std::vector<std::shared_ptr<redis::client>> const&
+    redis_clients() const noexcept {
+        return clients_;
+    }
     [[nodiscard]] key_space const& keys() const noexcept { return keys_; }
     [[nodiscard]] guard_options const& options() const noexcept { return opts_; }
     [[nodiscard]] std::string_view backend_name() const noexcept;

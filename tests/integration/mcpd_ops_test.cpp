@@ -310,6 +310,37 @@ TEST(McpdOps, ReadinessFailsWhenRedisStorageGoesAwayAndRecovers) {
     EXPECT_NE(server.log().find("ready: redis:storage is back"), std::string::npos);
 }
 
+// The guards' Redis is optional: down, mcpd is degraded (200, rate limits fail open, calls go on);
+// back, ok again.
+TEST(McpdOps, GuardRedisDownDegradesAMcpdWhoseCallsGoOn) {
+    redis_server redis;
+    mcpd_process server({.args = {"--ready-interval", "200ms", "--ready-timeout", "150ms",
+                                  "--guard", "echo=rate:100/1min", "--json-response"},
+                         .env = {{"MCP_TS_STORAGE_TYPE", "memory"}, {"REDIS_URL", redis.url()}}});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ok = co_await ready_until(server.port(), "ok", 50);
+        EXPECT_EQ(status_of(ok), "ok") << ok.body();
+        redis.kill();
+        auto degraded = co_await ready_until(server.port(), "degraded", 50);
+        EXPECT_EQ(status_of(degraded), "degraded") << degraded.body();
+        EXPECT_EQ(degraded.result_int(), 200u);
+        // A guarded call still works: the rate limit fails open.
+        auto sid = co_await open_session(server.port(), "2025-06-18");
+        auto call = mcp_post(
+            server.port(),
+            R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still here"}}})",
+            sid, "2025-06-18");
+        http_client c(co_await asio::this_coro::executor);
+        co_await c.connect(server.port());
+        auto answer = co_await c.send(std::move(call));
+        EXPECT_NE(answer.body().find("still here"), std::string::npos) << answer.body();
+        redis.start();
+        auto back = co_await ready_until(server.port(), "ok", 100);
+        EXPECT_EQ(status_of(back), "ok") << back.body();
+    });
+    EXPECT_EQ(server.stop(), 0) << server.log();
+}
+
 // The readiness logic with a Redis client the server can do without (guards that fail open):
 // degraded (still 200) while it is down, ok when it is back. Run in this process with a real
 // redis-server and the same HTTP endpoint code as mcpd's.
