@@ -223,6 +223,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         // A line is stdio's request body: the same limit.
         server::stdio_options so_stdio;
         so_stdio.max_line_bytes = a.max_body_bytes;
+        so_stdio.drain_timeout = a.drain_timeout;
         server::stdio_transport stdio(disp, ex, so_stdio);
         // A signal ends the input; requests in flight are still answered.
         shutdown_signals stdio_signals(ex, [&stdio] { stdio.stop(); });

@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
@@ -209,9 +210,22 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
         }
         if (!buf.empty() && !skipping)
             co_await handle_line(buf);
-        // End of input: let the requests in flight answer, then close.
+        // End of input: let the requests in flight answer (up to the drain timeout: a watchdog
+        // then cancels what is left, whose handlers return without answering), then close.
+        auto watchdog = std::make_shared<asio::steady_timer>(ex, opts.drain_timeout);
+        auto self_w = shared_from_this();
+        watchdog->async_wait([self_w](boost::system::error_code ec) {
+            if (ec || self_w->in_flight == 0)
+                return;
+            log::warn("stdio: drain timeout: cancelling {} requests in flight", self_w->in_flight);
+            for (auto& [id, flight] : self_w->sess->in_flight) {
+                flight->cancelled = true;
+                flight->signal.emit(asio::cancellation_type::terminal);
+            }
+        });
         while (in_flight > 0)
             co_await idle.wait();
+        watchdog->cancel();
         closed = true;
         out_wake.notify();
         while (writer_running)

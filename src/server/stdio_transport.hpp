@@ -5,6 +5,7 @@
 // than the limit is answered with a parse error and skipped, not buffered.
 #pragma once
 
+#include "core/duration.hpp"
 #include "server/dispatcher.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -16,9 +17,13 @@ struct stdio_options {
     int in_fd = 0;
     int out_fd = 1;
     std::size_t max_line_bytes = 4 * 1024 * 1024;
+    // After end of input (or stop()), how long requests in flight may take to answer; those
+    // still running then are cancelled.
+    duration drain_timeout = std::chrono::seconds(30);
 };
 
-// Serves until stdin reaches end of file (or `stop()`), then waits for the requests in flight.
+// Serves until stdin reaches end of file (or `stop()`), then waits (up to the drain timeout)
+// for the requests in flight.
 class stdio_transport {
 public:
     stdio_transport(dispatcher& d, boost::asio::any_io_executor ex, stdio_options opts = {});

@@ -177,3 +177,20 @@ TEST_F(mcpd_stdio, batches_are_answered_as_arrays_in_2025_03_26) {
 }
 
 } // namespace
+
+// End of input with a call still running: it gets up to the drain timeout, then mcpd exits 0.
+TEST(mcpd_stdio_drain, end_of_input_waits_for_calls_in_flight_only_up_to_the_drain_timeout) {
+    mcpd_process server({.args = {"--drain-timeout", "500ms"}, .stdio = true});
+    server.write_stdin(
+        R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}})"
+        "\n");
+    ASSERT_TRUE(server.read_line(std::chrono::seconds(5)).has_value()) << server.log();
+    server.write_stdin(
+        R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"countdown","arguments":{"n":100,"interval_ms":10000}}})"
+        "\n");
+    server.close_stdin();
+    auto code = server.wait_exit(std::chrono::seconds(10)); // the countdown alone takes 1000 s
+    ASSERT_TRUE(code.has_value()) << "mcpd still runs after its drain timeout";
+    EXPECT_EQ(*code, 0) << server.log();
+    EXPECT_NE(server.log().find("drain timeout"), std::string::npos) << server.log();
+}
