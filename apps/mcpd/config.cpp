@@ -143,6 +143,12 @@ std::vector<setting_def> const& serve_settings() {
          .kind = k::size,
          .help = "largest request body (HTTP) or line (stdio): bytes, KiB, MiB",
          .positive = true},
+        {.key = "page-size",
+         .env = {"MCPD_PAGE_SIZE"},
+         .default_value = "100",
+         .kind = k::count,
+         .help = "items per page of tools/list, resources/list, prompts/list …",
+         .positive = true},
         {.key = "request-timeout",
          .env = {"MCPD_REQUEST_TIMEOUT"},
          .default_value = "10s",
@@ -458,6 +464,15 @@ result<void> configuration::check(setting_def const& d, setting_value& v) const 
             return fail("must be more than zero");
         break;
     }
+    case setting_kind::count: {
+        std::uint64_t n = 0;
+        auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+        if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
+            return fail("expected a whole number");
+        if (d.positive && n == 0)
+            return fail("must be more than zero");
+        break;
+    }
     case setting_kind::duration: {
         auto du = parse_duration(t);
         if (!du)
@@ -561,6 +576,7 @@ serve_args serve_args_from(configuration const& cfg) {
     a.allowed_origins = cfg.list("allowed-origin");
     a.guards = cfg.list("guard");
     a.max_body_bytes = static_cast<std::size_t>(*parse_size(cfg.text("max-body")));
+    a.page_size = static_cast<std::size_t>(std::stoull(cfg.text("page-size")));
     a.drain_timeout = *parse_duration(cfg.text("drain-timeout"));
     a.shutdown_delay = *parse_duration(cfg.text("shutdown-delay"));
     a.request_timeout = *parse_duration(cfg.text("request-timeout"));

@@ -41,6 +41,7 @@ enum class setting_kind {
     boolean,  // true/false, 1/0, yes/no, on/off
     port,     // 0–65535
     size,     // bytes: an integer, or with KiB / MiB / GiB
+    count,    // a whole number (positive: at least 1)
     duration, // core/duration.hpp: 250ms, 5s, 1min
     choice,   // one of `choices`
     list,     // strings (comma-separated in env and file)
@@ -59,7 +60,7 @@ struct setting_def {
     bool no_flag = false;       // secrets: environment or file only
     std::string_view flag_name; // when the flag is not --key (e.g. --no-legacy-sse)
     bool flag_inverts = false;  // the flag sets the boolean to false
-    bool positive = false;      // duration, size: must be more than zero
+    bool positive = false;      // duration, size, count: must be more than zero
     char list_separator = ',';  // lists: between items in one environment value or file line
 };
 

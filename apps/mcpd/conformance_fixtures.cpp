@@ -463,6 +463,19 @@ void add_resources(server::server& srv) {
         [](context&, std::string uri) -> asio::awaitable<std::vector<server::resource_contents>> {
             co_return std::vector{text_contents(uri, "text/plain", "Watched resource content")};
         });
+    // Not a conformance suite fixture: lets a client test see notifications/resources/updated
+    // arrive on its GET stream, on cue.
+    srv.add_tool(make_tool("test_notify_resource_updated",
+                           "Tells the sessions subscribed to a resource that it changed "
+                           "(notifications/resources/updated, on their GET stream)",
+                           string_arg("uri", "The resource that changed")),
+                 [](context& ctx, json::object args) -> asio::awaitable<tool_result> {
+                     auto const* u = args.if_contains("uri");
+                     std::string uri =
+                         u != nullptr && u->is_string() ? std::string(u->get_string()) : "";
+                     ctx.owner().resource_updated(uri);
+                     co_return tool_result::text("Notified the subscribers of " + uri);
+                 });
     server::resource_template t;
     t.uri_template = "test://template/{id}/data";
     t.name = "template";

@@ -161,6 +161,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     so.info.version = mcpd::version;
     so.info.title = "mcpd";
     so.state_key = a.state_key;
+    so.page_size = a.page_size;
     std::unique_ptr<server::server> srv;
     try {
         srv = std::make_unique<server::server>(so);

@@ -27,6 +27,7 @@ struct serve_args {
     std::vector<std::string> allowed_hosts;
     std::vector<std::string> allowed_origins;
     std::size_t max_body_bytes = 4 * 1024 * 1024;
+    std::size_t page_size = 100; // items per tools/list, resources/list, … page
     duration drain_timeout = std::chrono::seconds(30);
     duration shutdown_delay{0}; // draining with the listener still open (load balancers)
     duration request_timeout = std::chrono::seconds(10); // first byte to whole request (408)
