@@ -588,6 +588,7 @@ asio::awaitable<result<client_response>> client::open(url const& to, request req
             co_await bhttp::async_write(*conn->tls, req, use_ec(ec));
         else
             co_await bhttp::async_write(*conn->tcp, req, use_ec(ec));
+        bool write_failed = static_cast<bool>(ec);
         if (!ec) {
             if (conn->tls)
                 co_await bhttp::async_read_header(*conn->tls, conn->buffer, rs->parser, use_ec(ec));
@@ -598,9 +599,15 @@ asio::awaitable<result<client_response>> client::open(url const& to, request req
             bool nothing_back = !rs->parser.got_some();
             if (opts.abort && opts.abort->aborted())
                 co_return rs->fail(ec, what);
-            // A kept-alive connection the server closed just as we reused it: the request never
-            // reached a handler, so sending it again on a new connection is safe.
-            if (reused && attempt == 0 && nothing_back && connection_dropped(ec)) {
+            // A kept-alive connection the server closed just as we reused it. Sent again on a
+            // new connection only when that cannot make the server act twice: the request did
+            // not go out whole, or its method is idempotent. A POST that went out may have been
+            // acted on (the server died after): that is the caller's error to see.
+            bool idempotent =
+                req.method() == bhttp::verb::get || req.method() == bhttp::verb::head ||
+                req.method() == bhttp::verb::delete_ || req.method() == bhttp::verb::put;
+            if (reused && attempt == 0 && nothing_back && connection_dropped(ec) &&
+                (write_failed || idempotent)) {
                 rs->failed = true;
                 continue;
             }

@@ -9,8 +9,8 @@
 // A connection whose response was read to the end, and that both sides keep alive, goes back to
 // a small pool for the next request to the same origin. An idle connection that the server has
 // closed meanwhile is noticed before reuse (a peek at the socket); if the server closes one just
-// as we send, the request is sent once more on a fresh connection (nothing of the answer had
-// arrived, so the server did not act on it).
+// as we send, the request is sent once more on a fresh connection when that is safe: it did not
+// go out whole, or its method is idempotent (a POST that went out may have been acted on).
 //
 // Timeouts: connect_timeout covers DNS, TCP and the TLS handshake; a request's timeout covers
 // writing it and reading the head (fetch: and the body); a streamed body can have an idle
