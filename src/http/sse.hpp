@@ -8,6 +8,7 @@
 #pragma once
 
 #include "core/wakeup.hpp"
+#include "http/sse_event.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -18,16 +19,6 @@
 #include <string_view>
 
 namespace mcpd::http {
-
-struct sse_event {
-    std::string id;    // empty: no id line
-    std::string event; // empty: the default "message"
-    std::string data;  // split on newlines into data: lines; empty data still sends "data:"
-    std::optional<std::uint32_t> retry_ms;
-};
-
-// The event's wire text, ending with the blank line.
-std::string encode(sse_event const& ev);
 
 class sse_stream {
 public:

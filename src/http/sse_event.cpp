@@ -1,0 +1,43 @@
+// http/sse_event.cpp — writing one SSE event. See sse_event.hpp.
+//
+// Standard library only: tests/fuzz/run_sse_parser_fuzz.sh compiles this file on its own.
+#include "http/sse_event.hpp"
+
+namespace mcpd::http {
+
+std::string encode(sse_event const& ev) {
+    std::string out;
+    out.reserve(ev.data.size() + ev.id.size() + ev.event.size() + 32);
+    if (!ev.event.empty()) {
+        out += "event: ";
+        out += ev.event;
+        out += '\n';
+    }
+    if (!ev.id.empty()) {
+        out += "id: ";
+        out += ev.id;
+        out += '\n';
+    }
+    if (ev.retry_ms) {
+        out += "retry: ";
+        out += std::to_string(*ev.retry_ms);
+        out += '\n';
+    }
+    // Each line of the data is its own data: field (a bare CR or LF would end the field early).
+    std::string_view rest = ev.data;
+    while (true) {
+        auto nl = rest.find_first_of("\r\n");
+        out += "data: ";
+        out += rest.substr(0, nl);
+        out += '\n';
+        if (nl == std::string_view::npos)
+            break;
+        if (rest[nl] == '\r' && nl + 1 < rest.size() && rest[nl + 1] == '\n')
+            ++nl;
+        rest.remove_prefix(nl + 1);
+    }
+    out += '\n';
+    return out;
+}
+
+} // namespace mcpd::http
