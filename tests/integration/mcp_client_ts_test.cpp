@@ -9,6 +9,9 @@
 #include "ts_mcp_server.hpp"
 
 #include "client/session.hpp"
+#include "http/client.hpp"
+
+#include <boost/beast/http/field.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -113,7 +116,7 @@ TEST_P(ts_sdk_server, every_protocol_item) {
 
         auto tools = co_await s->list_tools(); // two per page: five pages
         CO_ASSERT(tools.has_value());
-        EXPECT_EQ(tools->size(), 9u);
+        EXPECT_EQ(tools->size(), 10u);
         auto first = co_await s->list_tools_page();
         CO_ASSERT(first.has_value());
         EXPECT_EQ(first->items.size(), 2u);
@@ -240,6 +243,115 @@ TEST(ts_sdk_server_resumption, a_cut_post_stream_is_replayed_from_the_sdk_event_
         EXPECT_EQ(steps, (std::vector<std::string>{"step 1", "step 2", "step 3", "step 4", "step 5",
                                                    "step 6"}));
         EXPECT_NE(proxy.upstream().find("Last-Event-ID: "), std::string::npos);
+        co_await s->close();
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The authorization hook: what OAuth will plug into. A server that wants a bearer token
+// answers 401 (and 403 insufficient_scope for one tool) with a WWW-Authenticate challenge.
+
+class recording_auth final : public client::auth_provider {
+public:
+    std::string token; // sent as "Authorization: Bearer <token>" when set
+    std::vector<client::auth_challenge> challenges;
+    // The token to use after a refusal; empty: give up.
+    std::function<std::string(client::auth_challenge const&)> next_token;
+
+    asio::awaitable<mcpd::result<void>> authorize(mcpd::http::request& req) override {
+        ++authorized;
+        if (!token.empty())
+            req.set(boost::beast::http::field::authorization, "Bearer " + token);
+        co_return mcpd::result<void>{};
+    }
+    asio::awaitable<bool> unauthorized(client::auth_challenge const& c) override {
+        challenges.push_back(c);
+        auto t = next_token ? next_token(c) : std::string();
+        if (t.empty())
+            co_return false;
+        token = t;
+        co_return true;
+    }
+    int authorized = 0;
+};
+
+TEST(ts_sdk_server_auth, without_an_auth_provider_a_401_is_a_clear_error) {
+    ts_mcp_server server({.require_token = "secret"});
+    run_async([&]() -> asio::awaitable<void> {
+        auto url = server.base_url() + "/mcp";
+        auto opts = base_options();
+        auto s = co_await client::session::connect(url, opts);
+        CO_ASSERT(!s.has_value());
+        EXPECT_EQ(mcpd::http::status_of(s.error()), 401u) << s.error().message();
+        EXPECT_NE(s.error().message().find(
+                      R"(WWW-Authenticate: Bearer realm="mcp", resource_metadata="http)"),
+                  std::string::npos)
+            << s.error().message();
+        // A static header is one way to send a token without a provider.
+        opts.headers.emplace_back("Authorization", "Bearer secret");
+        auto with_header = co_await client::session::connect(url, opts);
+        CO_ASSERT(with_header.has_value());
+        co_await with_header->close();
+    });
+}
+
+TEST(ts_sdk_server_auth, the_provider_answers_401_and_steps_up_on_403) {
+    ts_mcp_server server({.require_token = "secret"});
+    for (auto const* path : {"/mcp", "/sse"}) {
+        run_async([&]() -> asio::awaitable<void> {
+            auto auth = std::make_shared<recording_auth>();
+            auth->next_token = [](client::auth_challenge const& c) -> std::string {
+                if (c.status == 401)
+                    return "secret";
+                if (c.www_authenticate.find("insufficient_scope") != std::string::npos)
+                    return "secret-admin";
+                return {};
+            };
+            auto opts = base_options();
+            opts.auth = auth;
+            auto url = server.base_url() + path;
+            auto s = co_await client::session::connect(url, opts);
+            CO_ASSERT(s.has_value());
+            CO_ASSERT(auth->challenges.size() == 1u);
+            EXPECT_EQ(auth->challenges[0].status, 401u);
+            EXPECT_NE(auth->challenges[0].www_authenticate.find("resource_metadata="),
+                      std::string::npos);
+            EXPECT_EQ(auth->challenges[0].url.target, path);
+
+            json::object echo_args{{"text", "authorized"}};
+            auto echoed = co_await s->call_tool("echo", echo_args);
+            CO_ASSERT(echoed.has_value());
+            EXPECT_EQ(text_of(*echoed), "authorized");
+
+            auto admin = co_await s->call_tool("admin_only");
+            CO_ASSERT(admin.has_value());
+            EXPECT_EQ(text_of(*admin), "admin tool ran");
+            CO_ASSERT(auth->challenges.size() == 2u);
+            EXPECT_EQ(auth->challenges[1].status, 403u);
+            EXPECT_EQ(auth->challenges[1].method, "POST");
+            EXPECT_GT(auth->authorized, 4) << "asked before every request";
+            co_await s->close();
+        });
+    }
+}
+
+TEST(ts_sdk_server_auth, a_provider_that_gives_up_leaves_the_status) {
+    ts_mcp_server server({.require_token = "secret"});
+    run_async([&]() -> asio::awaitable<void> {
+        auto auth = std::make_shared<recording_auth>();
+        auth->token = "secret";
+        auto opts = base_options();
+        opts.auth = auth;
+        auto url = server.base_url() + "/mcp";
+        auto s = co_await client::session::connect(url, opts);
+        CO_ASSERT(s.has_value());
+        auto admin = co_await s->call_tool("admin_only");
+        CO_ASSERT(!admin.has_value());
+        EXPECT_EQ(mcpd::http::status_of(admin.error()), 403u);
+        EXPECT_NE(admin.error().message().find(R"(error="insufficient_scope")"), std::string::npos)
+            << admin.error().message();
+        EXPECT_EQ(auth->challenges.size(), 1u);
+        EXPECT_TRUE(s->is_open()) << "a refused call is not a dead session";
         co_await s->close();
     });
 }

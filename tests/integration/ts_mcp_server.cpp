@@ -39,6 +39,8 @@ ts_mcp_server::ts_mcp_server(options opts)
         args.emplace_back("--json");
     if (!opts.tls_cert.empty())
         args.insert(args.end(), {"--tls", opts.tls_cert, opts.tls_key});
+    if (!opts.require_token.empty())
+        args.insert(args.end(), {"--require-token", opts.require_token});
     std::string out_path = dir_ + "/server.out";
     pid_t pid = ::fork();
     if (pid < 0)

@@ -17,6 +17,7 @@ public:
         bool json_response = false;
         std::string tls_cert; // both set: HTTPS
         std::string tls_key;
+        std::string require_token; // set: 401/403 without "Authorization: Bearer <token>"
     };
 
     explicit ts_mcp_server(options opts);

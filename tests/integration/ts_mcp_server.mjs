@@ -3,11 +3,15 @@
 // with a server no one here wrote. mcp_client_ts_test.cpp starts it (ts_mcp_server.hpp).
 //
 // Usage: node ts_mcp_server.mjs <node_tools dir> [--json] [--tls <cert> <key>]
+//                                [--require-token <token>]
 // Listens on 127.0.0.1 (an ephemeral port) and prints "listening on <url>" on stdout.
 //   /mcp                 Streamable HTTP (StreamableHTTPServerTransport): stateful, resumable
 //                        (the SDK's InMemoryEventStore), SSE answers, or JSON with --json
 //   GET /sse, POST /messages   the 2024-11-05 HTTP+SSE transport (SSEServerTransport);
 //                        POST /sse answers 404, as a server without Streamable HTTP does
+// --require-token: every request needs "Authorization: Bearer <token>" (else 401 with a
+// WWW-Authenticate challenge naming the resource metadata), and the tool admin_only needs
+// "<token>-admin" (else 403 insufficient_scope): what an OAuth-protected server answers.
 // One low-level Server per session with: tools (listed two per page) echo, add (structured
 // output), progress (notifications/progress), ask (elicitation), sample (sampling),
 // roots (roots/list), slow (waits; counts cancellations), cancellations, tls_server_name (the
@@ -28,6 +32,8 @@ if (!toolsDir) {
 const json = flags.includes('--json');
 const tlsAt = flags.indexOf('--tls');
 const tls = tlsAt >= 0 ? { cert: readFileSync(flags[tlsAt + 1]), key: readFileSync(flags[tlsAt + 2]) } : null;
+const tokenAt = flags.indexOf('--require-token');
+const requiredToken = tokenAt >= 0 ? flags[tokenAt + 1] : null;
 
 const sdkDir = path.join(toolsDir, 'node_modules/@modelcontextprotocol/sdk/dist/esm');
 const sdk = async (file) => import(pathToFileURL(path.join(sdkDir, file)).href);
@@ -47,7 +53,8 @@ const tools = [
     { name: 'roots', description: "Lists the client's roots", inputSchema: { type: 'object', properties: {} } },
     { name: 'slow', description: 'Waits ms milliseconds unless cancelled', inputSchema: { type: 'object', properties: { ms: { type: 'number' } } } },
     { name: 'cancellations', description: 'How many slow calls were cancelled', inputSchema: { type: 'object', properties: {} } },
-    { name: 'tls_server_name', description: 'The TLS server name (SNI) the client sent', inputSchema: { type: 'object', properties: {} } }
+    { name: 'tls_server_name', description: 'The TLS server name (SNI) the client sent', inputSchema: { type: 'object', properties: {} } },
+    { name: 'admin_only', description: 'Needs the admin scope (with --require-token)', inputSchema: { type: 'object', properties: {} } }
 ];
 const pageSize = 2;
 let cancelled = 0;
@@ -116,6 +123,8 @@ function makeServer() {
             return text(String(cancelled));
         case 'tls_server_name':
             return text(lastServerName);
+        case 'admin_only':
+            return text('admin tool ran');
         default:
             throw new types.McpError(types.ErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
         }
@@ -150,12 +159,34 @@ async function readBody(req) {
     return body ? JSON.parse(body) : undefined;
 }
 
+// With --require-token: false (and the refusal sent) when the request may not go on.
+function authorized(req, res, body) {
+    if (!requiredToken)
+        return true;
+    const metadata = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}/.well-known/oauth-protected-resource`;
+    const auth = req.headers.authorization ?? '';
+    if (auth !== `Bearer ${requiredToken}` && auth !== `Bearer ${requiredToken}-admin`) {
+        res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="mcp", resource_metadata="${metadata}"` })
+            .end(JSON.stringify({ error: 'invalid_token' }));
+        return false;
+    }
+    if (body?.method === 'tools/call' && body.params?.name === 'admin_only' && auth !== `Bearer ${requiredToken}-admin`) {
+        res.writeHead(403, { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="admin", resource_metadata="${metadata}"` })
+            .end(JSON.stringify({ error: 'insufficient_scope' }));
+        return false;
+    }
+    return true;
+}
+
 async function handle(req, res) {
     const url = new URL(req.url, 'http://localhost');
+    const body = req.method === 'POST' ? await readBody(req) : undefined;
+    if (!authorized(req, res, body))
+        return;
     if (url.pathname === '/mcp') {
         const sid = req.headers['mcp-session-id'];
         if (sid && streamable.has(sid))
-            return streamable.get(sid).handleRequest(req, res, req.method === 'POST' ? await readBody(req) : undefined);
+            return streamable.get(sid).handleRequest(req, res, body);
         if (sid) {
             res.writeHead(404).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
             return;
@@ -172,7 +203,7 @@ async function handle(req, res) {
         });
         transport.onclose = () => { if (transport.sessionId) streamable.delete(transport.sessionId); };
         await makeServer().connect(transport);
-        return transport.handleRequest(req, res, await readBody(req));
+        return transport.handleRequest(req, res, body);
     }
     if (url.pathname === '/sse' && req.method === 'GET') {
         const transport = new SSEServerTransport('/messages', res);
@@ -187,7 +218,7 @@ async function handle(req, res) {
             res.writeHead(404).end('Session not found');
             return;
         }
-        return transport.handlePostMessage(req, res, await readBody(req));
+        return transport.handlePostMessage(req, res, body);
     }
     res.writeHead(404).end('Not found');
 }
