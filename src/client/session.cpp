@@ -669,7 +669,7 @@ asio::awaitable<result<session>> session::connect(std::string_view url, session_
     auto i = std::make_shared<impl>(ex, std::move(opts));
     auto established = co_await i->establish(*parsed);
     if (!established) {
-        i->drop();
+        co_await i->close(); // a session the server did open (a bad initialize answer) ends
         co_return established.error();
     }
     co_return session(std::move(i));
