@@ -4,6 +4,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 
+#include <cmath>
+
 namespace mcpd::protocol {
 
 namespace json = boost::json;
@@ -27,6 +29,28 @@ bool read_params(json::object const& o, json::object& out) {
         return false;
     out = p->get_object();
     return true;
+}
+
+// Boost.JSON 1.81 reads a number too large for a double (1e400) as an infinity and writes it
+// back as `Infinity`, which is not JSON: a body holding one is refused, so that nothing read
+// from it can reach a peer as invalid JSON. Depth is bounded by the parser's max_depth.
+bool all_numbers_finite(json::value const& v) {
+    switch (v.kind()) {
+    case json::kind::double_:
+        return std::isfinite(v.get_double());
+    case json::kind::array:
+        for (auto const& e : v.get_array())
+            if (!all_numbers_finite(e))
+                return false;
+        return true;
+    case json::kind::object:
+        for (auto const& kv : v.get_object())
+            if (!all_numbers_finite(kv.value()))
+                return false;
+        return true;
+    default:
+        return true;
+    }
 }
 
 } // namespace
@@ -88,6 +112,11 @@ parsed_body parse_body(std::string_view text, std::size_t max_depth) {
     if (ec) {
         out.fatal =
             error_response{nullptr, code::parse_error, "Parse error: " + ec.message(), nullptr};
+        return out;
+    }
+    if (!all_numbers_finite(v)) {
+        out.fatal = error_response{nullptr, code::parse_error,
+                                   "Parse error: a number is too large for a double", nullptr};
         return out;
     }
     if (auto const* arr = v.if_array()) {
