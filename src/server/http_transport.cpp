@@ -118,6 +118,17 @@ std::optional<std::string> decode_header_value(std::string_view v) {
     return out;
 }
 
+// A request header's value as quoted in an error message: bytes outside printable ASCII become
+// '?', so that the JSON reply stays valid UTF-8 whatever the client sent (found by
+// http_request_fuzz: a Host header with bytes >= 0x80 made the 403 body invalid JSON).
+std::string printable(std::string_view header_value) {
+    std::string out(header_value);
+    for (char& c : out)
+        if (c < 0x20 || c > 0x7e)
+            c = '?';
+    return out;
+}
+
 bool is_session_version(std::string_view v) {
     return protocol::is_supported(v) && !protocol::is_stateless(v);
 }
@@ -317,12 +328,11 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         auto host = req[bhttp::field::host];
         if (!http::host_allowed(opts.origins, host))
             return error_reply(req, status::forbidden, code::connection_closed,
-                               "Forbidden: Host header \"" + std::string(host) +
-                                   "\" is not allowed");
+                               "Forbidden: Host header \"" + printable(host) + "\" is not allowed");
         auto origin = req[bhttp::field::origin];
         if (!http::origin_allowed(opts.origins, origin))
             return error_reply(req, status::forbidden, code::connection_closed,
-                               "Forbidden: Origin \"" + std::string(origin) + "\" is not allowed");
+                               "Forbidden: Origin \"" + printable(origin) + "\" is not allowed");
         return std::nullopt;
     }
 
@@ -355,7 +365,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             return err(-32020, "Missing MCP-Protocol-Version header");
         if (header != version)
             return err(-32020, "Header mismatch: MCP-Protocol-Version header value '" +
-                                   std::string(header) + "' does not match _meta value '" +
+                                   printable(header) + "' does not match _meta value '" +
                                    std::string(version) + "'");
         if (!protocol::is_stateless(version) || !protocol::is_supported(version)) {
             json::array supported;
@@ -514,7 +524,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             if (!version_header.empty() && !is_session_version(version_header)) {
                 co_await ex.respond(error_reply(req, status::bad_request, code::connection_closed,
                                                 "Bad Request: Unsupported protocol version: " +
-                                                    std::string(version_header)));
+                                                    printable(version_header)));
                 co_return;
             }
             ws = wire_for(s->state.id);
