@@ -237,9 +237,17 @@ void run_until(asio::io_context& io, Done done, std::string_view what) {
 }
 
 std::shared_ptr<client> open(stack& st, std::string bytes) {
-    auto c = std::make_shared<client>(the_world().io);
+    auto& io = the_world().io;
+    auto c = std::make_shared<client>(io);
+    // Asynchronously: libFuzzer's timer signal would interrupt a blocking connect.
+    bool connected = false;
     error_code ec;
-    c->sock.connect(st.endpoint, ec);
+    c->sock.async_connect(st.endpoint, [&](error_code e) {
+        ec = e;
+        connected = true;
+    });
+    run_until(
+        io, [&] { return connected; }, "connecting");
     check(!ec, "connect: " + ec.message());
     c->start(std::move(bytes));
     return c;
