@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -118,6 +119,11 @@ asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
         std::array<char, 256> buf{};
     };
     std::shared_ptr<probe_state> probe;
+
+    // The stream's writers (a POST's request handlers) were usually started just before: one
+    // turn of the event loop lets a quick one finish, and its answer then goes out with the head
+    // and the last chunk in a single write, with no watch on the socket needed.
+    co_await asio::post(stream_.get_executor(), asio::use_awaitable);
 
     bool clean_end = false;
     for (;;) {
