@@ -6,12 +6,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -19,6 +20,7 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <unordered_set>
 
 namespace mcpd::http {
@@ -71,6 +73,34 @@ std::string_view path_of(request const& req) {
     auto t = std::string_view(req.target());
     return t.substr(0, t.find('?'));
 }
+
+// A response head as text: start line, fields and the blank line.
+template <class Body>
+std::string head_text(bhttp::response<Body> const& head) {
+    bhttp::response_serializer<Body> sr{head};
+    sr.split(true);
+    std::string out;
+    error_code ec;
+    while (!ec && !sr.is_header_done())
+        sr.next(ec, [&](error_code&, auto const& buffers) {
+            out += beast::buffers_to_string(buffers);
+            sr.consume(beast::buffer_bytes(buffers));
+        });
+    return out;
+}
+
+// Appends `data` as one chunk of a chunked body (nothing when it is empty: an empty chunk
+// would end the body).
+void append_chunk(std::string& out, std::string_view data) {
+    if (data.empty())
+        return;
+    std::array<char, 16> size{};
+    auto end = std::to_chars(size.data(), size.data() + size.size(), data.size(), 16).ptr;
+    out.append(size.data(), end);
+    out += "\r\n";
+    out += data;
+    out += "\r\n";
+}
 } // namespace
 
 response make_response(request const& req, status s, std::string body,
@@ -93,9 +123,12 @@ asio::awaitable<void> exchange::respond(response res) {
     res.keep_alive(keep_alive_ && req_.keep_alive() && !draining_);
     keep_alive_ = res.keep_alive();
     res.prepare_payload();
+    // One contiguous buffer: cheaper to write than Beast's serializer's buffer sequences.
+    std::string out = head_text(res);
+    out += res.body();
     error_code ec;
     stream_.expires_after(limits_.write_timeout);
-    co_await bhttp::async_write(stream_, res, use_ec(ec));
+    co_await asio::async_write(stream_, asio::buffer(out), use_ec(ec));
     stream_.expires_never();
     if (ec)
         keep_alive_ = false;
@@ -114,67 +147,76 @@ asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
     head.keep_alive(keep_alive_ && req_.keep_alive() && !draining_);
     keep_alive_ = head.keep_alive();
     head.chunked(true);
-    bhttp::response_serializer<bhttp::empty_body> sr{head};
-    error_code ec;
-    stream_.expires_after(limits_.write_timeout);
-    co_await bhttp::async_write_header(stream_, sr, use_ec(ec));
-    stream_.expires_never();
-    if (on_sse_head_)
-        on_sse_head_();
-    if (ec) {
-        keep_alive_ = false;
-        stream->writer_done();
-        co_return;
-    }
 
-    // While we write, a read on the socket tells us when the client goes away (EOF or reset):
-    // an idle stream would otherwise never notice.
+    // Each write sends everything queued by then: the head with the first events, and the last
+    // chunk with the last events, so that a quick answer costs one or two sends, not one per
+    // piece.
+    std::string out = head_text(head);
+    std::string events;
+    error_code ec;
+    if (on_sse_head_)
+        on_sse_head_(); // the response is decided: SSE (metrics time the request to here)
+
+    // While the stream waits for events, a read on the socket tells us when the client goes
+    // away (EOF or reset): an idle stream would otherwise never notice. Started at the first
+    // wait (a stream that ends at once needs none).
     struct probe_state {
         bool done = false;
         bool got_data = false;
         std::array<char, 256> buf{};
     };
-    auto probe = std::make_shared<probe_state>();
-    stream_.socket().async_read_some(
-        asio::buffer(probe->buf), [probe, stream](error_code const& rec, std::size_t n) {
-            if (probe->done)
-                return;
-            if (!rec && n > 0) {
-                probe->got_data = true; // a pipelined request: cannot serve it mid-stream
-                return;
-            }
-            stream->close();
-        });
+    std::shared_ptr<probe_state> probe;
 
-    std::string chunk;
+    // The stream's writers (a POST's request handlers) were usually started just before: one
+    // turn of the event loop lets a quick one finish, and its answer then goes out with the head
+    // and the last chunk in a single write, with no watch on the socket needed.
+    co_await asio::post(stream_.get_executor(), asio::use_awaitable);
+
     bool clean_end = false;
     for (;;) {
-        co_await stream->wait();
-        if (stream->current() == sse_stream::state::closed)
-            break;
-        stream->take(chunk);
-        if (!chunk.empty()) {
+        auto const state = stream->current();
+        if (state != sse_stream::state::closed) {
+            stream->take(events);
+            append_chunk(out, events);
+            if (state == sse_stream::state::finishing)
+                out += "0\r\n\r\n"; // push() refuses events once finishing: this is the end
+        }
+        if (!out.empty()) {
             stream_.expires_after(limits_.write_timeout);
-            co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(chunk)), use_ec(ec));
+            co_await asio::async_write(stream_, asio::buffer(out), use_ec(ec));
             stream_.expires_never();
             if (ec)
                 break;
-            continue;
+            out.clear();
         }
-        if (stream->current() == sse_stream::state::finishing) {
-            stream_.expires_after(limits_.write_timeout);
-            co_await asio::async_write(stream_, bhttp::make_chunk_last(), use_ec(ec));
-            stream_.expires_never();
-            clean_end = !ec;
+        if (state == sse_stream::state::closed)
+            break;
+        if (state == sse_stream::state::finishing) {
+            clean_end = true;
             break;
         }
+        if (!probe) {
+            probe = std::make_shared<probe_state>();
+            stream_.socket().async_read_some(
+                asio::buffer(probe->buf), [probe, stream](error_code const& rec, std::size_t n) {
+                    if (probe->done)
+                        return;
+                    if (!rec && n > 0) {
+                        probe->got_data = true; // a pipelined request: cannot serve it mid-stream
+                        return;
+                    }
+                    stream->close();
+                });
+        }
+        co_await stream->wait();
     }
-    probe->done = true;
-    if (!clean_end || probe->got_data) {
+    if (probe)
+        probe->done = true;
+    if (!clean_end || (probe && probe->got_data)) {
         keep_alive_ = false;
         error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    } else {
+    } else if (probe) {
         error_code ignored;
         stream_.socket().cancel(ignored); // the probe read
     }

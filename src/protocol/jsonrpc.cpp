@@ -4,6 +4,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 
+#include <cmath>
+#include <type_traits>
+
 namespace mcpd::protocol {
 
 namespace json = boost::json;
@@ -18,21 +21,53 @@ invalid bad(json::value id, int c, std::string msg) {
     return invalid{error_response{std::move(id), c, std::move(msg), nullptr}};
 }
 
+// Moves a part out of a body parse_body owns; copies it out of a value the caller keeps.
+template <class T>
+std::remove_const_t<T> take(T& part) {
+    if constexpr (std::is_const_v<T>)
+        return part;
+    else
+        return std::move(part);
+}
+
 // params must be an object when present (MCP never uses positional params).
-bool read_params(json::object const& o, json::object& out) {
-    auto const* p = o.if_contains("params");
+template <class Object>
+bool read_params(Object& o, json::object& out) {
+    auto* p = o.if_contains("params");
     if (p == nullptr || p->is_null())
         return true;
     if (!p->is_object())
         return false;
-    out = p->get_object();
+    out = take(p->get_object());
     return true;
 }
 
-} // namespace
+// Boost.JSON 1.81 reads a number too large for a double (1e400) as an infinity and writes it
+// back as `Infinity`, which is not JSON: a body holding one is refused, so that nothing read
+// from it can reach a peer as invalid JSON. Depth is bounded by the parser's max_depth.
+bool all_numbers_finite(json::value const& v) {
+    switch (v.kind()) {
+    case json::kind::double_:
+        return std::isfinite(v.get_double());
+    case json::kind::array:
+        for (auto const& e : v.get_array())
+            if (!all_numbers_finite(e))
+                return false;
+        return true;
+    case json::kind::object:
+        for (auto const& kv : v.get_object())
+            if (!all_numbers_finite(kv.value()))
+                return false;
+        return true;
+    default:
+        return true;
+    }
+}
 
-message parse_message(json::value const& v) {
-    auto const* o = v.if_object();
+// `Value` is json::value (parse_body's own: parts are moved out) or json::value const.
+template <class Value>
+message read_message(Value& v) {
+    auto* o = v.if_object();
     if (o == nullptr)
         return bad(nullptr, code::invalid_request,
                    "Invalid Request: a message must be a JSON object");
@@ -62,21 +97,27 @@ message parse_message(json::value const& v) {
     if (idp == nullptr || !valid_id(*idp))
         return bad(nullptr, code::invalid_request,
                    "Invalid Request: neither a request (no \"method\") nor a response (no \"id\")");
-    if (auto const* r = o->if_contains("result"))
-        return response{*idp, *r};
-    if (auto const* e = o->if_contains("error"); e != nullptr && e->is_object()) {
+    if (auto* r = o->if_contains("result"))
+        return response{*idp, take(*r)};
+    if (auto* e = o->if_contains("error"); e != nullptr && e->is_object()) {
         error_response er{*idp, code::internal_error, {}, nullptr};
         if (auto const* c = e->get_object().if_contains("code"); c != nullptr && c->is_int64())
             er.code = static_cast<int>(c->get_int64());
         if (auto const* msg = e->get_object().if_contains("message");
             msg != nullptr && msg->is_string())
             er.message = msg->get_string();
-        if (auto const* d = e->get_object().if_contains("data"))
-            er.data = *d;
+        if (auto* d = e->get_object().if_contains("data"))
+            er.data = take(*d);
         return er;
     }
     return bad(id, code::invalid_request,
                "Invalid Request: a response needs \"result\" or \"error\"");
+}
+
+} // namespace
+
+message parse_message(json::value const& v) {
+    return read_message(v);
 }
 
 parsed_body parse_body(std::string_view text, std::size_t max_depth) {
@@ -90,7 +131,12 @@ parsed_body parse_body(std::string_view text, std::size_t max_depth) {
             error_response{nullptr, code::parse_error, "Parse error: " + ec.message(), nullptr};
         return out;
     }
-    if (auto const* arr = v.if_array()) {
+    if (!all_numbers_finite(v)) {
+        out.fatal = error_response{nullptr, code::parse_error,
+                                   "Parse error: a number is too large for a double", nullptr};
+        return out;
+    }
+    if (auto* arr = v.if_array()) {
         if (arr->empty()) {
             out.fatal = error_response{nullptr, code::invalid_request,
                                        "Invalid Request: empty batch", nullptr};
@@ -98,11 +144,11 @@ parsed_body parse_body(std::string_view text, std::size_t max_depth) {
         }
         out.batch = true;
         out.messages.reserve(arr->size());
-        for (auto const& e : *arr)
-            out.messages.push_back(parse_message(e));
+        for (auto& e : *arr)
+            out.messages.push_back(read_message(e));
         return out;
     }
-    out.messages.push_back(parse_message(v));
+    out.messages.push_back(read_message(v));
     return out;
 }
 

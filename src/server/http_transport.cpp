@@ -19,6 +19,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <deque>
 #include <map>
@@ -40,13 +41,21 @@ namespace {
 
 class memory_event_store final : public event_store {
 public:
-    explicit memory_event_store(std::size_t max)
-        : max_(max) {}
+    memory_event_store(std::size_t max_events, std::size_t max_streams)
+        : max_events_(max_events)
+        , max_streams_(max_streams) {}
     void append(std::string const& session, std::uint64_t stream, std::uint64_t seq,
                 std::string const& data) override {
-        auto& q = sessions_[session][stream];
+        auto& streams = sessions_[session];
+        // Every POST opens a stream: a long session keeps only its newest ones (and stream 0,
+        // the GET stream), else their events would pile up until the session ends.
+        if (stream != 0 && !streams.contains(stream)) {
+            while (streams.size() - streams.count(0) >= max_streams_)
+                streams.erase(streams.upper_bound(0));
+        }
+        auto& q = streams[stream];
         q.emplace_back(seq, data);
-        while (q.size() > max_)
+        while (q.size() > max_events_)
             q.pop_front();
     }
     std::vector<std::pair<std::uint64_t, std::string>>
@@ -66,7 +75,8 @@ public:
     void forget_session(std::string const& session) override { sessions_.erase(session); }
 
 private:
-    std::size_t max_;
+    std::size_t max_events_;
+    std::size_t max_streams_;
     std::unordered_map<std::string,
                        std::map<std::uint64_t, std::deque<std::pair<std::uint64_t, std::string>>>>
         sessions_;
@@ -118,14 +128,27 @@ std::optional<std::string> decode_header_value(std::string_view v) {
     return out;
 }
 
+// A request header's value as quoted in an error message: bytes outside printable ASCII become
+// '?', so that the JSON reply stays valid UTF-8 whatever the client sent (found by
+// http_request_fuzz: a Host header with bytes >= 0x80 made the 403 body invalid JSON).
+std::string printable(std::string_view header_value) {
+    std::string out(header_value);
+    for (char& c : out)
+        if (c < 0x20 || c > 0x7e)
+            c = '?';
+    return out;
+}
+
 bool is_session_version(std::string_view v) {
     return protocol::is_supported(v) && !protocol::is_stateless(v);
 }
 
 } // namespace
 
-std::unique_ptr<event_store> make_memory_event_store(std::size_t max_events_per_stream) {
-    return std::make_unique<memory_event_store>(max_events_per_stream);
+std::unique_ptr<event_store> make_memory_event_store(std::size_t max_events_per_stream,
+                                                     std::size_t max_streams_per_session) {
+    return std::make_unique<memory_event_store>(max_events_per_stream,
+                                                std::max<std::size_t>(1, max_streams_per_session));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +191,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         : disp(d)
         , opts(std::move(o))
         , exec(std::move(e))
-        , events(make_memory_event_store(opts.events_per_stream))
+        , events(make_memory_event_store(opts.events_per_stream, opts.streams_per_session))
         , keepalive(exec) {}
 
     dispatcher& disp;
@@ -322,10 +345,10 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         };
         auto host = req[bhttp::field::host];
         if (!http::host_allowed(opts.origins, host))
-            return refuse("Forbidden: Host header \"" + std::string(host) + "\" is not allowed");
+            return refuse("Forbidden: Host header \"" + printable(host) + "\" is not allowed");
         auto origin = req[bhttp::field::origin];
         if (!http::origin_allowed(opts.origins, origin))
-            return refuse("Forbidden: Origin \"" + std::string(origin) + "\" is not allowed");
+            return refuse("Forbidden: Origin \"" + printable(origin) + "\" is not allowed");
         return std::nullopt;
     }
 
@@ -358,7 +381,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             return err(-32020, "Missing MCP-Protocol-Version header");
         if (header != version)
             return err(-32020, "Header mismatch: MCP-Protocol-Version header value '" +
-                                   std::string(header) + "' does not match _meta value '" +
+                                   printable(header) + "' does not match _meta value '" +
                                    std::string(version) + "'");
         if (!protocol::is_stateless(version) || !protocol::is_supported(version)) {
             json::array supported;
@@ -524,7 +547,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             if (!version_header.empty() && !is_session_version(version_header)) {
                 co_await ex.respond(error_reply(req, status::bad_request, code::connection_closed,
                                                 "Bad Request: Unsupported protocol version: " +
-                                                    std::string(version_header)));
+                                                    printable(version_header)));
                 co_return;
             }
             ws = wire_for(s->state.id);

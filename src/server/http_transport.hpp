@@ -36,8 +36,10 @@ public:
     virtual void forget_session(std::string const& session) = 0;
 };
 
-// Keeps the last `max_events_per_stream` events of each stream.
-std::unique_ptr<event_store> make_memory_event_store(std::size_t max_events_per_stream);
+// Keeps the last `max_events_per_stream` events of each stream, and of a session's POST streams
+// the newest `max_streams_per_session` (the GET stream, 0, is always kept).
+std::unique_ptr<event_store> make_memory_event_store(std::size_t max_events_per_stream,
+                                                     std::size_t max_streams_per_session = 64);
 
 struct http_transport_options {
     std::string endpoint = "/mcp";
@@ -50,6 +52,7 @@ struct http_transport_options {
     duration keepalive_interval = std::chrono::seconds(15); // SSE comment on idle streams
     std::uint32_t retry_ms = 1000;                          // SSE retry: field
     std::size_t events_per_stream = 1024;                   // kept for Last-Event-ID replay
+    std::size_t streams_per_session = 64; // the newest POST streams whose events are kept
     // A session unused this long (no request, no open stream) is dropped from memory; its
     // record stays in the store, so the client can come back.
     duration session_idle_timeout = std::chrono::minutes(30);

@@ -118,11 +118,11 @@ result<void> check_field_types(json::object const& record) {
     static constexpr std::array<std::string_view, 3> objects = {"headers", "clientInformation",
                                                                 "tokens"};
     for (auto const& [key, value] : record) {
+        std::string_view k = key; // clang 14 cannot capture a structured binding
         auto bad = [&](std::string_view want) {
             return error(store_errc::invalid_record,
-                         "field '" + std::string(key) + "' must be " + std::string(want));
+                         "field '" + std::string(k) + "' must be " + std::string(want));
         };
-        std::string_view k = key;
         if (std::find(strings.begin(), strings.end(), k) != strings.end()) {
             if (!value.is_string() && !value.is_null())
                 return bad("a string");

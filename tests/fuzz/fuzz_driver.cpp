@@ -1,14 +1,16 @@
-// tests/fuzz/fuzz_driver.cpp — a stand-in for libFuzzer where clang's is not available.
+// tests/fuzz/fuzz_driver.cpp — a stand-in for libFuzzer where clang's is not available; linked
+// with any of the fuzz targets here (run_fuzz.sh builds it with the project compiler).
 //
 // Calls LLVMFuzzerTestOneInput on every seed file given, then on pseudo-random inputs: seeds
-// mutated (bit flips, RESP tokens inserted, ranges deleted, duplicated or spliced from another
-// seed) and streams generated from RESP fragments. The generator has a fixed seed, so a failure
-// reproduces; the run stops after -runs inputs or -seconds, whichever comes first. A crash is
-// left to the sanitizers (build with -fsanitize=address,undefined); the exit code is non-zero
-// then, and the input is written to crash-input in the working directory for replay (from the
-// sanitizers' death callback, or a SIGABRT handler for the harness's own checks).
+// mutated (bit flips, dictionary tokens inserted, ranges deleted, duplicated or spliced from
+// another seed) and inputs generated from dictionary tokens. The tokens come from a libFuzzer
+// dictionary (-dict=). The generator has a fixed seed, so a failure reproduces; the run stops
+// after -runs inputs or -seconds, whichever comes first. A crash is left to the sanitizers
+// (build with -fsanitize=address,undefined); the exit code is non-zero then, and the input is
+// written to crash-input in the working directory for replay (from the sanitizers' death
+// callback, or a SIGABRT handler for the harness's own checks).
 //
-// Usage: resp_parser_fuzz_driver [-runs=N] [-seconds=S] [-seed=N] <seed file or dir>...
+// Usage: <target>_fuzz [-runs=N] [-seconds=S] [-seed=N] [-dict=FILE] <seed file or dir>...
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -50,7 +52,7 @@ void dump_current_input() {
         off += static_cast<std::size_t>(n);
     }
     ::close(fd);
-    static char const note[] = "resp_parser_fuzz_driver: failing input written to crash-input\n";
+    static char const note[] = "fuzz driver: failing input written to crash-input\n";
     [[maybe_unused]] auto ignored = ::write(2, note, sizeof note - 1);
 }
 
@@ -84,61 +86,63 @@ std::vector<std::string> load_seeds(std::vector<std::string> const& paths) {
     return seeds;
 }
 
-constexpr std::string_view tokens[] = {
-    "\r\n",
-    "\r",
-    "\n",
-    "+OK",
-    "-ERR",
-    ":",
-    "$",
-    "*",
-    "%",
-    "~",
-    "|",
-    ">",
-    "_",
-    ",",
-    "#t",
-    "#f",
-    "!",
-    "=",
-    "(",
-    "-1",
-    "0",
-    "1",
-    "3",
-    "10",
-    "-",
-    "?",
-    "txt:",
-    "inf",
-    "nan",
-    "-inf",
-    "1.5",
-    "e",
-    "*1\r\n",
-    "$-1",
-    "*-1",
-    "$3\r\nabc\r\n",
-    "9223372036854775807",
-    "9223372036854775808",
-    "%1\r\n",
-    "|1\r\n+a\r\n+b\r\n",
-    "*?\r\n",
-    "$?\r\n",
-};
+// Reads a libFuzzer dictionary: one `name="value"` or `"value"` a line, with \\, \" and \xNN
+// escapes; # starts a comment. Lines it cannot read are skipped.
+std::vector<std::string> load_dictionary(std::string const& path) {
+    std::vector<std::string> tokens;
+    std::ifstream in(path);
+    std::string line;
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        return -1;
+    };
+    while (std::getline(in, line)) {
+        auto open = line.find('"');
+        auto close = line.rfind('"');
+        if (line.empty() || line[0] == '#' || open == std::string::npos || close <= open)
+            continue;
+        std::string token;
+        bool ok = true;
+        for (std::size_t i = open + 1; i < close && ok; ++i) {
+            if (line[i] != '\\') {
+                token += line[i];
+            } else if (i + 1 < close && (line[i + 1] == '\\' || line[i + 1] == '"')) {
+                token += line[++i];
+            } else if (i + 3 < close && line[i + 1] == 'x' && hex(line[i + 2]) >= 0 &&
+                       hex(line[i + 3]) >= 0) {
+                token += static_cast<char>(hex(line[i + 2]) * 16 + hex(line[i + 3]));
+                i += 3;
+            } else {
+                ok = false;
+            }
+        }
+        if (ok && !token.empty())
+            tokens.push_back(std::move(token));
+    }
+    return tokens;
+}
 
 class generator {
 public:
-    explicit generator(std::uint64_t seed)
-        : rng_(seed) {}
+    generator(std::uint64_t seed, std::vector<std::string> tokens)
+        : rng_(seed)
+        , tokens_(std::move(tokens)) {}
 
     std::size_t below(std::size_t n) { return n == 0 ? 0 : rng_() % n; }
 
-    std::string_view token() { return tokens[below(std::size(tokens))]; }
+    // A dictionary token, or one random byte when there is no dictionary.
+    std::string token() {
+        if (tokens_.empty())
+            return std::string(1, static_cast<char>(below(256)));
+        return tokens_[below(tokens_.size())];
+    }
 
-    // A stream of RESP fragments: mostly well-formed pieces with some noise.
+    // A run of tokens: mostly well-formed pieces with some noise.
     std::string fresh() {
         std::string s(1, static_cast<char>(below(256))); // byte 0: the feeding mode
         std::size_t const pieces = 1 + below(40);
@@ -163,7 +167,7 @@ public:
             case 1: // random byte
                 s.insert(at, 1, static_cast<char>(below(256)));
                 break;
-            case 2: // RESP token
+            case 2: // dictionary token
                 s.insert(at, token());
                 break;
             case 3: // delete a range
@@ -194,6 +198,7 @@ public:
 
 private:
     std::mt19937_64 rng_;
+    std::vector<std::string> tokens_;
 };
 
 bool option(std::string_view arg, std::string_view name, std::uint64_t& out) {
@@ -203,17 +208,25 @@ bool option(std::string_view arg, std::string_view name, std::uint64_t& out) {
     return true;
 }
 
+bool option(std::string_view arg, std::string_view name, std::string& out) {
+    if (!arg.starts_with(name))
+        return false;
+    out = std::string(arg.substr(name.size()));
+    return true;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     std::uint64_t runs = 200000;
     std::uint64_t seconds = 20;
     std::uint64_t seed = 0x5eed;
+    std::string dictionary;
     std::vector<std::string> paths;
     for (int i = 1; i < argc; ++i) {
         std::string_view const arg = argv[i];
         if (!option(arg, "-runs=", runs) && !option(arg, "-seconds=", seconds) &&
-            !option(arg, "-seed=", seed))
+            !option(arg, "-seed=", seed) && !option(arg, "-dict=", dictionary))
             paths.emplace_back(arg);
     }
 
@@ -225,7 +238,8 @@ int main(int argc, char** argv) {
     for (auto const& s : seeds)
         run_one(s);
 
-    generator gen(seed);
+    generator gen(seed,
+                  dictionary.empty() ? std::vector<std::string>{} : load_dictionary(dictionary));
     auto const start = std::chrono::steady_clock::now();
     auto const deadline = start + std::chrono::seconds(seconds);
     std::uint64_t done = 0;
@@ -241,8 +255,7 @@ int main(int argc, char** argv) {
 
     double const elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("resp_parser_fuzz_driver: %zu seeds, %llu generated inputs in %.1f s (%.0f/s), no "
-                "crash\n",
+    std::printf("%s: %zu seeds, %llu generated inputs in %.1f s (%.0f/s), no crash\n", argv[0],
                 seeds.size(), static_cast<unsigned long long>(done), elapsed,
                 elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0);
     return 0;

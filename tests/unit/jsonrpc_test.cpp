@@ -65,6 +65,22 @@ TEST(JsonRpc, NotJsonIsAParseError) {
     }
 }
 
+// Found by jsonrpc_fuzz: Boost.JSON reads 1e400 as infinity and would write it back as
+// "Infinity", which no JSON parser reads.
+TEST(JsonRpc, NumbersTooLargeForADoubleAreAParseError) {
+    for (auto text : {R"({"jsonrpc":"2.0","id":1,"method":"x","params":{"a":1e400}})",
+                      R"({"jsonrpc":"2.0","id":0,"error":{"code":1,"data":{"x":-5e9991}}})",
+                      R"([{"jsonrpc":"2.0","method":"y"},[[1E999]]])"}) {
+        auto p = parse_body(text);
+        ASSERT_TRUE(p.fatal) << text;
+        EXPECT_EQ(p.fatal->code, code::parse_error) << text;
+        EXPECT_TRUE(p.messages.empty());
+    }
+    auto fine =
+        parse_body(R"({"jsonrpc":"2.0","id":1,"method":"x","params":{"a":1e308,"b":-0.0}})");
+    EXPECT_FALSE(fine.fatal);
+}
+
 TEST(JsonRpc, DeepNestingIsRefusedNotRecursedInto) {
     std::string deep(100000, '[');
     auto p = parse_body(deep);

@@ -1,0 +1,45 @@
+// The in-memory SSE event store behind Last-Event-ID resumption: what it keeps for replay and
+// what it lets go, so that a long session's memory stays bounded.
+#include "server/http_transport.hpp"
+
+#include <gtest/gtest.h>
+
+using mcpd::server::make_memory_event_store;
+
+TEST(MemoryEventStore, ReplaysAStreamAfterAGivenEvent) {
+    auto store = make_memory_event_store(16, 4);
+    store->append("s", 1, 1, "a");
+    store->append("s", 1, 2, "b");
+    store->append("s", 2, 1, "other stream");
+    auto events = store->replay("s", 1, 1);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].first, 2u);
+    EXPECT_EQ(events[0].second, "b");
+    EXPECT_TRUE(store->replay("t", 1, 0).empty());
+}
+
+TEST(MemoryEventStore, KeepsTheLastEventsOfAStream) {
+    auto store = make_memory_event_store(3, 4);
+    for (std::uint64_t seq = 1; seq <= 10; ++seq)
+        store->append("s", 1, seq, std::to_string(seq));
+    auto events = store->replay("s", 1, 0);
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events.front().first, 8u);
+}
+
+// Each POST opens a stream; a session that makes thousands of calls must not keep them all.
+TEST(MemoryEventStore, KeepsTheNewestPostStreamsOfASessionAndItsGetStream) {
+    auto store = make_memory_event_store(16, 3);
+    store->append("s", 0, 1, "standalone");
+    for (std::uint64_t stream = 1; stream <= 1000; ++stream)
+        store->append("s", stream, 1, "answer " + std::to_string(stream));
+    EXPECT_EQ(store->replay("s", 0, 0).size(), 1u);
+    EXPECT_TRUE(store->replay("s", 997, 0).empty());
+    for (std::uint64_t stream = 998; stream <= 1000; ++stream)
+        EXPECT_EQ(store->replay("s", stream, 0).size(), 1u) << stream;
+    // A stream that is still being written keeps its events while it is among the newest.
+    store->append("s", 1000, 2, "more");
+    EXPECT_EQ(store->replay("s", 1000, 0).size(), 2u);
+    store->forget_session("s");
+    EXPECT_TRUE(store->replay("s", 1000, 0).empty());
+}
