@@ -3,8 +3,8 @@
 // temp dir).
 //
 // The Node side is tests/interop/mcp_ts_store.cjs, run with `node` as a subprocess against the
-// sdk that scripts/node-tools installed (tests/interop/check.sh, a CTest fixture); the mcpd side is opened
-// in-process with open_store() from the same environment variables, as mcpd itself opens it.
+// sdk that scripts/node-tools installed (tests/interop/check.sh, a CTest fixture); the mcpd side is
+// opened in-process with open_store() from the same environment variables, as mcpd itself opens it.
 // Records written by either side are read by the other field for field; updates, removes and
 // duplicate creates cross over; with STORAGE_ENCRYPTION_KEY, what each side can read of the
 // other's records is pinned down (the sdk encrypts only in its Supabase backend: see
