@@ -5,6 +5,7 @@
 // what only some wires have: resumption after a cut connection (a tcp_proxy between client and
 // server), the transport choice, and a server that goes away (killed, or frozen).
 #include "async_test.hpp"
+#include "mcp_client_util.hpp"
 #include "mcpd_process.hpp"
 #include "tcp_proxy.hpp"
 
@@ -41,38 +42,11 @@ std::string url_for(std::uint16_t port, std::string_view path) {
     return "http://127.0.0.1:" + std::to_string(port) + std::string(path);
 }
 
-// Quick reconnections and timeouts that still leave a loaded machine plenty of room.
 client::session_options base_options() {
-    client::session_options o;
-    o.client_info.name = "mcpd-client-test";
-    o.request_timeout = 30s;
-    o.reconnect.initial_delay = 50ms;
-    o.reconnect.max_delay = 500ms;
-    return o;
+    return mcpd::test::client_test_options("mcpd-client-test");
 }
-
-// The text of a CallToolResult's first content item.
-std::string text_of(json::object const& result) {
-    auto const* content = result.if_contains("content");
-    if (content == nullptr || !content->is_array() || content->get_array().empty())
-        return "<no content>";
-    auto const& first = content->get_array()[0];
-    auto const* text = first.is_object() ? first.get_object().if_contains("text") : nullptr;
-    return text != nullptr && text->is_string() ? std::string(text->get_string()) : "<not text>";
-}
-
-// Polls `done` every 20 ms for up to `limit` (a condition that never comes fails the test
-// instead of hanging it).
-template <class Done>
-asio::awaitable<bool> eventually(Done done, std::chrono::milliseconds limit = 15s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline)
-            co_return false;
-        co_await sleep_for(20ms);
-    }
-    co_return true;
-}
+using mcpd::test::eventually;
+using mcpd::test::text_of;
 
 // ---------------------------------------------------------------------------------------------
 // Every protocol item, on every wire.

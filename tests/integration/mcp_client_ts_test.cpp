@@ -5,6 +5,7 @@
 // 404). Also: resuming a cut stream from the SDK's event store, and HTTPS with certificate
 // verification and SNI.
 #include "async_test.hpp"
+#include "mcp_client_util.hpp"
 #include "tcp_proxy.hpp"
 #include "ts_mcp_server.hpp"
 
@@ -33,33 +34,10 @@ namespace client = mcpd::client;
 using client::errc;
 
 client::session_options base_options() {
-    client::session_options o;
-    o.client_info.name = "mcpd-client-ts-test";
-    o.request_timeout = 30s;
-    o.reconnect.initial_delay = 50ms;
-    o.reconnect.max_delay = 500ms;
-    return o;
+    return mcpd::test::client_test_options("mcpd-client-ts-test");
 }
-
-std::string text_of(json::object const& result) {
-    auto const* content = result.if_contains("content");
-    if (content == nullptr || !content->is_array() || content->get_array().empty())
-        return "<no content>";
-    auto const& first = content->get_array()[0];
-    auto const* text = first.is_object() ? first.get_object().if_contains("text") : nullptr;
-    return text != nullptr && text->is_string() ? std::string(text->get_string()) : "<not text>";
-}
-
-template <class Done>
-asio::awaitable<bool> eventually(Done done, std::chrono::milliseconds limit = 15s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline)
-            co_return false;
-        co_await sleep_for(20ms);
-    }
-    co_return true;
-}
+using mcpd::test::eventually;
+using mcpd::test::text_of;
 
 // Polls the server's count of cancelled `slow` calls until it reaches `want`.
 asio::awaitable<bool> cancellations_reach(client::session& s, std::string want) {
