@@ -401,38 +401,48 @@ TEST(store_redis, killed_during_a_burst_leaves_no_half_written_session) {
         auto cfg = test_config(server);
         cfg.command_timeout = 3s;
         store::redis_store s(ex, cfg);
-        constexpr int n = 2000;
-        int ok = 0, failed = 0, done = 0;
-        for (int i = 0; i < n; ++i)
+        // Workers that each keep one create or remove in flight at all times, so the kill always
+        // lands on written, unanswered scripts, however fast this machine is.
+        constexpr int workers = 64;
+        constexpr int per_worker_cap = 400; // bounds the run if Redis never comes back
+        int ok = 0, failed = 0, done = 0, finished_workers = 0;
+        bool stop = false;
+        for (int w = 0; w < workers; ++w)
             asio::co_spawn(
                 ex,
-                [&, i]() -> asio::awaitable<void> {
-                    std::string who = "burst" + std::to_string(i % 7);
-                    std::string id = "b" + std::to_string(i);
-                    auto r = co_await s.create_session(record(who, id), {});
-                    if (r && i % 3 == 0)
-                        r = co_await s.remove_session(who, id);
-                    if (r) {
-                        ++ok;
-                    } else {
-                        ++failed;
-                        // A failure is a client error (the connection), never a store verdict.
-                        EXPECT_EQ(r.error().code.category(), redis::client_category())
-                            << r.error().message();
+                [&, w]() -> asio::awaitable<void> {
+                    std::string who = "burst" + std::to_string(w % 7);
+                    for (int i = 0; !stop && i < per_worker_cap; ++i) {
+                        std::string id = "b" + std::to_string(w) + "x" + std::to_string(i);
+                        auto r = co_await s.create_session(record(who, id), {});
+                        if (r && i % 3 == 0)
+                            r = co_await s.remove_session(who, id);
+                        if (r) {
+                            ++ok;
+                        } else {
+                            ++failed;
+                            // A failure is a client error (the connection), never a store
+                            // verdict.
+                            EXPECT_EQ(r.error().code.category(), redis::client_category())
+                                << r.error().message();
+                        }
+                        ++done;
                     }
-                    ++done;
+                    ++finished_workers;
                 },
                 asio::detached);
-        // Kill once the burst is under way: most of it is then in flight or queued, however
-        // fast this machine is.
-        while (done < 20)
+        while (done < 200)
             co_await sleep_for(1ms);
         server.kill();
         co_await sleep_for(100ms);
         server.start();
-        while (done < n)
-            co_await sleep_for(10ms);
-        EXPECT_EQ(ok + failed, n);
+        int const after_restart = done;
+        while (done < after_restart + 200 && finished_workers < workers)
+            co_await sleep_for(5ms);
+        stop = true;
+        while (finished_workers < workers)
+            co_await sleep_for(5ms);
+        EXPECT_EQ(ok + failed, done);
         EXPECT_GT(failed, 0) << "the kill came too late to test anything";
 
         // Invariants: every record is in its identity's set, every id in a set has its record.
