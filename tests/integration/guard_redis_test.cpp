@@ -362,14 +362,17 @@ TEST_P(guard_redis_rate, windows_slide_and_sessions_are_apart) {
     });
 }
 
+namespace mcpd::guard {
+// gtest prints a parameter in test listings (and names the instances by it).
+void PrintTo(rate_algorithm a, std::ostream* os) {
+    *os << (a == rate_algorithm::sliding_log ? "sliding_log" : "sliding_counter");
+}
+} // namespace mcpd::guard
+
 INSTANTIATE_TEST_SUITE_P(algorithms, guard_redis_rate,
                          ::testing::Values(rate_algorithm::sliding_log,
                                            rate_algorithm::sliding_counter),
-                         [](auto const& param_info) {
-                             return param_info.param == rate_algorithm::sliding_log
-                                        ? std::string("sliding_log")
-                                        : std::string("sliding_counter");
-                         });
+                         ::testing::PrintToStringParamName());
 
 TEST(guard_redis_rate_layout, the_log_is_the_guides_sorted_set_under_the_prefix) {
     redis_server server;

@@ -57,6 +57,8 @@ struct wire {
     char const* path;
     client::transport_choice choice;
     client::transport_kind expected;
+    // gtest prints a parameter in test listings; the name says it all, the bytes say nothing.
+    friend void PrintTo(wire const& w, std::ostream* os) { *os << w.name; }
 };
 
 class over_every_wire : public ::testing::TestWithParam<wire> {
