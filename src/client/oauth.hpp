@@ -1,0 +1,120 @@
+// client/oauth.hpp — OAuth 2.1 for MCP client sessions, as the MCP authorization spec
+// (2025-06-18, 2025-11-25) asks, with its state kept in the session's storage record so that a
+// restarted mcpd, or another instance, carries on without a new login.
+//
+// The flow, driven through the auth_provider hook (transport.hpp):
+//   1. A request gets 401 with `WWW-Authenticate: Bearer resource_metadata="…", scope="…"`.
+//   2. Protected resource metadata (RFC 9728): the challenge's URL, else
+//      /.well-known/oauth-protected-resource{/path} then /.well-known/oauth-protected-resource
+//      on the server's origin. It names the authorization server(s) and the resource.
+//   3. Authorization server metadata (RFC 8414), with the OpenID Connect Discovery fallback:
+//      oauth-authorization-server{/path}, openid-configuration{/path},
+//      {/path}/openid-configuration. PKCE S256 must be offered (code_challenge_methods_supported),
+//      else a clear error.
+//   4. The client: a pre-registered id/secret from the settings, else the one stored in the
+//      record (clientInformation / clientId), else dynamic client registration (RFC 7591) at the
+//      registration_endpoint; the result is stored (clientInformation, clientId).
+//   5. PKCE S256 (a 43+ character verifier from the CSPRNG), a fresh single-use `state`, and the
+//      authorization URL with response_type=code, client_id, redirect_uri, code_challenge,
+//      code_challenge_method=S256, state, resource (RFC 8707) and scope. The verifier and the
+//      state's hash are stored in the record; the request fails with its 401 and
+//      authorization_url() says where to send the user.
+//   6. The callback: finish(code, state) checks the state (bound to this identity and session,
+//      single use), exchanges the code (with the verifier and resource), stores the tokens with
+//      their absolute expiry, and deletes the verifier and the state.
+//   7. Every later request carries `Authorization: Bearer …`. Shortly before the stored expiry
+//      (proactively) and on a 401 for a token that was sent, the refresh token is used: one
+//      refresh per session at a time, across instances when a lock service is given (the
+//      others wait, then read the tokens the winner stored). A refresh the server refuses
+//      (invalid_grant) drops the tokens and starts over at step 5.
+//   8. 403 with `error="insufficient_scope"` and a scope: step-up, i.e. step 5 again with the
+//      union of the scopes.
+//
+// The record (store/session.hpp) is @mcp-ts/sdk's: `tokens` is RFC 6749's token response (so
+// the Node SDK reads it), plus `expires_at` (ms since the epoch) which mcpd adds and the Node SDK
+// ignores; `clientInformation` is RFC 7591's response; `codeVerifier`; `clientId`. mcpd adds
+// `oauthState` (a SHA-256 of the pending state, hex). Tokens and client secrets are sealed by
+// the store's encryption at rest when the store is an encrypting_store.
+//
+// The state's text is "<sessionId>.<nonce>": state_session_id() recovers the session from a
+// callback that only carries the state (a gateway's finishAuth given the state as its
+// sessionId, as @mcp-ts/sdk's browser client does).
+#pragma once
+
+#include "client/transport.hpp"
+#include "core/duration.hpp"
+#include "http/client.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mcpd::store {
+class session_store;
+}
+namespace mcpd::guard {
+class lock_service;
+}
+
+namespace mcpd::client::oauth {
+
+// Who we are to authorization servers (RFC 7591 client metadata), or a pre-registered client.
+struct client_settings {
+    std::string redirect_url; // the OAuth callback; required
+    std::string client_name = "mcpd";
+    std::string client_uri; // empty: not sent
+    // Asked for when neither the challenge nor the resource metadata names a scope.
+    std::string scope;
+    // Pre-registered client: no dynamic registration. With a secret: a confidential client
+    // (client_secret_basic, or client_secret_post when the server supports only that).
+    std::string client_id;
+    std::string client_secret;
+};
+
+struct session_auth_options {
+    client_settings client;
+    http::client_options http; // TLS trust, timeouts and limits for the OAuth endpoints
+    // Refresh this long before the stored expiry.
+    duration refresh_margin = std::chrono::seconds(60);
+    // One refresh per session across instances (a Redis lock service for a fleet). Null: one
+    // per session within this process only.
+    std::shared_ptr<guard::lock_service> locks;
+};
+
+// OAuth for one session record (identity, sessionId), which must exist in the store.
+class session_auth final : public auth_provider {
+public:
+    session_auth(boost::asio::any_io_executor ex, std::shared_ptr<store::session_store> store,
+                 std::string identity, std::string session_id, session_auth_options opts);
+    ~session_auth() override;
+    session_auth(session_auth const&) = delete;
+    session_auth& operator=(session_auth const&) = delete;
+
+    boost::asio::awaitable<result<void>> authorize(http::request& req) override;
+    boost::asio::awaitable<bool> unauthorized(auth_challenge const& challenge) override;
+
+    // Set once a request failed because the user must authorize (steps 5 and 8): where to send
+    // them. Cleared by finish().
+    [[nodiscard]] std::optional<std::string> const& authorization_url() const noexcept;
+    // The last OAuth failure (discovery, registration, exchange, refresh), for the error a
+    // caller reports instead of a bare 401.
+    [[nodiscard]] std::optional<error> const& last_error() const noexcept;
+
+    // The callback: checks `state`, exchanges `code`, stores the tokens, deletes the verifier
+    // and the state. A wrong, reused or expired state is an error and changes nothing.
+    boost::asio::awaitable<result<void>> finish(std::string code, std::string state);
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+// The session id a state names ("<sessionId>.<nonce>"), or nullopt when it is not one of ours.
+std::optional<std::string_view> state_session_id(std::string_view state) noexcept;
+
+} // namespace mcpd::client::oauth
