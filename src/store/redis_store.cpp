@@ -174,7 +174,7 @@ awaitable<result<std::optional<json::object>>> redis_store::get_session(std::str
         co_return r.error();
     if (r->is_null())
         co_return std::optional<json::object>();
-    auto record = parse_record(r->str);
+    auto record = memo_.parse(session_key(identity, session_id), r->str);
     if (!record)
         co_return record.error();
     co_return std::optional<json::object>(std::move(*record));
@@ -215,7 +215,7 @@ redis_store::get_identity_sessions_data(std::string identity) {
             prune_args.push_back(ids->elements[i].str);
             continue;
         }
-        auto record = parse_record(v.str);
+        auto record = memo_.parse(mget.args()[i + 1], v.str);
         if (!record)
             co_return record.error();
         out.push_back(std::move(*record));
@@ -249,6 +249,7 @@ awaitable<result<void>> redis_store::remove_session(std::string identity, std::s
         co_return ok.error();
     std::vector<std::string> keys{session_key(identity, session_id), identity_key(identity)};
     std::vector<std::string> args{session_id};
+    memo_.forget(keys.front());
     auto r = co_await client_.eval(remove_script, keys, args);
     if (!r)
         co_return r.error();
@@ -268,6 +269,7 @@ awaitable<result<std::vector<std::string>>> redis_store::get_all_session_ids() {
 }
 
 awaitable<result<void>> redis_store::clear_all() {
+    memo_.clear();
     for (std::string pattern :
          {std::string(session_prefix) + "*",
           std::string(identity_prefix) + "*" + std::string(identity_suffix)}) {
