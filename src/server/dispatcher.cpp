@@ -344,7 +344,7 @@ struct dispatcher::methods {
                 guard::lock_lease none;
                 co_return co_await call(none);
             }
-            guard::tool_call tc{tool_name, ctx.session_id(), args};
+            guard::tool_call tc{tool_name, ctx.session_id(), args, ctx.client()};
             guard::guard_set::tool_body guarded = call;
             co_return co_await d.srv_.guards().run_tool(tc, guards, std::move(guarded));
         };

@@ -519,6 +519,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                         co_return;
                     }
                     s = dispatcher::stateless_session(*r);
+                    s->client = ex.remote_address();
                     init = nullptr;
                 }
             } else if (std::holds_alternative<protocol::notification>(m) &&
