@@ -691,6 +691,13 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         auto headers = sse_headers(req, sid);
         auto conn = post->stream->conn;
         co_await ex.respond_sse(conn, std::move(headers));
+        // 2026-07-28: a client that closes a request's response stream cancels the request
+        // (the way a subscriptions/listen ends). The ephemeral session holds only this POST's.
+        if (s->ephemeral && post->remaining > 0)
+            for (auto& [id, flight] : s->in_flight) {
+                flight->cancelled = true;
+                flight->signal.emit(asio::cancellation_type::terminal);
+            }
     }
 
     // --- GET /mcp -------------------------------------------------------------------------
@@ -996,6 +1003,7 @@ asio::awaitable<bool> http_transport::handle(http::exchange& ex) {
 
 void http_transport::stop_accepting() {
     impl_->draining = true;
+    impl_->disp.end_listens(); // their requests answer now, not at the drain timeout
 }
 
 void http_transport::close_streams() {
