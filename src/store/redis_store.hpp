@@ -9,9 +9,11 @@
 // Better than the reference, same layout: create and remove are one atomic script each; update
 // is a compare-and-set script (the merge is done here, where JSON is handled exactly, and
 // retried if the record changed meanwhile), keeping the remaining TTL; listing an identity's
-// records is SMEMBERS then one MGET (two round trips whatever the count, where the reference
-// makes one per session; cheaper for Redis than a script that reads the values), and ids whose
-// records expired are pruned by a script that removes only ids still without a record; listing
+// records is one round trip whatever the count, where the reference makes one per session: a
+// SORT … BY nosort GET # GET <record key pattern> (native, cheaper for Redis than a script that
+// reads the values), or SMEMBERS then MGET for an identity holding '*' (which a SORT pattern
+// cannot spell); ids whose records expired are pruned by a script that removes only ids still
+// without a record; listing
 // ids is one script; admin listing uses SCAN (KEYS where SCAN is refused). Every read fetches
 // the record's text; a text seen before is copied from a memo of parsed records rather than
 // parsed again (record_memo.hpp: parsing was most of a listing's cost). Scripts build

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -375,6 +376,43 @@ TEST(store_redis, uses_the_mcp_ts_key_layout_with_ttls) {
         EXPECT_EQ(after->integer, 0);
         co_await s.close();
     });
+}
+
+TEST(store_redis, listing_is_one_sort_and_falls_back_to_smembers_and_mget) {
+    // SORT renamed away (as some hosted Redis do): listing still works, through the two-step
+    // path, which also serves identities holding '*' (a SORT pattern cannot spell them).
+    for (bool sort_available : {true, false}) {
+        std::vector<std::string> args;
+        if (!sort_available)
+            args = {"--rename-command", "SORT", ""};
+        redis_server server({.args = args});
+        run_async([&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            store::redis_store s(ex, test_config(server));
+            redis::client raw(ex, test_config(server));
+            auto probe = co_await raw.exec(redis::command("SORT", "nothing", "BY", "nosort"));
+            EXPECT_EQ(probe.has_value(), sort_available) << "the fixture did (not) rename SORT";
+            for (std::string who : {"plain:user", "star*user", "arrow->user"}) {
+                for (std::string id : {"s1", "s2", "s3"})
+                    CO_ASSERT(co_await s.create_session(record(who, id), {}));
+                // One record deleted behind the store's back: not listed, and its id pruned.
+                co_await raw.exec(
+                    redis::command("DEL", store::redis_store::session_key(who, "s2")));
+                auto list = co_await s.get_identity_sessions_data(who);
+                CO_ASSERT(list.has_value());
+                std::set<std::string> ids;
+                for (auto const& r : *list) {
+                    EXPECT_EQ(store::record_identity(r), who);
+                    ids.insert(std::string(store::record_session_id(r)));
+                }
+                EXPECT_EQ(ids, (std::set<std::string>{"s1", "s3"})) << who << " " << sort_available;
+                auto left = co_await raw.exec(
+                    redis::command("SCARD", store::redis_store::identity_key(who)));
+                EXPECT_EQ(left->integer, 2) << who << " " << sort_available;
+            }
+            co_await s.close();
+        });
+    }
 }
 
 TEST(store_redis, a_redis_outage_is_an_error_never_not_found) {
