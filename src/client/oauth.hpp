@@ -33,7 +33,10 @@
 // The record (store/session.hpp) is @mcp-ts/sdk's: `tokens` is RFC 6749's token response (so
 // the Node SDK reads it), plus `expires_at` (ms since the epoch) which mcpd adds and the Node SDK
 // ignores; `clientInformation` is RFC 7591's response; `codeVerifier`; `clientId`. mcpd adds
-// `oauthState` (a SHA-256 of the pending state, hex). Tokens and client secrets are sealed by
+// `oauthState` (a SHA-256 of the pending state, hex), `oauthStateExpiresAt` (ms since the epoch:
+// a state is good for 10 minutes) and `oauthDiscovery` (what steps 2-3 found: the resource, the
+// authorization server and its metadata, so that finish() and refreshes after a restart need no
+// discovery). Tokens and client secrets are sealed by
 // the store's encryption at rest when the store is an encrypting_store.
 //
 // The state's text is "<sessionId>.<nonce>": state_session_id() recovers the session from a
@@ -61,6 +64,24 @@ class lock_service;
 }
 
 namespace mcpd::client::oauth {
+
+// What last_error() and the failed calls carry (besides network and store errors).
+enum class errc {
+    discovery_failed = 1,   // no usable protected resource or authorization server metadata
+    pkce_unsupported,       // the authorization server does not offer PKCE S256
+    resource_mismatch,      // the resource metadata names another resource than the server
+    registration_failed,    // dynamic client registration refused or impossible
+    authorization_required, // the user must visit authorization_url()
+    invalid_state,          // finish(): a state that is not pending (wrong, reused, expired)
+    token_request_failed,   // the token endpoint refused (its error and description follow)
+    invalid_grant,          // the refresh token (or code) is no longer valid
+    invalid_token_response, // the token endpoint's answer is not a usable token response
+    invalid_record,         // the session record is missing or holds unusable OAuth fields
+};
+boost::system::error_category const& oauth_category() noexcept;
+inline boost::system::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), oauth_category()};
+}
 
 // Who we are to authorization servers (RFC 7591 client metadata), or a pre-registered client.
 struct client_settings {
@@ -118,3 +139,6 @@ private:
 std::optional<std::string_view> state_session_id(std::string_view state) noexcept;
 
 } // namespace mcpd::client::oauth
+
+template <>
+struct boost::system::is_error_code_enum<mcpd::client::oauth::errc> : std::true_type {};
