@@ -345,6 +345,12 @@ struct session_auth::impl {
                 break;
             }
         }
+        // RFC 8414 §3.3: the metadata is the issuer's own (a resource server could otherwise send
+        // us to an authorization server that speaks for another issuer).
+        if (md && prm && md->contains("issuer") && str(*md, "issuer") != issuer_text)
+            co_return error{errc::discovery_failed, "authorization server metadata names issuer " +
+                                                        str(*md, "issuer") + ", not " +
+                                                        issuer_text};
         if (!md) {
             if (prm)
                 co_return error{errc::discovery_failed,
@@ -370,16 +376,15 @@ struct session_auth::impl {
 
     // --- step 4: the client ------------------------------------------------------------------
 
-    [[nodiscard]] std::string method_for(json::object const& md, bool has_secret) const {
-        if (!has_secret)
-            return "none";
-        bool listed = has_list(md, "token_endpoint_auth_methods_supported");
-        if (!listed ||
-            list_contains(md, "token_endpoint_auth_methods_supported", "client_secret_basic"))
-            return "client_secret_basic";
-        if (list_contains(md, "token_endpoint_auth_methods_supported", "client_secret_post"))
-            return "client_secret_post";
-        return "client_secret_basic";
+    // RFC 8414: client_secret_basic when the server lists no methods; else the first of basic,
+    // post, none that it lists (a secret the server gave but does not want used stays unsent).
+    [[nodiscard]] static std::string method_for(json::object const& md, bool has_secret) {
+        if (!has_list(md, "token_endpoint_auth_methods_supported"))
+            return has_secret ? "client_secret_basic" : "none";
+        for (auto const* m : {"client_secret_basic", "client_secret_post"})
+            if (has_secret && list_contains(md, "token_endpoint_auth_methods_supported", m))
+                return m;
+        return "none";
     }
 
     // The stored or pre-registered client, if any.
@@ -390,6 +395,10 @@ struct session_auth::impl {
             c.auth_method = method_for(d.metadata, !c.secret.empty());
             return c;
         }
+        if (!opts.client.client_metadata_url.empty() &&
+            d.metadata.contains("client_id_metadata_document_supported") &&
+            d.metadata.at("client_id_metadata_document_supported") == true)
+            return client_identity{opts.client.client_metadata_url, {}, "none"};
         auto const* info = rec.if_contains("clientInformation");
         if (info != nullptr && info->is_object() && !str(info->get_object(), "client_id").empty()) {
             auto const& o = info->get_object();
@@ -421,6 +430,11 @@ struct session_auth::impl {
         body["grant_types"] = json::array{"authorization_code", "refresh_token"};
         body["response_types"] = json::array{"code"};
         body["token_endpoint_auth_method"] = method;
+        // SEP-837: a loopback redirect is a native application's, anything else a web one's.
+        auto redirect = http::parse_url(opts.client.redirect_url);
+        bool loopback = redirect && (redirect->host == "localhost" ||
+                                     redirect->host == "127.0.0.1" || redirect->host == "::1");
+        body["application_type"] = loopback ? "native" : "web";
         if (!opts.client.client_uri.empty())
             body["client_uri"] = opts.client.client_uri;
         http::request req{http::bhttp::verb::post, "/", 11};
@@ -721,7 +735,8 @@ struct session_auth::impl {
         co_return false;
     }
 
-    awaitable<result<void>> finish(std::string code, std::string state) {
+    awaitable<result<void>> finish(std::string code, std::string state,
+                                   std::optional<std::string> iss) {
         auto named = state_session_id(state);
         if (!named || *named != session_id)
             co_return fail(error{errc::invalid_state, "the state names another session"});
@@ -749,6 +764,19 @@ struct session_auth::impl {
         auto ctx = co_await token_context(*rec);
         if (!ctx)
             co_return fail(ctx.error());
+        // RFC 9207, when the caller passes what the callback had (empty: no iss): the iss must
+        // be the issuer we asked, and a server that says it sends one must have sent it.
+        if (iss) {
+            auto const& md = ctx->first.metadata;
+            auto issuer = str(md, "issuer");
+            bool promised = md.contains("authorization_response_iss_parameter_supported") &&
+                            md.at("authorization_response_iss_parameter_supported") == true;
+            if (iss->empty() ? promised : *iss != issuer)
+                co_return fail(error{errc::invalid_state,
+                                     iss->empty()
+                                         ? "the callback has no iss though " + issuer + " sends one"
+                                         : "the callback's iss " + *iss + " is not " + issuer});
+        }
         std::vector<std::pair<std::string, std::string>> fields{
             {"grant_type", "authorization_code"},
             {"code", code},
@@ -800,7 +828,14 @@ std::optional<error> const& session_auth::last_error() const noexcept {
 
 awaitable<result<void>> session_auth::finish(std::string code, std::string state) {
     auto keep = impl_;
-    co_return co_await keep->finish(std::move(code), std::move(state));
+    std::optional<std::string> no_iss;
+    co_return co_await keep->finish(std::move(code), std::move(state), std::move(no_iss));
+}
+
+awaitable<result<void>> session_auth::finish(std::string code, std::string state, std::string iss) {
+    auto keep = impl_;
+    std::optional<std::string> given(std::move(iss));
+    co_return co_await keep->finish(std::move(code), std::move(state), std::move(given));
 }
 
 } // namespace mcpd::client::oauth

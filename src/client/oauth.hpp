@@ -94,6 +94,10 @@ struct client_settings {
     // (client_secret_basic, or client_secret_post when the server supports only that).
     std::string client_id;
     std::string client_secret;
+    // The URL of this client's metadata document (Client ID Metadata Documents, MCP
+    // 2025-11-25): used as the client_id, without registration, by authorization servers that
+    // say client_id_metadata_document_supported. Empty: not used.
+    std::string client_metadata_url;
 };
 
 struct session_auth_options {
@@ -128,6 +132,12 @@ public:
     // The callback: checks `state`, exchanges `code`, stores the tokens, deletes the verifier
     // and the state. A wrong, reused or expired state is an error and changes nothing.
     boost::asio::awaitable<result<void>> finish(std::string code, std::string state);
+    // The same, also checking the callback's `iss` parameter (RFC 9207; empty when the callback
+    // had none): it must name the authorization server that was asked, and must be there when
+    // that server's metadata says authorization_response_iss_parameter_supported. The overload
+    // above does not check it.
+    boost::asio::awaitable<result<void>> finish(std::string code, std::string state,
+                                                std::string iss);
 
     struct impl;
 
