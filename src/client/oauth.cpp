@@ -399,6 +399,12 @@ struct session_auth::impl {
             d.metadata.contains("client_id_metadata_document_supported") &&
             d.metadata.at("client_id_metadata_document_supported") == true)
             return client_identity{opts.client.client_metadata_url, {}, "none"};
+        // SEP-2352: a client registered at another authorization server (the resource moved to
+        // a new one) is not ours there: register again.
+        auto const* before = rec.if_contains("oauthDiscovery");
+        if (before != nullptr && before->is_object() &&
+            str(before->get_object(), "authorizationServerUrl") != d.issuer)
+            return std::nullopt;
         auto const* info = rec.if_contains("clientInformation");
         if (info != nullptr && info->is_object() && !str(info->get_object(), "client_id").empty()) {
             auto const& o = info->get_object();

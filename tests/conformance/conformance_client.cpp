@@ -9,7 +9,8 @@
 // elicitations with the schema's defaults, close. When the server wants authorization it plays
 // the user as well: it opens the authorization URL without following the redirect, takes code,
 // state and iss from the Location, finishes, and runs again — at most three times, so a server
-// that keeps refusing does not keep it authorizing. Exit status 0 when everything worked.
+// that keeps refusing does not keep it authorizing. Exit status 0 when everything worked (a
+// tool the server lists but answers with a JSON-RPC error does not count against it).
 #include "client/oauth.hpp"
 #include "client/session.hpp"
 #include "store/memory_store.hpp"
@@ -88,6 +89,12 @@ asio::awaitable<result<void>> run_once(std::string const& url,
             args["schema"] = focal_schema;
         }
         auto called = co_await s->call_tool(name, std::move(args));
+        if (!called && client::rpc_code_of(called.error()) != 0) {
+            // The server answered, with an error (a scenario's server may list a tool it does
+            // not serve): the client did its part.
+            std::printf("%s: %s\n", name.c_str(), called.error().message().c_str());
+            continue;
+        }
         if (!called) {
             co_await s->close();
             co_return called.error();
