@@ -594,7 +594,10 @@ struct session_auth::impl {
     awaitable<result<refresh_outcome>> refresh(std::string stale) {
         result<refresh_outcome> outcome = error{errc::token_request_failed, "refresh not run"};
         guard::lock_request lr;
-        lr.key = guard::key_space().lock_key("oauth-refresh:" + identity + ":" + session_id);
+        // Hashed: identities may hold any character, and a '{' or '}' would upset Redis
+        // Cluster's hash tags.
+        lr.key = guard::key_space().lock_key("oauth-refresh:" +
+                                             detail::sha256_hex(identity + '\n' + session_id));
         lr.ttl = std::chrono::seconds(30);
         lr.when_busy = guard::lock_wait::wait;
         auto const& h = opts.http;
@@ -619,6 +622,7 @@ struct session_auth::impl {
         auto current = tokens_of(*rec);
         if (current && str(*current, "access_token") != stale && !due(*current)) {
             tokens = std::move(current);
+            last_err.reset();
             co_return refresh_outcome::adopted;
         }
         auto refresh_token = current ? str(*current, "refresh_token") : std::string();
@@ -631,8 +635,8 @@ struct session_auth::impl {
         std::vector<std::pair<std::string, std::string>> fields{{"grant_type", "refresh_token"},
                                                                 {"refresh_token", refresh_token},
                                                                 {"resource", ctx->first.resource}};
-        auto fresh =
-            co_await token_request(ctx->first, ctx->second, std::move(fields), "token refresh");
+        std::string what = "token refresh";
+        auto fresh = co_await token_request(ctx->first, ctx->second, std::move(fields), what);
         if (!fresh) {
             if (fresh.error() == errc::invalid_grant) {
                 json::object partial;
@@ -654,6 +658,7 @@ struct session_auth::impl {
         if (!stored)
             co_return stored.error();
         tokens = std::move(*fresh);
+        last_err.reset();
         co_return refresh_outcome::refreshed;
     }
 
@@ -789,8 +794,8 @@ struct session_auth::impl {
             {"redirect_uri", opts.client.redirect_url},
             {"code_verifier", verifier},
             {"resource", ctx->first.resource}};
-        auto fresh =
-            co_await token_request(ctx->first, ctx->second, std::move(fields), "code exchange");
+        std::string what = "code exchange";
+        auto fresh = co_await token_request(ctx->first, ctx->second, std::move(fields), what);
         if (!fresh)
             co_return fail(fresh.error());
         json::object partial;

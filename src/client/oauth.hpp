@@ -11,9 +11,12 @@
 //      oauth-authorization-server{/path}, openid-configuration{/path},
 //      {/path}/openid-configuration. PKCE S256 must be offered (code_challenge_methods_supported),
 //      else a clear error.
-//   4. The client: a pre-registered id/secret from the settings, else the one stored in the
-//      record (clientInformation / clientId), else dynamic client registration (RFC 7591) at the
-//      registration_endpoint; the result is stored (clientInformation, clientId).
+//   4. The client: a pre-registered id/secret from the settings, else the client metadata
+//      document URL as client_id when the server supports those, else the one stored in the
+//      record (clientInformation / clientId) unless it was registered at another authorization
+//      server, else dynamic client registration (RFC 7591) at the registration_endpoint; the
+//      result is stored (clientInformation, clientId). Token requests authenticate the way the
+//      server lists (client_secret_basic, client_secret_post, none).
 //   5. PKCE S256 (a 43+ character verifier from the CSPRNG), a fresh single-use `state`, and the
 //      authorization URL with response_type=code, client_id, redirect_uri, code_challenge,
 //      code_challenge_method=S256, state, resource (RFC 8707) and scope. The verifier and the

@@ -47,8 +47,8 @@ oauth::session_auth_options auth_options(std::shared_ptr<guard::lock_service> lo
     return o;
 }
 
-asio::awaitable<result<void>> create_record(store::session_store& st, std::string const& sid,
-                                            std::string const& server_url) {
+asio::awaitable<result<void>> create_record(store::session_store& st, std::string sid,
+                                            std::string server_url) {
     json::object rec;
     rec["identity"] = identity;
     rec["sessionId"] = sid;
@@ -61,7 +61,7 @@ asio::awaitable<result<void>> create_record(store::session_store& st, std::strin
     co_return co_await st.create_session(std::move(rec));
 }
 
-asio::awaitable<json::object> record_of(store::session_store& st, std::string const& sid) {
+asio::awaitable<json::object> record_of(store::session_store& st, std::string sid) {
     auto rec = co_await st.get_session(identity, sid);
     if (!rec || !*rec)
         co_return json::object();
@@ -84,7 +84,7 @@ struct callback {
     std::string state;
     std::string scope_asked; // the authorization URL's scope parameter
 };
-asio::awaitable<result<callback>> user_authorizes(std::string const& authorization_url) {
+asio::awaitable<result<callback>> user_authorizes(std::string authorization_url) {
     auto ex = co_await asio::this_coro::executor;
     http::client web(ex);
     auto to = http::parse_url(authorization_url);
@@ -129,7 +129,7 @@ std::int64_t count(json::object const& c, char const* name) {
     return v != nullptr && v->is_int64() ? v->as_int64() : -1;
 }
 
-asio::awaitable<void> post_hook(oauth_demo_server const& demo, std::string const& path) {
+asio::awaitable<void> post_hook(oauth_demo_server const& demo, std::string path) {
     auto ex = co_await asio::this_coro::executor;
     http::client web(ex);
     auto to = http::parse_url(demo.base_url() + path).value();
@@ -175,7 +175,7 @@ asio::awaitable<bool> log_in(oauth_demo_server const& demo,
 }
 
 // Rewrites the stored expiry into the past (keeping the rest of the tokens).
-asio::awaitable<void> expire_tokens(store::session_store& st, std::string const& sid) {
+asio::awaitable<void> expire_tokens(store::session_store& st, std::string sid) {
     auto rec = co_await record_of(st, sid);
     auto tokens = rec["tokens"].as_object();
     tokens["expires_at"] = 1000;
@@ -524,7 +524,7 @@ TEST(oauth, StateIsBoundAndSingleUse) {
 
 // --- broken authorization servers ------------------------------------------------------------
 
-asio::awaitable<error> failed_login(oauth_demo_server const& demo, std::string const& sid) {
+asio::awaitable<error> failed_login(oauth_demo_server const& demo, std::string sid) {
     auto ex = co_await asio::this_coro::executor;
     auto st = std::make_shared<store::memory_store>();
     auto created = co_await create_record(*st, sid, demo.mcp_url());
