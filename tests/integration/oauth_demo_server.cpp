@@ -44,6 +44,8 @@ oauth_demo_server::oauth_demo_server(options opts) {
         args.emplace_back("--dcr-fails");
     if (opts.unreachable_as)
         args.emplace_back("--unreachable-as");
+    if (opts.token_hangs)
+        args.emplace_back("--token-hangs");
     std::string out_path = dir_ + "/server.out";
     pid_t pid = ::fork();
     if (pid < 0)

@@ -16,6 +16,7 @@ public:
         bool no_s256 = false;        // the AS metadata does not offer PKCE S256
         bool dcr_fails = false;      // dynamic client registration answers 400
         bool unreachable_as = false; // the resource metadata names a closed port
+        bool token_hangs = false;    // the token endpoint never answers
     };
 
     explicit oauth_demo_server(options opts);

@@ -5,7 +5,7 @@
 // mcpd's OAuth client (oauth_test.cpp, through oauth_demo_server.hpp).
 //
 // Usage: node oauth_demo_server.mjs <node_tools dir> [--no-s256] [--dcr-fails]
-//                                   [--unreachable-as]
+//                                   [--unreachable-as] [--token-hangs]
 // Prints "mcp <url>" and "auth <url>" then "ready" on stdout; stopped by SIGTERM.
 // Beyond the demo (which issues no refresh tokens): the provider issues rotating refresh tokens
 // and honours refresh requests (a used refresh token is invalid_grant, so a double refresh
@@ -16,7 +16,7 @@
 //   POST /test/expire   forgets every access token (the next request is 401)
 // --no-s256: the authorization server metadata does not offer PKCE S256. --dcr-fails: dynamic
 // client registration answers 400. --unreachable-as: the resource metadata names an
-// authorization server on a closed port.
+// authorization server on a closed port. --token-hangs: the token endpoint never answers.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
@@ -90,7 +90,10 @@ const scopesSupported = ['mcp:tools', 'mcp:admin'];
 const authApp = express();
 authApp.use(express.json());
 authApp.use(express.urlencoded());
-authApp.use('/token', (req, res, next) => { counts.token++; next(); });
+authApp.use('/token', (req, res, next) => {
+    counts.token++;
+    if (!flags.includes('--token-hangs')) next(); // else never answered
+});
 authApp.use('/register', (req, res, next) => {
     counts.register++;
     if (flags.includes('--dcr-fails')) {

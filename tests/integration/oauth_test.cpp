@@ -568,4 +568,68 @@ TEST(oauth, UnreachableAuthorizationServerIsClear) {
     });
 }
 
+TEST(oauth, HangingTokenEndpointTimesOut) {
+    oauth_demo_server demo({.token_hangs = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s12", demo.mcp_url());
+        CO_ASSERT(created);
+        auto opts = auth_options();
+        opts.http.response_timeout = 1s;
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s12", opts);
+        auto first = co_await connect(demo, auth);
+        CO_ASSERT(!first);
+        CO_ASSERT(auth->authorization_url());
+        auto cb = co_await user_authorizes(*auth->authorization_url());
+        CO_ASSERT(cb);
+        auto done = co_await auth->finish(cb->code, cb->state);
+        CO_ASSERT(!done);
+        EXPECT_NE(done.error().message().find("code exchange at"), std::string::npos)
+            << done.error().message();
+        EXPECT_TRUE(auth->last_error());
+        auto rec = co_await record_of(*st, "s12");
+        EXPECT_FALSE(rec.contains("tokens"));
+        EXPECT_FALSE(rec.contains("oauthState")); // used up: a new login starts over
+    });
+}
+
+// --- secrets at rest -------------------------------------------------------------------------
+
+TEST(oauth, TokensAndClientSealedAtRest) {
+    oauth_demo_server demo({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto plain = std::make_unique<store::memory_store>();
+        auto* raw = plain.get(); // owned by the encrypting store below
+        auto box = store::secret_box::from_key_text(std::string(64, 'b')).value();
+        std::shared_ptr<store::session_store> st =
+            std::make_shared<store::encrypting_store>(std::move(plain), box);
+        auto created = co_await create_record(*st, "s13", demo.mcp_url());
+        CO_ASSERT(created);
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s13", auth_options());
+        bool logged_in = co_await log_in(demo, auth);
+        CO_ASSERT(logged_in);
+        auto opened = co_await record_of(*st, "s13");
+        auto token = field(opened, "/tokens/access_token");
+        auto client_id = field(opened, "/clientInformation/client_id");
+        CO_ASSERT(!token.empty());
+        CO_ASSERT(!client_id.empty());
+        auto at_rest = co_await record_of(*raw, "s13");
+        EXPECT_EQ(field(at_rest, "/tokens").rfind("enc:1:", 0), 0U);
+        EXPECT_EQ(field(at_rest, "/clientInformation").rfind("enc:1:", 0), 0U);
+        auto text = json::serialize(at_rest);
+        EXPECT_EQ(text.find(token), std::string::npos);
+        EXPECT_EQ(text.find(field(opened, "/tokens/refresh_token")), std::string::npos);
+        // And the sealed record still works after a restart.
+        auto restarted =
+            std::make_shared<oauth::session_auth>(ex, st, identity, "s13", auth_options());
+        auto s = co_await connect(demo, restarted);
+        CO_ASSERT(s);
+        auto text_back = co_await greet(*s);
+        EXPECT_EQ(text_back, "Hello, mcpd!");
+        co_await s->close();
+    });
+}
+
 } // namespace
