@@ -388,8 +388,10 @@ struct session_auth::impl {
     }
 
     // The stored or pre-registered client, if any.
-    [[nodiscard]] std::optional<client_identity> known_client(json::object const& rec,
-                                                              discovery const& d) const {
+    // `authorizing`: for a new authorization, which a client registered for another callback
+    // cannot start (token requests it can still make).
+    [[nodiscard]] std::optional<client_identity>
+    known_client(json::object const& rec, discovery const& d, bool authorizing) const {
         if (!opts.client.client_id.empty()) {
             client_identity c{opts.client.client_id, opts.client.client_secret, {}};
             c.auth_method = method_for(d.metadata, !c.secret.empty());
@@ -408,6 +410,11 @@ struct session_auth::impl {
         auto const* info = rec.if_contains("clientInformation");
         if (info != nullptr && info->is_object() && !str(info->get_object(), "client_id").empty()) {
             auto const& o = info->get_object();
+            // Registered for another callback (the settings changed): the server would refuse
+            // ours, so register again.
+            if (authorizing && o.contains("redirect_uris") &&
+                !list_contains(o, "redirect_uris", opts.client.redirect_url))
+                return std::nullopt;
             client_identity c{str(o, "client_id"), str(o, "client_secret"), {}};
             auto m = str(o, "token_endpoint_auth_method");
             c.auth_method = !m.empty() && (m == "none") == c.secret.empty()
@@ -490,7 +497,7 @@ struct session_auth::impl {
         auto d = co_await discover(server_url, metadata_hint);
         if (!d)
             co_return d.error();
-        auto client = known_client(*rec, *d);
+        auto client = known_client(*rec, *d, true);
         if (!client) {
             auto registered = co_await register_client(*d);
             if (!registered)
@@ -582,7 +589,7 @@ struct session_auth::impl {
                 co_return found.error();
             d = std::move(*found);
         }
-        auto c = known_client(rec, *d);
+        auto c = known_client(rec, *d, false);
         if (!c)
             co_return error{errc::invalid_record, "the record has no OAuth client"};
         co_return std::make_pair(std::move(*d), std::move(*c));

@@ -448,6 +448,41 @@ TEST(oauth, InvalidGrantStartsOver) {
     });
 }
 
+TEST(oauth, NewCallbackUrlRegistersAgain) {
+    oauth_demo_server demo({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s14", demo.mcp_url());
+        CO_ASSERT(created);
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s14", auth_options());
+        bool logged_in = co_await log_in(demo, auth);
+        CO_ASSERT(logged_in);
+        auto before = co_await record_of(*st, "s14");
+        auto first_client = field(before, "/clientId");
+        co_await post_hook(demo, "/test/expire");
+        co_await post_hook(demo, "/test/revoke");
+        auto moved = auth_options();
+        moved.client.redirect_url = "http://127.0.0.1:9/elsewhere";
+        auto again = std::make_shared<oauth::session_auth>(ex, st, identity, "s14", moved);
+        auto refused = co_await connect(demo, again);
+        CO_ASSERT(!refused);
+        if (!again->authorization_url())
+            ADD_FAILURE() << refused.error().message() << " / "
+                          << (again->last_error() ? again->last_error()->message() : "");
+        CO_ASSERT(again->authorization_url());
+        auto cb = co_await user_authorizes(*again->authorization_url()); // the AS takes it
+        CO_ASSERT(cb);
+        auto done = co_await again->finish(cb->code, cb->state);
+        CO_ASSERT(done);
+        auto after = co_await record_of(*st, "s14");
+        auto second_client = field(after, "/clientId");
+        EXPECT_NE(second_client, first_client);
+        auto c = co_await counts(demo);
+        EXPECT_EQ(count(c, "register"), 2);
+    });
+}
+
 TEST(oauth, StepUpAsksForTheUnionOfScopes) {
     oauth_demo_server demo({});
     run_async([&]() -> asio::awaitable<void> {
