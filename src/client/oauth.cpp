@@ -192,7 +192,6 @@ struct session_auth::impl {
 
     bool loaded = false;
     std::optional<json::object> tokens; // what the record held when last read
-    std::string sent_token;             // the access token the last request carried
     std::string requested_scope;        // the scope of the last authorization we started
     std::optional<std::string> auth_url;
     std::optional<error> last_err;
@@ -689,12 +688,8 @@ struct session_auth::impl {
                 tokens.reset(); // the server's 401 starts the authorization
             }
         }
-        if (tokens) {
-            sent_token = str(*tokens, "access_token");
-            req.set(http::bhttp::field::authorization, "Bearer " + sent_token);
-        } else {
-            sent_token.clear();
-        }
+        if (tokens)
+            req.set(http::bhttp::field::authorization, "Bearer " + str(*tokens, "access_token"));
         co_return result<void>();
     }
 
@@ -718,7 +713,11 @@ struct session_auth::impl {
         }
         if (ch.status != 401)
             co_return false;
-        auto sent = sent_token;
+        // The token the refused request carried (several requests may be in flight, some with
+        // an older token than the last one sent).
+        std::string sent;
+        if (ch.authorization.size() > 7 && ch.authorization.compare(0, 7, "Bearer ") == 0)
+            sent = ch.authorization.substr(7);
         if (!sent.empty()) {
             // The server refused a token we sent: renew it (or take another holder's).
             auto r = co_await refresh(sent);
