@@ -97,7 +97,8 @@ asio::awaitable<result<callback>> user_authorizes(std::string authorization_url)
     if (res->result_int() != 302)
         co_return error{http::status_error(res->result_int()), res->body()};
     callback cb;
-    auto location = boost::urls::parse_uri(std::string((*res)[http::bhttp::field::location]));
+    std::string location_text((*res)[http::bhttp::field::location]);
+    auto location = boost::urls::parse_uri(location_text); // a view into location_text
     if (!location)
         co_return error{http::client_errc::invalid_url, "Location"};
     for (auto p : location->params()) {
