@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 
 namespace {
@@ -207,6 +208,60 @@ TEST(OAuthTokens, ErrorResponses) {
     auto html = detail::token_error(502, "<html>bad gateway</html>", "code exchange");
     EXPECT_EQ(html, errc::token_request_failed);
     EXPECT_NE(html.message().find("502"), std::string::npos);
+}
+
+// Arbitrary bytes (fixed seed, bounded count) built from the characters that matter: the
+// parsers stay within their input and keep their promises (run under ASan in the asan preset).
+TEST(OAuthRobustness, ChallengeParserOnArbitraryInput) {
+    std::mt19937 rng(7);
+    std::string_view alphabet = "Bearer bearer Basic realm scope=\"\\,,  \t=a-Z0_~+/%";
+    for (int i = 0; i < 20000; ++i) {
+        std::string input(rng() % 64, ' ');
+        for (auto& c : input)
+            c = rng() % 8 == 0 ? static_cast<char>(rng() % 256) : alphabet[rng() % alphabet.size()];
+        for (auto const& ch : detail::parse_www_authenticate(input)) {
+            ASSERT_FALSE(ch.scheme.empty()) << input;
+            for (char c : ch.scheme)
+                ASSERT_FALSE(std::isupper(static_cast<unsigned char>(c))) << input;
+            for (auto const& [name, value] : ch.params) {
+                ASSERT_FALSE(name.empty()) << input;
+                ASSERT_LE(value.size(), input.size()) << input;
+            }
+        }
+    }
+}
+
+TEST(OAuthRobustness, TokenResponseOnArbitraryInput) {
+    std::mt19937 rng(11);
+    std::vector<std::string> pieces = {"{",
+                                       "}",
+                                       "\"access_token\"",
+                                       "\"token_type\"",
+                                       ":",
+                                       ",",
+                                       "\"Bearer\"",
+                                       "\"x\"",
+                                       "3600",
+                                       "-1",
+                                       "1e400",
+                                       "null",
+                                       "[",
+                                       "]",
+                                       "\"expires_in\"",
+                                       "\"scope\""};
+    for (int i = 0; i < 20000; ++i) {
+        std::string body;
+        for (auto n = rng() % 16; n > 0; --n)
+            body += pieces[rng() % pieces.size()];
+        auto t = detail::parse_token_response(body, 0);
+        if (t) {
+            ASSERT_FALSE(t->at("access_token").as_string().empty()) << body;
+        } else {
+            ASSERT_EQ(t.error(), errc::invalid_token_response) << body;
+        }
+    }
+    // A fixed valid response is accepted, so the loop above is not only refusals by accident.
+    EXPECT_TRUE(detail::parse_token_response(R"({"access_token":"x","token_type":"Bearer"})", 0));
 }
 
 } // namespace
