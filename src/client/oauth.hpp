@@ -113,7 +113,10 @@ struct session_auth_options {
     std::shared_ptr<guard::lock_service> locks;
 };
 
-// OAuth for one session record (identity, sessionId), which must exist in the store.
+// OAuth for one session record (identity, sessionId), which must exist in the store. The object
+// reads the record on first use and keeps the tokens it read or stored; it reads the record
+// again on a 401 (tokens another object stored, e.g. the one whose finish() ran, are taken from
+// there) and under the refresh lock before refreshing. One executor, like the session using it.
 class session_auth final : public auth_provider {
 public:
     session_auth(boost::asio::any_io_executor ex, std::shared_ptr<store::session_store> store,
