@@ -6,6 +6,7 @@
 #include "async_test.hpp"
 #include "postgres_server.hpp"
 #include "redis_test_util.hpp"
+#include "store_backends.hpp"
 
 #include "store/store.hpp"
 
@@ -34,93 +35,6 @@ using namespace std::chrono_literals;
 using store::store_errc;
 
 namespace {
-
-// A temporary directory, removed with everything in it.
-struct temp_dir {
-    std::string path;
-    temp_dir() {
-        char tmpl[] = "/tmp/mcpd-store-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~temp_dir() { std::filesystem::remove_all(path); }
-};
-
-// A backend under test, and whatever server or directory it needs.
-struct backend {
-    std::unique_ptr<redis_server> server;
-    std::unique_ptr<temp_dir> dir;
-    std::unique_ptr<store::session_store> store;
-    // Declared last, so stopped first: with_store() has closed the store by then.
-    std::unique_ptr<postgres_server> postgres;
-};
-
-struct backend_kind {
-    std::string name;
-    std::function<asio::awaitable<backend>(asio::any_io_executor)> make;
-    // gtest prints a parameter in test listings; the name says it all, the bytes say nothing.
-    friend void PrintTo(backend_kind const& kind, std::ostream* os) { *os << kind.name; }
-};
-
-// The same backend behind an encrypting_store with a key: the suite's results must not change.
-backend_kind encrypted(backend_kind plain) {
-    auto make = plain.make;
-    return {plain.name + "_encrypted",
-            [make](asio::any_io_executor ex) -> asio::awaitable<backend> {
-                auto b = co_await make(ex);
-                auto box = store::secret_box::from_key_text(std::string(64, 'a')).value();
-                b.store = std::make_unique<store::encrypting_store>(std::move(b.store), box);
-                co_return b;
-            }};
-}
-
-std::vector<backend_kind> const& backends() {
-    static std::vector<backend_kind> const all = [] {
-        std::vector<backend_kind> plain = {
-            {"memory",
-             [](asio::any_io_executor) -> asio::awaitable<backend> {
-                 co_return backend{nullptr, nullptr, std::make_unique<store::memory_store>()};
-             }},
-            {"redis",
-             [](asio::any_io_executor ex) -> asio::awaitable<backend> {
-                 auto server = std::make_unique<redis_server>();
-                 auto cfg = test_config(*server);
-                 auto s = std::make_unique<store::redis_store>(ex, cfg);
-                 co_return backend{std::move(server), nullptr, std::move(s)};
-             }},
-            {"sqlite",
-             [](asio::any_io_executor) -> asio::awaitable<backend> {
-                 auto dir = std::make_unique<temp_dir>();
-                 auto s = co_await store::sqlite_store::open(dir->path + "/sessions.db");
-                 if (!s)
-                     throw mcpd::exception(s.error());
-                 co_return backend{nullptr, std::move(dir), std::move(*s)};
-             }},
-            {"file",
-             [](asio::any_io_executor) -> asio::awaitable<backend> {
-                 auto dir = std::make_unique<temp_dir>();
-                 auto s = co_await store::file_store::open(dir->path + "/sessions.json");
-                 if (!s)
-                     throw mcpd::exception(s.error());
-                 co_return backend{nullptr, std::move(dir), std::move(*s)};
-             }},
-            {"postgres",
-             [](asio::any_io_executor ex) -> asio::awaitable<backend> {
-                 auto server = std::make_unique<postgres_server>();
-                 auto url = server->url();
-                 store::postgres_options opts;
-                 auto s = co_await store::postgres_store::open(ex, url, opts);
-                 if (!s)
-                     throw mcpd::exception(s.error());
-                 co_return backend{nullptr, nullptr, std::move(*s), std::move(server)};
-             }},
-        };
-        auto with_encryption = plain;
-        for (auto const& kind : plain)
-            with_encryption.push_back(encrypted(kind));
-        return with_encryption;
-    }();
-    return all;
-}
 
 // A record as @mcp-ts/sdk writes one, plus a field it does not know (kept round trip).
 json::object record(std::string const& identity, std::string const& id) {
