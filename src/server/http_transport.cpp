@@ -937,6 +937,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     // --- routing --------------------------------------------------------------------------
 
     asio::awaitable<bool> handle(http::exchange& ex) {
+        auto self = shared_from_this(); // the transport may be destroyed while a request runs
         auto& req = ex.req();
         auto target = std::string_view(req.target());
         auto path = target.substr(0, target.find('?'));
@@ -997,8 +998,7 @@ http_transport::~http_transport() {
 }
 
 asio::awaitable<bool> http_transport::handle(http::exchange& ex) {
-    auto self = impl_;
-    co_return co_await self->handle(ex);
+    return impl_->handle(ex); // not a coroutine of its own: one frame less per request
 }
 
 void http_transport::stop_accepting() {
