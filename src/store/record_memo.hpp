@@ -29,8 +29,7 @@ public:
     explicit record_memo(std::size_t max_entries = 4096, std::size_t max_text_bytes = 8 << 20);
 
     // The record `text` (read from `key`) holds: a copy of the remembered object when `text`
-    // is the text it was parsed from, else parsed (parse_record) and remembered. The result
-    // owns its memory (one arena per record).
+    // is the text it was parsed from, else parsed (parse_record) and remembered.
     result<boost::json::object> parse(std::string_view key, std::string_view text);
 
     // The key's record changed or is gone (written or removed through this process).
