@@ -174,7 +174,7 @@ awaitable<result<std::optional<json::object>>> redis_store::get_session(std::str
         co_return r.error();
     if (r->is_null())
         co_return std::optional<json::object>();
-    auto record = memo_.parse(session_key(identity, session_id), r->str);
+    auto record = parse_record(r->str);
     if (!record)
         co_return record.error();
     co_return std::optional<json::object>(std::move(*record));
@@ -190,9 +190,9 @@ redis_store::get_identity_sessions_data(std::string identity) {
     // record key built from the member. SORT puts the member at the first '*' of the pattern, so
     // an identity holding '*' cannot be written as one: it takes SMEMBERS then MGET, as does a
     // server that refuses SORT (renamed, or an ACL without pattern access).
-    // Views into the replies below: (id, record text), and the ids whose record is gone.
+    // Views into the replies below: the records' texts, and the ids whose record is gone.
     redis::value sorted_reply, ids_reply, values_reply;
-    std::vector<std::pair<std::string_view, std::string_view>> found;
+    std::vector<std::string_view> found;
     std::vector<std::string> missing;
     bool listed = false;
     if (identity.find('*') == std::string::npos) {
@@ -208,7 +208,7 @@ redis_store::get_identity_sessions_data(std::string identity) {
                 if (e[i + 1].is_null())
                     missing.push_back(e[i].str);
                 else
-                    found.emplace_back(e[i].str, e[i + 1].str);
+                    found.emplace_back(e[i + 1].str);
             }
             listed = true;
         } else if (sorted.error().code.category() != redis::server_category()) {
@@ -238,14 +238,14 @@ redis_store::get_identity_sessions_data(std::string identity) {
                 if (v[i].is_null()) // expired or removed since SMEMBERS
                     missing.push_back(id_list[i].str);
                 else
-                    found.emplace_back(id_list[i].str, v[i].str);
+                    found.emplace_back(v[i].str);
             }
         }
     }
     std::vector<json::object> out;
     out.reserve(found.size());
-    for (auto const& [id, text] : found) {
-        auto record = memo_.parse(session_key(identity, id), text);
+    for (auto text : found) {
+        auto record = parse_record(text);
         if (!record)
             co_return record.error();
         out.push_back(std::move(*record));
@@ -281,7 +281,6 @@ awaitable<result<void>> redis_store::remove_session(std::string identity, std::s
         co_return ok.error();
     std::vector<std::string> keys{session_key(identity, session_id), identity_key(identity)};
     std::vector<std::string> args{session_id};
-    memo_.forget(keys.front());
     auto r = co_await client_.eval(remove_script, keys, args);
     if (!r)
         co_return r.error();
@@ -301,7 +300,6 @@ awaitable<result<std::vector<std::string>>> redis_store::get_all_session_ids() {
 }
 
 awaitable<result<void>> redis_store::clear_all() {
-    memo_.clear();
     for (std::string pattern :
          {std::string(session_prefix) + "*",
           std::string(identity_prefix) + "*" + std::string(identity_suffix)}) {

@@ -14,15 +14,12 @@
 // reads the values), or SMEMBERS then MGET for an identity holding '*' (which a SORT pattern
 // cannot spell); ids whose records expired are pruned by a script that removes only ids still
 // without a record; listing
-// ids is one script; admin listing uses SCAN (KEYS where SCAN is refused). Every read fetches
-// the record's text; a text seen before is copied from a memo of parsed records rather than
-// parsed again (record_memo.hpp: parsing was most of a listing's cost). Scripts build
+// ids is one script; admin listing uses SCAN (KEYS where SCAN is refused). Scripts build
 // session keys from ARGV and MGET spans an identity's keys, so this backend is for standalone
 // Redis (and Sentinel), not Cluster.
 #pragma once
 
 #include "redis/client.hpp"
-#include "store/record_memo.hpp"
 #include "store/session_store.hpp"
 
 namespace mcpd::store {
@@ -63,7 +60,6 @@ public:
 
 private:
     redis::client client_;
-    record_memo memo_; // reads of unchanged records skip the JSON parser
 };
 
 } // namespace mcpd::store

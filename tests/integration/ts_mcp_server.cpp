@@ -33,8 +33,10 @@ void run_or_throw(std::string const& command) {
 ts_mcp_server::ts_mcp_server(options opts)
     : dir_(make_temp_dir()) {
     std::string tools = MCPD_NODE_TOOLS;
-    std::vector<std::string> args = {tools + "/node_modules/.bin/node", MCPD_TS_SERVER_SCRIPT,
+    std::vector<std::string> args = {tools + "/node_modules/.bin/node",
+                                     opts.script.empty() ? MCPD_TS_SERVER_SCRIPT : opts.script,
                                      tools};
+    args.insert(args.end(), opts.args.begin(), opts.args.end());
     if (opts.json_response)
         args.emplace_back("--json");
     if (!opts.tls_cert.empty())

@@ -18,6 +18,10 @@ public:
         std::string tls_cert; // both set: HTTPS
         std::string tls_key;
         std::string require_token; // set: 401/403 without "Authorization: Bearer <token>"
+        // Another Node server script with the same contract (its first argument the node_tools
+        // directory, then `args`; prints "listening on <url>"), e.g. everything_server.mjs.
+        std::string script;
+        std::vector<std::string> args;
     };
 
     explicit ts_mcp_server(options opts);
