@@ -101,9 +101,13 @@ struct live_session {
     std::optional<client::session> session;
     std::shared_ptr<session_authorizer> auth;
     connection_state state = connection_state::disconnected;
+    // A connection attempt is in flight: other calls wait for it and share its outcome (one
+    // connection per session, however many tabs restore it at once).
     bool connecting = false;
-    bool removed = false;         // disconnected: late callbacks are ignored
-    std::uint64_t generation = 0; // each connection attempt; stale failures are ignored
+    std::optional<error> last_error; // why the last attempt failed
+    std::size_t tool_count = 0;      // from the last discovery
+    bool removed = false;            // disconnected: late callbacks are ignored
+    std::uint64_t generation = 0;    // each connection attempt; stale failures are ignored
 };
 
 struct manager::impl : std::enable_shared_from_this<impl> {
@@ -188,8 +192,9 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     // Waits while another call connects this session (bounded: that call has its own timeout).
     asio::awaitable<void> wait_not_connecting(std::shared_ptr<live_session> const& l) {
         asio::steady_timer t(ex);
-        auto deadline =
-            std::chrono::steady_clock::now() + 2 * opts.connect_timeout + std::chrono::seconds(5);
+        // The attempt is bounded by the connect timeout, its discovery by the request timeout.
+        auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout +
+                        opts.client.request_timeout + std::chrono::seconds(5);
         while (l->connecting && std::chrono::steady_clock::now() < deadline) {
             t.expires_after(std::chrono::milliseconds(20));
             boost::system::error_code ec;
@@ -199,7 +204,6 @@ struct manager::impl : std::enable_shared_from_this<impl> {
 
     // Opens the connection (closing an earlier one), bounded by connect_timeout.
     asio::awaitable<result<void>> open(std::shared_ptr<live_session> l, event_sink also) {
-        l->connecting = true;
         auto gen = ++l->generation;
         if (l->session) {
             auto old = std::move(*l->session);
@@ -255,7 +259,6 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         auto connecting = client::session::connect(l->ref.server_url, std::move(o));
         auto timing = limit.async_wait(asio::use_awaitable);
         auto raced = co_await (std::move(connecting) || std::move(timing));
-        l->connecting = false;
         if (raced.index() == 1)
             co_return fail(errc::connect_failed,
                            "Connection timed out after " +
@@ -309,6 +312,44 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     // announced once.
     asio::awaitable<outcome> attempt(std::shared_ptr<live_session> l, event_sink also,
                                      error_kind failure_kind, bool with_discovery) {
+        if (l->connecting) {
+            co_await wait_not_connecting(l);
+            co_return shared_outcome(*l);
+        }
+        l->connecting = true;
+        auto out = co_await attempt_now(l, std::move(also), failure_kind, with_discovery);
+        l->connecting = false;
+        l->last_error.reset();
+        if (out.kind == outcome_kind::failed)
+            l->last_error = out.err;
+        if (out.kind == outcome_kind::ready && with_discovery)
+            l->tool_count = out.tool_count;
+        co_return out;
+    }
+
+    // What a call that waited for another one's attempt gets.
+    static outcome shared_outcome(live_session const& l) {
+        outcome o;
+        if (l.session && l.session->is_open()) {
+            o.kind = outcome_kind::ready;
+            o.tool_count = l.tool_count;
+            return o;
+        }
+        if (l.state == connection_state::authenticating && l.auth) {
+            if (auto url = l.auth->authorization_url(); url && !url->empty()) {
+                o.kind = outcome_kind::auth_required;
+                o.auth_url = *url;
+                o.err = fail(errc::auth_required, "OAuth authorization required");
+                return o;
+            }
+        }
+        o.err = l.last_error ? *l.last_error
+                             : fail(errc::not_connected, "the connection attempt did not succeed");
+        return o;
+    }
+
+    asio::awaitable<outcome> attempt_now(std::shared_ptr<live_session> l, event_sink also,
+                                         error_kind failure_kind, bool with_discovery) {
         outcome out;
         auto opened = co_await open(l, also);
         if (!opened) {

@@ -13,6 +13,8 @@
 #include "store/memory_store.hpp"
 #include "store/sqlite_store.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -306,6 +308,61 @@ TEST(GatewayManager, SessionsSurviveARestartInSqliteAndAreRestoredInBatches) {
         co_await store->close();
     });
     std::filesystem::remove_all(dir);
+}
+
+// A temporary directory, removed with the object.
+struct temp_dir {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() /
+        ("mcpd-gateway-" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    temp_dir() { std::filesystem::create_directories(path); }
+    ~temp_dir() { std::filesystem::remove_all(path); }
+    temp_dir(temp_dir const&) = delete;
+    temp_dir& operator=(temp_dir const&) = delete;
+};
+
+TEST(GatewayManager, CallsThatArriveTogetherShareOneConnection) {
+    mcpd_process server({});
+    temp_dir dir;
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // SQLite answers on its blocking pool: the calls really interleave.
+        auto opened = co_await mcpd::store::sqlite_store::open((dir.path / "s.db").string());
+        CO_ASSERT(opened.has_value());
+        std::shared_ptr<mcpd::store::session_store> store = std::move(*opened);
+        std::string sid;
+        {
+            gw::manager first(ex, store, fast_options(), {});
+            auto connected = co_await first.connect("alice", params_for(mcp_url(server)));
+            CO_ASSERT(connected.has_value());
+            sid = std::string(connected->at("sessionId").as_string());
+            co_await first.close();
+        }
+        // A new manager (a restart): two tabs restore the session while a third calls a tool.
+        recorder rec;
+        gw::manager m(ex, store, fast_options(), rec.sink());
+        int finished = 0, succeeded = 0;
+        for (int i = 0; i < 2; ++i) {
+            auto restore = [&]() -> asio::awaitable<void> {
+                auto r = co_await m.restore_session("alice", sid);
+                ++finished;
+                if (r)
+                    ++succeeded;
+            };
+            asio::co_spawn(ex, restore, asio::detached);
+        }
+        json::object args{{"text", "together"}};
+        auto called = co_await m.call_tool("alice", sid, "echo", args);
+        CO_ASSERT(called.has_value());
+        EXPECT_EQ(text_of(*called), "together");
+        CO_ASSERT(co_await eventually([&] { return finished == 2; }));
+        EXPECT_EQ(succeeded, 2);
+        EXPECT_EQ(rec.count(sid, "state_changed:CONNECTING"), 1u);
+        EXPECT_EQ(m.live_count(), 1u);
+        co_await m.close();
+        co_await store->close();
+    });
 }
 
 TEST(GatewayManager, RestoreAllRetriesAndReportsAServerThatStaysDown) {
