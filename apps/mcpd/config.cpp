@@ -240,10 +240,6 @@ std::vector<setting_def> const& serve_settings() {
          .kind = k::duration,
          .help = "ping remote MCP servers this often; one that stops answering fails its "
                  "session (0: off; a broken stream or refused request still does)"},
-        {.key = "gateway-oauth-client-name",
-         .env = {"MCPD_GATEWAY_OAUTH_CLIENT_NAME"},
-         .default_value = "mcpd",
-         .help = "client_name in OAuth dynamic client registration"},
         // --- logs ---
         {.key = "log-level",
          .env = {"MCPD_LOG_LEVEL"},
@@ -643,7 +639,6 @@ serve_args serve_args_from(configuration const& cfg) {
     a.gateway.retries = static_cast<unsigned>(std::stoul(cfg.text("gateway-retries")));
     a.gateway.retry_delay = *parse_duration(cfg.text("gateway-retry-delay"));
     a.gateway.ping_interval = *parse_duration(cfg.text("gateway-ping-interval"));
-    a.gateway.oauth_client_name = cfg.text("gateway-oauth-client-name");
     a.getenv = cfg.as_getenv();
     return a;
 }

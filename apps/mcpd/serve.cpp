@@ -313,6 +313,16 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         }
     }
 
+    scoped_collector gateway_gauges(
+        reg, [&gw, &gw_endpoint,
+              connections = &reg.gauge("mcpd_gateway_connections",
+                                       "Gateway connections to remote MCP servers held here")
+                                 .get(),
+              streams = &reg.gauge("mcpd_gateway_streams", "Open /gateway event streams").get()] {
+            connections->set(static_cast<double>(gw.live_count()));
+            streams->set(static_cast<double>(gw_endpoint ? gw_endpoint->open_streams() : 0));
+        });
+
     http::limits lim;
     lim.max_body_bytes = a.max_body_bytes;
     lim.request_timeout = a.request_timeout;

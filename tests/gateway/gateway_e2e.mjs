@@ -291,6 +291,11 @@ async function main() {
         check(byName.json?.transport === 'streamable_http' && byName.sse?.transport === 'sse' && byName['both-sse']?.transport === 'sse',
             'getSessions: the transport that worked is stored', JSON.stringify(all.sessions));
 
+        const metrics = await (await fetch(gw.base + '/metrics')).text();
+        const gauge = (name) => Number((metrics.match(new RegExp(`^${name} (\\S+)$`, 'm')) ?? [])[1]);
+        check(gauge('mcpd_gateway_connections') >= 4 && gauge('mcpd_gateway_streams') === 3,
+            '/metrics counts the gateway connections and streams', metrics.split('\n').filter((l) => l.startsWith('mcpd_gateway')).join('; '));
+
         // Both tabs saw the events and every RPC response of alice's; bob saw none of them.
         await tab1.waitFor((e) => e.event === 'rpc-response' && e.data.result?._meta?.sessionId === sid, 'tab 1 rpc-response');
         await tab2.waitFor((e) => e.event === 'connection' && e.data.type === 'tools_discovered' && e.data.sessionId === sid, 'tab 2 tools_discovered');
