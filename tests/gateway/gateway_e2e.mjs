@@ -219,6 +219,16 @@ async function main() {
         const devOk = await post(dev.gateway + '?identity=alice', rpc);
         check(devOk.status === 200, 'gateway-dev on a loopback bind: no token needed');
         await stopProcess(dev);
+        // Bound to every interface, the development setting does not open the gateway.
+        const wide = await startProcess('gateway-dev-wide', mcpdBin,
+            ['serve', '--host', '0.0.0.0', '--port', '0', '--drain-timeout', '2s'],
+            { env: { MCP_TS_STORAGE_TYPE: 'memory', MCPD_LOG_FORMAT: 'text', MCPD_GATEWAY_DEV: '1' },
+              pattern: /serving MCP on http:\/\/[^:]+:(\d+)\/mcp/ });
+        const wideUrl = `http://127.0.0.1:${wide.match[1]}/gateway?identity=alice`;
+        const wideRes = await post(wideUrl, rpc);
+        check(wideRes.status === 401, 'gateway-dev on a non-loopback bind: still 401 without a token', String(wideRes.status));
+        check(/gateway-dev applies to loopback binds only/.test(wide.output()), 'and mcpd says why at start');
+        await stopProcess(wide);
     }
 
     // --- SSEClient against every kind of server, events on GET streams (two tabs) -------------
@@ -350,6 +360,13 @@ async function main() {
         check(textOf(again) === `after ${name} restart`, `${name}: callTool after the restart`);
         const sseAgain = await c.listTools(sse.sessionId);
         check(sseAgain.tools.length > 0, `${name}: the HTTP+SSE session comes back on its stored transport`);
+        // Another restart, then every session at once (restoreSessions, mcpd's own method).
+        await stopProcess(gw);
+        gw = await startGateway(`gateway-${name}-restarted-again`, env);
+        const all = await post(gw.gateway + `?identity=${identity}`, { id: 'all', method: 'restoreSessions' }, auth);
+        const results = all.json?.result?.sessions ?? [];
+        check(results.length === 2 && results.every((r) => r.success === true && r.toolCount > 0),
+            `${name}: restoreSessions restores both`, all.text);
         await stopProcess(gw);
     }
 
