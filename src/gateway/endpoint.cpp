@@ -136,7 +136,17 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             auto parsed = parse_channel(ch->get_string());
             if (!parsed)
                 continue;
-            deliver_local(std::string(identity->get_string()), *parsed, data->get_object());
+            std::string who(identity->get_string());
+            auto const& payload = data->get_object();
+            // A session another instance disconnected must not live on here.
+            if (*parsed == channel::connection) {
+                auto const* type = payload.if_contains("type");
+                auto const* sid = payload.if_contains("sessionId");
+                if (type != nullptr && type->is_string() && type->get_string() == "disconnected" &&
+                    sid != nullptr && sid->is_string())
+                    co_await mgr.forget(who, std::string(sid->get_string()));
+            }
+            deliver_local(who, *parsed, payload);
         }
     }
 

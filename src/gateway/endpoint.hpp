@@ -24,7 +24,8 @@
 //
 // Fan-out: events and RPC responses are delivered to this instance's streams of the identity
 // and, with enable_fanout(), published on a Redis channel that every instance subscribes to, so
-// a POST served by one instance reaches the GET stream another instance holds.
+// a POST served by one instance reaches the GET stream another instance holds. A `disconnected`
+// that comes from another instance also closes this instance's connection of that session.
 #pragma once
 
 #include "core/duration.hpp"

@@ -858,6 +858,15 @@ manager::json_result manager::read_resource(std::string identity, std::string se
     co_return co_await (*l)->session->read_resource(std::move(uri));
 }
 
+asio::awaitable<void> manager::forget(std::string identity, std::string session_id) {
+    auto l = impl_->find(identity, session_id);
+    if (!l)
+        co_return;
+    l->removed = true;
+    impl_->live.erase(key_of(identity, session_id));
+    co_await impl_->close_session(*l);
+}
+
 connection_state manager::state_of(std::string const& identity,
                                    std::string const& session_id) const {
     auto it = impl_->live.find(key_of(identity, session_id));

@@ -115,6 +115,11 @@ public:
     json_result read_resource(std::string identity, std::string session_id, std::string uri,
                               event_sink also = {});
 
+    // Another instance disconnected this session (its `disconnected` event came through the
+    // fan-out): closes the connection held here, if any, without touching the store or
+    // announcing anything (the other instance did both).
+    boost::asio::awaitable<void> forget(std::string identity, std::string session_id);
+
     // The connection state of a session held here (DISCONNECTED when none).
     [[nodiscard]] connection_state state_of(std::string const& identity,
                                             std::string const& session_id) const;

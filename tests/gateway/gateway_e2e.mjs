@@ -397,6 +397,13 @@ async function main() {
         check(sessions.some((x) => x.sessionId === sid), 'A lists the session B made');
         const callA = await viaA.callTool(sid, 'echo', { text: 'on A' });
         check(textOf(callA) === 'on A', 'A calls a tool on the session B made');
+        // Disconnected through B: A drops its connection too (it heard B's `disconnected`).
+        const gone = await post(bInst.gateway + '?identity=fleet', { id: 'fleet-3', method: 'disconnect', params: { sessionId: sid } }, auth);
+        check(gone.json?.result?.success === true, 'disconnect through B');
+        await stream.waitFor((e) => e.event === 'connection' && e.data.type === 'disconnected' && e.data.sessionId === sid, "B's disconnected on A's stream");
+        const stale = await post(a.gateway + '?identity=fleet', { id: 'fleet-4', method: 'callTool',
+            params: { sessionId: sid, toolName: 'echo', toolArgs: { text: 'stale' } } }, auth);
+        check(stale.json?.error?.message === 'Session not found', 'A no longer serves the session B disconnected', stale.text);
         stream.close();
         await stopProcess(a);
         await stopProcess(bInst);
