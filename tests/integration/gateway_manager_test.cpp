@@ -220,6 +220,27 @@ TEST(GatewayManager, DuplicateConnectIsRefusedAndAFailedConnectLeavesNoRecord) {
     });
 }
 
+TEST(GatewayManager, AServerThatNeverAnswersTimesOutTheConnect) {
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // Listens (the kernel completes the handshake) but never reads or answers.
+        asio::ip::tcp::acceptor silent(ex, {asio::ip::make_address("127.0.0.1"), 0});
+        auto url = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/mcp";
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        recorder rec;
+        auto opts = fast_options();
+        opts.connect_timeout = 300ms;
+        gw::manager m(ex, store, opts, rec.sink());
+        auto r = co_await m.connect("alice", params_for(url, "silent"));
+        CO_ASSERT(!r.has_value());
+        EXPECT_NE(r.error().detail.find("timed out"), std::string::npos) << r.error().message();
+        auto ids = co_await store->get_identity_session_ids("alice");
+        CO_ASSERT(ids.has_value());
+        EXPECT_TRUE(ids->empty());
+        co_await m.close();
+    });
+}
+
 TEST(GatewayManager, AServerThatDisappearsFailsTheSessionNotAHang) {
     auto server = std::make_unique<mcpd_process>(mcpd_process::options{});
     run_async([&]() -> asio::awaitable<void> {
