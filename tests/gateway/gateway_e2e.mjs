@@ -8,7 +8,7 @@
 //     (restarted to prove sessions are restored), and two instances on one Redis (the stream on
 //     one, the RPC on the other).
 // Usage: node gateway_e2e.mjs <mcpd binary> <node_tools dir>
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -188,6 +188,14 @@ async function main() {
     const jsonServer = await startExample('jsonResponseStreamableHttp');
     const sseServer = await startExample('simpleSseServer');
     const bothServer = await startExample('sseAndStreamableHttpCompatibleServer');
+
+    // --- settings -----------------------------------------------------------------------------
+    {
+        const printed = spawnSync(mcpdBin, ['config', 'print'], { env: { ...process.env, MCPD_GATEWAY_TOKEN: TOKEN, MCPD_GATEWAY_HEARTBEAT: '5s' }, encoding: 'utf8' });
+        const text = printed.stdout + printed.stderr;
+        check(/^gateway-token = \*\*\*/m.test(text) && !text.includes(TOKEN), 'config print masks the gateway token');
+        check(/^gateway-heartbeat = 5s\s+# env MCPD_GATEWAY_HEARTBEAT/m.test(text), 'config print shows the gateway settings and their source');
+    }
 
     // --- access -------------------------------------------------------------------------------
     {
