@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -798,9 +799,10 @@ manager::json_result manager::call_tool(std::string identity, std::string sessio
         auto lv = weak_live.lock();
         if (!self || !lv)
             return;
-        std::string message = p.message.empty() ? "progress " + std::to_string(p.value) : p.message;
-        if (p.total)
-            message += " (" + std::to_string(p.value) + "/" + std::to_string(*p.total) + ")";
+        // "Reading files (3/10)", or "Progress 3/10" when the server gave no message.
+        auto amount =
+            p.total ? fmt::format("{}/{}", p.value, *p.total) : fmt::format("{}", p.value);
+        auto message = p.message.empty() ? "Progress " + amount : p.message + " (" + amount + ")";
         self->emit_progress(*lv, message, also);
     };
     auto r = co_await (*l)->session->call_tool(std::move(tool), std::move(args), std::move(ro));

@@ -270,6 +270,10 @@ async function main() {
         check(tools.tools.some((t) => t.name === 'echo'), 'listTools');
         const echoed = await c.callTool(sid, 'echo', { text: 'through the gateway' });
         check(textOf(echoed) === 'through the gateway' && echoed._meta?.sessionId === sid, 'callTool, with _meta.sessionId');
+        const before = c.events.length;
+        await c.callTool(sid, 'test_tool_with_progress', {});
+        const progress = c.events.slice(before).filter((e) => e.type === 'progress' && e.sessionId === sid && /\d+(\.\d+)?\/\d+/.test(e.message));
+        check(progress.length >= 2, "a tool's progress notifications arrive as progress events", JSON.stringify(c.events.slice(before)));
         const prompts = await c.listPrompts(sid);
         check(prompts.prompts.length > 0, 'listPrompts');
         const prompt = await c.getPrompt(sid, 'test_prompt_with_arguments', { arg1: 'x', arg2: 'y' });
