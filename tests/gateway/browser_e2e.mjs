@@ -75,6 +75,8 @@ async function stop(p) {
     const timer = setTimeout(() => p.child.kill('SIGKILL'), 10000);
     await exited;
     clearTimeout(timer);
+    // A sanitizer build (the asan preset) reports memory errors on stderr.
+    if (/Sanitizer|runtime error:/.test(p.log())) check(false, 'mcpd: no sanitizer report', p.log().slice(-4000));
 }
 
 // The import map for the bare specifiers the client module graph uses, resolved the way a

@@ -80,8 +80,11 @@ async function stopProcess(p) {
     const exited = new Promise((r) => p.child.once('exit', r));
     p.child.kill('SIGTERM');
     const timer = setTimeout(() => p.child.kill('SIGKILL'), 10000);
-    await exited;
+    const code = await exited;
     clearTimeout(timer);
+    // A sanitizer build (the asan preset) reports memory errors on stderr.
+    if (/Sanitizer|runtime error:/.test(p.output())) check(false, `${p.name}: no sanitizer report`, p.output().slice(-4000));
+    return code;
 }
 
 async function startMcpd(name, args, env) {
