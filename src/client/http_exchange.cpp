@@ -21,6 +21,7 @@ send_authorized(http::client& http, transport_options const& opts, http::url con
             if (!authorized)
                 co_return authorized.error();
         }
+        std::string sent_authorization(attempt_req[http::bhttp::field::authorization]);
         auto opened = co_await http.open(to, std::move(attempt_req), xo);
         if (!opened)
             co_return opened.error();
@@ -31,6 +32,7 @@ send_authorized(http::client& http, transport_options const& opts, http::url con
             challenge.www_authenticate = std::string(opened->header("WWW-Authenticate"));
             challenge.url = to;
             challenge.method = std::string(req.method_string());
+            challenge.authorization = std::move(sent_authorization);
             if (co_await opts.auth->unauthorized(challenge)) {
                 opened->abort(); // its body does not matter; the retry takes a fresh connection
                 continue;

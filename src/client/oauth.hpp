@@ -11,9 +11,12 @@
 //      oauth-authorization-server{/path}, openid-configuration{/path},
 //      {/path}/openid-configuration. PKCE S256 must be offered (code_challenge_methods_supported),
 //      else a clear error.
-//   4. The client: a pre-registered id/secret from the settings, else the one stored in the
-//      record (clientInformation / clientId), else dynamic client registration (RFC 7591) at the
-//      registration_endpoint; the result is stored (clientInformation, clientId).
+//   4. The client: a pre-registered id/secret from the settings, else the client metadata
+//      document URL as client_id when the server supports those, else the one stored in the
+//      record (clientInformation / clientId) unless it was registered at another authorization
+//      server, else dynamic client registration (RFC 7591) at the registration_endpoint; the
+//      result is stored (clientInformation, clientId). Token requests authenticate the way the
+//      server lists (client_secret_basic, client_secret_post, none).
 //   5. PKCE S256 (a 43+ character verifier from the CSPRNG), a fresh single-use `state`, and the
 //      authorization URL with response_type=code, client_id, redirect_uri, code_challenge,
 //      code_challenge_method=S256, state, resource (RFC 8707) and scope. The verifier and the
@@ -33,7 +36,10 @@
 // The record (store/session.hpp) is @mcp-ts/sdk's: `tokens` is RFC 6749's token response (so
 // the Node SDK reads it), plus `expires_at` (ms since the epoch) which mcpd adds and the Node SDK
 // ignores; `clientInformation` is RFC 7591's response; `codeVerifier`; `clientId`. mcpd adds
-// `oauthState` (a SHA-256 of the pending state, hex). Tokens and client secrets are sealed by
+// `oauthState` (a SHA-256 of the pending state, hex), `oauthStateExpiresAt` (ms since the epoch:
+// a state is good for 10 minutes) and `oauthDiscovery` (what steps 2-3 found: the resource, the
+// authorization server and its metadata, so that finish() and refreshes after a restart need no
+// discovery). Tokens and client secrets are sealed by
 // the store's encryption at rest when the store is an encrypting_store.
 //
 // The state's text is "<sessionId>.<nonce>": state_session_id() recovers the session from a
@@ -62,6 +68,24 @@ class lock_service;
 
 namespace mcpd::client::oauth {
 
+// What last_error() and the failed calls carry (besides network and store errors).
+enum class errc {
+    discovery_failed = 1,   // no usable protected resource or authorization server metadata
+    pkce_unsupported,       // the authorization server does not offer PKCE S256
+    resource_mismatch,      // the resource metadata names another resource than the server
+    registration_failed,    // dynamic client registration refused or impossible
+    authorization_required, // the user must visit authorization_url()
+    invalid_state,          // finish(): a state that is not pending (wrong, reused, expired)
+    token_request_failed,   // the token endpoint refused (its error and description follow)
+    invalid_grant,          // the refresh token (or code) is no longer valid
+    invalid_token_response, // the token endpoint's answer is not a usable token response
+    invalid_record,         // the session record is missing or holds unusable OAuth fields
+};
+boost::system::error_category const& oauth_category() noexcept;
+inline boost::system::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), oauth_category()};
+}
+
 // Who we are to authorization servers (RFC 7591 client metadata), or a pre-registered client.
 struct client_settings {
     std::string redirect_url; // the OAuth callback; required
@@ -73,6 +97,10 @@ struct client_settings {
     // (client_secret_basic, or client_secret_post when the server supports only that).
     std::string client_id;
     std::string client_secret;
+    // The URL of this client's metadata document (Client ID Metadata Documents, MCP
+    // 2025-11-25): used as the client_id, without registration, by authorization servers that
+    // say client_id_metadata_document_supported. Empty: not used.
+    std::string client_metadata_url;
 };
 
 struct session_auth_options {
@@ -85,7 +113,10 @@ struct session_auth_options {
     std::shared_ptr<guard::lock_service> locks;
 };
 
-// OAuth for one session record (identity, sessionId), which must exist in the store.
+// OAuth for one session record (identity, sessionId), which must exist in the store. The object
+// reads the record on first use and keeps the tokens it read or stored; it reads the record
+// again on a 401 (tokens another object stored, e.g. the one whose finish() ran, are taken from
+// there) and under the refresh lock before refreshing. One executor, like the session using it.
 class session_auth final : public auth_provider {
 public:
     session_auth(boost::asio::any_io_executor ex, std::shared_ptr<store::session_store> store,
@@ -107,6 +138,12 @@ public:
     // The callback: checks `state`, exchanges `code`, stores the tokens, deletes the verifier
     // and the state. A wrong, reused or expired state is an error and changes nothing.
     boost::asio::awaitable<result<void>> finish(std::string code, std::string state);
+    // The same, also checking the callback's `iss` parameter (RFC 9207; empty when the callback
+    // had none): it must name the authorization server that was asked, and must be there when
+    // that server's metadata says authorization_response_iss_parameter_supported. The overload
+    // above does not check it.
+    boost::asio::awaitable<result<void>> finish(std::string code, std::string state,
+                                                std::string iss);
 
     struct impl;
 
@@ -118,3 +155,6 @@ private:
 std::optional<std::string_view> state_session_id(std::string_view state) noexcept;
 
 } // namespace mcpd::client::oauth
+
+template <>
+struct boost::system::is_error_code_enum<mcpd::client::oauth::errc> : std::true_type {};

@@ -303,8 +303,11 @@ asio::awaitable<void> streamable_http::pump(std::shared_ptr<streamable_http> sel
             opened_once = true;
             continue;
         }
-        if (get_stream && !opened_once && status == 405)
-            break; // the server offers no GET stream: messages come on POST streams only
+        // The server offers no GET stream: messages come on POST streams only. 405 is what the
+        // spec asks for; some servers answer a GET they do not serve with 400 (the conformance
+        // suite's initialize server does), which on a first request means the same.
+        if (get_stream && !opened_once && (status == 405 || status == 400))
+            break;
         if (status == 404 && !self->session_id_.empty()) {
             d.what = stream_state::decision::kind::give_up;
             d.why = self->session_expired("GET " + self->url_.text());

@@ -49,6 +49,9 @@ struct auth_challenge {
     std::string www_authenticate; // the header's value, empty when the server sent none
     http::url url;                // the request that was refused
     std::string method;           // "POST", "GET", "DELETE"
+    // Its Authorization header (what authorize() put there), empty when it had none: which
+    // credential the server refused, when several requests are in flight.
+    std::string authorization;
 };
 
 class auth_provider {

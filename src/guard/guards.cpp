@@ -359,6 +359,14 @@ awaitable<json::value> guard_set::with_cache_json(std::string key, cache_setting
     co_return co_await cache_.get_or_compute(keys_.cache_key(key), s, std::move(fn));
 }
 
+std::string rate_limit_subject(std::string_view session, std::string_view client) {
+    if (!session.empty())
+        return std::string(session);
+    if (client.empty())
+        return std::string(stateless_session);
+    return std::string(stateless_session) + ":" + std::string(client);
+}
+
 awaitable<rate_decision> guard_set::check_rate_limit(std::string_view session,
                                                      std::string_view tool, std::int64_t max,
                                                      duration window, rate_algorithm algorithm) {
@@ -414,7 +422,7 @@ awaitable<json::object> guard_set::run_tool(tool_call call, tool_guards const& g
                                             tool_body handler) {
     // Everything the guards need from the call is taken before the handler consumes it.
     std::string tool(call.tool);
-    std::string session(call.session.empty() ? stateless_session : call.session);
+    std::string session = rate_limit_subject(call.session, call.client);
 
     if (g.limited) {
         auto d = co_await check_rate_limit(session, tool, *g.limited);
@@ -435,8 +443,11 @@ awaitable<json::object> guard_set::run_tool(tool_call call, tool_guards const& g
             co_return tool_error_result("Invalid arguments: " + resource.error().detail);
         lock = lock_request_for(keys_.lock_key(*resource), *g.locked);
     }
+    // A result scoped to its session is private to it: a stateless request has no session to
+    // keep it in, so it is not cached at all (a client address is no privacy boundary).
+    bool cached = g.cached && !(g.cached->scope == cache_scope::session && call.session.empty());
     std::string cache_key;
-    if (g.cached)
+    if (cached)
         cache_key = keys_.tool_cache_key(tool, call.arguments, g.cached->scope, session);
 
     // The lock around the handler. Refusals travel as exceptions through the cache (which never
@@ -457,7 +468,7 @@ awaitable<json::object> guard_set::run_tool(tool_call call, tool_guards const& g
     std::string refusal;
     json::object out;
     try {
-        if (g.cached) {
+        if (cached) {
             cache_settings s;
             s.ttl = g.cached->ttl;
             s.error_ttl = g.cached->error_ttl;

@@ -117,12 +117,17 @@ struct guard_options {
 // A tools/call as the guards see it.
 struct tool_call {
     std::string_view tool;
-    std::string_view session; // empty for stateless requests: they share one rate-limit bucket
+    std::string_view session; // empty for stateless requests
     boost::json::object const& arguments;
+    std::string_view client = {}; // stateless requests: the client's address, when known
 };
 
-// The rate-limit bucket of requests without a session (stateless 2026-07-28 requests).
+// The rate-limit bucket of requests without a session (stateless 2026-07-28 requests) whose
+// client is unknown; with a known client, "stateless:<client>" (rate_limit_subject).
 inline constexpr std::string_view stateless_session = "stateless";
+
+// Whom a rate limit counts: the session; without one, the client; else every stateless caller.
+std::string rate_limit_subject(std::string_view session, std::string_view client);
 
 // A CallToolResult JSON with one text block and isError.
 boost::json::object tool_error_result(std::string_view text);

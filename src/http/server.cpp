@@ -11,7 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -74,18 +73,30 @@ std::string_view path_of(request const& req) {
     return t.substr(0, t.find('?'));
 }
 
-// A response head as text: start line, fields and the blank line.
+// A response head as text: start line, fields and the blank line, with room for `then` more
+// bytes (the body that follows it in the same buffer). Written directly: Beast's serializer
+// took ~7k instructions per response for the same bytes.
 template <class Body>
-std::string head_text(bhttp::response<Body> const& head) {
-    bhttp::response_serializer<Body> sr{head};
-    sr.split(true);
+std::string head_text(bhttp::response<Body> const& head, std::size_t then = 0) {
+    auto reason = head.reason();
+    if (reason.empty())
+        reason = bhttp::obsolete_reason(head.result());
     std::string out;
-    error_code ec;
-    while (!ec && !sr.is_header_done())
-        sr.next(ec, [&](error_code&, auto const& buffers) {
-            out += beast::buffers_to_string(buffers);
-            sr.consume(beast::buffer_bytes(buffers));
-        });
+    out.reserve(128 + then);
+    out += head.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    std::array<char, 8> code{};
+    auto end = std::to_chars(code.data(), code.data() + code.size(), head.result_int()).ptr;
+    out.append(code.data(), end);
+    out += ' ';
+    out += reason;
+    out += "\r\n";
+    for (auto const& f : head) {
+        out += f.name_string();
+        out += ": ";
+        out += f.value();
+        out += "\r\n";
+    }
+    out += "\r\n";
     return out;
 }
 
@@ -124,7 +135,7 @@ asio::awaitable<void> exchange::respond(response res) {
     keep_alive_ = res.keep_alive();
     res.prepare_payload();
     // One contiguous buffer: cheaper to write than Beast's serializer's buffer sequences.
-    std::string out = head_text(res);
+    std::string out = head_text(res, res.body().size());
     out += res.body();
     error_code ec;
     stream_.expires_after(limits_.write_timeout);

@@ -1,6 +1,6 @@
 // http/sse_parser.cpp — the event-stream parser. See sse_parser.hpp.
 //
-// Standard library only: tests/fuzz/run_sse_parser_fuzz.sh compiles this file on its own.
+// Standard library only, so that it stays cheap to build and to fuzz on its own.
 #include "http/sse_parser.hpp"
 
 #include <charconv>

@@ -81,6 +81,9 @@ json::object const& context::request_meta() const noexcept {
 std::string const& context::session_id() const noexcept {
     return session_->state.id;
 }
+std::string const& context::client() const noexcept {
+    return session_->client;
+}
 std::string const& context::protocol_version() const noexcept {
     return session_->state.protocol_version;
 }
@@ -97,7 +100,8 @@ guard::guard_set& context::guards() {
 
 asio::awaitable<guard::rate_decision> context::check_rate_limit(std::string_view tool,
                                                                 std::int64_t max, duration window) {
-    co_return co_await guards().check_rate_limit(session_id(), tool, max, window);
+    co_return co_await guards().check_rate_limit(guard::rate_limit_subject(session_id(), client()),
+                                                 tool, max, window);
 }
 
 bool context::send(json::object const& msg) {

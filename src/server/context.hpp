@@ -46,6 +46,8 @@ public:
             std::shared_ptr<in_flight_request> flight, boost::asio::any_io_executor ex);
 
     [[nodiscard]] std::string const& session_id() const noexcept;
+    // Stateless requests: the client's address (HTTP), or empty; a session's requests: empty.
+    [[nodiscard]] std::string const& client() const noexcept;
     [[nodiscard]] std::string const& protocol_version() const noexcept;
     [[nodiscard]] boost::json::value const& request_id() const noexcept { return request_id_; }
     [[nodiscard]] boost::json::object const& request_meta() const noexcept;

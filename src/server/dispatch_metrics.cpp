@@ -51,18 +51,39 @@ dispatch_metrics::dispatch_metrics(metrics::registry& reg)
     , tool_seconds_(reg.histogram("mcpd_tool_call_duration_seconds",
                                   "Time to answer a tool call, by tool", {"tool"})) {}
 
+dispatch_metrics::children const& dispatch_metrics::children_for(std::string_view method,
+                                                                 std::string_view tool,
+                                                                 std::string_view outcome) {
+    auto label = method_label(method);
+    std::string key;
+    key.reserve(label.size() + tool.size() + outcome.size() + 2);
+    key.append(label).append(1, '\0').append(tool).append(1, '\0').append(outcome);
+    std::lock_guard lock(mu_);
+    if (auto it = resolved_.find(key); it != resolved_.end())
+        return it->second;
+    children c{};
+    std::vector<std::string> labels{std::string(label), std::string(outcome)};
+    c.requests = &requests_.with(labels);
+    labels.pop_back();
+    c.request_seconds = &request_seconds_.with(labels);
+    if (!tool.empty()) {
+        labels = {std::string(tool), std::string(outcome)};
+        c.tool_calls = &tool_calls_.with(labels);
+        labels.pop_back();
+        c.tool_seconds = &tool_seconds_.with(labels);
+    }
+    return resolved_.emplace(std::move(key), c).first->second;
+}
+
 void dispatch_metrics::observe(std::string_view method, std::string_view tool,
                                std::string_view outcome, double seconds) {
-    std::vector<std::string> labels{std::string(method_label(method)), std::string(outcome)};
-    requests_.with(labels).inc();
-    labels.pop_back();
-    request_seconds_.with(labels).observe(seconds);
-    if (tool.empty())
-        return;
-    labels = {std::string(tool), std::string(outcome)};
-    tool_calls_.with(labels).inc();
-    labels.pop_back();
-    tool_seconds_.with(labels).observe(seconds);
+    auto const& c = children_for(method, tool, outcome);
+    c.requests->inc();
+    c.request_seconds->observe(seconds);
+    if (c.tool_calls != nullptr) {
+        c.tool_calls->inc();
+        c.tool_seconds->observe(seconds);
+    }
 }
 
 } // namespace mcpd::server

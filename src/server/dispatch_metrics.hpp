@@ -14,7 +14,10 @@
 
 #include <boost/json/object.hpp>
 
+#include <map>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace mcpd::server {
@@ -34,10 +37,23 @@ public:
                  double seconds);
 
 private:
+    // The children one (method, tool, outcome) updates, resolved on its first request: later
+    // ones skip building label vectors and four family lookups.
+    struct children {
+        metrics::counter* requests;
+        metrics::histogram* request_seconds;
+        metrics::counter* tool_calls; // null without a tool
+        metrics::histogram* tool_seconds;
+    };
+    children const& children_for(std::string_view method, std::string_view tool,
+                                 std::string_view outcome);
+
     metrics::counter_family& requests_;
     metrics::histogram_family& request_seconds_;
     metrics::counter_family& tool_calls_;
     metrics::histogram_family& tool_seconds_;
+    std::mutex mu_;
+    std::map<std::string, children, std::less<>> resolved_; // key: method \0 tool \0 outcome
 };
 
 } // namespace mcpd::server

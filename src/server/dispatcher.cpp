@@ -15,9 +15,11 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <array>
 #include <charconv>
 
 namespace mcpd::server {
@@ -36,6 +38,7 @@ constexpr std::string_view meta_caps = "io.modelcontextprotocol/clientCapabiliti
 constexpr std::string_view meta_info = "io.modelcontextprotocol/clientInfo";
 constexpr std::string_view meta_log_level = "io.modelcontextprotocol/logLevel";
 constexpr std::string_view meta_server_info = "io.modelcontextprotocol/serverInfo";
+constexpr std::string_view meta_subscription_id = "io.modelcontextprotocol/subscriptionId";
 
 std::string id_key(json::value const& id) {
     return json::serialize(id);
@@ -160,19 +163,14 @@ json::object to_json(resource_contents const& c) {
     return o;
 }
 
-json::object server_capabilities(server::registry const&, bool stateless) {
-    json::object caps{{"logging", json::object{}}, {"completions", json::object{}}};
-    if (stateless) {
-        // No subscriptions/listen yet: advertise nothing that needs it.
-        caps["tools"] = json::object{};
-        caps["resources"] = json::object{};
-        caps["prompts"] = json::object{};
-    } else {
-        caps["tools"] = json::object{{"listChanged", true}};
-        caps["resources"] = json::object{{"subscribe", true}, {"listChanged", true}};
-        caps["prompts"] = json::object{{"listChanged", true}};
-    }
-    return caps;
+// The same for sessions and stateless requests: list changes and resource updates reach a
+// session on its streams, and a stateless client through subscriptions/listen.
+json::object server_capabilities() {
+    return json::object{{"logging", json::object{}},
+                        {"completions", json::object{}},
+                        {"tools", json::object{{"listChanged", true}}},
+                        {"resources", json::object{{"subscribe", true}, {"listChanged", true}}},
+                        {"prompts", json::object{{"listChanged", true}}}};
 }
 
 json::object server_info(server_options const& o) {
@@ -222,7 +220,7 @@ struct dispatcher::methods {
             s->state.client_info = *info;
         auto const& opts = reg().opts;
         json::object result{{"protocolVersion", s->state.protocol_version},
-                            {"capabilities", server_capabilities(reg(), false)},
+                            {"capabilities", server_capabilities()},
                             {"serverInfo", server_info(opts)}};
         if (!opts.instructions.empty())
             result["instructions"] = opts.instructions;
@@ -233,7 +231,7 @@ struct dispatcher::methods {
         json::array versions;
         versions.emplace_back(protocol::v2026_07_28);
         json::object result{{"supportedVersions", std::move(versions)},
-                            {"capabilities", server_capabilities(reg(), true)}};
+                            {"capabilities", server_capabilities()}};
         if (!reg().opts.instructions.empty())
             result["instructions"] = reg().opts.instructions;
         return ok(std::move(result));
@@ -273,6 +271,72 @@ struct dispatcher::methods {
         else
             s->state.subscriptions.erase(std::string(uri));
         return ok(json::object{});
+    }
+
+    // subscriptions/listen (2026-07-28): acknowledges the notification types asked for, then
+    // holds the request open, the listener getting the matching notifications, until the client
+    // cancels it (closing the stream does) or the server ends it (end_listens: a result).
+    asio::awaitable<json::object> listen(std::shared_ptr<in_flight_request> flight) {
+        auto const* filter = object_at(req.params, "notifications");
+        if (filter == nullptr)
+            co_return fail(code::invalid_params,
+                           "subscriptions/listen: \"notifications\" must be an object");
+        auto l = std::make_shared<listener>();
+        l->id = req.id;
+        json::object honored;
+        // Named, not a braced list in the loop header: docs/rough_edges.md (GCC 12 coroutines).
+        std::array<std::pair<char const*, bool*>, 3> const flags{
+            {{"toolsListChanged", &l->tools},
+             {"promptsListChanged", &l->prompts},
+             {"resourcesListChanged", &l->resources}}};
+        for (auto [key, flag] : flags) {
+            auto const* v = filter->if_contains(key);
+            if (v == nullptr)
+                continue;
+            if (!v->is_bool())
+                co_return fail(code::invalid_params, std::string("subscriptions/listen: \"") + key +
+                                                         "\" must be a boolean");
+            if (v->get_bool())
+                honored[key] = *flag = true;
+        }
+        if (auto const* v = filter->if_contains("resourceSubscriptions")) {
+            if (!v->is_array())
+                co_return fail(code::invalid_params, "subscriptions/listen: "
+                                                     "\"resourceSubscriptions\" must be an array "
+                                                     "of resource URIs");
+            for (auto const& uri : v->get_array()) {
+                if (!uri.is_string() || uri.get_string().empty())
+                    co_return fail(code::invalid_params,
+                                   "subscriptions/listen: \"resourceSubscriptions\" must be an "
+                                   "array of resource URIs");
+                l->uris.emplace(uri.get_string());
+            }
+            json::array uris;
+            for (auto const& u : l->uris)
+                uris.emplace_back(u);
+            honored["resourceSubscriptions"] = std::move(uris);
+        }
+        json::object ended_meta{{meta_subscription_id, req.id}};
+        if (d.listens_ended_) // shutting down: nothing will come, say so at once
+            co_return ok(json::object{{"_meta", std::move(ended_meta)}});
+        json::object ack_params{{"_meta", json::object{{meta_subscription_id, req.id}}},
+                                {"notifications", std::move(honored)}};
+        auto ack = protocol::make_notification("notifications/subscriptions/acknowledged",
+                                               std::move(ack_params));
+        if (!related(ack)) { // nowhere to listen on: the stream is already gone
+            flight->cancelled = true;
+            co_return json::object{};
+        }
+        l->sink = related;
+        d.listeners_.push_back(l);
+        asio::steady_timer until_ended(d.ex_, asio::steady_timer::time_point::max());
+        l->waiting = &until_ended;
+        boost::system::error_code ec;
+        co_await until_ended.async_wait(asio::bind_cancellation_slot(
+            flight->signal.slot(), asio::redirect_error(asio::use_awaitable, ec)));
+        l->waiting = nullptr;
+        d.listeners_.remove(l);
+        co_return ok(json::object{{"_meta", std::move(ended_meta)}});
     }
 
     // Runs a user handler (as its own coroutine, cancellable) and builds the response.
@@ -344,7 +408,7 @@ struct dispatcher::methods {
                 guard::lock_lease none;
                 co_return co_await call(none);
             }
-            guard::tool_call tc{tool_name, ctx.session_id(), args};
+            guard::tool_call tc{tool_name, ctx.session_id(), args, ctx.client()};
             guard::guard_set::tool_body guarded = call;
             co_return co_await d.srv_.guards().run_tool(tc, guards, std::move(guarded));
         };
@@ -474,16 +538,35 @@ dispatcher::dispatcher(server& srv, session_manager& sessions, asio::any_io_exec
             if (s.state.initialized)
                 s.send_unsolicited(msg);
         });
+        for (auto const& l : listeners_)
+            if ((method == "notifications/tools/list_changed" && l->tools) ||
+                (method == "notifications/prompts/list_changed" && l->prompts) ||
+                (method == "notifications/resources/list_changed" && l->resources))
+                l->notify(method, json::object{});
     };
     reg.on_resource_updated = [this](std::string_view uri) {
         json::object params{{"uri", uri}};
-        auto msg =
-            protocol::make_notification("notifications/resources/updated", std::move(params));
+        auto msg = protocol::make_notification("notifications/resources/updated", params);
         sessions_.for_each([&](session& s) {
             if (s.state.subscriptions.contains(std::string(uri)))
                 s.send_unsolicited(msg);
         });
+        for (auto const& l : listeners_)
+            if (l->uris.contains(uri))
+                l->notify("notifications/resources/updated", params);
     };
+}
+
+void dispatcher::listener::notify(std::string_view method, json::object params) const {
+    params["_meta"] = json::object{{meta_subscription_id, id}};
+    sink(protocol::make_notification(method, std::move(params)));
+}
+
+void dispatcher::end_listens() {
+    listens_ended_ = true;
+    for (auto const& l : listeners_)
+        if (l->waiting != nullptr)
+            l->waiting->cancel();
 }
 
 dispatcher::~dispatcher() {
@@ -582,6 +665,15 @@ dispatcher::serve(std::shared_ptr<session> s, protocol::request req, message_sin
     } else if (method == "resources/subscribe" || method == "resources/unsubscribe") {
         response = m.subscribe(method == "resources/subscribe");
         save = true;
+    } else if (method == "subscriptions/listen" && stateless) {
+        auto flight = std::make_shared<in_flight_request>();
+        auto key = id_key(req.id);
+        s->in_flight[key] = flight;
+        response = co_await m.listen(flight);
+        if (auto it = s->in_flight.find(key); it != s->in_flight.end() && it->second == flight)
+            s->in_flight.erase(it);
+        if (flight->cancelled)
+            co_return std::nullopt;
     } else if (method == "tools/call" || method == "resources/read" || method == "prompts/get" ||
                method == "completion/complete") {
         auto flight = std::make_shared<in_flight_request>();

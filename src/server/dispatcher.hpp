@@ -20,9 +20,14 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <functional>
+#include <list>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 
 namespace mcpd::server {
 
@@ -54,6 +59,11 @@ public:
     // the request is not a stateless one.
     static std::shared_ptr<session> stateless_session(protocol::request const& req);
 
+    // Ends every subscriptions/listen request with its result, and answers later ones at once
+    // (graceful shutdown: listens would otherwise hold the drain until its timeout).
+    void end_listens();
+    [[nodiscard]] std::size_t listens() const noexcept { return listeners_.size(); }
+
     // Counts and times requests and tool calls in `reg` (which must outlive the dispatcher).
     void set_metrics(metrics::registry& reg);
 
@@ -65,9 +75,22 @@ private:
     boost::asio::awaitable<std::optional<boost::json::object>>
     serve(std::shared_ptr<session> s, protocol::request req, message_sink related);
 
+    // An open subscriptions/listen request (2026-07-28): the notification types it asked for
+    // and the stream they go to, each stamped with its subscription id (the request's id).
+    struct listener {
+        boost::json::value id;
+        bool tools = false, prompts = false, resources = false;
+        std::set<std::string, std::less<>> uris; // resourceSubscriptions
+        message_sink sink;
+        boost::asio::steady_timer* waiting = nullptr; // cancelled by end_listens()
+        void notify(std::string_view method, boost::json::object params) const;
+    };
+
     server& srv_;
     session_manager& sessions_;
     boost::asio::any_io_executor ex_;
+    std::list<std::shared_ptr<listener>> listeners_;
+    bool listens_ended_ = false;
     std::unique_ptr<dispatch_metrics> metrics_;
 };
 

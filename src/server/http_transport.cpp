@@ -519,6 +519,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                         co_return;
                     }
                     s = dispatcher::stateless_session(*r);
+                    s->client = ex.remote_address();
                     init = nullptr;
                 }
             } else if (std::holds_alternative<protocol::notification>(m) &&
@@ -690,6 +691,13 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         auto headers = sse_headers(req, sid);
         auto conn = post->stream->conn;
         co_await ex.respond_sse(conn, std::move(headers));
+        // 2026-07-28: a client that closes a request's response stream cancels the request
+        // (the way a subscriptions/listen ends). The ephemeral session holds only this POST's.
+        if (s->ephemeral && post->remaining > 0)
+            for (auto& [id, flight] : s->in_flight) {
+                flight->cancelled = true;
+                flight->signal.emit(asio::cancellation_type::terminal);
+            }
     }
 
     // --- GET /mcp -------------------------------------------------------------------------
@@ -929,6 +937,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     // --- routing --------------------------------------------------------------------------
 
     asio::awaitable<bool> handle(http::exchange& ex) {
+        auto self = shared_from_this(); // the transport may be destroyed while a request runs
         auto& req = ex.req();
         auto target = std::string_view(req.target());
         auto path = target.substr(0, target.find('?'));
@@ -989,12 +998,12 @@ http_transport::~http_transport() {
 }
 
 asio::awaitable<bool> http_transport::handle(http::exchange& ex) {
-    auto self = impl_;
-    co_return co_await self->handle(ex);
+    return impl_->handle(ex); // not a coroutine of its own: one frame less per request
 }
 
 void http_transport::stop_accepting() {
     impl_->draining = true;
+    impl_->disp.end_listens(); // their requests answer now, not at the drain timeout
 }
 
 void http_transport::close_streams() {

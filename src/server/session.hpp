@@ -90,6 +90,9 @@ public:
 
     session_state state;
     bool ephemeral = false; // a stateless (2026-07-28) request's session: never stored
+    // Ephemeral sessions: who sent the request (the HTTP peer's address), so that rate limits
+    // count per client rather than across every stateless caller. Empty: unknown (stdio).
+    std::string client;
     bool ended = false;
     std::chrono::steady_clock::time_point last_saved{}; // for session_manager::touch
     std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();

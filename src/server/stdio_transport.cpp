@@ -15,6 +15,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <deque>
+#include <map>
 #include <unistd.h>
 
 namespace mcpd::server {
@@ -44,6 +45,22 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
     bool closed = false;
     std::size_t in_flight = 0;
     std::shared_ptr<session> sess;
+    // Stateless (2026-07-28) requests in flight, by id: each has its own ephemeral session, so
+    // a notifications/cancelled (the way a client ends a subscriptions/listen on stdio) is
+    // routed to it rather than to `sess`.
+    std::map<std::string, std::shared_ptr<session>> stateless_in_flight;
+
+    // The ephemeral session serving the request a notifications/cancelled names, if any.
+    std::shared_ptr<session> stateless_target(protocol::message const& m) const {
+        auto const* n = std::get_if<protocol::notification>(&m);
+        if (n == nullptr || n->method != "notifications/cancelled")
+            return nullptr;
+        auto const* id = n->params.if_contains("requestId");
+        if (id == nullptr)
+            return nullptr;
+        auto it = stateless_in_flight.find(json::serialize(*id));
+        return it == stateless_in_flight.end() ? nullptr : it->second;
+    }
 
     bool send(json::object const& msg) {
         if (closed)
@@ -114,15 +131,25 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                 ++in_flight;
                 if (batch)
                     ++batch->pending;
-                auto task = [self, target, sink, batch,
+                std::string stateless_key;
+                if (target != sess) {
+                    stateless_key = json::serialize(r->id);
+                    stateless_in_flight[stateless_key] = target;
+                }
+                auto task = [self, target, sink, batch, stateless_key,
                              r = std::move(*r)]() mutable -> asio::awaitable<void> {
                     std::optional<json::object> response;
+                    auto id = r.id;
                     try {
                         response = co_await self->disp.handle_request(target, std::move(r), sink);
                     } catch (std::exception const& e) {
                         response =
-                            protocol::make_error(r.id, protocol::code::internal_error, e.what());
+                            protocol::make_error(id, protocol::code::internal_error, e.what());
                     }
+                    if (!stateless_key.empty())
+                        if (auto it = self->stateless_in_flight.find(stateless_key);
+                            it != self->stateless_in_flight.end() && it->second == target)
+                            self->stateless_in_flight.erase(it);
                     if (batch) {
                         if (response)
                             batch->answers.push_back(std::move(*response));
@@ -134,6 +161,8 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                         self->idle.notify();
                 };
                 asio::co_spawn(ex, std::move(task), asio::detached);
+            } else if (auto target = stateless_target(m)) {
+                co_await disp.handle_notification(target, std::get<protocol::notification>(m));
             } else if (auto reply = co_await disp.handle_non_request(sess, std::move(m))) {
                 if (batch)
                     batch->answers.push_back(std::move(*reply));
@@ -212,6 +241,8 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
             co_await handle_line(buf);
         // End of input: let the requests in flight answer (up to the drain timeout: a watchdog
         // then cancels what is left, whose handlers return without answering), then close.
+        // Listens would wait for that timeout: they end now, with their result.
+        disp.end_listens();
         auto watchdog = std::make_shared<asio::steady_timer>(ex, opts.drain_timeout);
         auto self_w = shared_from_this();
         watchdog->async_wait([self_w](boost::system::error_code ec) {

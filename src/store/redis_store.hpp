@@ -9,15 +9,20 @@
 // Better than the reference, same layout: create and remove are one atomic script each; update
 // is a compare-and-set script (the merge is done here, where JSON is handled exactly, and
 // retried if the record changed meanwhile), keeping the remaining TTL; listing an identity's
-// records is SMEMBERS then one MGET (two round trips whatever the count, where the reference
-// makes one per session; cheaper for Redis than a script that reads the values), and ids whose
-// records expired are pruned by a script that removes only ids still without a record; listing
-// ids is one script; admin listing uses SCAN (KEYS where SCAN is refused). Scripts build
+// records is one round trip whatever the count, where the reference makes one per session: a
+// SORT … BY nosort GET # GET <record key pattern> (native, cheaper for Redis than a script that
+// reads the values), or SMEMBERS then MGET for an identity holding '*' (which a SORT pattern
+// cannot spell); ids whose records expired are pruned by a script that removes only ids still
+// without a record; listing
+// ids is one script; admin listing uses SCAN (KEYS where SCAN is refused). Every read fetches
+// the record's text; a text seen before is copied from a memo of parsed records rather than
+// parsed again (record_memo.hpp: parsing was most of a listing's cost). Scripts build
 // session keys from ARGV and MGET spans an identity's keys, so this backend is for standalone
 // Redis (and Sentinel), not Cluster.
 #pragma once
 
 #include "redis/client.hpp"
+#include "store/record_memo.hpp"
 #include "store/session_store.hpp"
 
 namespace mcpd::store {
@@ -58,6 +63,7 @@ public:
 
 private:
     redis::client client_;
+    record_memo memo_; // reads of unchanged records skip the JSON parser
 };
 
 } // namespace mcpd::store

@@ -94,7 +94,7 @@ fi
 # would run after each one, cutting the rate by two thirds; leaks are still checked at exit.
 per_target=()
 case "$name" in
-  resp_parser) max_len=4096 ;;
+  resp_parser|sse_parser) max_len=4096 ;;
   http_request) max_len=16384; per_target=(-detect_leaks=0) ;;
   *) max_len=16384 ;;
 esac

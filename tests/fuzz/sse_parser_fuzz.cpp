@@ -11,8 +11,7 @@
 // failed, and every event survives our own SSE writer (http::encode) and a second parse: what
 // mcpd's server writes, its client reads back unchanged. Any mismatch aborts.
 //
-// Built by run_sse_parser_fuzz.sh with clang++ -fsanitize=fuzzer,address,undefined, or without
-// libFuzzer together with fuzz_driver.cpp (see README.md).
+// Built and run by run_fuzz.sh like the other targets (see README.md).
 #include "http/sse_event.hpp"
 #include "http/sse_parser.hpp"
 

@@ -24,6 +24,10 @@ mcpd_fuzz_target(resp_parser_fuzz
 mcpd_fuzz_target(jsonrpc_fuzz
   SOURCES ${MCPD_FUZZ_DIR}/jsonrpc_fuzz.cpp
   DEPS mcpd_protocol)
+# The SSE reader the MCP client parses servers' streams with (and the writer, for the round trip).
+mcpd_fuzz_target(sse_parser_fuzz
+  SOURCES ${MCPD_FUZZ_DIR}/sse_parser_fuzz.cpp
+  DEPS mcpd_http)
 # The whole HTTP request path with the tools `mcpd serve --conformance` offers.
 mcpd_fuzz_target(http_request_fuzz
   SOURCES ${MCPD_FUZZ_DIR}/http_request_fuzz.cpp

@@ -819,4 +819,72 @@ TEST(McpdOps, ASecondSignalExitsAtOnceWithANonZeroCode) {
     EXPECT_NE(server.log().find("second signal"), std::string::npos);
 }
 
+// A stateless (2026-07-28) subscriptions/listen: acknowledged on its SSE stream; closing the
+// stream cancels it (nothing left in flight); at SIGTERM an open one gets its result and the
+// drain does not wait for it.
+TEST(McpdOps, AStatelessListenIsCancelledByClosingAndEndedWithItsResultAtShutdown) {
+    mcpd_process server({.args = {"--json-response"}, .drain_timeout = "60s"});
+    auto listen_request = [&](int id) {
+        json::object meta{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                          {"io.modelcontextprotocol/clientCapabilities", json::object{}}};
+        json::object params{{"_meta", std::move(meta)},
+                            {"notifications", json::object{{"toolsListChanged", true}}}};
+        auto req = mcp_post(server.port(),
+                            json::serialize(json::object{{"jsonrpc", "2.0"},
+                                                         {"id", id},
+                                                         {"method", "subscriptions/listen"},
+                                                         {"params", std::move(params)}}),
+                            {}, "2026-07-28");
+        req.set("Mcp-Method", "subscriptions/listen");
+        return req;
+    };
+    auto in_flight_is = [&](int n) -> asio::awaitable<bool> {
+        auto want = "mcpd_mcp_requests_in_flight " + std::to_string(n) + "\n";
+        for (int i = 0; i < 200; ++i) {
+            auto page = co_await http_get(server.port(), "/metrics");
+            if (page.body().find(want) != std::string::npos)
+                co_return true;
+            co_await sleep_for(std::chrono::milliseconds(20));
+        }
+        co_return false;
+    };
+    std::optional<http_response> ended;
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        {
+            // Opened, then abandoned: the server notices the closed stream and cancels it.
+            http_client c(ex);
+            co_await c.connect(server.port());
+            co_await c.write_request(listen_request(1));
+            EXPECT_TRUE(co_await in_flight_is(1));
+        }
+        EXPECT_TRUE(co_await in_flight_is(0)) << "a closed listen stream must cancel the listen";
+
+        // Another one stays open across SIGTERM.
+        auto listener = [&]() -> asio::awaitable<void> {
+            http_client c(co_await asio::this_coro::executor);
+            co_await c.connect(server.port());
+            co_await c.write_request(listen_request(2));
+            ended = co_await c.read_response(); // the whole stream: it ends at shutdown
+        };
+        asio::co_spawn(ex, listener, asio::detached);
+        EXPECT_TRUE(co_await in_flight_is(1));
+        server.signal(SIGTERM);
+        for (int i = 0; i < 250 && !ended; ++i)
+            co_await sleep_for(std::chrono::milliseconds(20));
+    });
+    ASSERT_TRUE(ended) << server.log();
+    auto messages = rpc_messages(*ended);
+    ASSERT_EQ(messages.size(), 2u) << ended->body();
+    EXPECT_EQ(messages[0].at("method"), "notifications/subscriptions/acknowledged");
+    EXPECT_EQ(messages[0].at("params").at("notifications"),
+              (json::object{{"toolsListChanged", true}}));
+    EXPECT_EQ(messages[1].at("id"), 2);
+    EXPECT_EQ(messages[1].at("result").at("_meta").at("io.modelcontextprotocol/subscriptionId"), 2);
+    // The drain had nothing left to wait for (its timeout is 60 s).
+    auto code = server.wait_exit(std::chrono::seconds(10));
+    ASSERT_TRUE(code.has_value()) << server.log();
+    EXPECT_EQ(*code, 0);
+}
+
 } // namespace

@@ -194,3 +194,40 @@ TEST(mcpd_stdio_drain, end_of_input_waits_for_calls_in_flight_only_up_to_the_dra
     EXPECT_EQ(*code, 0) << server.log();
     EXPECT_NE(server.log().find("drain timeout"), std::string::npos) << server.log();
 }
+
+// A stateless (2026-07-28) subscriptions/listen on stdio: acknowledged; notifications/cancelled
+// for its id ends it without an answer (the ephemeral request is found, not the stdio session's
+// requests); one left open at end of input gets its result at once, not at the drain timeout.
+TEST(mcpd_stdio_listen, cancelled_by_the_client_or_ended_with_its_result_at_end_of_input) {
+    mcpd_process server({.args = {"--drain-timeout", "60s"}, .stdio = true});
+    auto listen = [](int id) {
+        return R"({"jsonrpc":"2.0","id":)" + std::to_string(id) +
+               R"(,"method":"subscriptions/listen","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}},"notifications":{"promptsListChanged":true}}})"
+               "\n";
+    };
+    auto next = [&]() {
+        auto line = server.read_line(std::chrono::seconds(5));
+        EXPECT_TRUE(line.has_value()) << server.log();
+        return line ? json::parse(*line) : json::value();
+    };
+    server.write_stdin(listen(1));
+    auto ack = next();
+    EXPECT_EQ(ack.at("method"), "notifications/subscriptions/acknowledged");
+    EXPECT_EQ(ack.at("params").at("_meta").at("io.modelcontextprotocol/subscriptionId"), 1);
+    server.write_stdin(
+        R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})"
+        "\n");
+    // The next line is the acknowledgement of listen 2: listen 1 got no answer.
+    server.write_stdin(listen(2));
+    auto ack2 = next();
+    EXPECT_EQ(ack2.at("method"), "notifications/subscriptions/acknowledged") << ack2;
+    EXPECT_EQ(ack2.at("params").at("_meta").at("io.modelcontextprotocol/subscriptionId"), 2);
+    server.close_stdin();
+    auto ended = next();
+    EXPECT_EQ(ended.at("id"), 2) << ended;
+    EXPECT_EQ(ended.at("result").at("resultType"), "complete") << ended;
+    EXPECT_FALSE(server.read_line(std::chrono::seconds(2)).has_value());
+    auto code = server.wait_exit(std::chrono::seconds(10));
+    ASSERT_TRUE(code.has_value()) << "the open listen held mcpd until the drain timeout";
+    EXPECT_EQ(*code, 0) << server.log();
+}

@@ -6,6 +6,7 @@
 #include "async_test.hpp"
 #include "postgres_server.hpp"
 #include "redis_test_util.hpp"
+#include "store_backends.hpp"
 
 #include "store/store.hpp"
 
@@ -21,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,93 +35,6 @@ using namespace std::chrono_literals;
 using store::store_errc;
 
 namespace {
-
-// A temporary directory, removed with everything in it.
-struct temp_dir {
-    std::string path;
-    temp_dir() {
-        char tmpl[] = "/tmp/mcpd-store-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~temp_dir() { std::filesystem::remove_all(path); }
-};
-
-// A backend under test, and whatever server or directory it needs.
-struct backend {
-    std::unique_ptr<redis_server> server;
-    std::unique_ptr<temp_dir> dir;
-    std::unique_ptr<store::session_store> store;
-    // Declared last, so stopped first: with_store() has closed the store by then.
-    std::unique_ptr<postgres_server> postgres;
-};
-
-struct backend_kind {
-    std::string name;
-    std::function<asio::awaitable<backend>(asio::any_io_executor)> make;
-    // gtest prints a parameter in test listings; the name says it all, the bytes say nothing.
-    friend void PrintTo(backend_kind const& kind, std::ostream* os) { *os << kind.name; }
-};
-
-// The same backend behind an encrypting_store with a key: the suite's results must not change.
-backend_kind encrypted(backend_kind plain) {
-    auto make = plain.make;
-    return {plain.name + "_encrypted",
-            [make](asio::any_io_executor ex) -> asio::awaitable<backend> {
-                auto b = co_await make(ex);
-                auto box = store::secret_box::from_key_text(std::string(64, 'a')).value();
-                b.store = std::make_unique<store::encrypting_store>(std::move(b.store), box);
-                co_return b;
-            }};
-}
-
-std::vector<backend_kind> const& backends() {
-    static std::vector<backend_kind> const all = [] {
-        std::vector<backend_kind> plain = {
-            {"memory",
-             [](asio::any_io_executor) -> asio::awaitable<backend> {
-                 co_return backend{nullptr, nullptr, std::make_unique<store::memory_store>()};
-             }},
-            {"redis",
-             [](asio::any_io_executor ex) -> asio::awaitable<backend> {
-                 auto server = std::make_unique<redis_server>();
-                 auto cfg = test_config(*server);
-                 auto s = std::make_unique<store::redis_store>(ex, cfg);
-                 co_return backend{std::move(server), nullptr, std::move(s)};
-             }},
-            {"sqlite",
-             [](asio::any_io_executor) -> asio::awaitable<backend> {
-                 auto dir = std::make_unique<temp_dir>();
-                 auto s = co_await store::sqlite_store::open(dir->path + "/sessions.db");
-                 if (!s)
-                     throw mcpd::exception(s.error());
-                 co_return backend{nullptr, std::move(dir), std::move(*s)};
-             }},
-            {"file",
-             [](asio::any_io_executor) -> asio::awaitable<backend> {
-                 auto dir = std::make_unique<temp_dir>();
-                 auto s = co_await store::file_store::open(dir->path + "/sessions.json");
-                 if (!s)
-                     throw mcpd::exception(s.error());
-                 co_return backend{nullptr, std::move(dir), std::move(*s)};
-             }},
-            {"postgres",
-             [](asio::any_io_executor ex) -> asio::awaitable<backend> {
-                 auto server = std::make_unique<postgres_server>();
-                 auto url = server->url();
-                 store::postgres_options opts;
-                 auto s = co_await store::postgres_store::open(ex, url, opts);
-                 if (!s)
-                     throw mcpd::exception(s.error());
-                 co_return backend{nullptr, nullptr, std::move(*s), std::move(server)};
-             }},
-        };
-        auto with_encryption = plain;
-        for (auto const& kind : plain)
-            with_encryption.push_back(encrypted(kind));
-        return with_encryption;
-    }();
-    return all;
-}
 
 // A record as @mcp-ts/sdk writes one, plus a field it does not know (kept round trip).
 json::object record(std::string const& identity, std::string const& id) {
@@ -375,6 +290,43 @@ TEST(store_redis, uses_the_mcp_ts_key_layout_with_ttls) {
         EXPECT_EQ(after->integer, 0);
         co_await s.close();
     });
+}
+
+TEST(store_redis, listing_is_one_sort_and_falls_back_to_smembers_and_mget) {
+    // SORT renamed away (as some hosted Redis do): listing still works, through the two-step
+    // path, which also serves identities holding '*' (a SORT pattern cannot spell them).
+    for (bool sort_available : {true, false}) {
+        std::vector<std::string> args;
+        if (!sort_available)
+            args = {"--rename-command", "SORT", ""};
+        redis_server server({.args = args});
+        run_async([&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            store::redis_store s(ex, test_config(server));
+            redis::client raw(ex, test_config(server));
+            auto probe = co_await raw.exec(redis::command("SORT", "nothing", "BY", "nosort"));
+            EXPECT_EQ(probe.has_value(), sort_available) << "the fixture did (not) rename SORT";
+            for (std::string who : {"plain:user", "star*user", "arrow->user"}) {
+                for (std::string id : {"s1", "s2", "s3"})
+                    CO_ASSERT(co_await s.create_session(record(who, id), {}));
+                // One record deleted behind the store's back: not listed, and its id pruned.
+                co_await raw.exec(
+                    redis::command("DEL", store::redis_store::session_key(who, "s2")));
+                auto list = co_await s.get_identity_sessions_data(who);
+                CO_ASSERT(list.has_value());
+                std::set<std::string> ids;
+                for (auto const& r : *list) {
+                    EXPECT_EQ(store::record_identity(r), who);
+                    ids.insert(std::string(store::record_session_id(r)));
+                }
+                EXPECT_EQ(ids, (std::set<std::string>{"s1", "s3"})) << who << " " << sort_available;
+                auto left = co_await raw.exec(
+                    redis::command("SCARD", store::redis_store::identity_key(who)));
+                EXPECT_EQ(left->integer, 2) << who << " " << sort_available;
+            }
+            co_await s.close();
+        });
+    }
 }
 
 TEST(store_redis, a_redis_outage_is_an_error_never_not_found) {

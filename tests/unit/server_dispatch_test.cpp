@@ -479,3 +479,123 @@ TEST_F(Dispatch, IdleSessionsLeaveMemoryButNotTheStore) {
     EXPECT_TRUE((*back)->state.initialized);
     EXPECT_EQ(sessions.live_count(), 3u);
 }
+
+namespace {
+constexpr char const* subscription_id = "io.modelcontextprotocol/subscriptionId";
+}
+
+TEST_F(Dispatch, StatelessListenDeliversWhatItAskedForUntilCancelled) {
+    json::object params{
+        {"_meta", stateless_meta()},
+        {"notifications", json::object{{"toolsListChanged", true},
+                                       {"promptsListChanged", false},
+                                       {"resourceSubscriptions", json::array{"test://a"}}}}};
+    auto s = dispatcher::stateless_session(protocol::request{7, "subscriptions/listen", params});
+    std::vector<json::object> stream;
+    message_sink sink = [&](json::object const& m) {
+        stream.push_back(m);
+        return true;
+    };
+    std::optional<std::optional<json::object>> response;
+    protocol::request r{json::value(7), "subscriptions/listen", params};
+    asio::co_spawn(io, d.handle_request(s, r, sink),
+                   [&](std::exception_ptr e, std::optional<json::object> v) {
+                       ASSERT_FALSE(e);
+                       response = std::move(v);
+                   });
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+    ASSERT_FALSE(response) << "a listen stays open";
+    EXPECT_EQ(d.listens(), 1u);
+    // First the acknowledgement, with only what was asked for and is supported.
+    ASSERT_EQ(stream.size(), 1u);
+    EXPECT_EQ(stream[0].at("method"), "notifications/subscriptions/acknowledged");
+    EXPECT_EQ(stream[0].at("params").at("_meta").at(subscription_id), 7);
+    EXPECT_EQ(stream[0].at("params").at("notifications"),
+              (json::object{{"toolsListChanged", true},
+                            {"resourceSubscriptions", json::array{"test://a"}}}));
+
+    // Then the matching notifications, stamped with the subscription id; nothing else.
+    srv.add_tool(named("late"), [](context&, json::object) -> asio::awaitable<tool_result> {
+        co_return tool_result::text("x");
+    });
+    srv.resource_updated("test://a");
+    srv.resource_updated("test://other");
+    srv.add_prompt(
+        prompt{.name = "p"},
+        [](context&, std::map<std::string, std::string>) -> asio::awaitable<prompt_result> {
+            co_return prompt_result{};
+        });
+    ASSERT_EQ(stream.size(), 3u);
+    EXPECT_EQ(stream[1].at("method"), "notifications/tools/list_changed");
+    EXPECT_EQ(stream[1].at("params").at("_meta").at(subscription_id), 7);
+    EXPECT_EQ(stream[2].at("method"), "notifications/resources/updated");
+    EXPECT_EQ(stream[2].at("params").at("uri"), "test://a");
+    EXPECT_EQ(stream[2].at("params").at("_meta").at(subscription_id), 7);
+
+    // The client cancels (on HTTP: closes the stream): no response, the listener is gone.
+    protocol::notification cancel{"notifications/cancelled", json::object{{"requestId", 7}}};
+    asio::co_spawn(io, d.handle_notification(s, cancel), asio::detached);
+    io.run_for(std::chrono::seconds(1));
+    ASSERT_TRUE(response);
+    EXPECT_FALSE(*response);
+    EXPECT_EQ(d.listens(), 0u);
+    EXPECT_TRUE(s->in_flight.empty());
+}
+
+TEST_F(Dispatch, StatelessListenEndsWithItsResultAtShutdown) {
+    json::object params{{"_meta", stateless_meta()},
+                        {"notifications", json::object{{"resourcesListChanged", true}}}};
+    auto s = dispatcher::stateless_session(protocol::request{"L1", "subscriptions/listen", params});
+    std::optional<std::optional<json::object>> response;
+    protocol::request r{json::value("L1"), "subscriptions/listen", params};
+    message_sink sink = [](json::object const&) { return true; };
+    asio::co_spawn(io, d.handle_request(s, r, sink),
+                   [&](std::exception_ptr e, std::optional<json::object> v) {
+                       ASSERT_FALSE(e);
+                       response = std::move(v);
+                   });
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+    ASSERT_FALSE(response);
+    d.end_listens();
+    io.run_for(std::chrono::seconds(1));
+    ASSERT_TRUE(response && *response);
+    auto const& res = (**response).at("result");
+    EXPECT_EQ(res.at("resultType"), "complete");
+    EXPECT_EQ(res.at("_meta").at(subscription_id), "L1");
+    EXPECT_EQ(res.at("_meta").at("io.modelcontextprotocol/serverInfo").at("name"), "t");
+    // Later listens are answered at once: nothing would ever come.
+    related.clear();
+    auto again = result(call(s, "subscriptions/listen", params, "L2"));
+    EXPECT_EQ(again.at("_meta").at(subscription_id), "L2");
+    EXPECT_TRUE(related.empty());
+}
+
+TEST_F(Dispatch, ListenChecksItsFilterAndIsStatelessOnly) {
+    auto s = dispatcher::stateless_session(
+        protocol::request{1, "subscriptions/listen", json::object{{"_meta", stateless_meta()}}});
+    auto with = [](json::value notifications) {
+        json::object p{{"_meta", stateless_meta()}};
+        if (!notifications.is_null())
+            p["notifications"] = std::move(notifications);
+        return p;
+    };
+    for (auto const& bad : {json::value(nullptr), json::value("all"),
+                            json::value(json::object{{"toolsListChanged", "yes"}}),
+                            json::value(json::object{{"resourceSubscriptions", "test://a"}}),
+                            json::value(json::object{{"resourceSubscriptions", json::array{1}}})})
+        EXPECT_EQ(error_code(call(s, "subscriptions/listen", with(bad))),
+                  protocol::code::invalid_params)
+            << json::serialize(bad);
+    EXPECT_EQ(d.listens(), 0u);
+    // A session's client has its GET stream: the method is not part of its revision.
+    EXPECT_EQ(error_code(call(open(), "subscriptions/listen",
+                              json::object{{"notifications", json::object{}}})),
+              protocol::code::method_not_found);
+    // Stateless clients are told list changes and subscriptions are available.
+    auto discovered = result(call(s, "server/discover", with(nullptr)));
+    auto const& caps = discovered.at("capabilities");
+    EXPECT_EQ(caps.at("tools").at("listChanged"), true);
+    EXPECT_EQ(caps.at("resources").at("subscribe"), true);
+}

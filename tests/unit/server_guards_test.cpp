@@ -131,6 +131,50 @@ TEST_F(GuardedDispatch, over_the_limit_is_a_tool_error_with_the_exact_text) {
     EXPECT_EQ(calls, 3);
 }
 
+TEST_F(GuardedDispatch, stateless_requests_are_limited_per_client_not_all_together) {
+    int calls = 0;
+    srv.add_tool(tool{.name = "send_email", .input_schema = schema_with({})}.rate_limit(1, 1min),
+                 [&](context&, json::object) -> asio::awaitable<tool_result> {
+                     ++calls;
+                     co_return tool_result::text("sent");
+                 });
+    // A 2026-07-28 request carries its revision in _meta and has no session.
+    auto stateless_from = [&](std::string client) {
+        json::object meta{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}};
+        protocol::request r{1, "tools/call",
+                            json::object{{"name", "send_email"},
+                                         {"arguments", json::object{}},
+                                         {"_meta", std::move(meta)}}};
+        auto s = dispatcher::stateless_session(r);
+        s->client = std::move(client);
+        return s;
+    };
+    EXPECT_FALSE(call_tool(stateless_from("10.0.0.1"), "send_email", {}).contains("isError"));
+    EXPECT_EQ(call_tool(stateless_from("10.0.0.1"), "send_email", {}).at("isError"), true);
+    // Another client has its own window.
+    EXPECT_FALSE(call_tool(stateless_from("10.0.0.2"), "send_email", {}).contains("isError"));
+    EXPECT_EQ(calls, 2);
+    // A result cached per session is private to it: a stateless caller has none, so it is not
+    // cached for them (a shared-scope tool still is).
+    int private_calls = 0;
+    srv.add_tool(tool{.name = "my_inbox", .input_schema = schema_with({})}.cache(
+                     guard::cache_policy{.ttl = 5min, .scope = guard::cache_scope::session}),
+                 [&](context&, json::object) -> asio::awaitable<tool_result> {
+                     ++private_calls;
+                     co_return tool_result::text("inbox");
+                 });
+    call_tool(stateless_from("10.0.0.1"), "my_inbox", {});
+    call_tool(stateless_from("10.0.0.1"), "my_inbox", {});
+    EXPECT_EQ(private_calls, 2);
+    auto s = open();
+    call_tool(s, "my_inbox", {});
+    call_tool(s, "my_inbox", {});
+    EXPECT_EQ(private_calls, 3);
+    EXPECT_EQ(guard::rate_limit_subject("", "10.0.0.2"), "stateless:10.0.0.2");
+    EXPECT_EQ(guard::rate_limit_subject("", ""), "stateless");
+    EXPECT_EQ(guard::rate_limit_subject("abc", "10.0.0.2"), "abc");
+}
+
 TEST_F(GuardedDispatch, a_locked_typed_tool_gets_its_fencing_token_and_refuses_while_held) {
     std::optional<std::int64_t> fence;
     server::add_tool<guarded_test::email_args>(

@@ -1,0 +1,386 @@
+// client/oauth_detail.cpp — the pure pieces of the OAuth client. See oauth_detail.hpp.
+#include "client/oauth_detail.hpp"
+
+#include "client/oauth.hpp"
+#include "core/hex.hpp"
+#include "core/random.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <set>
+#include <stdexcept>
+
+namespace mcpd::client::oauth::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+// RFC 9110 tchar.
+bool is_tchar(char c) {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0)
+        return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+// token68 adds '/' and trailing '='.
+bool is_token68_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("-._~+/").find(c) != std::string_view::npos;
+}
+
+struct cursor {
+    std::string_view s;
+    std::size_t i = 0;
+    [[nodiscard]] bool done() const { return i >= s.size(); }
+    [[nodiscard]] char peek() const { return s[i]; }
+    void skip_ws() {
+        while (!done() && (s[i] == ' ' || s[i] == '\t'))
+            ++i;
+    }
+    std::string_view token() {
+        auto start = i;
+        while (!done() && is_tchar(s[i]))
+            ++i;
+        return s.substr(start, i - start);
+    }
+    // A quoted-string after its opening quote; nullopt when it never closes.
+    std::optional<std::string> quoted() {
+        std::string out;
+        while (!done()) {
+            char c = s[i++];
+            if (c == '"')
+                return out;
+            if (c == '\\') {
+                if (done())
+                    return std::nullopt;
+                c = s[i++];
+            }
+            out.push_back(c);
+        }
+        return std::nullopt;
+    }
+};
+
+std::string path_of(http::url const& u) {
+    auto q = u.target.find('?');
+    std::string path = u.target.substr(0, q);
+    if (path.empty())
+        path = "/";
+    return path;
+}
+
+std::string without_trailing_slash(std::string path) {
+    while (path.size() > 1 && path.back() == '/')
+        path.pop_back();
+    return path;
+}
+
+} // namespace
+
+std::string_view challenge::param(std::string_view name) const {
+    auto it = params.find(name);
+    return it == params.end() ? std::string_view() : std::string_view(it->second);
+}
+
+std::vector<challenge> parse_www_authenticate(std::string_view header) {
+    std::vector<challenge> out;
+    cursor c{header};
+    auto skip_separators = [&] {
+        while (!c.done() && (c.peek() == ' ' || c.peek() == '\t' || c.peek() == ','))
+            ++c.i;
+    };
+    skip_separators();
+    while (!c.done()) {
+        auto scheme = c.token();
+        if (scheme.empty())
+            return out; // not a challenge: stop, keep what came before
+        challenge ch;
+        ch.scheme = lower(scheme);
+        c.skip_ws();
+        // token68 (e.g. "Basic dXNlcjpwYXNz" or "Negotiate abc=="): no '=' right after a name.
+        if (!c.done() && c.peek() != ',') {
+            auto save = c.i;
+            auto name = c.token();
+            c.skip_ws();
+            bool is_param = !name.empty() && !c.done() && c.peek() == '=';
+            if (is_param) {
+                // Could still be token68 ending in '=': a param's '=' is followed by a value.
+                auto after = c.i;
+                while (after < header.size() && header[after] == '=')
+                    ++after;
+                auto rest = after;
+                while (rest < header.size() && (header[rest] == ' ' || header[rest] == '\t'))
+                    ++rest;
+                if (after - c.i > 1 || rest >= header.size() || header[rest] == ',')
+                    is_param = false;
+            }
+            c.i = save;
+            if (!is_param) {
+                auto start = c.i;
+                while (!c.done() && is_token68_char(c.peek()))
+                    ++c.i;
+                while (!c.done() && c.peek() == '=')
+                    ++c.i;
+                ch.token68 = std::string(header.substr(start, c.i - start));
+                out.push_back(std::move(ch));
+                c.skip_ws();
+                if (!c.done() && c.peek() != ',')
+                    return out;
+                skip_separators();
+                continue;
+            }
+            // auth-params, comma separated, until a name without '=' starts the next challenge.
+            while (true) {
+                auto pname = c.token();
+                c.skip_ws();
+                if (pname.empty() || c.done() || c.peek() != '=')
+                    return out.push_back(std::move(ch)), out;
+                ++c.i; // '='
+                c.skip_ws();
+                std::string value;
+                if (!c.done() && c.peek() == '"') {
+                    ++c.i;
+                    auto q = c.quoted();
+                    if (!q)
+                        return out.push_back(std::move(ch)), out;
+                    value = std::move(*q);
+                } else {
+                    value = std::string(c.token());
+                }
+                ch.params.emplace(lower(pname), std::move(value));
+                c.skip_ws();
+                if (c.done())
+                    break;
+                if (c.peek() != ',')
+                    return out.push_back(std::move(ch)), out;
+                skip_separators();
+                // The next name: a param of this challenge when '=' follows, else a new scheme.
+                auto save2 = c.i;
+                auto next = c.token();
+                c.skip_ws();
+                bool param_follows = !next.empty() && !c.done() && c.peek() == '=';
+                c.i = save2;
+                if (!param_follows)
+                    break;
+            }
+        }
+        out.push_back(std::move(ch));
+        skip_separators();
+    }
+    return out;
+}
+
+std::optional<challenge> bearer_challenge(std::string_view header) {
+    for (auto& ch : parse_www_authenticate(header))
+        if (ch.scheme == "bearer")
+            return std::move(ch);
+    return std::nullopt;
+}
+
+std::string sha256_raw(std::string_view data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned len = 0;
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("EVP_Digest(SHA-256) failed");
+    return {reinterpret_cast<char const*>(digest.data()), len};
+}
+
+std::string sha256_hex(std::string_view data) {
+    return to_hex(sha256_raw(data));
+}
+
+std::string base64(std::string_view data) {
+    std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+    auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                             reinterpret_cast<unsigned char const*>(data.data()),
+                             static_cast<int>(data.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+std::string base64url(std::string_view data) {
+    auto out = base64(data);
+    while (!out.empty() && out.back() == '=')
+        out.pop_back();
+    for (auto& c : out)
+        c = c == '+' ? '-' : c == '/' ? '_' : c;
+    return out;
+}
+
+std::string make_code_verifier() {
+    // 48 random bytes → 64 base64url characters (RFC 7636 asks for 43 to 128, all unreserved).
+    std::array<std::byte, 48> bytes{};
+    fill_random(bytes);
+    return base64url(std::string_view(reinterpret_cast<char const*>(bytes.data()), bytes.size()));
+}
+
+std::string s256_challenge(std::string_view verifier) {
+    return base64url(sha256_raw(verifier));
+}
+
+std::string make_state(std::string_view session_id) {
+    return std::string(session_id) + "." + random_hex(16);
+}
+
+std::vector<std::string> resource_metadata_urls(http::url const& server,
+                                                std::string_view from_challenge) {
+    if (!from_challenge.empty())
+        return {std::string(from_challenge)};
+    std::vector<std::string> urls;
+    auto path = without_trailing_slash(path_of(server));
+    auto const root = server.origin() + "/.well-known/oauth-protected-resource";
+    if (path != "/")
+        urls.push_back(root + path);
+    urls.push_back(root);
+    return urls;
+}
+
+std::vector<std::string> authorization_server_metadata_urls(http::url const& issuer) {
+    auto path = without_trailing_slash(path_of(issuer));
+    auto const origin = issuer.origin();
+    if (path == "/")
+        return {origin + "/.well-known/oauth-authorization-server",
+                origin + "/.well-known/openid-configuration"};
+    return {origin + "/.well-known/oauth-authorization-server" + path,
+            origin + "/.well-known/openid-configuration" + path,
+            origin + path + "/.well-known/openid-configuration"};
+}
+
+std::string canonical_resource(http::url const& server) {
+    http::url u = server;
+    u.scheme = lower(u.scheme);
+    u.host = lower(u.host);
+    std::string text = u.origin();
+    if (u.target != "/")
+        text += u.target;
+    return text;
+}
+
+bool resource_covers(http::url const& resource, http::url const& server) {
+    if (lower(resource.scheme) != lower(server.scheme) ||
+        lower(resource.host) != lower(server.host) || resource.port != server.port)
+        return false;
+    auto rpath = without_trailing_slash(path_of(resource));
+    auto spath = without_trailing_slash(path_of(server));
+    if (rpath == "/" || rpath == spath)
+        return true;
+    return spath.size() > rpath.size() && spath.compare(0, rpath.size(), rpath) == 0 &&
+           spath[rpath.size()] == '/';
+}
+
+std::string form_urlencode(std::string_view text) {
+    static constexpr char hexdigits[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+            out.push_back(ch);
+        } else {
+            out.push_back('%');
+            out.push_back(hexdigits[c >> 4]);
+            out.push_back(hexdigits[c & 15]);
+        }
+    }
+    return out;
+}
+
+std::string form_body(std::vector<std::pair<std::string, std::string>> const& fields) {
+    std::string out;
+    for (auto const& [name, value] : fields) {
+        if (!out.empty())
+            out.push_back('&');
+        out += form_urlencode(name) + "=" + form_urlencode(value);
+    }
+    return out;
+}
+
+std::string scope_union(std::string_view a, std::string_view b) {
+    std::vector<std::string> order;
+    std::set<std::string, std::less<>> seen;
+    for (auto list : {a, b}) {
+        std::size_t i = 0;
+        while (i < list.size()) {
+            auto end = list.find(' ', i);
+            if (end == std::string_view::npos)
+                end = list.size();
+            auto s = list.substr(i, end - i);
+            if (!s.empty() && seen.insert(std::string(s)).second)
+                order.emplace_back(s);
+            i = end + 1;
+        }
+    }
+    std::string out;
+    for (auto const& s : order)
+        out += (out.empty() ? "" : " ") + s;
+    return out;
+}
+
+result<json::object> parse_token_response(std::string_view body, std::int64_t now_ms) {
+    auto bad = [](std::string what) {
+        return error{errc::invalid_token_response, "token response: " + std::move(what)};
+    };
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec)
+        return bad("not JSON (" + ec.message() + ")");
+    if (!v.is_object())
+        return bad("not a JSON object");
+    auto tokens = v.get_object();
+    auto const* access = tokens.if_contains("access_token");
+    if (access == nullptr || !access->is_string() || access->get_string().empty())
+        return bad("no access_token");
+    auto const* type = tokens.if_contains("token_type");
+    if (type == nullptr || !type->is_string())
+        return bad("no token_type");
+    if (lower(type->get_string()) != "bearer")
+        return bad("token_type " + std::string(type->get_string()) + " is not Bearer");
+    for (auto const* name : {"refresh_token", "scope"}) {
+        auto const* f = tokens.if_contains(name);
+        if (f != nullptr && !f->is_string())
+            return bad(std::string(name) + " is not a string");
+    }
+    tokens.erase("expires_at"); // ours to compute, never the server's
+    if (auto const* in = tokens.if_contains("expires_in")) {
+        if (!in->is_number())
+            return bad("expires_in is not a number");
+        auto seconds = in->to_number<double>();
+        if (!std::isfinite(seconds) || seconds < 0 || seconds > 1e10)
+            return bad("expires_in out of range");
+        tokens["expires_at"] = now_ms + static_cast<std::int64_t>(seconds * 1000);
+    }
+    return tokens;
+}
+
+error token_error(unsigned status, std::string_view body, std::string_view what) {
+    std::string detail = std::string(what) + ": HTTP " + std::to_string(status);
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    std::string code;
+    if (!ec && v.is_object()) {
+        auto const& o = v.get_object();
+        if (auto const* e = o.if_contains("error"); e != nullptr && e->is_string())
+            code = std::string(e->get_string());
+        if (!code.empty())
+            detail += ", error " + code;
+        if (auto const* d = o.if_contains("error_description"); d != nullptr && d->is_string())
+            detail += " (" + std::string(d->get_string()).substr(0, 300) + ")";
+    }
+    return error{code == "invalid_grant" ? errc::invalid_grant : errc::token_request_failed,
+                 std::move(detail)};
+}
+
+} // namespace mcpd::client::oauth::detail
