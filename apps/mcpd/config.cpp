@@ -234,6 +234,14 @@ std::vector<setting_def> const& serve_settings() {
          .default_value = "1s",
          .kind = k::duration,
          .help = "restoring all sessions: the wait between attempts"},
+        {.key = "gateway-oauth-client-name",
+         .env = {"MCPD_GATEWAY_OAUTH_CLIENT_NAME"},
+         .default_value = "mcpd",
+         .help = "client_name the gateway registers with remote servers' authorization servers "
+                 "(OAuth dynamic client registration)"},
+        {.key = "gateway-oauth-scope",
+         .env = {"MCPD_GATEWAY_OAUTH_SCOPE"},
+         .help = "OAuth scope to ask for when a remote server names none"},
         {.key = "gateway-ping-interval",
          .env = {"MCPD_GATEWAY_PING_INTERVAL"},
          .default_value = "0s",
@@ -639,6 +647,8 @@ serve_args serve_args_from(configuration const& cfg) {
     a.gateway.retries = static_cast<unsigned>(std::stoul(cfg.text("gateway-retries")));
     a.gateway.retry_delay = *parse_duration(cfg.text("gateway-retry-delay"));
     a.gateway.ping_interval = *parse_duration(cfg.text("gateway-ping-interval"));
+    a.gateway.oauth_client_name = cfg.text("gateway-oauth-client-name");
+    a.gateway.oauth_scope = cfg.text("gateway-oauth-scope");
     a.getenv = cfg.as_getenv();
     return a;
 }

@@ -281,6 +281,13 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     gmo.connect_timeout = a.gateway.connect_timeout;
     gmo.max_retries = a.gateway.retries;
     gmo.retry_delay = a.gateway.retry_delay;
+    // Remote servers that answer 401: OAuth with its state in the session records; one token
+    // refresh per session at a time, across the fleet when the guards' locks are on Redis.
+    gateway::oauth_settings oauth;
+    oauth.client_name = a.gateway.oauth_client_name;
+    oauth.scope = a.gateway.oauth_scope;
+    oauth.locks = std::shared_ptr<guard::lock_service>(*guards, &(*guards)->locks());
+    gmo.oauth = gateway::oauth_authorizers(ex, storage, std::move(oauth));
     gateway::manager gw(ex, storage, gmo, [&gw_endpoint](gateway::event const& ev) {
         if (gw_endpoint)
             gw_endpoint->publish(ev);

@@ -26,6 +26,8 @@ struct gateway_args {
     unsigned retries = 2;
     duration retry_delay = std::chrono::seconds(1);
     duration ping_interval{0};
+    std::string oauth_client_name = "mcpd";
+    std::string oauth_scope;
 };
 
 struct serve_args {

@@ -21,6 +21,9 @@
 namespace mcpd::store {
 class session_store;
 }
+namespace mcpd::guard {
+class lock_service;
+}
 
 namespace mcpd::gateway {
 
@@ -32,8 +35,10 @@ public:
     // Set once a request failed because the user must authorize.
     [[nodiscard]] virtual std::optional<std::string> authorization_url() const = 0;
     [[nodiscard]] virtual std::optional<error> last_error() const = 0;
-    // The OAuth callback: checks `state`, exchanges `code`, stores the tokens.
-    virtual boost::asio::awaitable<result<void>> finish(std::string code, std::string state) = 0;
+    // The OAuth callback: checks `state` (and `iss`, RFC 9207, when not empty), exchanges
+    // `code`, stores the tokens.
+    virtual boost::asio::awaitable<result<void>> finish(std::string code, std::string state,
+                                                        std::string iss) = 0;
 };
 
 struct authorizer_factory {
@@ -51,6 +56,8 @@ struct oauth_settings {
     std::string scope;
     std::string client_id; // pre-registered client (else dynamic registration)
     std::string client_secret;
+    // One token refresh per session across instances (the guards' Redis locks for a fleet).
+    std::shared_ptr<guard::lock_service> locks;
 };
 
 // OAuth 2.1 through client::oauth::session_auth on `store`.

@@ -726,7 +726,8 @@ manager::json_result manager::restore_all(std::string identity, event_sink also)
 }
 
 manager::json_result manager::finish_auth(std::string identity, std::string session_id_or_state,
-                                          std::string code, std::string state, event_sink also) {
+                                          std::string code, std::string state, std::string iss,
+                                          event_sink also) {
     auto& self = *impl_;
     if (!self.opts.oauth.make)
         co_return fail(errc::auth_failed, "OAuth is not configured on this gateway");
@@ -760,7 +761,7 @@ manager::json_result manager::finish_auth(std::string identity, std::string sess
         l->auth = self.opts.oauth.make(identity, sid, l->callback_url);
     self.set_state(*l, connection_state::authenticating, also);
     self.emit_progress(*l, "Exchanging authorization code for tokens...", also);
-    auto finished = co_await l->auth->finish(std::move(code), std::move(state));
+    auto finished = co_await l->auth->finish(std::move(code), std::move(state), std::move(iss));
     if (!finished) {
         self.emit_error(*l, describe(finished.error()), error_kind::auth, also);
         self.set_state(*l, connection_state::failed, also);

@@ -103,8 +103,9 @@ public:
     json_result restore_session(std::string identity, std::string session_id, event_sink also = {});
     // {sessions: [{sessionId, success, toolCount | error}]}.
     json_result restore_all(std::string identity, event_sink also = {});
+    // `iss`: the callback's issuer parameter (RFC 9207), checked when given.
     json_result finish_auth(std::string identity, std::string session_id_or_state, std::string code,
-                            std::string state = {}, event_sink also = {});
+                            std::string state = {}, std::string iss = {}, event_sink also = {});
     json_result list_tools(std::string identity, std::string session_id, event_sink also = {});
     json_result call_tool(std::string identity, std::string session_id, std::string tool,
                           boost::json::object args, event_sink also = {});

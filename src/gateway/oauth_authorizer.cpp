@@ -19,8 +19,11 @@ public:
         return auth_->authorization_url();
     }
     [[nodiscard]] std::optional<error> last_error() const override { return auth_->last_error(); }
-    boost::asio::awaitable<result<void>> finish(std::string code, std::string state) override {
-        co_return co_await auth_->finish(std::move(code), std::move(state));
+    boost::asio::awaitable<result<void>> finish(std::string code, std::string state,
+                                                std::string iss) override {
+        if (iss.empty())
+            co_return co_await auth_->finish(std::move(code), std::move(state));
+        co_return co_await auth_->finish(std::move(code), std::move(state), std::move(iss));
     }
 
 private:
@@ -42,6 +45,7 @@ authorizer_factory oauth_authorizers(boost::asio::any_io_executor ex,
         o.client.scope = settings.scope;
         o.client.client_id = settings.client_id;
         o.client.client_secret = settings.client_secret;
+        o.locks = settings.locks;
         auto auth = std::make_shared<client::oauth::session_auth>(ex, store, std::move(identity),
                                                                   std::move(session_id), o);
         return std::make_shared<oauth_authorizer>(std::move(auth));

@@ -116,8 +116,9 @@ asio::awaitable<json::object> handle_rpc(manager& m, std::string identity,
             auto sid = required_text(params, "sessionId");
             auto code = required_text(params, "code");
             auto state = optional_text(params, "state");
+            auto iss = optional_text(params, "iss");
             r = co_await m.finish_auth(identity, std::move(sid), std::move(code), std::move(state),
-                                       also);
+                                       std::move(iss), also);
         } else if (method == "listTools") {
             auto sid = required_text(params, "sessionId");
             r = co_await m.list_tools(identity, std::move(sid), also);

@@ -345,6 +345,59 @@ async function main() {
         await stopProcess(gw);
     }
 
+    // --- OAuth: a remote server behind the TypeScript SDK's OAuth demo ------------------------
+    {
+        const demo = await startProcess('oauth-demo', path.join(toolsDir, 'node_modules/.bin/node'),
+            [path.join(here, '../integration/oauth_demo_server.mjs'), toolsDir],
+            { pattern: /mcp (\S+)\n(?:.*\n)*?ready/ });
+        const demoMcp = demo.match[1];
+        const env = { MCP_TS_STORAGE_TYPE: 'sqlite', MCP_TS_STORAGE_SQLITE_PATH: path.join(work, 'oauth.db') };
+        let gw = await startGateway('gateway-oauth', env);
+        const tab = openStream(gw.gateway + '?identity=oauth-user', auth);
+        await tab.ready;
+        let c = client(gw, 'oauth-user');
+        const conn = await c.connectToServer({ serverName: 'protected', serverUrl: demoMcp, callbackUrl: 'http://127.0.0.1:9/oauth/callback' });
+        check(conn.success === true && conn.requiresAuth === true && /^http/.test(conn.authUrl ?? ''),
+            'OAuth: connect answers requiresAuth with the authorization URL', JSON.stringify(conn));
+        const asked = c.events.filter((e) => e.type === 'auth_required' && e.sessionId === conn.sessionId);
+        check(asked.length === 1 && asked[0].authUrl === conn.authUrl, 'OAuth: auth_required announced once, with the same URL');
+        await tab.waitFor((e) => e.event === 'connection' && e.data.type === 'auth_required', 'auth_required on the GET stream');
+        const pending = await c.getSessions();
+        check(pending.sessions.length === 1 && pending.sessions[0].active === false, 'OAuth: the pending session is listed as not active');
+        // A second connect to the same server resumes the pending one.
+        const again = await c.connectToServer({ serverName: 'protected', serverUrl: demoMcp, callbackUrl: 'http://127.0.0.1:9/oauth/callback' });
+        check(again.sessionId === conn.sessionId && again.requiresAuth === true, 'OAuth: connecting again resumes the pending session',
+            JSON.stringify(again));
+        // The user authorizes: the demo logs them in at once and redirects to the callback.
+        const redirect = await fetch(again.authUrl, { redirect: 'manual' });
+        const location = new URL(redirect.headers.get('location'));
+        const code = location.searchParams.get('code');
+        const state = location.searchParams.get('state');
+        check(redirect.status === 302 && code && state && state.startsWith(conn.sessionId + '.'),
+            'OAuth: the authorization server redirects with code and a state naming the session', location.href);
+        let wrong = null;
+        try { await c.finishAuth(conn.sessionId + '.forged', code); } catch (e) { wrong = e; }
+        check(wrong !== null, 'OAuth: a forged state is refused', wrong?.message);
+        // SSEClient.finishAuth(sessionId, code): the callback's state goes in as sessionId.
+        const done = await c.finishAuth(state, code);
+        check(done.success === true && done.toolCount > 0, 'OAuth: finishAuth(state, code) connects', JSON.stringify(done));
+        const echoed = await c.callTool(conn.sessionId, 'greet', { name: 'authorized' });
+        check(JSON.stringify(echoed).includes('authorized'), 'OAuth: a tool call with the token', JSON.stringify(echoed));
+        let reused = null;
+        try { await c.finishAuth(state, code); } catch (e) { reused = e; }
+        check(reused !== null, 'OAuth: a state is single use', reused?.message);
+        // Restart: the stored tokens carry the session on, no new login.
+        tab.close();
+        await stopProcess(gw);
+        gw = await startGateway('gateway-oauth-restarted', env);
+        c = client(gw, 'oauth-user');
+        const restored = await c.restoreSession(conn.sessionId);
+        check(restored.success === true && !c.events.some((e) => e.type === 'auth_required'),
+            'OAuth: after a restart the session is restored with its stored tokens', JSON.stringify(restored));
+        await stopProcess(gw);
+        await stopProcess(demo);
+    }
+
     // --- restart: sessions restored from sqlite, file and redis ------------------------------
     const redisPort = await freePort();
     const redis = await startProcess('redis', 'redis-server',
