@@ -300,10 +300,14 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         geo.heartbeat = a.gateway.heartbeat;
         geo.origins = to.origins;
         gw_endpoint = std::make_unique<gateway::endpoint>(ex, gw, geo);
-        if (a.gateway.token.empty() && !(a.gateway.dev && geo.bind_is_loopback))
+        // Not a warning by itself (a server that only serves /mcp needs no token); gateway-dev
+        // on a bind where it cannot apply is a mistake worth one.
+        if (a.gateway.token.empty() && a.gateway.dev && !geo.bind_is_loopback)
             log::warn("mcpd: gateway: no gateway-token (MCPD_GATEWAY_TOKEN) is set, so /gateway "
-                      "refuses every request{}",
-                      a.gateway.dev ? " (gateway-dev applies to loopback binds only)" : "");
+                      "refuses every request (gateway-dev applies to loopback binds only)");
+        else if (a.gateway.token.empty() && !a.gateway.dev)
+            log::info("mcpd: gateway: /gateway refuses every request until a gateway-token "
+                      "(MCPD_GATEWAY_TOKEN) is set");
         // With Redis storage, events fan out to the other instances' streams.
         if (auto* rc = storage->redis_client(); rc != nullptr) {
             auto rcfg = redis::config_from_env({}, env);
