@@ -240,6 +240,22 @@ struct manager::impl : std::enable_shared_from_this<impl> {
             self->emit_error(*lv, "Connection lost: " + describe(e), error_kind::connection, {});
             self->set_state(*lv, connection_state::failed, {});
         };
+        // The server's tool list changed: discover again, so the browser gets the new list.
+        o.on.on_notification = [weak_self, weak_live, gen](std::string const& method,
+                                                           json::object const&) {
+            auto self = weak_self.lock();
+            auto lv = weak_live.lock();
+            if (method != "notifications/tools/list_changed" || !self || !lv || lv->removed ||
+                lv->generation != gen)
+                return;
+            auto rediscover = [self, lv, gen]() -> asio::awaitable<void> {
+                if (lv->removed || lv->generation != gen || lv->connecting || !lv->session ||
+                    !lv->session->is_open())
+                    co_return;
+                co_await self->discover(lv, {});
+            };
+            asio::co_spawn(self->ex, std::move(rediscover), asio::detached);
+        };
         o.on.on_log = [weak_self, weak_live](client::log_message const& m) {
             auto self = weak_self.lock();
             auto lv = weak_live.lock();

@@ -24,7 +24,9 @@
 //   listResources, readResource: on the live connection, restored first when there is none.
 // Events (events.hpp) go to the sink given at construction (every open stream of the identity)
 // and to the `also` sink of the call that caused them (the response stream of that request).
-// A connection that fails later (the server went away, a stream could not be resumed) moves to
+// A server's notifications/tools/list_changed is answered with a new discovery (tools_discovered
+// with the new list). A connection that fails later (the server went away, a stream could not be
+// resumed) moves to
 // FAILED with an `error` event; its record stays, so a later call or restore reconnects.
 //
 // Threading: one executor; every call runs on it.

@@ -327,6 +327,20 @@ async function main() {
         check(true, 'both tabs got the connection events and the RPC responses');
         check(!other.events.some((e) => e.event === 'connection' || e.event === 'rpc-response'), "another identity's stream got nothing of alice's");
 
+        // A server whose tool list changes: the new list reaches the tabs as tools_discovered.
+        const changing = await startProcess('list-changed', path.join(toolsDir, 'node_modules/.bin/node'),
+            [path.join(here, 'list_changed_server.mjs'), toolsDir], { pattern: /listening on (http:\/\/127\.0\.0\.1:\d+)/ });
+        const lc = await c.connectToServer({ serverName: 'changing', serverUrl: changing.match[1] + '/mcp', callbackUrl: 'http://127.0.0.1/cb' });
+        const unlocked = await c.callTool(lc.sessionId, 'unlock', {});
+        check(textOf(unlocked) === 'unlocked', 'a tool that changes the tool list');
+        await tab1.waitFor((e) => e.event === 'connection' && e.data.type === 'tools_discovered' && e.data.sessionId === lc.sessionId &&
+            e.data.tools.some((t) => t.name === 'secret'), 'the new tool list on the stream');
+        check(true, 'notifications/tools/list_changed: the tabs get the new list (tools_discovered)');
+        const secret = await c.callTool(lc.sessionId, 'secret', {});
+        check(textOf(secret) === 'found', 'and the new tool can be called');
+        await c.disconnectFromServer(lc.sessionId);
+        await stopProcess(changing);
+
         // Disconnect: announced to the tabs, gone from the store.
         await c.disconnectFromServer(j.sessionId);
         await tab2.waitFor((e) => e.event === 'connection' && e.data.type === 'disconnected' && e.data.sessionId === j.sessionId, 'disconnected');
