@@ -26,8 +26,8 @@
 // and to the `also` sink of the call that caused them (the response stream of that request).
 // A server's notifications/tools/list_changed is answered with a new discovery (tools_discovered
 // with the new list). A connection that fails later (the server went away, a stream could not be
-// resumed) moves to
-// FAILED with an `error` event; its record stays, so a later call or restore reconnects.
+// resumed) moves to FAILED with an `error` event; its record stays, so a later call or restore
+// reconnects.
 //
 // Threading: one executor; every call runs on it.
 #pragma once
