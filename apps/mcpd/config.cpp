@@ -192,6 +192,62 @@ std::vector<setting_def> const& serve_settings() {
                  "it); unset: random per process",
          .secret = true,
          .no_flag = true},
+        // --- the client gateway (/gateway; docs/gateway.md) ---
+        {.key = "gateway",
+         .env = {"MCPD_GATEWAY"},
+         .default_value = "true",
+         .kind = k::boolean,
+         .help = "serve the MCP client gateway for browsers (GET/POST /gateway)",
+         .flag_name = "no-gateway",
+         .flag_inverts = true},
+        {.key = "gateway-token",
+         .env = {"MCPD_GATEWAY_TOKEN"},
+         .help = "the secret a request to /gateway must carry (Authorization: Bearer … or "
+                 "X-Gateway-Token) to act as an identity; unset: refused unless gateway-dev",
+         .secret = true,
+         .no_flag = true},
+        {.key = "gateway-dev",
+         .env = {"MCPD_GATEWAY_DEV"},
+         .default_value = "false",
+         .kind = k::boolean,
+         .help = "development: /gateway needs no token when mcpd is bound to loopback and the "
+                 "peer is loopback"},
+        {.key = "gateway-heartbeat",
+         .env = {"MCPD_GATEWAY_HEARTBEAT"},
+         .default_value = "30s",
+         .kind = k::duration,
+         .help = "heartbeat interval on /gateway event streams",
+         .positive = true},
+        {.key = "gateway-connect-timeout",
+         .env = {"MCPD_GATEWAY_CONNECT_TIMEOUT"},
+         .default_value = "15s",
+         .kind = k::duration,
+         .help = "limit of one connection attempt to a remote MCP server",
+         .positive = true},
+        {.key = "gateway-retries",
+         .env = {"MCPD_GATEWAY_RETRIES"},
+         .default_value = "2",
+         .kind = k::count,
+         .help = "restoring all sessions: attempts after the first, per session"},
+        {.key = "gateway-retry-delay",
+         .env = {"MCPD_GATEWAY_RETRY_DELAY"},
+         .default_value = "1s",
+         .kind = k::duration,
+         .help = "restoring all sessions: the wait between attempts"},
+        {.key = "gateway-oauth-client-name",
+         .env = {"MCPD_GATEWAY_OAUTH_CLIENT_NAME"},
+         .default_value = "mcpd",
+         .help = "client_name the gateway registers with remote servers' authorization servers "
+                 "(OAuth dynamic client registration)"},
+        {.key = "gateway-oauth-scope",
+         .env = {"MCPD_GATEWAY_OAUTH_SCOPE"},
+         .help = "OAuth scope to ask for when a remote server names none"},
+        {.key = "gateway-ping-interval",
+         .env = {"MCPD_GATEWAY_PING_INTERVAL"},
+         .default_value = "0s",
+         .kind = k::duration,
+         .help = "ping remote MCP servers this often; one that stops answering fails its "
+                 "session (0: off; a broken stream or refused request still does)"},
         // --- logs ---
         {.key = "log-level",
          .env = {"MCPD_LOG_LEVEL"},
@@ -583,6 +639,16 @@ serve_args serve_args_from(configuration const& cfg) {
     a.ready.interval = *parse_duration(cfg.text("ready-interval"));
     a.ready.timeout = *parse_duration(cfg.text("ready-timeout"));
     a.state_key = cfg.text("state-key");
+    a.gateway.enabled = cfg.flag("gateway");
+    a.gateway.token = cfg.text("gateway-token");
+    a.gateway.dev = cfg.flag("gateway-dev");
+    a.gateway.heartbeat = *parse_duration(cfg.text("gateway-heartbeat"));
+    a.gateway.connect_timeout = *parse_duration(cfg.text("gateway-connect-timeout"));
+    a.gateway.retries = static_cast<unsigned>(std::stoul(cfg.text("gateway-retries")));
+    a.gateway.retry_delay = *parse_duration(cfg.text("gateway-retry-delay"));
+    a.gateway.ping_interval = *parse_duration(cfg.text("gateway-ping-interval"));
+    a.gateway.oauth_client_name = cfg.text("gateway-oauth-client-name");
+    a.gateway.oauth_scope = cfg.text("gateway-oauth-scope");
     a.getenv = cfg.as_getenv();
     return a;
 }

@@ -19,11 +19,14 @@
 #include "core/metrics.hpp"
 #include "core/wakeup.hpp"
 #include "fixtures.hpp"
+#include "gateway/endpoint.hpp"
+#include "gateway/manager.hpp"
 #include "guard_setup.hpp"
 #include "http/policy.hpp"
 #include "http/server.hpp"
 #include "mcpd/version.hpp"
 #include "redis/client.hpp"
+#include "redis/config.hpp"
 #include "server/dispatcher.hpp"
 #include "server/http_transport.hpp"
 #include "server/operations.hpp"
@@ -268,11 +271,76 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
             in_flight->set(static_cast<double>(transport.in_flight()));
         });
 
+    // The MCP client gateway: connections of the web app's users to remote MCP servers, their
+    // records in the same storage (restored after a restart, visible to every instance).
+    std::unique_ptr<gateway::endpoint> gw_endpoint;
+    gateway::manager_options gmo;
+    gmo.client.client_info.name = "mcpd-gateway";
+    gmo.client.client_info.version = mcpd::version;
+    gmo.client.ping_interval = a.gateway.ping_interval;
+    gmo.connect_timeout = a.gateway.connect_timeout;
+    gmo.max_retries = a.gateway.retries;
+    gmo.retry_delay = a.gateway.retry_delay;
+    // Remote servers that answer 401: OAuth with its state in the session records; one token
+    // refresh per session at a time, across the fleet when the guards' locks are on Redis.
+    gateway::oauth_settings oauth;
+    oauth.client_name = a.gateway.oauth_client_name;
+    oauth.scope = a.gateway.oauth_scope;
+    oauth.locks = std::shared_ptr<guard::lock_service>(*guards, &(*guards)->locks());
+    gmo.oauth = gateway::oauth_authorizers(ex, storage, std::move(oauth));
+    gateway::manager gw(ex, storage, gmo, [&gw_endpoint](gateway::event const& ev) {
+        if (gw_endpoint)
+            gw_endpoint->publish(ev);
+    });
+    if (a.gateway.enabled) {
+        gateway::endpoint_options geo;
+        geo.token = a.gateway.token;
+        geo.allow_loopback_dev = a.gateway.dev;
+        geo.bind_is_loopback = http::is_loopback_host(a.host);
+        geo.heartbeat = a.gateway.heartbeat;
+        geo.origins = to.origins;
+        gw_endpoint = std::make_unique<gateway::endpoint>(ex, gw, geo);
+        // Not a warning by itself (a server that only serves /mcp needs no token); gateway-dev
+        // on a bind where it cannot apply is a mistake worth one.
+        if (a.gateway.token.empty() && a.gateway.dev && !geo.bind_is_loopback)
+            log::warn("mcpd: gateway: no gateway-token (MCPD_GATEWAY_TOKEN) is set, so /gateway "
+                      "refuses every request (gateway-dev applies to loopback binds only)");
+        else if (a.gateway.token.empty() && !a.gateway.dev)
+            log::info("mcpd: gateway: /gateway refuses every request until a gateway-token "
+                      "(MCPD_GATEWAY_TOKEN) is set");
+        // With Redis storage, events fan out to the other instances' streams.
+        if (auto* rc = storage->redis_client(); rc != nullptr) {
+            auto rcfg = redis::config_from_env({}, env);
+            char const* prefix = env("REDIS_KEY_PREFIX");
+            std::string channel =
+                std::string(prefix != nullptr && *prefix != 0 ? prefix : "mcp:") + "gateway:events";
+            result<void> fanout = rcfg ? co_await gw_endpoint->enable_fanout(*rc, *rcfg, channel)
+                                       : result<void>(rcfg.error());
+            if (!fanout)
+                log::warn("mcpd: gateway: events stay on this instance (Redis pub/sub: {})",
+                          fanout.error().message());
+            else
+                log::info("mcpd: gateway: events fan out on Redis channel {}", channel);
+        }
+    }
+
+    scoped_collector gateway_gauges(
+        reg, [&gw, &gw_endpoint,
+              connections = &reg.gauge("mcpd_gateway_connections",
+                                       "Gateway connections to remote MCP servers held here")
+                                 .get(),
+              streams = &reg.gauge("mcpd_gateway_streams", "Open /gateway event streams").get()] {
+            connections->set(static_cast<double>(gw.live_count()));
+            streams->set(static_cast<double>(gw_endpoint ? gw_endpoint->open_streams() : 0));
+        });
+
     http::limits lim;
     lim.max_body_bytes = a.max_body_bytes;
     lim.request_timeout = a.request_timeout;
-    auto handler = [&transport, &ops](http::exchange& x) -> asio::awaitable<void> {
+    auto handler = [&transport, &ops, &gw_endpoint](http::exchange& x) -> asio::awaitable<void> {
         if (co_await ops.handle(x))
+            co_return;
+        if (gw_endpoint && co_await gw_endpoint->handle(x))
             co_return;
         if (co_await transport.handle(x))
             co_return;
@@ -316,6 +384,8 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     // (load balancers see the 503 meanwhile) no new connections either.
     ops.set_draining();
     transport.stop_accepting();
+    if (gw_endpoint)
+        gw_endpoint->stop_accepting();
     if (a.shutdown_delay.count() > 0) {
         asio::steady_timer delay(ex, a.shutdown_delay);
         boost::system::error_code ec;
@@ -324,11 +394,15 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     http_srv.stop_accepting();
     auto deadline = std::chrono::steady_clock::now() + a.drain_timeout;
     // 2. Requests in flight finish (their answers go out on their responses or streams).
-    auto requests_done = [&transport] { return transport.in_flight() == 0; };
+    auto requests_done = [&transport, &gw_endpoint] {
+        return transport.in_flight() == 0 && (!gw_endpoint || gw_endpoint->in_flight() == 0);
+    };
     bool answered = co_await wait_until(requests_done, deadline);
-    // 3. The remaining streams (GET, legacy SSE) end after what is queued for them, and every
-    // connection ends after its response.
+    // 3. The remaining streams (GET, legacy SSE, gateway) end after what is queued for them,
+    // and every connection ends after its response.
     transport.close_streams();
+    if (gw_endpoint)
+        gw_endpoint->close_streams();
     auto connections_done = [&http_srv] { return http_srv.connection_count() == 0; };
     bool closed = co_await wait_until(connections_done, deadline);
     if (!answered || !closed)
@@ -337,7 +411,11 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
                   format_duration(a.drain_timeout), transport.in_flight(), transport.open_streams(),
                   http_srv.connection_count());
     http_srv.close_connections();
-    // 4. Dependencies last: Redis clients answer what is pending, then QUIT.
+    // 4. The gateway's connections to remote servers (their records stay for the next
+    // start), then dependencies: Redis clients answer what is pending, then QUIT.
+    co_await gw.close();
+    if (gw_endpoint)
+        co_await gw_endpoint->close();
     ops.stop();
     co_await (*guards)->close();
     co_await close_storage(storage);

@@ -16,6 +16,20 @@ namespace mcpd::app {
 
 class configuration;
 
+// The MCP client gateway (/gateway; docs/gateway.md).
+struct gateway_args {
+    bool enabled = true;
+    std::string token; // secret
+    bool dev = false;
+    duration heartbeat = std::chrono::seconds(30);
+    duration connect_timeout = std::chrono::seconds(15);
+    unsigned retries = 2;
+    duration retry_delay = std::chrono::seconds(1);
+    duration ping_interval{0};
+    std::string oauth_client_name = "mcpd";
+    std::string oauth_scope;
+};
+
 struct serve_args {
     std::string host = "127.0.0.1";
     std::uint16_t port = 3000;
@@ -36,6 +50,7 @@ struct serve_args {
     // The environment as the configuration sees it (storage and Redis settings from any
     // source); nullptr: the process's.
     std::function<char const*(char const*)> getenv;
+    gateway_args gateway;
     std::vector<std::string> guards; // --guard <tool>=<guards> (see guard_setup.hpp)
 };
 

@@ -1,0 +1,435 @@
+// gateway/endpoint.cpp — GET/POST/OPTIONS /gateway, the access check, local delivery to the
+// identity's streams and the Redis fan-out. See endpoint.hpp.
+#include "gateway/endpoint.hpp"
+
+#include "core/log.hpp"
+#include "core/random.hpp"
+#include "gateway/manager.hpp"
+#include "gateway/rpc.hpp"
+#include "redis/client.hpp"
+#include "redis/subscriber.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace mcpd::gateway {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+// Equal, in time that does not depend on where the texts differ.
+bool same_secret(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+    return diff == 0 && !b.empty();
+}
+
+std::string timestamp_json() {
+    return json::serialize(json::object{{"timestamp", unix_time_ms()}});
+}
+
+http::sse_event to_sse(channel ch, json::object const& data) {
+    http::sse_event ev;
+    ev.event = std::string(to_string(ch));
+    ev.data = json::serialize(data);
+    return ev;
+}
+
+std::optional<channel> parse_channel(std::string_view name) {
+    if (name == "connection")
+        return channel::connection;
+    if (name == "observability")
+        return channel::observability;
+    if (name == "rpc-response")
+        return channel::rpc_response;
+    return std::nullopt;
+}
+
+} // namespace
+
+struct endpoint::impl : std::enable_shared_from_this<impl> {
+    asio::any_io_executor ex;
+    manager& mgr;
+    endpoint_options opts;
+    std::map<std::string, std::vector<std::shared_ptr<http::sse_stream>>, std::less<>> streams;
+    bool draining = false;
+    std::size_t rpcs_in_flight = 0;
+    // Fan-out.
+    std::string instance_id = random_alnum_id(16);
+    redis::client* publisher = nullptr;
+    std::string fanout_channel;
+    std::unique_ptr<redis::subscriber> subscriber;
+
+    impl(asio::any_io_executor e, manager& m, endpoint_options o)
+        : ex(std::move(e))
+        , mgr(m)
+        , opts(std::move(o)) {}
+
+    void deliver_local(std::string const& identity, channel ch, json::object const& data) {
+        auto it = streams.find(identity);
+        if (it == streams.end())
+            return;
+        auto ev = to_sse(ch, data);
+        // A copy: a push that closes a slow stream removes it from the list.
+        auto targets = it->second;
+        for (auto& s : targets)
+            s->push(ev);
+    }
+
+    void publish(event const& ev) {
+        deliver_local(ev.identity, ev.channel, ev.data);
+        if (publisher == nullptr)
+            return;
+        json::object msg{{"origin", instance_id},
+                         {"identity", ev.identity},
+                         {"channel", to_string(ev.channel)},
+                         {"data", ev.data}};
+        auto text = json::serialize(msg);
+        auto* pub = publisher;
+        auto ch = fanout_channel;
+        asio::co_spawn(
+            ex,
+            [pub, ch, text]() -> asio::awaitable<void> {
+                auto r = co_await pub->exec(redis::command("PUBLISH", ch, text));
+                if (!r)
+                    log::warn("gateway: publishing an event to other instances failed: {}",
+                              r.error().message());
+            },
+            asio::detached);
+    }
+
+    asio::awaitable<void> receive_loop() {
+        while (subscriber) {
+            auto m = co_await subscriber->receive();
+            if (!m)
+                co_return;
+            boost::system::error_code ec;
+            auto v = json::parse(m->payload, ec);
+            if (ec || !v.is_object())
+                continue;
+            auto const& o = v.get_object();
+            auto const* origin = o.if_contains("origin");
+            auto const* identity = o.if_contains("identity");
+            auto const* ch = o.if_contains("channel");
+            auto const* data = o.if_contains("data");
+            if (origin == nullptr || identity == nullptr || ch == nullptr || data == nullptr ||
+                !origin->is_string() || !identity->is_string() || !ch->is_string() ||
+                !data->is_object())
+                continue;
+            if (origin->get_string() == instance_id)
+                continue; // delivered here already
+            auto parsed = parse_channel(ch->get_string());
+            if (!parsed)
+                continue;
+            std::string who(identity->get_string());
+            auto const& payload = data->get_object();
+            // A session another instance disconnected must not live on here.
+            if (*parsed == channel::connection) {
+                auto const* type = payload.if_contains("type");
+                auto const* sid = payload.if_contains("sessionId");
+                if (type != nullptr && type->is_string() && type->get_string() == "disconnected" &&
+                    sid != nullptr && sid->is_string())
+                    co_await mgr.forget(who, std::string(sid->get_string()));
+            }
+            deliver_local(who, *parsed, payload);
+        }
+    }
+
+    // --- access -------------------------------------------------------------------------
+
+    [[nodiscard]] bool authorized(http::exchange& x) const {
+        auto const& req = x.req();
+        if (!opts.token.empty()) {
+            auto authz = std::string_view(req[bhttp::field::authorization]);
+            constexpr std::string_view bearer = "Bearer ";
+            if (authz.size() > bearer.size() &&
+                std::equal(bearer.begin(), bearer.end(), authz.begin(),
+                           [](char a, char b) {
+                               return std::tolower(static_cast<unsigned char>(a)) ==
+                                      std::tolower(static_cast<unsigned char>(b));
+                           }) &&
+                same_secret(authz.substr(bearer.size()), opts.token))
+                return true;
+            auto header = std::string_view(req["X-Gateway-Token"]);
+            if (!header.empty() && same_secret(header, opts.token))
+                return true;
+        }
+        return opts.allow_loopback_dev && opts.bind_is_loopback &&
+               http::is_loopback_host(x.remote_address());
+    }
+
+    void add_cors(http::exchange& x, bhttp::fields& f) const {
+        auto origin = std::string_view(x.req()[bhttp::field::origin]);
+        if (origin.empty())
+            return;
+        f.set(bhttp::field::access_control_allow_origin, origin);
+        f.set(bhttp::field::vary, "Origin");
+    }
+
+    http::response json_response(http::exchange& x, http::status s, json::object const& body) {
+        auto res = http::make_response(x.req(), s, json::serialize(body), "application/json");
+        bhttp::fields extra;
+        add_cors(x, extra);
+        for (auto const& f : extra)
+            res.set(f.name_string(), f.value());
+        return res;
+    }
+
+    http::response error_response(http::exchange& x, http::status s, std::string_view code,
+                                  std::string_view message) {
+        json::object body{{"error", json::object{{"code", code}, {"message", message}}}};
+        return json_response(x, s, body);
+    }
+
+    // --- requests -------------------------------------------------------------------------
+
+    asio::awaitable<void> serve(http::exchange& x, std::string_view target) {
+        auto& req = x.req();
+        auto host = std::string_view(req[bhttp::field::host]);
+        auto origin = std::string_view(req[bhttp::field::origin]);
+        if (!http::host_allowed(opts.origins, host) ||
+            !http::origin_allowed(opts.origins, origin)) {
+            co_await x.respond(error_response(x, http::status::forbidden, "FORBIDDEN",
+                                              "Forbidden: Host or Origin is not allowed"));
+            co_return;
+        }
+        if (req.method() == bhttp::verb::options) {
+            auto res = http::make_response(req, http::status::no_content, "");
+            bhttp::fields extra;
+            add_cors(x, extra);
+            for (auto const& f : extra)
+                res.set(f.name_string(), f.value());
+            res.set(bhttp::field::access_control_allow_methods, "GET, POST, OPTIONS");
+            res.set(bhttp::field::access_control_allow_headers,
+                    "Content-Type, Accept, Authorization, X-Gateway-Token");
+            res.set(bhttp::field::access_control_max_age, "600");
+            co_await x.respond(std::move(res));
+            co_return;
+        }
+        if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::post) {
+            auto res = error_response(x, http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
+                                      "Use GET (event stream) or POST (RPC)");
+            res.set(bhttp::field::allow, "GET, POST, OPTIONS");
+            co_await x.respond(std::move(res));
+            co_return;
+        }
+        if (!authorized(x)) {
+            log::for_request(log::level::warn, x.request_id(),
+                             "gateway: refused a request from {} (no valid gateway token)",
+                             x.remote_address());
+            auto res =
+                error_response(x, http::status::unauthorized, "UNAUTHORIZED", "Unauthorized");
+            res.set(bhttp::field::www_authenticate, "Bearer realm=\"mcpd-gateway\"");
+            co_await x.respond(std::move(res));
+            co_return;
+        }
+        std::string identity;
+        if (auto u = boost::urls::parse_origin_form(target)) {
+            auto params = u->params();
+            if (auto it = params.find("identity"); it != params.end())
+                identity = (*it).value;
+        }
+        if (identity.empty()) {
+            co_await x.respond(error_response(x, http::status::bad_request, "MISSING_IDENTITY",
+                                              "Missing identity"));
+            co_return;
+        }
+        if (draining) {
+            co_await x.respond(error_response(x, http::status::service_unavailable, "UNAVAILABLE",
+                                              "The server is shutting down"));
+            co_return;
+        }
+        if (req.method() == bhttp::verb::get)
+            co_await events_stream(x, std::move(identity));
+        else
+            co_await rpc(x, std::move(identity));
+    }
+
+    void attach(std::string const& identity, std::shared_ptr<http::sse_stream> const& s) {
+        streams[identity].push_back(s);
+        std::weak_ptr<impl> weak_self = shared_from_this();
+        std::weak_ptr<http::sse_stream> weak_stream = s;
+        s->on_end([weak_self, weak_stream, identity] {
+            auto self = weak_self.lock();
+            if (!self)
+                return;
+            auto it = self->streams.find(identity);
+            if (it == self->streams.end())
+                return;
+            auto ended = weak_stream.lock();
+            auto& list = it->second;
+            list.erase(std::remove_if(list.begin(), list.end(),
+                                      [&](auto const& p) { return !ended || p == ended; }),
+                       list.end());
+            if (list.empty())
+                self->streams.erase(it);
+        });
+    }
+
+    asio::awaitable<void> events_stream(http::exchange& x, std::string identity) {
+        if (auto it = streams.find(identity);
+            it != streams.end() && it->second.size() >= opts.max_streams_per_identity) {
+            co_await x.respond(error_response(x, http::status::too_many_requests,
+                                              "TOO_MANY_STREAMS",
+                                              "Too many open event streams for this identity"));
+            co_return;
+        }
+        auto stream = std::make_shared<http::sse_stream>(ex, opts.sse_max_buffered_bytes);
+        http::sse_event hello;
+        hello.event = "connected";
+        hello.data = timestamp_json();
+        stream->push(hello);
+        attach(identity, stream);
+        // The reference's heartbeat: an observability event every interval.
+        std::weak_ptr<http::sse_stream> weak_stream = stream;
+        auto period = opts.heartbeat;
+        asio::co_spawn(
+            ex,
+            [weak_stream, period, e = ex]() -> asio::awaitable<void> {
+                asio::steady_timer t(e);
+                while (true) {
+                    t.expires_after(period);
+                    boost::system::error_code ec;
+                    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                    auto s = weak_stream.lock();
+                    if (!s || !s->is_open())
+                        co_return;
+                    s->push(to_sse(channel::observability, heartbeat()));
+                }
+            },
+            asio::detached);
+        bhttp::fields extra;
+        add_cors(x, extra);
+        extra.set("X-Accel-Buffering", "no");
+        co_await x.respond_sse(stream, std::move(extra));
+    }
+
+    asio::awaitable<void> rpc(http::exchange& x, std::string identity) {
+        boost::system::error_code ec;
+        auto body = json::parse(x.req().body(), ec);
+        if (ec || !body.is_object()) {
+            co_await x.respond(error_response(x, http::status::bad_request, "INVALID_REQUEST",
+                                              "Invalid JSON-RPC request body"));
+            co_return;
+        }
+        auto accept = std::string_view(x.req()[bhttp::field::accept]);
+        bool streamed = accept.find("text/event-stream") != std::string_view::npos;
+        if (!streamed) {
+            ++rpcs_in_flight;
+            auto answer = co_await handle_rpc(mgr, identity, body);
+            --rpcs_in_flight;
+            publish({identity, channel::rpc_response, answer});
+            co_await x.respond(json_response(x, http::status::ok, answer));
+            co_return;
+        }
+        // Streamed: the events this call causes, then its answer, then the end.
+        auto stream = std::make_shared<http::sse_stream>(ex, opts.sse_max_buffered_bytes);
+        http::sse_event hello;
+        hello.event = "connected";
+        hello.data = timestamp_json();
+        stream->push(hello);
+        std::weak_ptr<http::sse_stream> weak_stream = stream;
+        event_sink also = [weak_stream](event const& ev) {
+            if (auto s = weak_stream.lock())
+                s->push(to_sse(ev.channel, ev.data));
+        };
+        ++rpcs_in_flight;
+        auto self = shared_from_this();
+        asio::co_spawn(
+            ex,
+            [self, identity, body, stream, also]() -> asio::awaitable<void> {
+                auto answer = co_await handle_rpc(self->mgr, identity, body, also);
+                --self->rpcs_in_flight;
+                stream->push(to_sse(channel::rpc_response, answer));
+                stream->finish();
+                self->publish({identity, channel::rpc_response, answer});
+            },
+            asio::detached);
+        bhttp::fields extra;
+        add_cors(x, extra);
+        extra.set("X-Accel-Buffering", "no");
+        co_await x.respond_sse(stream, std::move(extra));
+    }
+};
+
+endpoint::endpoint(asio::any_io_executor ex, manager& m, endpoint_options opts)
+    : impl_(std::make_shared<impl>(std::move(ex), m, std::move(opts))) {}
+
+endpoint::~endpoint() = default;
+
+void endpoint::publish(event const& ev) {
+    impl_->publish(ev);
+}
+
+asio::awaitable<bool> endpoint::handle(http::exchange& x) {
+    auto target = std::string_view(x.req().target());
+    auto path = target.substr(0, target.find('?'));
+    if (path != impl_->opts.path)
+        co_return false;
+    co_await impl_->serve(x, target);
+    co_return true;
+}
+
+asio::awaitable<result<void>>
+endpoint::enable_fanout(redis::client& publisher, redis::config const& cfg, std::string channel) {
+    auto& self = *impl_;
+    self.subscriber = std::make_unique<redis::subscriber>(self.ex, cfg);
+    std::vector<std::string> channels{channel};
+    auto subscribed = co_await self.subscriber->subscribe(channels);
+    if (!subscribed) {
+        self.subscriber.reset();
+        co_return subscribed.error();
+    }
+    self.publisher = &publisher;
+    self.fanout_channel = std::move(channel);
+    asio::co_spawn(
+        self.ex, [s = impl_]() { return s->receive_loop(); }, asio::detached);
+    co_return result<void>();
+}
+
+void endpoint::stop_accepting() {
+    impl_->draining = true;
+}
+
+void endpoint::close_streams() {
+    auto all = impl_->streams;
+    for (auto& [identity, list] : all)
+        for (auto& s : list)
+            s->finish();
+}
+
+std::size_t endpoint::open_streams() const noexcept {
+    std::size_t n = 0;
+    for (auto const& [identity, list] : impl_->streams)
+        n += list.size();
+    return n;
+}
+
+std::size_t endpoint::in_flight() const noexcept {
+    return impl_->rpcs_in_flight;
+}
+
+asio::awaitable<void> endpoint::close() {
+    impl_->publisher = nullptr;
+    if (impl_->subscriber) {
+        auto sub = std::move(impl_->subscriber);
+        co_await sub->quit();
+    }
+}
+
+} // namespace mcpd::gateway

@@ -1,0 +1,95 @@
+// gateway/endpoint.hpp — the gateway's browser-facing HTTP endpoints on mcpd's HTTP server,
+// wire-compatible with @mcp-ts/sdk's browser client (SSEClient, useMcp):
+//
+//   GET  /gateway?identity=…   an SSE stream of the identity's events: `connected` first, then
+//                              `connection` (state_changed, tools_discovered, auth_required,
+//                              error, disconnected, progress), `observability` (logs and a
+//                              heartbeat every heartbeat interval) and `rpc-response` (the
+//                              answer to every RPC of the identity, as the reference's
+//                              createSSEHandler sends them). Several tabs may hold one each.
+//   POST /gateway?identity=…   one RPC `{id, method, params}` (rpc.hpp). With
+//                              `Accept: text/event-stream` (what SSEClient 1.6 sends) the answer
+//                              is an SSE stream: `connected`, the events this call causes, then
+//                              `rpc-response` and the end; otherwise `{id, result}` or
+//                              `{id, error}` as JSON. Either way the response also goes to the
+//                              identity's GET streams, on every instance.
+//   OPTIONS /gateway           CORS preflight, for the allowed origins.
+//
+// Who may act as an identity: nobody, unless the request carries the configured token
+// (`Authorization: Bearer <token>` or `X-Gateway-Token: <token>`, compared in constant time,
+// never logged), or the development setting is on and both the bind address and the peer are
+// loopback. The app in front authenticates its users and passes their identity; the token proves
+// the request comes from that app. A token in the URL (`?token=`, which SSEClient also sends) is
+// ignored: URLs end up in logs.
+//
+// Fan-out: events and RPC responses are delivered to this instance's streams of the identity
+// and, with enable_fanout(), published on a Redis channel that every instance subscribes to, so
+// a POST served by one instance reaches the GET stream another instance holds. A `disconnected`
+// that comes from another instance also closes this instance's connection of that session.
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/error.hpp"
+#include "gateway/events.hpp"
+#include "http/policy.hpp"
+#include "http/server.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+
+namespace mcpd::redis {
+class client;
+struct config;
+} // namespace mcpd::redis
+
+namespace mcpd::gateway {
+
+class manager;
+
+struct endpoint_options {
+    std::string path = "/gateway";
+    std::string token;               // secret; empty: no token is accepted
+    bool allow_loopback_dev = false; // development: no token needed on a loopback bind
+    bool bind_is_loopback = false;   // set from the bind address
+    duration heartbeat = std::chrono::seconds(30);
+    std::size_t max_streams_per_identity = 32;
+    std::size_t sse_max_buffered_bytes = 1024 * 1024;
+    http::origin_policy origins; // Host and Origin checks; allowed origins also get CORS
+};
+
+class endpoint {
+public:
+    endpoint(boost::asio::any_io_executor ex, manager& m, endpoint_options opts);
+    ~endpoint();
+    endpoint(endpoint const&) = delete;
+    endpoint& operator=(endpoint const&) = delete;
+
+    // For the manager's event sink: delivers here and, with fan-out, to the other instances.
+    void publish(event const& ev);
+
+    // Handles requests to the path (true), leaves others alone (false).
+    boost::asio::awaitable<bool> handle(http::exchange& x);
+
+    // Publishes on `channel` with `publisher` and subscribes to it on a connection of its own
+    // (redis/subscriber.hpp) made from `cfg`. Returns once subscribed.
+    boost::asio::awaitable<result<void>>
+    enable_fanout(redis::client& publisher, redis::config const& cfg, std::string channel);
+
+    // Draining: new streams and RPCs are refused (503); close_streams() ends the open ones.
+    void stop_accepting();
+    void close_streams();
+    [[nodiscard]] std::size_t open_streams() const noexcept;
+    [[nodiscard]] std::size_t in_flight() const noexcept;
+    // Stops the fan-out subscriber.
+    boost::asio::awaitable<void> close();
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+} // namespace mcpd::gateway

@@ -1,0 +1,910 @@
+// gateway/manager.cpp — the multi-session manager. See manager.hpp.
+#include "gateway/manager.hpp"
+
+#include "core/log.hpp"
+#include "core/wakeup.hpp"
+#include "http/client.hpp"
+#include "store/session.hpp"
+#include "store/session_store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+#include <variant>
+
+namespace mcpd::gateway {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+// error_category's destructor is protected and non-virtual by design (as in client/).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class category final : public boost::system::error_category {
+public:
+    [[nodiscard]] char const* name() const noexcept override { return "mcpd.gateway"; }
+    [[nodiscard]] std::string message(int ev) const override {
+        switch (static_cast<errc>(ev)) {
+        case errc::invalid_params:
+            return "invalid parameters";
+        case errc::session_not_found:
+            return "session not found";
+        case errc::duplicate_connection:
+            return "connection already exists";
+        case errc::auth_required:
+            return "OAuth authorization required";
+        case errc::auth_failed:
+            return "OAuth failed";
+        case errc::connect_failed:
+            return "connection failed";
+        case errc::not_connected:
+            return "not connected";
+        }
+        return "gateway error";
+    }
+};
+#pragma GCC diagnostic pop
+
+error fail(errc c, std::string detail) {
+    return error(make_error_code(c), std::move(detail));
+}
+
+std::string key_of(std::string_view identity, std::string_view session_id) {
+    std::string k(identity);
+    k += '\0';
+    k += session_id;
+    return k;
+}
+
+std::string text_field(json::object const& o, std::string_view name) {
+    auto const* v = o.if_contains(name);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// What the browser reads: the server's own words when there are some.
+std::string describe(error const& e) {
+    return e.message();
+}
+
+} // namespace
+
+boost::system::error_category const& gateway_category() noexcept {
+    static category const c;
+    return c;
+}
+
+// One connection of an identity to a server, held while this process serves it.
+struct live_session {
+    std::string identity;
+    session_ref ref;
+    std::string callback_url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::optional<client::transport_kind> transport; // the one to use; unset: negotiate
+    std::optional<client::session> session;
+    std::shared_ptr<session_authorizer> auth;
+    connection_state state = connection_state::disconnected;
+    // A connection attempt is in flight: other calls wait for it and share its outcome (one
+    // connection per session, however many tabs restore it at once).
+    bool connecting = false;
+    std::optional<error> last_error; // why the last attempt failed
+    std::size_t tool_count = 0;      // from the last discovery
+    bool removed = false;            // disconnected: late callbacks are ignored
+    std::uint64_t generation = 0;    // each connection attempt; stale failures are ignored
+};
+
+struct manager::impl : std::enable_shared_from_this<impl> {
+    asio::any_io_executor ex;
+    std::shared_ptr<store::session_store> store;
+    manager_options opts;
+    event_sink sink;
+    std::map<std::string, std::shared_ptr<live_session>> live;
+    // Connects in flight, by identity + server URL and identity + server id: a second connect
+    // to the same server is refused before the first one's record exists.
+    std::set<std::string> connecting_servers;
+
+    impl(asio::any_io_executor e, std::shared_ptr<store::session_store> s, manager_options o,
+         event_sink k)
+        : ex(std::move(e))
+        , store(std::move(s))
+        , opts(std::move(o))
+        , sink(std::move(k)) {}
+
+    void emit(std::string const& identity, event_sink const& also, channel ch, json::object data) {
+        event ev{identity, ch, std::move(data)};
+        if (sink)
+            sink(ev);
+        if (also)
+            also(ev);
+    }
+
+    void set_state(live_session& l, connection_state s, event_sink const& also) {
+        auto previous = l.state;
+        l.state = s;
+        emit(l.identity, also, channel::connection, state_changed(l.ref, s, previous));
+        json::object payload{{"previousState", to_string(previous)}, {"newState", to_string(s)}};
+        emit(l.identity, also, channel::observability,
+             observability("mcp:client:state_change", "info",
+                           "Connection state: " + std::string(to_string(previous)) + " → " +
+                               std::string(to_string(s)),
+                           &l.ref, std::move(payload)));
+    }
+
+    void emit_error(live_session& l, std::string const& message, error_kind kind,
+                    event_sink const& also) {
+        emit(l.identity, also, channel::connection, error_event(l.ref, message, kind));
+        json::object payload{{"errorType", to_string(kind)}, {"error", message}};
+        emit(l.identity, also, channel::observability,
+             observability("mcp:client:error", "error", message, &l.ref, std::move(payload)));
+    }
+
+    void emit_progress(live_session& l, std::string const& message, event_sink const& also) {
+        emit(l.identity, also, channel::connection, progress_event(l.ref, message));
+    }
+
+    std::shared_ptr<live_session> find(std::string const& identity, std::string const& sid) {
+        auto it = live.find(key_of(identity, sid));
+        return it == live.end() ? nullptr : it->second;
+    }
+
+    std::shared_ptr<live_session> from_record(std::string const& identity,
+                                              json::object const& record) {
+        auto l = std::make_shared<live_session>();
+        l->identity = identity;
+        l->ref.session_id = text_field(record, "sessionId");
+        l->ref.server_id = text_field(record, "serverId");
+        if (l->ref.server_id.empty())
+            l->ref.server_id = "unknown";
+        l->ref.server_name = text_field(record, "serverName");
+        l->ref.server_url = text_field(record, "serverUrl");
+        if (auto const* c = record.if_contains("createdAt"); c != nullptr && c->is_number())
+            l->ref.created_at = c->to_number<std::int64_t>();
+        l->callback_url = text_field(record, "callbackUrl");
+        if (auto const* h = record.if_contains("headers"); h != nullptr && h->is_object())
+            for (auto const& [name, value] : h->get_object())
+                if (value.is_string())
+                    l->headers.emplace_back(std::string(name), std::string(value.get_string()));
+        l->transport = client::parse_transport_kind(text_field(record, "transportType"));
+        return l;
+    }
+
+    void adopt(std::shared_ptr<live_session> const& l) {
+        live[key_of(l->identity, l->ref.session_id)] = l;
+    }
+
+    // Waits while another call connects this session (bounded: that call has its own timeout).
+    asio::awaitable<void> wait_not_connecting(std::shared_ptr<live_session> const& l) {
+        asio::steady_timer t(ex);
+        // The attempt is bounded by the connect timeout, its discovery by the request timeout.
+        auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout +
+                        opts.client.request_timeout + std::chrono::seconds(5);
+        while (l->connecting && std::chrono::steady_clock::now() < deadline) {
+            t.expires_after(std::chrono::milliseconds(20));
+            boost::system::error_code ec;
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+
+    // Opens the connection (closing an earlier one), bounded by connect_timeout.
+    asio::awaitable<result<void>> open(std::shared_ptr<live_session> l, event_sink also) {
+        auto gen = ++l->generation;
+        if (l->session) {
+            auto old = std::move(*l->session);
+            l->session.reset();
+            co_await old.close();
+        }
+        set_state(*l, connection_state::connecting, also);
+
+        client::session_options o = opts.client;
+        for (auto const& h : l->headers)
+            o.headers.push_back(h);
+        if (l->transport)
+            o.transport = *l->transport == client::transport_kind::sse
+                              ? client::transport_choice::sse
+                              : client::transport_choice::streamable_http;
+        else
+            o.transport = client::transport_choice::automatic;
+        bool has_authorization = std::any_of(l->headers.begin(), l->headers.end(), [](auto& h) {
+            return iequals(h.first, "authorization");
+        });
+        if (!has_authorization && opts.oauth.make) {
+            if (!l->auth)
+                l->auth = opts.oauth.make(l->identity, l->ref.session_id, l->callback_url);
+            o.auth = l->auth->provider();
+        }
+        std::weak_ptr<impl> weak_self = shared_from_this();
+        std::weak_ptr<live_session> weak_live = l;
+        o.on.on_failed = [weak_self, weak_live, gen](error const& e) {
+            auto self = weak_self.lock();
+            auto lv = weak_live.lock();
+            if (!self || !lv || lv->removed || lv->generation != gen)
+                return;
+            self->emit_error(*lv, "Connection lost: " + describe(e), error_kind::connection, {});
+            self->set_state(*lv, connection_state::failed, {});
+        };
+        // The server's tool list changed: discover again, so the browser gets the new list.
+        o.on.on_notification = [weak_self, weak_live, gen](std::string const& method,
+                                                           json::object const&) {
+            auto self = weak_self.lock();
+            auto lv = weak_live.lock();
+            if (method != "notifications/tools/list_changed" || !self || !lv || lv->removed ||
+                lv->generation != gen)
+                return;
+            auto rediscover = [self, lv, gen]() -> asio::awaitable<void> {
+                if (lv->removed || lv->generation != gen || lv->connecting || !lv->session ||
+                    !lv->session->is_open())
+                    co_return;
+                co_await self->discover(lv, {});
+            };
+            asio::co_spawn(self->ex, std::move(rediscover), asio::detached);
+        };
+        o.on.on_log = [weak_self, weak_live](client::log_message const& m) {
+            auto self = weak_self.lock();
+            auto lv = weak_live.lock();
+            if (!self || !lv || lv->removed)
+                return;
+            json::object payload{{"level", m.level}, {"logger", m.logger}, {"data", m.data}};
+            std::string level = m.level == "debug"                         ? "debug"
+                                : m.level == "info" || m.level == "notice" ? "info"
+                                : m.level == "warning"                     ? "warn"
+                                                                           : "error";
+            self->emit(
+                lv->identity, {}, channel::observability,
+                observability("mcp:server:log", level, "server log", &lv->ref, std::move(payload)));
+        };
+
+        using namespace asio::experimental::awaitable_operators;
+        asio::steady_timer limit(ex, opts.connect_timeout);
+        auto connecting = client::session::connect(l->ref.server_url, std::move(o));
+        auto timing = limit.async_wait(asio::use_awaitable);
+        auto raced = co_await (std::move(connecting) || std::move(timing));
+        if (raced.index() == 1)
+            co_return fail(errc::connect_failed,
+                           "Connection timed out after " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  opts.connect_timeout)
+                                                  .count()) +
+                               "ms");
+        auto& connected = std::get<0>(raced);
+        if (!connected)
+            co_return connected.error();
+        if (l->removed || l->generation != gen) {
+            co_await connected->close();
+            co_return fail(errc::not_connected, "the session was disconnected meanwhile");
+        }
+        l->transport = connected->transport();
+        l->session.emplace(std::move(*connected));
+        set_state(*l, connection_state::connected, also);
+        emit_progress(*l, "Connected successfully", also);
+        co_return result<void>();
+    }
+
+    // tools/list, announced: DISCOVERING, tools_discovered, READY.
+    asio::awaitable<result<json::array>> discover(std::shared_ptr<live_session> l,
+                                                  event_sink also) {
+        set_state(*l, connection_state::discovering, also);
+        auto tools = co_await l->session->list_tools();
+        if (!tools) {
+            emit_error(*l, describe(tools.error()), error_kind::validation, also);
+            set_state(*l, connection_state::failed, also);
+            co_return tools.error();
+        }
+        json::array list;
+        for (auto& t : *tools)
+            list.emplace_back(std::move(t));
+        emit(l->identity, also, channel::connection, tools_discovered(l->ref, list));
+        set_state(*l, connection_state::ready, also);
+        emit_progress(*l, "Discovered " + std::to_string(list.size()) + " tools", also);
+        co_return list;
+    }
+
+    enum class outcome_kind { ready, auth_required, failed };
+    struct outcome {
+        outcome_kind kind = outcome_kind::failed;
+        std::string auth_url;
+        error err;
+        std::size_t tool_count = 0;
+    };
+
+    // One attempt: connect, save the record as active with the transport that worked, then
+    // discover the tools (when asked). A 401 the OAuth layer can fix becomes auth_required,
+    // announced once.
+    asio::awaitable<outcome> attempt(std::shared_ptr<live_session> l, event_sink also,
+                                     error_kind failure_kind, bool with_discovery) {
+        if (l->connecting) {
+            co_await wait_not_connecting(l);
+            co_return shared_outcome(*l);
+        }
+        l->connecting = true;
+        auto out = co_await attempt_now(l, std::move(also), failure_kind, with_discovery);
+        l->connecting = false;
+        l->last_error.reset();
+        if (out.kind == outcome_kind::failed)
+            l->last_error = out.err;
+        if (out.kind == outcome_kind::ready && with_discovery)
+            l->tool_count = out.tool_count;
+        co_return out;
+    }
+
+    // What a call that waited for another one's attempt gets.
+    static outcome shared_outcome(live_session const& l) {
+        outcome o;
+        if (l.session && l.session->is_open()) {
+            o.kind = outcome_kind::ready;
+            o.tool_count = l.tool_count;
+            return o;
+        }
+        if (l.state == connection_state::authenticating && l.auth) {
+            if (auto url = l.auth->authorization_url(); url && !url->empty()) {
+                o.kind = outcome_kind::auth_required;
+                o.auth_url = *url;
+                o.err = fail(errc::auth_required, "OAuth authorization required");
+                return o;
+            }
+        }
+        o.err = l.last_error ? *l.last_error
+                             : fail(errc::not_connected, "the connection attempt did not succeed");
+        return o;
+    }
+
+    asio::awaitable<outcome> attempt_now(std::shared_ptr<live_session> l, event_sink also,
+                                         error_kind failure_kind, bool with_discovery) {
+        outcome out;
+        auto opened = co_await open(l, also);
+        if (!opened) {
+            if (l->auth) {
+                if (auto url = l->auth->authorization_url(); url && !url->empty()) {
+                    set_state(*l, connection_state::authenticating, also);
+                    json::object pending{{"active", false}};
+                    auto saved = co_await store->update_session(l->identity, l->ref.session_id,
+                                                                pending, opts.pending_ttl);
+                    if (!saved) {
+                        out.err = saved.error();
+                        co_return out;
+                    }
+                    emit(l->identity, also, channel::connection, auth_required(l->ref, *url));
+                    out.kind = outcome_kind::auth_required;
+                    out.auth_url = *url;
+                    out.err = fail(errc::auth_required, "OAuth authorization required");
+                    co_return out;
+                }
+            }
+            auto message = describe(opened.error());
+            auto kind = failure_kind;
+            if (http::status_of(opened.error()) == 401) {
+                kind = error_kind::auth;
+                if (l->auth) {
+                    auto why = l->auth->last_error();
+                    message = "OAuth authorization URL not available: " +
+                              (why ? describe(*why) : message);
+                } else {
+                    message = "The server requires authorization (HTTP 401) and the request "
+                              "carried no usable credentials: " +
+                              message;
+                }
+            }
+            emit_error(*l, message, kind, also);
+            set_state(*l, connection_state::failed, also);
+            out.err =
+                fail(kind == error_kind::auth ? errc::auth_failed : errc::connect_failed, message);
+            co_return out;
+        }
+        json::object active{{"active", true}, {"transportType", client::to_string(*l->transport)}};
+        auto saved = co_await store->update_session(l->identity, l->ref.session_id, active,
+                                                    opts.session_ttl);
+        if (!saved) {
+            // Removed meanwhile (a disconnect from another tab or instance): do not hold a
+            // connection no record describes.
+            co_await close_session(*l);
+            set_state(*l, connection_state::failed, also);
+            out.err = saved.error();
+            co_return out;
+        }
+        if (with_discovery) {
+            auto tools = co_await discover(l, also);
+            if (!tools) {
+                out.err = tools.error();
+                co_return out;
+            }
+            out.tool_count = tools->size();
+        }
+        out.kind = outcome_kind::ready;
+        co_return out;
+    }
+
+    asio::awaitable<void> close_session(live_session& l) {
+        ++l.generation;
+        if (l.session) {
+            auto s = std::move(*l.session);
+            l.session.reset();
+            co_await s.close();
+        }
+    }
+
+    // The live connection of a stored session: held, or reconnected now (getOrCreateClient).
+    asio::awaitable<result<std::shared_ptr<live_session>>>
+    ensure(std::string const& identity, std::string const& sid, event_sink const& also) {
+        auto l = find(identity, sid);
+        if (l && l->connecting)
+            co_await wait_not_connecting(l);
+        if (l && l->session && l->session->is_open())
+            co_return l;
+        auto record = co_await store->get_session(identity, sid);
+        if (!record)
+            co_return record.error();
+        if (!*record)
+            co_return fail(errc::session_not_found, "Session not found");
+        l = find(identity, sid);
+        if (l && l->session && l->session->is_open())
+            co_return l;
+        if (!l) {
+            l = from_record(identity, **record);
+            adopt(l);
+        }
+        auto o = co_await attempt(l, also, error_kind::connection, false);
+        if (o.kind == outcome_kind::ready)
+            co_return l;
+        co_return o.err;
+    }
+};
+
+manager::manager(asio::any_io_executor ex, std::shared_ptr<store::session_store> store,
+                 manager_options opts, event_sink sink)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(store), std::move(opts),
+                                   std::move(sink))) {}
+
+manager::~manager() {
+    for (auto& [key, l] : impl_->live) {
+        l->removed = true;
+        ++l->generation;
+    }
+}
+
+manager::json_result manager::get_sessions(std::string identity) {
+    if (auto ok = store::validate_identity(identity); !ok)
+        co_return fail(errc::invalid_params, ok.error().message());
+    auto records = co_await impl_->store->get_identity_sessions_data(identity);
+    if (!records)
+        co_return records.error();
+    json::array sessions;
+    for (auto const& r : *records) {
+        json::object s;
+        s["sessionId"] = text_field(r, "sessionId");
+        if (auto const* v = r.if_contains("serverId"); v != nullptr && v->is_string())
+            s["serverId"] = *v;
+        if (auto const* v = r.if_contains("serverName"); v != nullptr && v->is_string())
+            s["serverName"] = *v;
+        s["serverUrl"] = text_field(r, "serverUrl");
+        auto transport = text_field(r, "transportType");
+        s["transport"] = transport.empty() ? "streamable_http" : transport;
+        auto const* created = r.if_contains("createdAt");
+        s["createdAt"] = created != nullptr && created->is_number() ? *created : json::value(0);
+        auto const* active = r.if_contains("active");
+        s["active"] = !(active != nullptr && active->is_bool() && !active->get_bool());
+        sessions.emplace_back(std::move(s));
+    }
+    // Oldest first, so that every tab lists them in the same order.
+    std::stable_sort(
+        sessions.begin(), sessions.end(), [](json::value const& a, json::value const& b) {
+            return a.at("createdAt").to_number<double>() < b.at("createdAt").to_number<double>();
+        });
+    co_return json::object{{"sessions", std::move(sessions)}};
+}
+
+manager::json_result manager::connect(std::string identity, connect_params p, event_sink also) {
+    auto& self = *impl_;
+    if (auto ok = store::validate_identity(identity); !ok)
+        co_return fail(errc::invalid_params, ok.error().message());
+    if (p.server_url.empty())
+        co_return fail(errc::invalid_params, "serverUrl is required");
+    auto parsed = http::parse_url(p.server_url);
+    if (!parsed)
+        co_return fail(errc::invalid_params, "serverUrl: " + parsed.error().message());
+    std::string server_id = !p.server_id.empty() && p.server_id.size() <= 12
+                                ? p.server_id
+                                : store::generate_session_id();
+
+    auto existing = co_await self.store->get_identity_sessions_data(identity);
+    if (!existing)
+        co_return existing.error();
+    for (auto const& r : *existing) {
+        if (text_field(r, "serverId") != server_id && text_field(r, "serverUrl") != p.server_url)
+            continue;
+        auto sid = text_field(r, "sessionId");
+        auto const* active = r.if_contains("active");
+        if (active != nullptr && active->is_bool() && !active->get_bool()) {
+            // Waiting for OAuth: connect again means resume it.
+            auto restored = co_await restore_session(identity, sid, also);
+            json::object out{{"sessionId", sid}, {"success", true}};
+            if (!restored) {
+                if (restored.error() != make_error_code(errc::auth_required))
+                    co_return restored.error();
+                auto l = self.find(identity, sid);
+                std::optional<std::string> url;
+                if (l && l->auth)
+                    url = l->auth->authorization_url();
+                out["requiresAuth"] = true;
+                if (url)
+                    out["authUrl"] = *url;
+            }
+            co_return out;
+        }
+        auto name = text_field(r, "serverName");
+        co_return fail(errc::duplicate_connection,
+                       "Connection already exists for server: " + text_field(r, "serverUrl") +
+                           " (" + name + ")");
+    }
+    auto by_url = key_of(identity, "url:" + p.server_url);
+    auto by_id = key_of(identity, "id:" + server_id);
+    if (self.connecting_servers.count(by_url) != 0 || self.connecting_servers.count(by_id) != 0)
+        co_return fail(errc::duplicate_connection,
+                       "A connection to " + p.server_url + " is already being made");
+    self.connecting_servers.insert(by_url);
+    self.connecting_servers.insert(by_id);
+    struct unmark {
+        impl& i;
+        std::string a, b;
+        ~unmark() {
+            i.connecting_servers.erase(a);
+            i.connecting_servers.erase(b);
+        }
+    } unmark_on_exit{self, by_url, by_id};
+
+    auto l = std::make_shared<live_session>();
+    l->identity = identity;
+    l->ref.session_id = store::generate_session_id();
+    l->ref.server_id = server_id;
+    l->ref.server_name = p.server_name;
+    l->ref.server_url = p.server_url;
+    l->ref.created_at = unix_time_ms();
+    l->callback_url = p.callback_url;
+    l->headers = p.headers;
+    l->transport = p.transport;
+
+    json::object record;
+    record["sessionId"] = l->ref.session_id;
+    record["identity"] = identity;
+    record["serverId"] = server_id;
+    if (!p.server_name.empty())
+        record["serverName"] = p.server_name;
+    record["serverUrl"] = p.server_url;
+    if (!p.callback_url.empty())
+        record["callbackUrl"] = p.callback_url;
+    record["transportType"] =
+        client::to_string(p.transport.value_or(client::transport_kind::streamable_http));
+    if (!p.headers.empty()) {
+        json::object headers;
+        for (auto const& [name, value] : p.headers)
+            headers[name] = value;
+        record["headers"] = std::move(headers);
+    }
+    record["createdAt"] = l->ref.created_at;
+    record["active"] = false;
+    // The record exists while connecting (OAuth keeps its verifier there), with a short TTL.
+    auto created = co_await self.store->create_session(std::move(record), self.opts.pending_ttl);
+    if (!created)
+        co_return created.error();
+    self.adopt(l);
+    self.set_state(*l, connection_state::initializing, also);
+
+    auto o = co_await self.attempt(l, also, error_kind::connection, true);
+    json::object out{{"sessionId", l->ref.session_id}, {"success", true}};
+    switch (o.kind) {
+    case impl::outcome_kind::ready:
+        co_return out;
+    case impl::outcome_kind::auth_required:
+        out["requiresAuth"] = true;
+        out["authUrl"] = o.auth_url;
+        co_return out;
+    case impl::outcome_kind::failed:
+        break;
+    }
+    // No ghost: a connect that failed leaves no record and no connection behind.
+    l->removed = true;
+    co_await self.close_session(*l);
+    self.live.erase(key_of(identity, l->ref.session_id));
+    auto removed = co_await self.store->remove_session(identity, l->ref.session_id);
+    if (!removed)
+        log::warn("gateway: the failed connection {}'s record could not be removed: {}",
+                  l->ref.session_id, removed.error().message());
+    co_return o.err;
+}
+
+manager::json_result manager::disconnect(std::string identity, std::string session_id,
+                                         event_sink also) {
+    auto& self = *impl_;
+    if (auto ok = store::validate_keys(identity, session_id); !ok)
+        co_return fail(errc::invalid_params, ok.error().message());
+    auto l = self.find(identity, session_id);
+    session_ref ref;
+    if (l) {
+        l->removed = true;
+        ref = l->ref;
+        self.live.erase(key_of(identity, session_id));
+        co_await self.close_session(*l);
+    } else {
+        auto record = co_await self.store->get_session(identity, session_id);
+        if (!record)
+            co_return record.error();
+        if (*record)
+            ref = self.from_record(identity, **record)->ref;
+        else
+            ref.session_id = session_id;
+    }
+    auto removed = co_await self.store->remove_session(identity, session_id);
+    if (!removed)
+        co_return removed.error();
+    self.emit(identity, also, channel::connection, disconnected(ref, "disconnected by the user"));
+    co_return json::object{{"success", true}};
+}
+
+manager::json_result manager::restore_session(std::string identity, std::string session_id,
+                                              event_sink also) {
+    auto& self = *impl_;
+    if (auto ok = store::validate_keys(identity, session_id); !ok)
+        co_return fail(errc::invalid_params, ok.error().message());
+    auto record = co_await self.store->get_session(identity, session_id);
+    if (!record)
+        co_return record.error();
+    if (!*record)
+        co_return fail(errc::session_not_found, "Session not found");
+    auto l = self.find(identity, session_id);
+    if (l && l->connecting)
+        co_await self.wait_not_connecting(l);
+    if (!l) {
+        l = self.from_record(identity, **record);
+        self.adopt(l);
+    }
+    auto previous = l->state;
+    l->state = connection_state::disconnected;
+    self.set_state(*l, connection_state::validating, also);
+    if (l->session && l->session->is_open() && previous == connection_state::ready) {
+        auto tools = co_await self.discover(l, also);
+        if (tools)
+            co_return json::object{{"success", true}, {"toolCount", tools->size()}};
+    }
+    auto o = co_await self.attempt(l, also, error_kind::validation, true);
+    if (o.kind == impl::outcome_kind::ready)
+        co_return json::object{{"success", true}, {"toolCount", o.tool_count}};
+    co_return o.err;
+}
+
+manager::json_result manager::restore_all(std::string identity, event_sink also) {
+    auto& self = *impl_;
+    if (auto ok = store::validate_identity(identity); !ok)
+        co_return fail(errc::invalid_params, ok.error().message());
+    auto records = co_await self.store->get_identity_sessions_data(identity);
+    if (!records)
+        co_return records.error();
+    std::vector<std::string> ids;
+    for (auto const& r : *records) {
+        auto const* active = r.if_contains("active");
+        bool pending = active != nullptr && active->is_bool() && !active->get_bool();
+        if (!pending && !text_field(r, "serverUrl").empty())
+            ids.push_back(text_field(r, "sessionId"));
+    }
+    std::vector<json::object> results(ids.size());
+    auto batch = std::max<std::size_t>(1, self.opts.restore_batch);
+    for (std::size_t start = 0; start < ids.size(); start += batch) {
+        auto end = std::min(ids.size(), start + batch);
+        auto left = std::make_shared<std::size_t>(end - start);
+        auto done = std::make_shared<wakeup>(self.ex);
+        for (auto i = start; i < end; ++i) {
+            auto one = [this, identity, id = ids[i], also, &results, i, left,
+                        done]() -> asio::awaitable<void> {
+                result<json::object> r = fail(errc::connect_failed, "not attempted");
+                for (unsigned attempt = 0; attempt <= impl_->opts.max_retries; ++attempt) {
+                    r = co_await restore_session(identity, id, also);
+                    if (r || r.error() == make_error_code(errc::auth_required) ||
+                        r.error() == make_error_code(errc::session_not_found))
+                        break;
+                    if (attempt < impl_->opts.max_retries) {
+                        asio::steady_timer t(impl_->ex, impl_->opts.retry_delay);
+                        boost::system::error_code ec;
+                        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                    }
+                }
+                json::object entry{{"sessionId", id}, {"success", r.has_value()}};
+                if (r)
+                    entry["toolCount"] = r->at("toolCount");
+                else
+                    entry["error"] = describe(r.error());
+                results[i] = std::move(entry);
+                if (--*left == 0)
+                    done->notify();
+            };
+            asio::co_spawn(self.ex, std::move(one), asio::detached);
+        }
+        co_await done->wait();
+    }
+    json::array out;
+    for (auto& r : results)
+        out.emplace_back(std::move(r));
+    co_return json::object{{"sessions", std::move(out)}};
+}
+
+manager::json_result manager::finish_auth(std::string identity, std::string session_id_or_state,
+                                          std::string code, std::string state, std::string iss,
+                                          event_sink also) {
+    auto& self = *impl_;
+    if (!self.opts.oauth.make)
+        co_return fail(errc::auth_failed, "OAuth is not configured on this gateway");
+    std::string sid = session_id_or_state;
+    if (self.opts.oauth.session_of_state) {
+        if (auto named = self.opts.oauth.session_of_state(session_id_or_state)) {
+            sid = *named;
+            if (state.empty())
+                state = session_id_or_state;
+        }
+    }
+    if (state.empty())
+        co_return fail(errc::invalid_params,
+                       "finishAuth needs the OAuth state: pass the callback's `state` as "
+                       "sessionId, or as `state`");
+    if (code.empty())
+        co_return fail(errc::invalid_params, "code is required");
+    if (auto ok = store::validate_keys(identity, sid); !ok)
+        co_return fail(errc::invalid_params, ok.error().message());
+    auto record = co_await self.store->get_session(identity, sid);
+    if (!record)
+        co_return record.error();
+    if (!*record)
+        co_return fail(errc::session_not_found, "Session not found");
+    auto l = self.find(identity, sid);
+    if (!l) {
+        l = self.from_record(identity, **record);
+        self.adopt(l);
+    }
+    if (!l->auth)
+        l->auth = self.opts.oauth.make(identity, sid, l->callback_url);
+    self.set_state(*l, connection_state::authenticating, also);
+    self.emit_progress(*l, "Exchanging authorization code for tokens...", also);
+    auto finished = co_await l->auth->finish(std::move(code), std::move(state), std::move(iss));
+    if (!finished) {
+        self.emit_error(*l, describe(finished.error()), error_kind::auth, also);
+        self.set_state(*l, connection_state::failed, also);
+        co_return fail(errc::auth_failed, describe(finished.error()));
+    }
+    self.set_state(*l, connection_state::authenticated, also);
+    // The stored transport was a placeholder before the first connection: negotiate.
+    l->transport.reset();
+    auto o = co_await self.attempt(l, also, error_kind::auth, true);
+    if (o.kind == impl::outcome_kind::ready)
+        co_return json::object{{"success", true}, {"toolCount", o.tool_count}};
+    co_return o.err;
+}
+
+manager::json_result manager::list_tools(std::string identity, std::string session_id,
+                                         event_sink also) {
+    auto l = co_await impl_->ensure(identity, session_id, also);
+    if (!l)
+        co_return l.error();
+    auto tools = co_await impl_->discover(*l, also);
+    if (!tools)
+        co_return tools.error();
+    co_return json::object{{"tools", std::move(*tools)}};
+}
+
+manager::json_result manager::call_tool(std::string identity, std::string session_id,
+                                        std::string tool, json::object args, event_sink also) {
+    auto l = co_await impl_->ensure(identity, session_id, also);
+    if (!l)
+        co_return l.error();
+    client::request_options ro;
+    std::weak_ptr<impl> weak_self = impl_;
+    std::weak_ptr<live_session> weak_live = *l;
+    ro.on_progress = [weak_self, weak_live, also](client::progress const& p) {
+        auto self = weak_self.lock();
+        auto lv = weak_live.lock();
+        if (!self || !lv)
+            return;
+        // "Reading files (3/10)", or "Progress 3/10" when the server gave no message.
+        auto amount =
+            p.total ? fmt::format("{}/{}", p.value, *p.total) : fmt::format("{}", p.value);
+        auto message = p.message.empty() ? "Progress " + amount : p.message + " (" + amount + ")";
+        self->emit_progress(*lv, message, also);
+    };
+    auto r = co_await (*l)->session->call_tool(std::move(tool), std::move(args), std::move(ro));
+    if (!r)
+        co_return r.error();
+    json::object meta;
+    if (auto const* m = r->if_contains("_meta"); m != nullptr && m->is_object())
+        meta = m->get_object();
+    meta["sessionId"] = session_id;
+    (*r)["_meta"] = std::move(meta);
+    co_return std::move(*r);
+}
+
+manager::json_result manager::list_prompts(std::string identity, std::string session_id,
+                                           event_sink also) {
+    auto l = co_await impl_->ensure(identity, session_id, also);
+    if (!l)
+        co_return l.error();
+    auto prompts = co_await (*l)->session->list_prompts();
+    if (!prompts)
+        co_return prompts.error();
+    json::array list;
+    for (auto& p : *prompts)
+        list.emplace_back(std::move(p));
+    co_return json::object{{"prompts", std::move(list)}};
+}
+
+manager::json_result manager::get_prompt(std::string identity, std::string session_id,
+                                         std::string name, json::object args, event_sink also) {
+    auto l = co_await impl_->ensure(identity, session_id, also);
+    if (!l)
+        co_return l.error();
+    co_return co_await (*l)->session->get_prompt(std::move(name), std::move(args));
+}
+
+manager::json_result manager::list_resources(std::string identity, std::string session_id,
+                                             event_sink also) {
+    auto l = co_await impl_->ensure(identity, session_id, also);
+    if (!l)
+        co_return l.error();
+    auto resources = co_await (*l)->session->list_resources();
+    if (!resources)
+        co_return resources.error();
+    json::array list;
+    for (auto& r : *resources)
+        list.emplace_back(std::move(r));
+    co_return json::object{{"resources", std::move(list)}};
+}
+
+manager::json_result manager::read_resource(std::string identity, std::string session_id,
+                                            std::string uri, event_sink also) {
+    auto l = co_await impl_->ensure(identity, session_id, also);
+    if (!l)
+        co_return l.error();
+    co_return co_await (*l)->session->read_resource(std::move(uri));
+}
+
+asio::awaitable<void> manager::forget(std::string identity, std::string session_id) {
+    auto l = impl_->find(identity, session_id);
+    if (!l)
+        co_return;
+    l->removed = true;
+    impl_->live.erase(key_of(identity, session_id));
+    co_await impl_->close_session(*l);
+}
+
+connection_state manager::state_of(std::string const& identity,
+                                   std::string const& session_id) const {
+    auto it = impl_->live.find(key_of(identity, session_id));
+    return it == impl_->live.end() ? connection_state::disconnected : it->second->state;
+}
+
+std::size_t manager::live_count() const noexcept {
+    return static_cast<std::size_t>(
+        std::count_if(impl_->live.begin(), impl_->live.end(),
+                      [](auto const& kv) { return kv.second->session.has_value(); }));
+}
+
+asio::awaitable<void> manager::close() {
+    auto held = std::move(impl_->live);
+    impl_->live.clear();
+    for (auto& [key, l] : held) {
+        l->removed = true;
+        co_await impl_->close_session(*l);
+    }
+}
+
+} // namespace mcpd::gateway

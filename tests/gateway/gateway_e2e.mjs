@@ -1,0 +1,513 @@
+// tests/gateway/gateway_e2e.mjs — mcpd's client gateway (/gateway) end to end, driven by
+// @mcp-ts/sdk's own browser client (SSEClient, pinned in tests/node) and by raw HTTP where the
+// wire itself is the subject. Everything runs on ephemeral 127.0.0.1 ports and is stopped by PID:
+//   - remote MCP servers: `mcpd serve` (its conformance fixtures) and three of the official
+//     TypeScript SDK's example servers (ts_example_server.mjs): Streamable HTTP with JSON
+//     answers, the deprecated HTTP+SSE server, and the server that speaks both;
+//   - gateways: `mcpd serve` with a gateway token, in turn on SQLite, file and Redis storage
+//     (restarted to prove sessions are restored), and two instances on one Redis (the stream on
+//     one, the RPC on the other).
+// Usage: node gateway_e2e.mjs <mcpd binary> <node_tools dir>
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const [mcpdBin, toolsDir] = process.argv.slice(2);
+if (!mcpdBin || !toolsDir) {
+    console.error('usage: gateway_e2e.mjs <mcpd binary> <node_tools dir>');
+    process.exit(2);
+}
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { SSEClient } = await import(pathToFileURL(path.join(toolsDir, 'node_modules/@mcp-ts/sdk/dist/client/index.mjs')).href);
+
+const TOKEN = 'e2e-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+const work = mkdtempSync(path.join(os.tmpdir(), 'mcpd-gateway-e2e-'));
+const children = [];
+let failures = 0;
+let checks = 0;
+
+function check(cond, what, detail = '') {
+    checks++;
+    if (cond) {
+        console.log(`ok - ${what}`);
+    } else {
+        failures++;
+        console.log(`FAIL - ${what}${detail ? ': ' + detail : ''}`);
+    }
+}
+
+async function eventually(pred, what, limitMs = 15000) {
+    const deadline = Date.now() + limitMs;
+    while (Date.now() < deadline) {
+        if (await pred()) return true;
+        await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+}
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+// Starts a child, waits for `pattern` in its output (stdout + stderr); returns {child, match, output()}.
+async function startProcess(name, cmd, args, { env = {}, cwd = work, pattern }) {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    let match = null;
+    await eventually(() => {
+        if (child.exitCode !== null) throw new Error(`${name} exited at start:\n${out}`);
+        match = out.match(pattern);
+        return match !== null;
+    }, `${name} to start`);
+    return { child, match, output: () => out, name };
+}
+
+async function stopProcess(p) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    const exited = new Promise((r) => p.child.once('exit', r));
+    p.child.kill('SIGTERM');
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), 10000);
+    const code = await exited;
+    clearTimeout(timer);
+    // A sanitizer build (the asan preset) reports memory errors on stderr.
+    if (/Sanitizer|runtime error:/.test(p.output())) check(false, `${p.name}: no sanitizer report`, p.output().slice(-4000));
+    return code;
+}
+
+async function startMcpd(name, args, env) {
+    const p = await startProcess(name, mcpdBin, ['serve', '--port', '0', '--drain-timeout', '2s', ...args], {
+        env: { MCP_TS_STORAGE_TYPE: 'memory', MCPD_LOG_FORMAT: 'text', ...env },
+        pattern: /serving MCP on (http:\/\/127\.0\.0\.1:\d+)\/mcp/,
+    });
+    p.base = p.match[1];
+    p.mcp = p.base + '/mcp';
+    p.gateway = p.base + '/gateway';
+    return p;
+}
+
+async function startGateway(name, env = {}, args = []) {
+    return startMcpd(name, args, { MCPD_GATEWAY_TOKEN: TOKEN, ...env });
+}
+
+async function startExample(example) {
+    const p = await startProcess(example, path.join(toolsDir, 'node_modules/.bin/node'),
+        [path.join(here, 'ts_example_server.mjs'), toolsDir, example],
+        { pattern: /listening on (http:\/\/127\.0\.0\.1:\d+)/ });
+    p.base = p.match[1];
+    return p;
+}
+
+// An SSE reader over fetch: every event as {event, data}.
+function openStream(url, headers = {}) {
+    const controller = new AbortController();
+    const stream = { events: [], status: 0, closed: false };
+    stream.ready = (async () => {
+        const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...headers }, signal: controller.signal });
+        stream.status = res.status;
+        if (!res.ok) return;
+        const reader = res.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = '';
+        (async () => {
+            try {
+                while (true) {
+                    const { value, done } = await reader.read();
+                    if (done) break;
+                    buffer += decoder.decode(value, { stream: true });
+                    let at;
+                    while ((at = buffer.search(/\r?\n\r?\n/)) >= 0) {
+                        const block = buffer.slice(0, at);
+                        buffer = buffer.slice(at).replace(/^\r?\n\r?\n/, '');
+                        let event = 'message';
+                        const data = [];
+                        for (const line of block.split(/\r?\n/)) {
+                            if (line.startsWith('event:')) event = line.slice(6).trim();
+                            else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+                        }
+                        if (data.length) {
+                            let parsed = data.join('\n');
+                            try { parsed = JSON.parse(parsed); } catch { /* raw */ }
+                            stream.events.push({ event, data: parsed });
+                        }
+                    }
+                }
+            } catch { /* aborted */ }
+            stream.closed = true;
+        })();
+    })();
+    stream.close = () => controller.abort();
+    stream.waitFor = (pred, what) => eventually(() => stream.events.some(pred), what);
+    return stream;
+}
+
+async function post(url, body, headers = {}) {
+    const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.status, json, text, headers: res.headers };
+}
+
+const auth = { Authorization: `Bearer ${TOKEN}` };
+
+function client(gw, identity, sink = {}) {
+    const events = [];
+    const c = new SSEClient({
+        url: gw.gateway,
+        identity,
+        authToken: TOKEN,
+        onConnectionEvent: (e) => { events.push(e); sink.onConnectionEvent?.(e); },
+        onObservabilityEvent: () => {},
+    });
+    c.connect();
+    c.events = events;
+    return c;
+}
+
+function textOf(result) {
+    return result?.content?.[0]?.text;
+}
+
+async function main() {
+    // --- remote MCP servers ---------------------------------------------------------------
+    const remote = await startMcpd('remote-mcpd', ['--conformance', '--no-gateway'], {});
+    const jsonServer = await startExample('jsonResponseStreamableHttp');
+    const sseServer = await startExample('simpleSseServer');
+    const bothServer = await startExample('sseAndStreamableHttpCompatibleServer');
+
+    // --- settings -----------------------------------------------------------------------------
+    {
+        const printed = spawnSync(mcpdBin, ['config', 'print'], { env: { ...process.env, MCPD_GATEWAY_TOKEN: TOKEN, MCPD_GATEWAY_HEARTBEAT: '5s' }, encoding: 'utf8' });
+        const text = printed.stdout + printed.stderr;
+        check(/^gateway-token = \*\*\*/m.test(text) && !text.includes(TOKEN), 'config print masks the gateway token');
+        check(/^gateway-heartbeat = 5s\s+# env MCPD_GATEWAY_HEARTBEAT/m.test(text), 'config print shows the gateway settings and their source');
+    }
+
+    // --- access -------------------------------------------------------------------------------
+    {
+        const gw = await startGateway('gateway-access');
+        const rpc = { id: 'a1', method: 'getSessions' };
+        check((await post(gw.gateway + '?identity=alice', rpc)).status === 401, 'no token: 401');
+        check((await post(gw.gateway + '?identity=alice', rpc, { Authorization: 'Bearer wrong' })).status === 401,
+            'a wrong token: 401');
+        check((await post(gw.gateway + `?identity=alice&token=${TOKEN}`, rpc)).status === 401,
+            'a token in the URL only: 401 (URLs are logged)');
+        const ok = await post(gw.gateway + '?identity=alice', rpc, auth);
+        check(ok.status === 200 && Array.isArray(ok.json?.result?.sessions), 'the token as Bearer: 200 and {id, result}',
+            ok.text);
+        const alt = await post(gw.gateway + '?identity=alice', rpc, { 'X-Gateway-Token': TOKEN });
+        check(alt.status === 200, 'the token in X-Gateway-Token: 200');
+        const noIdentity = await post(gw.gateway, rpc, auth);
+        check(noIdentity.status === 400 && noIdentity.json?.error?.code === 'MISSING_IDENTITY', 'no identity: 400 MISSING_IDENTITY');
+        const garbage = await post(gw.gateway + '?identity=alice', '{not json', auth);
+        check(garbage.status === 400 && garbage.json?.error?.code === 'INVALID_REQUEST', 'a body that is not JSON: 400');
+        const get = openStream(gw.gateway + '?identity=alice');
+        await get.ready;
+        check(get.status === 401, 'GET without a token: 401');
+        const evil = await post(gw.gateway + '?identity=alice', rpc, { ...auth, Origin: 'http://evil.example' });
+        check(evil.status === 403, 'a foreign Origin: 403');
+        await stopProcess(gw);
+        check(!gw.output().includes(TOKEN), 'the token never appears in the log');
+
+        const dev = await startMcpd('gateway-dev', [], { MCPD_GATEWAY_DEV: '1' });
+        const devOk = await post(dev.gateway + '?identity=alice', rpc);
+        check(devOk.status === 200, 'gateway-dev on a loopback bind: no token needed');
+        await stopProcess(dev);
+        // Bound to every interface, the development setting does not open the gateway.
+        const wide = await startProcess('gateway-dev-wide', mcpdBin,
+            ['serve', '--host', '0.0.0.0', '--port', '0', '--drain-timeout', '2s'],
+            { env: { MCP_TS_STORAGE_TYPE: 'memory', MCPD_LOG_FORMAT: 'text', MCPD_GATEWAY_DEV: '1' },
+              pattern: /serving MCP on http:\/\/[^:]+:(\d+)\/mcp/ });
+        const wideUrl = `http://127.0.0.1:${wide.match[1]}/gateway?identity=alice`;
+        const wideRes = await post(wideUrl, rpc);
+        check(wideRes.status === 401, 'gateway-dev on a non-loopback bind: still 401 without a token', String(wideRes.status));
+        check(/gateway-dev applies to loopback binds only/.test(wide.output()), 'and mcpd says why at start');
+        await stopProcess(wide);
+    }
+
+    // --- SSEClient against every kind of server, events on GET streams (two tabs) -------------
+    {
+        const gw = await startGateway('gateway-main', { MCPD_GATEWAY_HEARTBEAT: '200ms' });
+        const tab1 = openStream(gw.gateway + '?identity=alice', auth);
+        const tab2 = openStream(gw.gateway + '?identity=alice', auth);
+        const other = openStream(gw.gateway + '?identity=bob', auth);
+        await Promise.all([tab1.ready, tab2.ready, other.ready]);
+        check(tab1.status === 200 && tab2.status === 200, 'two GET streams of one identity');
+        await tab1.waitFor((e) => e.event === 'connected' && typeof e.data.timestamp === 'number', 'connected');
+        await tab1.waitFor((e) => e.event === 'observability' && e.data.message === 'heartbeat', 'a heartbeat');
+        check(true, 'the connected event and heartbeats arrive');
+
+        const c = client(gw, 'alice');
+        const { sessions: none } = await c.getSessions();
+        check(Array.isArray(none) && none.length === 0, 'getSessions: none yet');
+
+        const conn = await c.connectToServer({
+            serverId: 'conf', serverName: 'conformance', serverUrl: remote.mcp, callbackUrl: 'http://127.0.0.1/cb',
+        });
+        check(conn.success === true && typeof conn.sessionId === 'string', 'connect: {sessionId, success}');
+        const sid = conn.sessionId;
+        const states = c.events.filter((e) => e.type === 'state_changed' && e.sessionId === sid).map((e) => e.state);
+        check(states.includes('CONNECTING') && states.at(-1) === 'READY', 'the POST stream carried the states up to READY',
+            states.join(','));
+        check(c.events.some((e) => e.type === 'tools_discovered' && e.sessionId === sid && e.toolCount > 0),
+            'tools_discovered with the tools');
+
+        const tools = await c.listTools(sid);
+        check(tools.tools.some((t) => t.name === 'echo'), 'listTools');
+        const echoed = await c.callTool(sid, 'echo', { text: 'through the gateway' });
+        check(textOf(echoed) === 'through the gateway' && echoed._meta?.sessionId === sid, 'callTool, with _meta.sessionId');
+        const before = c.events.length;
+        await c.callTool(sid, 'test_tool_with_progress', {});
+        const progress = c.events.slice(before).filter((e) => e.type === 'progress' && e.sessionId === sid && /\d+(\.\d+)?\/\d+/.test(e.message));
+        check(progress.length >= 2, "a tool's progress notifications arrive as progress events", JSON.stringify(c.events.slice(before)));
+        const prompts = await c.listPrompts(sid);
+        check(prompts.prompts.length > 0, 'listPrompts');
+        const prompt = await c.getPrompt(sid, 'test_prompt_with_arguments', { arg1: 'x', arg2: 'y' });
+        check(Array.isArray(prompt.messages) && prompt.messages.length > 0, 'getPrompt');
+        const resources = await c.listResources(sid);
+        check(resources.resources.some((r) => r.uri === 'test://static-text'), 'listResources');
+        const read = await c.readResource(sid, 'test://static-text');
+        check(Array.isArray(read.contents) && read.contents.length > 0, 'readResource');
+
+        let duplicate = null;
+        try { await c.connectToServer({ serverId: 'conf', serverName: 'again', serverUrl: remote.mcp, callbackUrl: 'http://127.0.0.1/cb' }); }
+        catch (e) { duplicate = e; }
+        check(duplicate && /already exists/.test(duplicate.message), 'a second connect to the same server is refused',
+            duplicate?.message);
+        let dead = null;
+        const deadPort = await freePort();
+        try { await c.connectToServer({ serverName: 'dead', serverUrl: `http://127.0.0.1:${deadPort}/mcp`, callbackUrl: 'http://127.0.0.1/cb' }); }
+        catch (e) { dead = e; }
+        check(dead && /refused/i.test(dead.message), 'a server that is not there: a clear error', dead?.message);
+        const afterDead = await c.getSessions();
+        check(afterDead.sessions.length === 1, 'the failed connect left no record');
+
+        // The official SDK's examples: Streamable HTTP (JSON answers), HTTP+SSE, and both.
+        const j = await c.connectToServer({ serverName: 'json', serverUrl: jsonServer.base + '/mcp', callbackUrl: 'http://127.0.0.1/cb' });
+        const greet = await c.callTool(j.sessionId, 'greet', { name: 'gateway' });
+        check(/gateway/.test(textOf(greet) ?? ''), 'the SDK example jsonResponseStreamableHttp: greet', JSON.stringify(greet));
+        const s = await c.connectToServer({ serverName: 'sse', serverUrl: sseServer.base + '/mcp', callbackUrl: 'http://127.0.0.1/cb' });
+        const sseTools = await c.listTools(s.sessionId);
+        check(sseTools.tools.some((t) => t.name === 'start-notification-stream'), 'the SDK example simpleSseServer (HTTP+SSE): listTools');
+        const b = await c.connectToServer({ serverName: 'both', serverUrl: bothServer.base + '/mcp', callbackUrl: 'http://127.0.0.1/cb' });
+        check(b.success, 'the SDK example sseAndStreamableHttpCompatibleServer: connect');
+        const bSse = await c.connectToServer({ serverName: 'both-sse', serverUrl: bothServer.base + '/sse', callbackUrl: 'http://127.0.0.1/cb', transportType: 'sse' });
+        const bSseTools = await c.listTools(bSse.sessionId);
+        check(bSseTools.tools.length > 0, 'the same server over its HTTP+SSE endpoint, transportType sse');
+        const all = await c.getSessions();
+        const byName = Object.fromEntries(all.sessions.map((x) => [x.serverName, x]));
+        check(byName.json?.transport === 'streamable_http' && byName.sse?.transport === 'sse' && byName['both-sse']?.transport === 'sse',
+            'getSessions: the transport that worked is stored', JSON.stringify(all.sessions));
+
+        const metrics = await (await fetch(gw.base + '/metrics')).text();
+        const gauge = (name) => Number((metrics.match(new RegExp(`^${name} (\\S+)$`, 'm')) ?? [])[1]);
+        check(gauge('mcpd_gateway_connections') >= 4 && gauge('mcpd_gateway_streams') === 3,
+            '/metrics counts the gateway connections and streams', metrics.split('\n').filter((l) => l.startsWith('mcpd_gateway')).join('; '));
+
+        // Both tabs saw the events and every RPC response of alice's; bob saw none of them.
+        await tab1.waitFor((e) => e.event === 'rpc-response' && e.data.result?._meta?.sessionId === sid, 'tab 1 rpc-response');
+        await tab2.waitFor((e) => e.event === 'connection' && e.data.type === 'tools_discovered' && e.data.sessionId === sid, 'tab 2 tools_discovered');
+        check(true, 'both tabs got the connection events and the RPC responses');
+        check(!other.events.some((e) => e.event === 'connection' || e.event === 'rpc-response'), "another identity's stream got nothing of alice's");
+
+        // A server whose tool list changes: the new list reaches the tabs as tools_discovered.
+        const changing = await startProcess('list-changed', path.join(toolsDir, 'node_modules/.bin/node'),
+            [path.join(here, 'list_changed_server.mjs'), toolsDir], { pattern: /listening on (http:\/\/127\.0\.0\.1:\d+)/ });
+        const lc = await c.connectToServer({ serverName: 'changing', serverUrl: changing.match[1] + '/mcp', callbackUrl: 'http://127.0.0.1/cb' });
+        const unlocked = await c.callTool(lc.sessionId, 'unlock', {});
+        check(textOf(unlocked) === 'unlocked', 'a tool that changes the tool list');
+        await tab1.waitFor((e) => e.event === 'connection' && e.data.type === 'tools_discovered' && e.data.sessionId === lc.sessionId &&
+            e.data.tools.some((t) => t.name === 'secret'), 'the new tool list on the stream');
+        check(true, 'notifications/tools/list_changed: the tabs get the new list (tools_discovered)');
+        const secret = await c.callTool(lc.sessionId, 'secret', {});
+        check(textOf(secret) === 'found', 'and the new tool can be called');
+        await c.disconnectFromServer(lc.sessionId);
+        await stopProcess(changing);
+
+        // Disconnect: announced to the tabs, gone from the store.
+        await c.disconnectFromServer(j.sessionId);
+        await tab2.waitFor((e) => e.event === 'connection' && e.data.type === 'disconnected' && e.data.sessionId === j.sessionId, 'disconnected');
+        const left = await c.getSessions();
+        check(!left.sessions.some((x) => x.sessionId === j.sessionId), 'disconnect removes the session');
+
+        // A server that goes away: the session fails, calls answer with an error, no hang.
+        const doomed = await startMcpd('doomed', ['--no-gateway'], {});
+        const d = await c.connectToServer({ serverName: 'doomed', serverUrl: doomed.mcp, callbackUrl: 'http://127.0.0.1/cb' });
+        await stopProcess(doomed);
+        let callError = null;
+        try { await c.callTool(d.sessionId, 'echo', { text: 'x' }); } catch (e) { callError = e; }
+        check(callError !== null, 'a call to a server that went away fails with an error', callError?.message);
+
+        tab1.close(); tab2.close(); other.close();
+        await stopProcess(gw);
+    }
+
+    // --- OAuth: a remote server behind the TypeScript SDK's OAuth demo ------------------------
+    {
+        const demo = await startProcess('oauth-demo', path.join(toolsDir, 'node_modules/.bin/node'),
+            [path.join(here, '../integration/oauth_demo_server.mjs'), toolsDir],
+            { pattern: /mcp (\S+)\n(?:.*\n)*?ready/ });
+        const demoMcp = demo.match[1];
+        const env = { MCP_TS_STORAGE_TYPE: 'sqlite', MCP_TS_STORAGE_SQLITE_PATH: path.join(work, 'oauth.db') };
+        let gw = await startGateway('gateway-oauth', env);
+        const tab = openStream(gw.gateway + '?identity=oauth-user', auth);
+        await tab.ready;
+        let c = client(gw, 'oauth-user');
+        const conn = await c.connectToServer({ serverName: 'protected', serverUrl: demoMcp, callbackUrl: 'http://127.0.0.1:9/oauth/callback' });
+        check(conn.success === true && conn.requiresAuth === true && /^http/.test(conn.authUrl ?? ''),
+            'OAuth: connect answers requiresAuth with the authorization URL', JSON.stringify(conn));
+        const asked = c.events.filter((e) => e.type === 'auth_required' && e.sessionId === conn.sessionId);
+        check(asked.length === 1 && asked[0].authUrl === conn.authUrl, 'OAuth: auth_required announced once, with the same URL');
+        await tab.waitFor((e) => e.event === 'connection' && e.data.type === 'auth_required', 'auth_required on the GET stream');
+        const pending = await c.getSessions();
+        check(pending.sessions.length === 1 && pending.sessions[0].active === false, 'OAuth: the pending session is listed as not active');
+        // A second connect to the same server resumes the pending one.
+        const again = await c.connectToServer({ serverName: 'protected', serverUrl: demoMcp, callbackUrl: 'http://127.0.0.1:9/oauth/callback' });
+        check(again.sessionId === conn.sessionId && again.requiresAuth === true, 'OAuth: connecting again resumes the pending session',
+            JSON.stringify(again));
+        // The user authorizes: the demo logs them in at once and redirects to the callback.
+        const redirect = await fetch(again.authUrl, { redirect: 'manual' });
+        const location = new URL(redirect.headers.get('location'));
+        const code = location.searchParams.get('code');
+        const state = location.searchParams.get('state');
+        check(redirect.status === 302 && code && state && state.startsWith(conn.sessionId + '.'),
+            'OAuth: the authorization server redirects with code and a state naming the session', location.href);
+        let wrong = null;
+        try { await c.finishAuth(conn.sessionId + '.forged', code); } catch (e) { wrong = e; }
+        check(wrong !== null, 'OAuth: a forged state is refused', wrong?.message);
+        // SSEClient.finishAuth(sessionId, code): the callback's state goes in as sessionId.
+        const done = await c.finishAuth(state, code);
+        check(done.success === true && done.toolCount > 0, 'OAuth: finishAuth(state, code) connects', JSON.stringify(done));
+        const echoed = await c.callTool(conn.sessionId, 'greet', { name: 'authorized' });
+        check(JSON.stringify(echoed).includes('authorized'), 'OAuth: a tool call with the token', JSON.stringify(echoed));
+        let reused = null;
+        try { await c.finishAuth(state, code); } catch (e) { reused = e; }
+        check(reused !== null, 'OAuth: a state is single use', reused?.message);
+        // Restart: the stored tokens carry the session on, no new login.
+        tab.close();
+        await stopProcess(gw);
+        gw = await startGateway('gateway-oauth-restarted', env);
+        c = client(gw, 'oauth-user');
+        const restored = await c.restoreSession(conn.sessionId);
+        check(restored.success === true && !c.events.some((e) => e.type === 'auth_required'),
+            'OAuth: after a restart the session is restored with its stored tokens', JSON.stringify(restored));
+        await stopProcess(gw);
+        await stopProcess(demo);
+    }
+
+    // --- restart: sessions restored from sqlite, file and redis ------------------------------
+    const redisPort = await freePort();
+    const redis = await startProcess('redis', 'redis-server',
+        ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'no', '--dir', work],
+        { pattern: /Ready to accept/ });
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const stores = {
+        sqlite: { MCP_TS_STORAGE_TYPE: 'sqlite', MCP_TS_STORAGE_SQLITE_PATH: path.join(work, 'gw.db') },
+        file: { MCP_TS_STORAGE_TYPE: 'file', MCP_TS_STORAGE_FILE: path.join(work, 'gw.json') },
+        redis: { MCP_TS_STORAGE_TYPE: 'redis', REDIS_URL: redisUrl, MCP_TS_STORAGE_REQUIRED: '1' },
+    };
+    for (const [name, env] of Object.entries(stores)) {
+        const identity = `restart-${name}`;
+        let gw = await startGateway(`gateway-${name}`, env);
+        let c = client(gw, identity);
+        const conn = await c.connectToServer({ serverName: 'conformance', serverUrl: remote.mcp, callbackUrl: 'http://127.0.0.1/cb' });
+        const sse = await c.connectToServer({ serverName: 'sse', serverUrl: sseServer.base + '/mcp', callbackUrl: 'http://127.0.0.1/cb' });
+        await stopProcess(gw);
+        gw = await startGateway(`gateway-${name}-restarted`, env);
+        c = client(gw, identity);
+        const { sessions } = await c.getSessions();
+        check(sessions.length === 2 && sessions.every((x) => x.active === true),
+            `${name}: both sessions listed after a restart`, JSON.stringify(sessions));
+        const restored = await c.restoreSession(conn.sessionId);
+        check(restored.success === true && restored.toolCount > 0, `${name}: restoreSession`, JSON.stringify(restored));
+        check(c.events.some((e) => e.type === 'state_changed' && e.state === 'VALIDATING'), `${name}: VALIDATING announced`);
+        const again = await c.callTool(conn.sessionId, 'echo', { text: `after ${name} restart` });
+        check(textOf(again) === `after ${name} restart`, `${name}: callTool after the restart`);
+        const sseAgain = await c.listTools(sse.sessionId);
+        check(sseAgain.tools.length > 0, `${name}: the HTTP+SSE session comes back on its stored transport`);
+        // Another restart, then every session at once (restoreSessions, mcpd's own method).
+        await stopProcess(gw);
+        gw = await startGateway(`gateway-${name}-restarted-again`, env);
+        const all = await post(gw.gateway + `?identity=${identity}`, { id: 'all', method: 'restoreSessions' }, auth);
+        const results = all.json?.result?.sessions ?? [];
+        check(results.length === 2 && results.every((r) => r.success === true && r.toolCount > 0),
+            `${name}: restoreSessions restores both`, all.text);
+        await stopProcess(gw);
+    }
+
+    // --- two instances on one Redis: the stream on A, the RPC on B ----------------------------
+    {
+        const env = stores.redis;
+        const a = await startGateway('gateway-a', env);
+        const bInst = await startGateway('gateway-b', env);
+        const stream = openStream(a.gateway + '?identity=fleet', auth);
+        await stream.ready;
+        await stream.waitFor((e) => e.event === 'connected', 'A connected');
+        // Subscribed before the first event: wait until A says fan-out is on.
+        check(/fan out on Redis channel/.test(a.output()), 'A fans out on Redis');
+        const conn = await post(bInst.gateway + '?identity=fleet', { id: 'fleet-1', method: 'connect',
+            params: { serverName: 'conformance', serverUrl: remote.mcp, callbackUrl: 'http://127.0.0.1/cb' } }, auth);
+        check(conn.json?.result?.success === true, 'connect through B', conn.text);
+        await stream.waitFor((e) => e.event === 'connection' && e.data.type === 'tools_discovered', "B's events on A's stream");
+        await stream.waitFor((e) => e.event === 'rpc-response' && e.data.id === 'fleet-1', "B's RPC response on A's stream");
+        check(true, "the connect served by B reached A's stream (events and response)");
+        const sid = conn.json.result.sessionId;
+        const call = await post(bInst.gateway + '?identity=fleet', { id: 'fleet-2', method: 'callTool',
+            params: { sessionId: sid, toolName: 'echo', toolArgs: { text: 'fleet' } } }, auth);
+        check(textOf(call.json?.result) === 'fleet', 'callTool through B');
+        await stream.waitFor((e) => e.event === 'rpc-response' && e.data.id === 'fleet-2', 'fleet-2 on A');
+        // A serves the same session from the shared record.
+        const viaA = client(a, 'fleet');
+        const { sessions } = await viaA.getSessions();
+        check(sessions.some((x) => x.sessionId === sid), 'A lists the session B made');
+        const callA = await viaA.callTool(sid, 'echo', { text: 'on A' });
+        check(textOf(callA) === 'on A', 'A calls a tool on the session B made');
+        // Disconnected through B: A drops its connection too (it heard B's `disconnected`).
+        const gone = await post(bInst.gateway + '?identity=fleet', { id: 'fleet-3', method: 'disconnect', params: { sessionId: sid } }, auth);
+        check(gone.json?.result?.success === true, 'disconnect through B');
+        await stream.waitFor((e) => e.event === 'connection' && e.data.type === 'disconnected' && e.data.sessionId === sid, "B's disconnected on A's stream");
+        const stale = await post(a.gateway + '?identity=fleet', { id: 'fleet-4', method: 'callTool',
+            params: { sessionId: sid, toolName: 'echo', toolArgs: { text: 'stale' } } }, auth);
+        check(stale.json?.error?.message === 'Session not found', 'A no longer serves the session B disconnected', stale.text);
+        stream.close();
+        await stopProcess(a);
+        await stopProcess(bInst);
+    }
+
+    await stopProcess(redis);
+    for (const p of [remote, jsonServer, sseServer, bothServer]) await stopProcess(p);
+}
+
+let crashed = null;
+try {
+    await main();
+} catch (e) {
+    crashed = e;
+}
+for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+rmSync(work, { recursive: true, force: true });
+if (crashed) {
+    console.log(`FAIL - ${crashed.stack ?? crashed}`);
+    process.exit(1);
+}
+console.log(`${checks - failures}/${checks} checks passed`);
+process.exit(failures === 0 ? 0 : 1);

@@ -1,0 +1,507 @@
+// tests/integration/gateway_manager_test.cpp — the gateway's multi-session manager
+// (src/gateway/manager.hpp) against real MCP servers: a `mcpd serve --conformance` per test
+// (mcpd_process.hpp) and the official TypeScript SDK's server (ts_mcp_server.mjs) over
+// Streamable HTTP and HTTP+SSE, with its records in a real store (memory, and SQLite for the
+// restart: a second manager on the same file restores what the first one left).
+#include "async_test.hpp"
+#include "mcp_client_util.hpp"
+#include "mcpd_process.hpp"
+#include "ts_mcp_server.hpp"
+
+#include "gateway/manager.hpp"
+#include "gateway/rpc.hpp"
+#include "store/memory_store.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using mcpd::test::eventually;
+using mcpd::test::mcpd_process;
+using mcpd::test::run_async;
+using mcpd::test::text_of;
+using mcpd::test::ts_mcp_server;
+namespace gw = mcpd::gateway;
+
+// Every event the manager emitted, in order.
+struct recorder {
+    std::vector<gw::event> events;
+    gw::event_sink sink() {
+        return [this](gw::event const& e) { events.push_back(e); };
+    }
+    // The `type` of the connection events for one session, in order ("state_changed:READY").
+    [[nodiscard]] std::vector<std::string> connection_events(std::string const& sid) const {
+        std::vector<std::string> out;
+        for (auto const& e : events) {
+            if (e.channel != gw::channel::connection)
+                continue;
+            auto const* s = e.data.if_contains("sessionId");
+            if (s == nullptr || s->as_string() != sid)
+                continue;
+            std::string t(e.data.at("type").as_string());
+            if (t == "state_changed")
+                t += ":" + std::string(e.data.at("state").as_string());
+            out.push_back(t);
+        }
+        return out;
+    }
+    [[nodiscard]] std::size_t count(std::string const& sid, std::string const& what) const {
+        auto all = connection_events(sid);
+        return static_cast<std::size_t>(std::count(all.begin(), all.end(), what));
+    }
+};
+
+gw::manager_options fast_options() {
+    gw::manager_options o;
+    o.client = mcpd::test::client_test_options("gateway-test");
+    o.connect_timeout = 10s;
+    o.retry_delay = 50ms;
+    return o;
+}
+
+gw::connect_params params_for(std::string url, std::string name = "server") {
+    gw::connect_params p;
+    p.server_name = std::move(name);
+    p.server_url = std::move(url);
+    p.callback_url = "http://127.0.0.1/callback";
+    return p;
+}
+
+// A loopback port nothing listens on (bound, then released).
+std::uint16_t unused_port() {
+    asio::io_context io;
+    asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+    return a.local_endpoint().port();
+}
+
+std::string mcp_url(mcpd_process const& m) {
+    return "http://127.0.0.1:" + std::to_string(m.port()) + "/mcp";
+}
+
+TEST(GatewayManager, ConnectsListsCallsAndDisconnects) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        recorder rec;
+        gw::manager m(ex, store, fast_options(), rec.sink());
+
+        auto connected = co_await m.connect("alice", params_for(mcp_url(server), "conformance"));
+        CO_ASSERT(connected.has_value());
+        EXPECT_EQ(connected->at("success").as_bool(), true);
+        std::string sid(connected->at("sessionId").as_string());
+        EXPECT_EQ(m.state_of("alice", sid), gw::connection_state::ready);
+        // The reference's sequence, each state announced.
+        auto seq = rec.connection_events(sid);
+        std::vector<std::string> want{"state_changed:INITIALIZING", "state_changed:CONNECTING",
+                                      "state_changed:CONNECTED",    "progress",
+                                      "state_changed:DISCOVERING",  "tools_discovered",
+                                      "state_changed:READY",        "progress"};
+        EXPECT_EQ(seq, want);
+
+        // The record: active, with the transport that worked.
+        auto record = co_await store->get_session("alice", sid);
+        CO_ASSERT(record && *record);
+        EXPECT_EQ((**record).at("active").as_bool(), true);
+        EXPECT_EQ((**record).at("transportType").as_string(), "streamable_http");
+        EXPECT_EQ((**record).at("serverName").as_string(), "conformance");
+
+        auto sessions = co_await m.get_sessions("alice");
+        CO_ASSERT(sessions.has_value());
+        auto const& list = sessions->at("sessions").as_array();
+        CO_ASSERT(list.size() == 1);
+        EXPECT_EQ(list[0].at("transport").as_string(), "streamable_http");
+        EXPECT_EQ(list[0].at("active").as_bool(), true);
+
+        auto tools = co_await m.list_tools("alice", sid);
+        CO_ASSERT(tools.has_value());
+        EXPECT_GE(tools->at("tools").as_array().size(), 4u);
+
+        json::object args{{"text", "hello gateway"}};
+        auto called = co_await m.call_tool("alice", sid, "echo", args);
+        CO_ASSERT(called.has_value());
+        EXPECT_EQ(text_of(*called), "hello gateway");
+        EXPECT_EQ(called->at("_meta").at("sessionId").as_string(), sid);
+
+        auto prompts = co_await m.list_prompts("alice", sid);
+        CO_ASSERT(prompts.has_value());
+        EXPECT_FALSE(prompts->at("prompts").as_array().empty());
+        json::object prompt_args{{"arg1", "a"}, {"arg2", "b"}};
+        auto prompt =
+            co_await m.get_prompt("alice", sid, "test_prompt_with_arguments", prompt_args);
+        CO_ASSERT(prompt.has_value());
+        EXPECT_FALSE(prompt->at("messages").as_array().empty());
+        auto resources = co_await m.list_resources("alice", sid);
+        CO_ASSERT(resources.has_value());
+        EXPECT_FALSE(resources->at("resources").as_array().empty());
+        auto read = co_await m.read_resource("alice", sid, "test://static-text");
+        CO_ASSERT(read.has_value());
+        EXPECT_FALSE(read->at("contents").as_array().empty());
+
+        // Another identity sees nothing of alice's.
+        auto bobs = co_await m.get_sessions("bob");
+        CO_ASSERT(bobs.has_value());
+        EXPECT_TRUE(bobs->at("sessions").as_array().empty());
+        auto stolen = co_await m.call_tool("bob", sid, "echo", args);
+        EXPECT_FALSE(stolen.has_value());
+
+        auto gone = co_await m.disconnect("alice", sid);
+        CO_ASSERT(gone.has_value());
+        EXPECT_EQ(rec.count(sid, "disconnected"), 1u);
+        auto after = co_await store->get_session("alice", sid);
+        CO_ASSERT(after.has_value());
+        EXPECT_FALSE(after->has_value());
+        EXPECT_EQ(m.live_count(), 0u);
+        co_await m.close();
+    });
+}
+
+TEST(GatewayManager, DuplicateConnectIsRefusedAndAFailedConnectLeavesNoRecord) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        recorder rec;
+        gw::manager m(ex, store, fast_options(), rec.sink());
+
+        auto first = co_await m.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(first.has_value());
+        auto again = co_await m.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(!again.has_value());
+        EXPECT_EQ(again.error(), make_error_code(gw::errc::duplicate_connection));
+        EXPECT_NE(again.error().detail.find("Connection already exists"), std::string::npos);
+        // The same server for another identity is fine.
+        auto bob = co_await m.connect("bob", params_for(mcp_url(server)));
+        EXPECT_TRUE(bob.has_value());
+
+        // Nothing listens on that port any more: refused, announced, and no record left.
+        auto port = unused_port();
+        auto dead = co_await m.connect(
+            "alice", params_for("http://127.0.0.1:" + std::to_string(port) + "/mcp", "dead"));
+        CO_ASSERT(!dead.has_value());
+        auto ids = co_await store->get_identity_session_ids("alice");
+        CO_ASSERT(ids.has_value());
+        EXPECT_EQ(ids->size(), 1u);
+        bool failed_announced = false;
+        for (auto const& e : rec.events)
+            if (e.channel == gw::channel::connection && e.data.at("type").as_string() == "error" &&
+                e.data.at("errorType").as_string() == "connection")
+                failed_announced = true;
+        EXPECT_TRUE(failed_announced);
+
+        // Bad parameters are refused before anything is stored.
+        auto no_url = co_await m.connect("alice", params_for(""));
+        CO_ASSERT(!no_url.has_value());
+        EXPECT_EQ(no_url.error(), make_error_code(gw::errc::invalid_params));
+        auto not_url = co_await m.connect("alice", params_for("not a url"));
+        EXPECT_FALSE(not_url.has_value());
+        auto missing = co_await m.restore_session("alice", "nosuchsession");
+        CO_ASSERT(!missing.has_value());
+        EXPECT_EQ(missing.error(), make_error_code(gw::errc::session_not_found));
+        co_await m.close();
+    });
+}
+
+TEST(GatewayManager, AServerThatNeverAnswersTimesOutTheConnect) {
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // Listens (the kernel completes the handshake) but never reads or answers.
+        asio::ip::tcp::acceptor silent(ex, {asio::ip::make_address("127.0.0.1"), 0});
+        auto url = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/mcp";
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        recorder rec;
+        auto opts = fast_options();
+        opts.connect_timeout = 300ms;
+        gw::manager m(ex, store, opts, rec.sink());
+        auto r = co_await m.connect("alice", params_for(url, "silent"));
+        CO_ASSERT(!r.has_value());
+        EXPECT_NE(r.error().detail.find("timed out"), std::string::npos) << r.error().message();
+        auto ids = co_await store->get_identity_session_ids("alice");
+        CO_ASSERT(ids.has_value());
+        EXPECT_TRUE(ids->empty());
+        co_await m.close();
+    });
+}
+
+TEST(GatewayManager, AServerThatDisappearsFailsTheSessionNotAHang) {
+    auto server = std::make_unique<mcpd_process>(mcpd_process::options{});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        recorder rec;
+        auto opts = fast_options();
+        opts.client.ping_interval = 200ms;
+        gw::manager m(ex, store, opts, rec.sink());
+        auto connected = co_await m.connect("alice", params_for(mcp_url(*server)));
+        CO_ASSERT(connected.has_value());
+        std::string sid(connected->at("sessionId").as_string());
+
+        server->stop();
+        // Failed, announced, not hung.
+        CO_ASSERT(co_await eventually(
+            [&] { return m.state_of("alice", sid) == gw::connection_state::failed; }));
+        EXPECT_GE(rec.count(sid, "error"), 1u);
+        json::object args{{"text", "x"}};
+        auto call = co_await m.call_tool("alice", sid, "echo", args);
+        EXPECT_FALSE(call.has_value());
+        // The record stays: the session comes back with its server.
+        auto record = co_await store->get_session("alice", sid);
+        CO_ASSERT(record && *record);
+
+        // Restoring tries again and says why it cannot, rather than hanging.
+        auto restored = co_await m.restore_session("alice", sid);
+        CO_ASSERT(!restored.has_value());
+        EXPECT_NE(restored.error().message().find("refused"), std::string::npos)
+            << restored.error().message();
+        co_await m.close();
+    });
+}
+
+TEST(GatewayManager, SessionsSurviveARestartInSqliteAndAreRestoredInBatches) {
+    mcpd_process server_a({});
+    mcpd_process server_b({});
+    auto dir = std::filesystem::temp_directory_path() /
+               ("mcpd-gateway-" + std::to_string(::getpid()) + "-" +
+                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    std::filesystem::create_directories(dir);
+    auto path = (dir / "sessions.db").string();
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        std::string sid_a, sid_b;
+        {
+            auto opened = co_await mcpd::store::sqlite_store::open(path);
+            CO_ASSERT(opened.has_value());
+            std::shared_ptr<mcpd::store::session_store> store = std::move(*opened);
+            recorder rec;
+            gw::manager m(ex, store, fast_options(), rec.sink());
+            auto a = co_await m.connect("alice", params_for(mcp_url(server_a), "a"));
+            CO_ASSERT(a.has_value());
+            auto b = co_await m.connect("alice", params_for(mcp_url(server_b), "b"));
+            CO_ASSERT(b.has_value());
+            sid_a = std::string(a->at("sessionId").as_string());
+            sid_b = std::string(b->at("sessionId").as_string());
+            co_await m.close();
+            co_await store->close();
+        }
+        // "Restart": a new manager on the same file.
+        auto opened = co_await mcpd::store::sqlite_store::open(path);
+        CO_ASSERT(opened.has_value());
+        std::shared_ptr<mcpd::store::session_store> store = std::move(*opened);
+        recorder rec;
+        auto opts = fast_options();
+        opts.restore_batch = 1; // one at a time: batches of one still restore everything
+        gw::manager m(ex, store, opts, rec.sink());
+        auto listed = co_await m.get_sessions("alice");
+        CO_ASSERT(listed.has_value());
+        EXPECT_EQ(listed->at("sessions").as_array().size(), 2u);
+        auto all = co_await m.restore_all("alice");
+        CO_ASSERT(all.has_value());
+        auto const& results = all->at("sessions").as_array();
+        CO_ASSERT(results.size() == 2);
+        for (auto const& r : results)
+            EXPECT_TRUE(r.at("success").as_bool()) << json::serialize(r);
+        EXPECT_EQ(m.live_count(), 2u);
+        EXPECT_EQ(rec.count(sid_a, "state_changed:VALIDATING"), 1u);
+        EXPECT_EQ(rec.count(sid_b, "state_changed:READY"), 1u);
+        json::object args{{"text", "after restart"}};
+        auto called = co_await m.call_tool("alice", sid_b, "echo", args);
+        CO_ASSERT(called.has_value());
+        EXPECT_EQ(text_of(*called), "after restart");
+        co_await m.close();
+        co_await store->close();
+    });
+    std::filesystem::remove_all(dir);
+}
+
+// A temporary directory, removed with the object.
+struct temp_dir {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() /
+        ("mcpd-gateway-" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    temp_dir() { std::filesystem::create_directories(path); }
+    ~temp_dir() { std::filesystem::remove_all(path); }
+    temp_dir(temp_dir const&) = delete;
+    temp_dir& operator=(temp_dir const&) = delete;
+};
+
+TEST(GatewayManager, CallsThatArriveTogetherShareOneConnection) {
+    mcpd_process server({});
+    temp_dir dir;
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // SQLite answers on its blocking pool: the calls really interleave.
+        auto opened = co_await mcpd::store::sqlite_store::open((dir.path / "s.db").string());
+        CO_ASSERT(opened.has_value());
+        std::shared_ptr<mcpd::store::session_store> store = std::move(*opened);
+        std::string sid;
+        {
+            gw::manager first(ex, store, fast_options(), {});
+            auto connected = co_await first.connect("alice", params_for(mcp_url(server)));
+            CO_ASSERT(connected.has_value());
+            sid = std::string(connected->at("sessionId").as_string());
+            co_await first.close();
+        }
+        // A new manager (a restart): two tabs restore the session while a third calls a tool.
+        recorder rec;
+        gw::manager m(ex, store, fast_options(), rec.sink());
+        int finished = 0, succeeded = 0;
+        for (int i = 0; i < 2; ++i) {
+            auto restore = [&]() -> asio::awaitable<void> {
+                auto r = co_await m.restore_session("alice", sid);
+                ++finished;
+                if (r)
+                    ++succeeded;
+            };
+            asio::co_spawn(ex, restore, asio::detached);
+        }
+        json::object args{{"text", "together"}};
+        auto called = co_await m.call_tool("alice", sid, "echo", args);
+        CO_ASSERT(called.has_value());
+        EXPECT_EQ(text_of(*called), "together");
+        CO_ASSERT(co_await eventually([&] { return finished == 2; }));
+        EXPECT_EQ(succeeded, 2);
+        EXPECT_EQ(rec.count(sid, "state_changed:CONNECTING"), 1u);
+        EXPECT_EQ(m.live_count(), 1u);
+        co_await m.close();
+        co_await store->close();
+    });
+}
+
+TEST(GatewayManager, RestoreAllRetriesAndReportsAServerThatStaysDown) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        recorder rec;
+        auto opts = fast_options();
+        opts.max_retries = 2;
+        gw::manager m(ex, store, opts, rec.sink());
+        auto ok = co_await m.connect("alice", params_for(mcp_url(server), "up"));
+        CO_ASSERT(ok.has_value());
+        // A stored session whose server is gone (as another instance might have left it).
+        auto port = unused_port();
+        json::object record{{"sessionId", "deadsession1"},
+                            {"identity", "alice"},
+                            {"serverId", "deadserver"},
+                            {"serverName", "down"},
+                            {"serverUrl", "http://127.0.0.1:" + std::to_string(port) + "/mcp"},
+                            {"callbackUrl", "http://127.0.0.1/callback"},
+                            {"transportType", "streamable_http"},
+                            {"createdAt", 1},
+                            {"active", true}};
+        std::optional<mcpd::duration> no_ttl;
+        auto created = co_await store->create_session(record, no_ttl);
+        CO_ASSERT(created.has_value());
+        auto all = co_await m.restore_all("alice");
+        CO_ASSERT(all.has_value());
+        int succeeded = 0, failed = 0;
+        for (auto const& r : all->at("sessions").as_array())
+            (r.at("success").as_bool() ? succeeded : failed)++;
+        EXPECT_EQ(succeeded, 1);
+        EXPECT_EQ(failed, 1);
+        // Three attempts (the first and two retries), each announced.
+        EXPECT_EQ(rec.count("deadsession1", "state_changed:VALIDATING"), 3u);
+        EXPECT_EQ(m.state_of("alice", "deadsession1"), gw::connection_state::failed);
+        co_await m.close();
+    });
+}
+
+// The browser's RPC shapes on top of the manager.
+TEST(GatewayManager, RpcAnswersInTheReferenceShapes) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        gw::manager m(ex, store, fast_options(), {});
+        auto req = json::parse(R"({"id":"rpc_1","method":"connect","params":{"serverName":"s",)"
+                               R"("serverUrl":")" +
+                               mcp_url(server) + R"(","callbackUrl":"http://x/cb"}})");
+        auto answer = co_await gw::handle_rpc(m, "alice", req);
+        CO_ASSERT(answer.contains("result"));
+        EXPECT_EQ(answer.at("id").as_string(), "rpc_1");
+        std::string sid(answer.at("result").at("sessionId").as_string());
+
+        auto call = json::parse(R"({"id":"rpc_2","method":"callTool","params":{"sessionId":")" +
+                                sid + R"(","toolName":"add","toolArgs":{"a":2,"b":3}}})");
+        auto called = co_await gw::handle_rpc(m, "alice", call);
+        CO_ASSERT(called.contains("result"));
+        EXPECT_EQ(called.at("result").at("structuredContent").at("sum").to_number<double>(), 5);
+
+        auto unknown = json::parse(R"({"id":"rpc_3","method":"frobnicate"})");
+        auto refused = co_await gw::handle_rpc(m, "alice", unknown);
+        CO_ASSERT(refused.contains("error"));
+        EXPECT_EQ(refused.at("error").at("code").as_string(), "UNKNOWN_METHOD");
+        auto bad = json::parse(R"({"id":"rpc_4","method":"callTool","params":{"toolName":"x"}})");
+        auto invalid = co_await gw::handle_rpc(m, "alice", bad);
+        CO_ASSERT(invalid.contains("error"));
+        EXPECT_EQ(invalid.at("error").at("code").as_string(), "INVALID_PARAMS");
+        auto missing = json::parse(
+            R"({"id":"rpc_5","method":"restoreSession","params":{"sessionId":"nope"}})");
+        auto not_found = co_await gw::handle_rpc(m, "alice", missing);
+        CO_ASSERT(not_found.contains("error"));
+        EXPECT_EQ(not_found.at("error").at("code").as_string(), "EXECUTION_ERROR");
+        EXPECT_EQ(not_found.at("error").at("message").as_string(), "Session not found");
+        co_await m.close();
+    });
+}
+
+// The official TypeScript SDK's server, over both transports: the transport that worked is
+// what the record keeps.
+class GatewayManagerTs : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GatewayManagerTs, ConnectsToTheTypeScriptServerAndStoresTheTransport) {
+    ts_mcp_server server({});
+    auto transport = GetParam();
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        recorder rec;
+        gw::manager m(ex, store, fast_options(), rec.sink());
+        // The SSE endpoint is /sse; automatic negotiation on it falls back from Streamable HTTP
+        // (its POST answers 404) to HTTP+SSE.
+        auto url = server.base_url() + (transport == "sse" ? "/sse" : "/mcp");
+        auto connected = co_await m.connect("alice", params_for(url, "ts"));
+        CO_ASSERT(connected.has_value());
+        std::string sid(connected->at("sessionId").as_string());
+        auto record = co_await store->get_session("alice", sid);
+        CO_ASSERT(record && *record);
+        EXPECT_EQ((**record).at("transportType").as_string(), transport);
+        json::object args{{"text", "from the gateway"}};
+        auto called = co_await m.call_tool("alice", sid, "echo", args);
+        CO_ASSERT(called.has_value());
+        EXPECT_EQ(text_of(*called), "from the gateway");
+        auto tools = co_await m.list_tools("alice", sid);
+        CO_ASSERT(tools.has_value());
+        EXPECT_GE(tools->at("tools").as_array().size(), 9u); // every page walked
+        // Restore uses the stored transport.
+        co_await m.close();
+        gw::manager m2(ex, store, fast_options(), rec.sink());
+        auto restored = co_await m2.restore_session("alice", sid);
+        CO_ASSERT(restored.has_value());
+        co_await m2.close();
+    });
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, GatewayManagerTs, ::testing::Values("streamable_http", "sse"),
+                         [](auto const& p) { return p.param; });
+
+} // namespace
