@@ -190,10 +190,6 @@ std::vector<std::string_view> const registration_fields = {"client_id",
 // OAuth answers are small documents: a bigger one is refused, not stored in the record.
 constexpr std::size_t max_oauth_body = 64 * 1024;
 
-// Discovery, registration and lock waits of one unauthorized() call end within this, so that it
-// cannot outlast the requests waiting on it.
-constexpr auto unauthorized_budget = std::chrono::seconds(30);
-
 http::client_options oauth_http_options(http::client_options o) {
     o.max_body_bytes = std::min(o.max_body_bytes, max_oauth_body);
     return o;
@@ -935,7 +931,7 @@ struct session_auth::impl {
     awaitable<bool> unauthorized(auth_challenge const& ch) {
         // One budget for discovery, registration and lock waits, so that this cannot outlast
         // the request waiting on it.
-        auto until = std::chrono::steady_clock::now() + unauthorized_budget;
+        auto until = std::chrono::steady_clock::now() + opts.challenge_budget;
         if (!deadline || *deadline < until)
             deadline = until;
         ++unauthorized_running;

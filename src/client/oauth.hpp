@@ -118,8 +118,11 @@ struct client_settings {
 struct session_auth_options {
     client_settings client;
     http::client_options http; // TLS trust, timeouts and limits for the OAuth endpoints
-    // Refresh this long before the stored expiry.
+    // Refresh this long before the stored expiry (at most half the token's lifetime).
     duration refresh_margin = std::chrono::seconds(60);
+    // The whole handling of one 401/403 (discovery, registration, lock waits) ends within this,
+    // so that it cannot outlast the request waiting on it.
+    duration challenge_budget = std::chrono::seconds(30);
     // One refresh per session across instances (a Redis lock service for a fleet). Null: one
     // per session within this process only.
     std::shared_ptr<guard::lock_service> locks;

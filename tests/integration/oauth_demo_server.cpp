@@ -56,6 +56,10 @@ oauth_demo_server::oauth_demo_server(options opts) {
         args.emplace_back("--no-issuer");
     if (opts.prm_no_resource)
         args.emplace_back("--prm-no-resource");
+    if (opts.no_prm)
+        args.emplace_back("--no-prm");
+    if (opts.metadata_hangs)
+        args.emplace_back("--metadata-hangs");
     if (opts.huge_metadata)
         args.emplace_back("--huge-metadata");
     std::string out_path = dir_ + "/server.out";

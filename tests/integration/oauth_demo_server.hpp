@@ -22,6 +22,8 @@ public:
         bool scopeless = false;       // no scope in token responses; step-up asks for mcp:admin
         bool no_issuer = false;       // the AS metadata has no issuer
         bool prm_no_resource = false; // the resource metadata has no resource
+        bool no_prm = false;          // no resource metadata (a 2025-03-26 server)
+        bool metadata_hangs = false;  // the AS metadata is never answered
         bool huge_metadata = false;   // the AS metadata is over 64 KiB
     };
 

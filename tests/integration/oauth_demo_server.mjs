@@ -7,7 +7,8 @@
 // Usage: node oauth_demo_server.mjs <node_tools dir> [--no-s256] [--dcr-fails]
 //                                   [--unreachable-as] [--token-hangs] [--insecure-as]
 //                                   [--iss-supported] [--scopeless] [--no-issuer]
-//                                   [--prm-no-resource] [--huge-metadata]
+//                                   [--prm-no-resource] [--huge-metadata] [--metadata-hangs]
+//                                   [--no-prm]
 // Prints "mcp <url>" and "auth <url>" then "ready" on stdout; stopped by SIGTERM.
 // Beyond the demo (which issues no refresh tokens): the provider issues rotating refresh tokens
 // and honours refresh requests (a used refresh token is invalid_grant, so a double refresh
@@ -25,7 +26,9 @@
 // --iss-supported: the AS metadata says authorization_response_iss_parameter_supported.
 // --scopeless: token responses carry no scope, and the step-up challenge names mcp:admin only.
 // --no-issuer: the AS metadata has no issuer. --prm-no-resource: the resource metadata has no
-// resource. --huge-metadata: the AS metadata carries 100 KiB of padding.
+// resource. --huge-metadata: the AS metadata carries 100 KiB of padding. --metadata-hangs: the
+// AS metadata is never answered. --no-prm: no resource metadata (as a 2025-03-26 server), while
+// the MCP origin still serves the AS metadata, which names the other port's issuer.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
@@ -120,6 +123,9 @@ oauthMetadata.introspection_endpoint = new URL('/introspect', authServerUrl).hre
 const metadataVariant = (flags.includes('--iss-supported') && { authorization_response_iss_parameter_supported: true })
     || (flags.includes('--no-issuer') && { issuer: undefined })
     || (flags.includes('--huge-metadata') && { padding: 'x'.repeat(100 * 1024) });
+if (flags.includes('--metadata-hangs')) {
+    authApp.get('/.well-known/oauth-authorization-server', () => {}); // never answered
+}
 if (metadataVariant) {
     authApp.get('/.well-known/oauth-authorization-server', (req, res) => res.json({ ...oauthMetadata, ...metadataVariant }));
 }
@@ -163,6 +169,11 @@ app.post('/test/forget-clients', (req, res) => { provider.clientsStore.clients.c
 if (flags.includes('--insecure-as')) {
     app.get(new URL(resourceMetadataUrl).pathname, (req, res) =>
         res.json({ resource: mcpServerUrl.href, authorization_servers: ['http://as.example.invalid/'] }));
+}
+if (flags.includes('--no-prm')) {
+    const notFound = (req, res) => res.status(404).json({ error: 'not_found' });
+    app.get(new URL(resourceMetadataUrl).pathname, notFound);
+    app.get('/.well-known/oauth-protected-resource', notFound);
 }
 if (flags.includes('--prm-no-resource')) {
     app.get(new URL(resourceMetadataUrl).pathname, (req, res) =>

@@ -960,6 +960,39 @@ TEST(oauth, OversizedMetadataIsRefused) {
     });
 }
 
+// A 2025-03-26 server (no resource metadata): the metadata on its origin must name an issuer
+// on that origin.
+TEST(oauth, LegacyMetadataForAnotherOriginIsRefused) {
+    oauth_demo_server demo({.no_prm = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto e = co_await failed_login(demo, "s34");
+        EXPECT_EQ(e, oauth::errc::discovery_failed) << e.message();
+        EXPECT_NE(e.message().find("names issuer " + demo.auth_url()), std::string::npos)
+            << e.message();
+    });
+}
+
+// The request's whole 401 handling is bounded, whatever the HTTP timeouts allow.
+TEST(oauth, ChallengeHandlingIsBounded) {
+    oauth_demo_server demo({.metadata_hangs = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s33", demo.mcp_url());
+        CO_ASSERT(created);
+        auto opts = auth_options();
+        opts.http.response_timeout = 300s; // longer than run_async's limit
+        opts.challenge_budget = 1s;
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s33", opts);
+        auto s = co_await connect(demo, auth);
+        CO_ASSERT(!s);
+        EXPECT_FALSE(auth->authorization_url());
+        CO_ASSERT(auth->last_error());
+        EXPECT_EQ(*auth->last_error(), oauth::errc::discovery_failed)
+            << auth->last_error()->message();
+    });
+}
+
 // --- secrets at rest -------------------------------------------------------------------------
 
 TEST(oauth, TokensAndClientSealedAtRest) {
