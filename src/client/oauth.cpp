@@ -3,10 +3,12 @@
 //
 // Concurrency: a session_auth is used from one executor, but several of its requests may be in
 // flight (a POST and the GET stream), and other session_auth objects, here or in other
-// processes, may serve the same record. Every refresh therefore runs under a lock on the
-// record's key (the given lock_service, else one process-wide memory lock service), and re-reads
-// the record once it holds it: tokens that another holder stored meanwhile are taken as they
-// are, so a rotated refresh token is never used twice.
+// processes, may serve the same record. Every refresh, client registration, start of an
+// authorization, consumption of a state and drop of refused tokens therefore runs under a lock
+// on the record's key (the given lock_service, else one process-wide memory lock service), and
+// re-reads the record once it holds it: tokens that another holder stored meanwhile are taken as
+// they are (a rotated refresh token is never used twice), a pending authorization is handed out
+// again rather than replaced, a state is used once.
 #include "client/oauth.hpp"
 
 #include "client/oauth_detail.hpp"
@@ -80,16 +82,7 @@ std::string str(json::object const& o, std::string_view key) {
     return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
-std::optional<std::int64_t> int_field(json::object const& o, std::string_view key) {
-    auto const* v = o.if_contains(key);
-    if (v == nullptr || !v->is_number())
-        return std::nullopt;
-    boost::system::error_code ec;
-    auto n = v->to_number<double>(ec);
-    if (ec)
-        return std::nullopt;
-    return static_cast<std::int64_t>(n);
-}
+using detail::int_field;
 
 bool list_contains(json::object const& o, std::string_view key, std::string_view value) {
     auto const* v = o.if_contains(key);
@@ -120,7 +113,10 @@ struct discovery {
     std::string resource_metadata_url; // empty: none found (a 2025-03-26 server)
     std::string scopes_supported;      // from the resource metadata, space separated
     std::string issuer;                // the authorization server
-    json::object metadata;             // its RFC 8414 metadata
+    json::object metadata;             // its RFC 8414 metadata (the fields we use)
+    // The scope of the last authorization started for this record: kept so that a step-up
+    // after a restart still asks for it (token responses often carry no scope).
+    std::string requested_scope;
 
     [[nodiscard]] json::object to_json() const {
         json::object o;
@@ -130,6 +126,7 @@ struct discovery {
         o["scopesSupported"] = scopes_supported;
         o["authorizationServerUrl"] = issuer;
         o["authorizationServerMetadata"] = metadata;
+        o["requestedScope"] = requested_scope;
         return o;
     }
     static std::optional<discovery> from_json(json::value const* v) {
@@ -146,6 +143,7 @@ struct discovery {
         d.scopes_supported = str(o, "scopesSupported");
         d.issuer = str(o, "authorizationServerUrl");
         d.metadata = md->get_object();
+        d.requested_scope = str(o, "requestedScope");
         if (str(d.metadata, "token_endpoint").empty())
             return std::nullopt;
         return d;
@@ -160,6 +158,50 @@ struct client_identity {
 };
 
 enum class refresh_outcome { refreshed, adopted, need_authorization };
+
+// What of an authorization server's metadata (RFC 8414, RFC 9207, CIMD) we use and store.
+std::vector<std::string_view> const metadata_fields = {
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "registration_endpoint",
+    "scopes_supported",
+    "response_types_supported",
+    "grant_types_supported",
+    "token_endpoint_auth_methods_supported",
+    "code_challenge_methods_supported",
+    "client_id_metadata_document_supported",
+    "authorization_response_iss_parameter_supported"};
+
+// What of a registration answer (RFC 7591 §3.2.1) we use and store.
+std::vector<std::string_view> const registration_fields = {"client_id",
+                                                           "client_secret",
+                                                           "client_id_issued_at",
+                                                           "client_secret_expires_at",
+                                                           "redirect_uris",
+                                                           "token_endpoint_auth_method",
+                                                           "grant_types",
+                                                           "response_types",
+                                                           "client_name",
+                                                           "client_uri",
+                                                           "scope",
+                                                           "application_type"};
+
+// OAuth answers are small documents: a bigger one is refused, not stored in the record.
+constexpr std::size_t max_oauth_body = 64 * 1024;
+
+http::client_options oauth_http_options(http::client_options o) {
+    o.max_body_bytes = std::min(o.max_body_bytes, max_oauth_body);
+    return o;
+}
+
+// Issuers compared as configured or stored (a trailing slash is no difference).
+bool same_issuer(std::string_view a, std::string_view b) {
+    auto trim = [](std::string_view s) {
+        return !s.empty() && s.back() == '/' ? s.substr(0, s.size() - 1) : s;
+    };
+    return trim(a) == trim(b);
+}
 
 } // namespace
 
@@ -195,6 +237,10 @@ struct session_auth::impl {
     std::string requested_scope;        // the scope of the last authorization we started
     std::optional<std::string> auth_url;
     std::optional<error> last_err;
+    // While unauthorized() calls run: when the latest of them must be done (OAuth HTTP calls and
+    // lock waits end by then).
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    int unauthorized_running = 0;
 
     impl(asio::any_io_executor e, std::shared_ptr<store::session_store> s, std::string id,
          std::string sid, session_auth_options o)
@@ -203,7 +249,7 @@ struct session_auth::impl {
         , identity(std::move(id))
         , session_id(std::move(sid))
         , opts(std::move(o))
-        , http(std::make_shared<http::client>(ex, opts.http))
+        , http(std::make_shared<http::client>(ex, oauth_http_options(opts.http)))
         , locks(opts.locks ? opts.locks : process_locks()) {}
 
     error fail(error e) {
@@ -244,11 +290,55 @@ struct session_auth::impl {
     }
 
     [[nodiscard]] bool due(json::object const& t) const {
-        auto at = int_field(t, "expires_at");
-        if (!at)
-            return false;
         auto margin = std::chrono::duration_cast<std::chrono::milliseconds>(opts.refresh_margin);
-        return now_ms() + margin.count() >= *at;
+        return detail::refresh_due(t, now_ms(), margin.count());
+    }
+
+    // How long a wait may last: `wanted`, cut to what is left before the deadline.
+    [[nodiscard]] duration bounded(duration wanted) const {
+        if (!deadline)
+            return wanted;
+        auto left =
+            std::chrono::duration_cast<duration>(*deadline - std::chrono::steady_clock::now());
+        return std::max(duration::zero(), std::min(wanted, left));
+    }
+
+    // Runs `body` holding the record's lock (the one lock service for refreshes, registration,
+    // the pending authorization and the state), across instances when a lock service is given.
+    awaitable<result<void>> with_record_lock(std::function<awaitable<void>()> body,
+                                             std::string const& what) {
+        guard::lock_request lr;
+        // Hashed: identities may hold any character, and a '{' or '}' would upset Redis
+        // Cluster's hash tags.
+        lr.key = guard::key_space().lock_key("oauth-refresh:" +
+                                             detail::sha256_hex(identity + '\n' + session_id));
+        lr.ttl = std::chrono::seconds(30);
+        lr.when_busy = guard::lock_wait::wait;
+        auto const& h = opts.http;
+        lr.wait_timeout = bounded(h.connect_timeout + h.response_timeout + std::chrono::seconds(5));
+        lr.on_unavailable = guard::lock_failure::proceed;
+        guard::lock_service::body_fn run = [&body](guard::lock_lease const&) -> awaitable<void> {
+            co_await body();
+        };
+        try {
+            co_await locks->run(std::move(lr), std::move(run));
+        } catch (std::exception const& e) {
+            co_return error{errc::token_request_failed, what + " lock: " + e.what()};
+        }
+        co_return result<void>();
+    }
+
+    // An authorization server URL (issuer, authorization, token or registration endpoint):
+    // https, or http on a loopback host; nothing is sent to it otherwise.
+    static result<void> check_as_url(std::string const& text, std::string_view what) {
+        auto u = http::parse_url(text);
+        if (!u)
+            return error{errc::discovery_failed, std::string(what) + " " + text + " is not a URL"};
+        if (!detail::secure_endpoint(*u))
+            return error{errc::discovery_failed,
+                         std::string(what) + " " + text +
+                             " is not https (only loopback hosts may use http)"};
+        return {};
     }
 
     // --- HTTP ---------------------------------------------------------------------------------
@@ -259,6 +349,13 @@ struct session_auth::impl {
             co_return to.error();
         req.set(http::bhttp::field::accept, "application/json");
         http::exchange_options xo; // the client's response_timeout bounds every call
+        if (deadline) {
+            auto left = bounded(opts.http.response_timeout);
+            if (left <= duration::zero())
+                co_return error{errc::discovery_failed,
+                                url_text + ": no time left for OAuth in this request"};
+            xo.timeout = left;
+        }
         co_return co_await http->fetch(*to, std::move(req), xo);
     }
 
@@ -313,13 +410,16 @@ struct session_auth::impl {
             if (issuer_text.empty())
                 co_return error{errc::discovery_failed,
                                 d.resource_metadata_url + " names no authorization_servers"};
-            if (auto r = str(*prm, "resource"); !r.empty()) {
-                auto ru = http::parse_url(r);
-                if (!ru || !detail::resource_covers(*ru, *server))
-                    co_return error{errc::resource_mismatch,
-                                    "resource " + r + " does not cover " + d.resource};
-                d.resource = r;
-            }
+            // RFC 9728 §2: `resource` is REQUIRED.
+            auto r = str(*prm, "resource");
+            if (r.empty())
+                co_return error{errc::discovery_failed,
+                                d.resource_metadata_url + " names no resource"};
+            auto ru = http::parse_url(r);
+            if (!ru || !detail::resource_covers(*ru, *server))
+                co_return error{errc::resource_mismatch,
+                                "resource " + r + " does not cover " + d.resource};
+            d.resource = r;
             if (auto const* sc = prm->if_contains("scopes_supported"); sc && sc->is_array())
                 for (auto const& s : sc->get_array())
                     if (s.is_string())
@@ -329,6 +429,8 @@ struct session_auth::impl {
             // A 2025-03-26 server: the authorization server is the MCP server's origin.
             issuer_text = server->origin();
         }
+        if (auto ok = check_as_url(issuer_text, "authorization server"); !ok)
+            co_return ok.error();
         auto issuer = http::parse_url(issuer_text);
         if (!issuer)
             co_return error{errc::discovery_failed, "authorization server URL " + issuer_text};
@@ -344,12 +446,27 @@ struct session_auth::impl {
                 break;
             }
         }
-        // RFC 8414 §3.3: the metadata is the issuer's own (a resource server could otherwise send
-        // us to an authorization server that speaks for another issuer).
-        if (md && prm && md->contains("issuer") && str(*md, "issuer") != issuer_text)
-            co_return error{errc::discovery_failed, "authorization server metadata names issuer " +
-                                                        str(*md, "issuer") + ", not " +
-                                                        issuer_text};
+        // RFC 8414 §3.3: the metadata names its issuer (REQUIRED), and it is the issuer asked
+        // (a resource server could otherwise send us to an authorization server that speaks for
+        // another issuer). A 2025-03-26 server's authorization server is its origin, whose
+        // metadata may name an issuer with a path there (as the conformance suite's does): the
+        // same origin is required then, and that issuer is the one we use.
+        if (md) {
+            auto named = str(*md, "issuer");
+            if (named.empty())
+                co_return error{errc::discovery_failed, "authorization server metadata of " +
+                                                            issuer_text + " names no issuer"};
+            auto named_url = http::parse_url(named);
+            bool same =
+                prm ? named == issuer_text : named_url && named_url->origin() == issuer->origin();
+            if (!same)
+                co_return error{errc::discovery_failed,
+                                "authorization server metadata names issuer " +
+                                    named.substr(0, 200) + ", not " + issuer_text};
+            if (!prm)
+                d.issuer = named;
+            md = detail::only_fields(*md, metadata_fields);
+        }
         if (!md) {
             if (prm)
                 co_return error{errc::discovery_failed,
@@ -365,6 +482,10 @@ struct session_auth::impl {
             if (str(*md, f).empty() || !http::parse_url(str(*md, f)))
                 co_return error{errc::discovery_failed,
                                 "authorization server metadata has no valid " + std::string(f)};
+        for (auto const* f : {"authorization_endpoint", "token_endpoint", "registration_endpoint"})
+            if (auto url = str(*md, f); !url.empty())
+                if (auto ok = check_as_url(url, f); !ok)
+                    co_return ok.error();
         if (!list_contains(*md, "code_challenge_methods_supported", "S256"))
             co_return error{errc::pkce_unsupported,
                             issuer_text +
@@ -389,23 +510,38 @@ struct session_auth::impl {
     // The stored or pre-registered client, if any.
     // `authorizing`: for a new authorization, which a client registered for another callback
     // cannot start (token requests it can still make).
-    [[nodiscard]] std::optional<client_identity>
+    // A pre-registered client is registered at one authorization server: its id (and above all
+    // its secret) goes only there. With `issuer` set, that one; else, with a secret, the first
+    // one this record used (a resource server cannot send the secret elsewhere later).
+    [[nodiscard]] result<std::optional<client_identity>>
     known_client(json::object const& rec, discovery const& d, bool authorizing) const {
         if (!opts.client.client_id.empty()) {
+            auto const& bound = opts.client.issuer;
+            std::string before;
+            if (auto const* b = rec.if_contains("oauthDiscovery"); b != nullptr && b->is_object())
+                before = str(b->get_object(), "authorizationServerUrl");
+            if (!bound.empty() ? !same_issuer(bound, d.issuer)
+                               : !opts.client.client_secret.empty() && !before.empty() &&
+                                     !same_issuer(before, d.issuer))
+                return error{errc::registration_failed, "the pre-registered client_id is for " +
+                                                            (bound.empty() ? before : bound) +
+                                                            ", not for " + d.issuer +
+                                                            " (client_settings.issuer)"};
             client_identity c{opts.client.client_id, opts.client.client_secret, {}};
             c.auth_method = method_for(d.metadata, !c.secret.empty());
-            return c;
+            return std::optional<client_identity>(std::move(c));
         }
         if (!opts.client.client_metadata_url.empty() &&
             d.metadata.contains("client_id_metadata_document_supported") &&
             d.metadata.at("client_id_metadata_document_supported") == true)
-            return client_identity{opts.client.client_metadata_url, {}, "none"};
+            return std::optional<client_identity>(
+                client_identity{opts.client.client_metadata_url, {}, "none"});
         // SEP-2352: a client registered at another authorization server (the resource moved to
         // a new one) is not ours there: register again.
         auto const* before = rec.if_contains("oauthDiscovery");
         if (before != nullptr && before->is_object() &&
             str(before->get_object(), "authorizationServerUrl") != d.issuer)
-            return std::nullopt;
+            return std::optional<client_identity>();
         auto const* info = rec.if_contains("clientInformation");
         if (info != nullptr && info->is_object() && !str(info->get_object(), "client_id").empty()) {
             auto const& o = info->get_object();
@@ -413,17 +549,17 @@ struct session_auth::impl {
             // ours, so register again.
             if (authorizing && o.contains("redirect_uris") &&
                 !list_contains(o, "redirect_uris", opts.client.redirect_url))
-                return std::nullopt;
+                return std::optional<client_identity>();
             client_identity c{str(o, "client_id"), str(o, "client_secret"), {}};
             auto m = str(o, "token_endpoint_auth_method");
             c.auth_method = !m.empty() && (m == "none") == c.secret.empty()
                                 ? m
                                 : method_for(d.metadata, !c.secret.empty());
-            return c;
+            return std::optional<client_identity>(std::move(c));
         }
         if (auto id = str(rec, "clientId"); !id.empty())
-            return client_identity{id, {}, "none"};
-        return std::nullopt;
+            return std::optional<client_identity>(client_identity{id, {}, "none"});
+        return std::optional<client_identity>();
     }
 
     awaitable<result<client_identity>> register_client(discovery const& d) {
@@ -432,6 +568,8 @@ struct session_auth::impl {
             co_return error{errc::registration_failed,
                             d.issuer + " has no registration_endpoint and no client_id is "
                                        "configured"};
+        if (auto ok = check_as_url(endpoint, "registration_endpoint"); !ok)
+            co_return error{errc::registration_failed, ok.error().detail};
         std::string method = "none";
         if (has_list(d.metadata, "token_endpoint_auth_methods_supported") &&
             !list_contains(d.metadata, "token_endpoint_auth_methods_supported", "none"))
@@ -466,7 +604,7 @@ struct session_auth::impl {
         if (ec || !v.is_object() || str(v.get_object(), "client_id").empty())
             co_return error{errc::registration_failed,
                             "registration at " + endpoint + ": no client_id in the answer"};
-        auto info = v.get_object();
+        auto info = detail::only_fields(v.get_object(), registration_fields);
         json::object partial;
         partial["clientInformation"] = info;
         partial["clientId"] = str(info, "client_id");
@@ -483,75 +621,143 @@ struct session_auth::impl {
 
     // --- step 5: the authorization URL -------------------------------------------------------
 
+    // Discovery runs first (read only); then, holding the record's lock, a pending
+    // authorization that is still good (same authorization server, client and callback, a
+    // scope that covers this one, a minute or more left) is handed out again, so that a
+    // request failing while the user is at the first URL does not void it; else the client is
+    // registered if needed and a new one written. Two of these at once on a fresh record thus
+    // register one client and hand out one URL.
     awaitable<result<void>> begin_authorization(std::string const& challenge_scope,
                                                 std::string const& metadata_hint, bool step_up,
                                                 std::string const& fallback_url) {
         auth_url.reset();
+        auto first = co_await read_record();
+        if (!first)
+            co_return first.error();
+        auto server_url = str(*first, "serverUrl");
+        if (server_url.empty())
+            server_url = fallback_url;
+        auto found = co_await discover(server_url, metadata_hint);
+        if (!found)
+            co_return found.error();
+        result<void> outcome = error{errc::discovery_failed, "authorization not started"};
+        std::function<awaitable<void>()> body = [&]() -> awaitable<void> {
+            outcome = co_await begin_authorization_locked(*found, challenge_scope, step_up);
+        };
+        std::string what = "authorization";
+        auto ran = co_await with_record_lock(std::move(body), what);
+        if (!ran)
+            co_return ran.error();
+        co_return outcome;
+    }
+
+    awaitable<result<void>> begin_authorization_locked(discovery const& found,
+                                                       std::string const& challenge_scope,
+                                                       bool step_up) {
+        discovery d = found;
         auto rec = co_await read_record();
         if (!rec)
             co_return rec.error();
-        auto server_url = str(*rec, "serverUrl");
-        if (server_url.empty())
-            server_url = fallback_url;
-        auto d = co_await discover(server_url, metadata_hint);
-        if (!d)
-            co_return d.error();
-        auto client = known_client(*rec, *d, true);
-        if (!client) {
-            auto registered = co_await register_client(*d);
+        auto client = known_client(*rec, d, true);
+        if (!client)
+            co_return client.error();
+        if (!*client) {
+            auto registered = co_await register_client(d);
             if (!registered)
                 co_return registered.error();
-            client = std::move(*registered);
+            *client = std::move(*registered);
         }
+        auto const& c = **client;
         std::string scope = challenge_scope;
         if (scope.empty())
-            scope = d->scopes_supported;
+            scope = d.scopes_supported;
         if (scope.empty())
             scope = opts.client.scope;
         if (step_up) {
+            // What was granted and what was asked before (kept in the record, as the token
+            // response often names no scope), and the challenge's.
+            std::string asked_before = requested_scope;
+            if (auto before = discovery::from_json(rec->if_contains("oauthDiscovery")))
+                asked_before = detail::scope_union(before->requested_scope, asked_before);
             auto granted = tokens ? str(*tokens, "scope") : std::string();
-            scope = detail::scope_union(detail::scope_union(granted, requested_scope), scope);
+            scope = detail::scope_union(detail::scope_union(granted, asked_before), scope);
+        }
+
+        if (auto pending = pending_authorization(*rec, d, c, scope)) {
+            requested_scope = std::move(pending->second);
+            auth_url = std::move(pending->first);
+            co_return result<void>();
         }
         requested_scope = scope;
+        d.requested_scope = scope;
 
         auto verifier = detail::make_code_verifier();
         auto state = detail::make_state(session_id);
-        auto endpoint = str(d->metadata, "authorization_endpoint");
+        auto endpoint = str(d.metadata, "authorization_endpoint");
         auto parsed = boost::urls::parse_uri(endpoint);
         if (!parsed)
             co_return error{errc::discovery_failed, "authorization_endpoint " + endpoint};
         boost::urls::url u(*parsed);
         auto params = u.params();
         params.append({"response_type", "code"});
-        params.append({"client_id", client->id});
+        params.append({"client_id", c.id});
         params.append({"redirect_uri", opts.client.redirect_url});
         params.append({"code_challenge", detail::s256_challenge(verifier)});
         params.append({"code_challenge_method", "S256"});
         params.append({"state", state});
-        params.append({"resource", d->resource});
+        params.append({"resource", d.resource});
         if (!scope.empty())
             params.append({"scope", scope});
+        std::string url_text(u.buffer());
 
+        json::object pending;
+        pending["url"] = url_text;
+        pending["scope"] = scope;
+        pending["issuer"] = d.issuer;
+        pending["clientId"] = c.id;
+        pending["redirectUri"] = opts.client.redirect_url;
         json::object partial;
         partial["codeVerifier"] = verifier;
         partial["oauthState"] = detail::sha256_hex(state);
         partial["oauthStateExpiresAt"] =
             now_ms() +
             std::chrono::duration_cast<std::chrono::milliseconds>(state_lifetime).count();
-        partial["oauthDiscovery"] = d->to_json();
+        partial["oauthPending"] = std::move(pending);
+        partial["oauthDiscovery"] = d.to_json();
         auto stored = co_await update(std::move(partial));
         if (!stored)
             co_return stored.error();
-        auth_url = std::string(u.buffer());
+        auth_url = std::move(url_text);
         co_return result<void>();
+    }
+
+    // The record's pending authorization (its URL and scope) when it can serve this one.
+    [[nodiscard]] std::optional<std::pair<std::string, std::string>>
+    pending_authorization(json::object const& rec, discovery const& d, client_identity const& c,
+                          std::string const& scope) const {
+        auto const* p = rec.if_contains("oauthPending");
+        if (p == nullptr || !p->is_object() || str(rec, "oauthState").empty() ||
+            str(rec, "codeVerifier").empty())
+            return std::nullopt;
+        auto const& o = p->get_object();
+        auto expires = int_field(rec, "oauthStateExpiresAt");
+        auto minute =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::minutes(1)).count();
+        if (!expires || *expires < now_ms() + minute)
+            return std::nullopt;
+        if (str(o, "url").empty() || str(o, "issuer") != d.issuer || str(o, "clientId") != c.id ||
+            str(o, "redirectUri") != opts.client.redirect_url ||
+            !detail::scope_covers(str(o, "scope"), scope))
+            return std::nullopt;
+        return std::make_pair(str(o, "url"), str(o, "scope"));
     }
 
     // --- token endpoint ----------------------------------------------------------------------
 
     awaitable<result<json::object>>
     token_request(discovery const& d, client_identity const& c,
-                  std::vector<std::pair<std::string, std::string>> fields,
-                  std::string const& what) {
+                  std::vector<std::pair<std::string, std::string>> fields, std::string const& what,
+                  detail::refusal* refused = nullptr) {
         http::request req{http::bhttp::verb::post, "/", 11};
         req.set(http::bhttp::field::content_type, "application/x-www-form-urlencoded");
         if (c.auth_method == "client_secret_basic") {
@@ -564,12 +770,17 @@ struct session_auth::impl {
         }
         req.body() = detail::form_body(fields);
         auto endpoint = str(d.metadata, "token_endpoint");
+        if (auto ok = check_as_url(endpoint, "token_endpoint"); !ok)
+            co_return ok.error();
         auto res = co_await send(endpoint, std::move(req));
         if (!res)
             co_return error{res.error().code,
                             what + " at " + endpoint + ": " + res.error().message()};
-        if (res->result_int() != 200)
+        if (res->result_int() != 200) {
+            if (refused != nullptr)
+                *refused = detail::classify_token_error(res->result_int(), res->body());
             co_return detail::token_error(res->result_int(), res->body(), what + " at " + endpoint);
+        }
         co_return detail::parse_token_response(res->body(), now_ms());
     }
 
@@ -590,38 +801,51 @@ struct session_auth::impl {
         }
         auto c = known_client(rec, *d, false);
         if (!c)
+            co_return c.error();
+        if (!*c)
             co_return error{errc::invalid_record, "the record has no OAuth client"};
-        co_return std::make_pair(std::move(*d), std::move(*c));
+        co_return std::make_pair(std::move(*d), std::move(**c));
     }
 
     // --- step 7: refresh ---------------------------------------------------------------------
 
     // Refreshes unless the record already holds other tokens than `stale` that are not due.
-    awaitable<result<refresh_outcome>> refresh(std::string stale) {
+    // `refused`: the server refused `stale` (a 401), so when there is nothing to refresh it with
+    // it is dropped from the record, under the lock and only if the record still holds it (a
+    // finish() may just have stored fresh ones).
+    awaitable<result<refresh_outcome>> refresh(std::string stale, bool refused) {
         result<refresh_outcome> outcome = error{errc::token_request_failed, "refresh not run"};
-        guard::lock_request lr;
-        // Hashed: identities may hold any character, and a '{' or '}' would upset Redis
-        // Cluster's hash tags.
-        lr.key = guard::key_space().lock_key("oauth-refresh:" +
-                                             detail::sha256_hex(identity + '\n' + session_id));
-        lr.ttl = std::chrono::seconds(30);
-        lr.when_busy = guard::lock_wait::wait;
-        auto const& h = opts.http;
-        lr.wait_timeout = h.connect_timeout + h.response_timeout + std::chrono::seconds(5);
-        lr.on_unavailable = guard::lock_failure::proceed;
-        guard::lock_service::body_fn body = [this, &outcome,
-                                             &stale](guard::lock_lease const&) -> awaitable<void> {
-            outcome = co_await refresh_locked(stale);
+        std::function<awaitable<void>()> body = [this, &outcome, &stale,
+                                                 refused]() -> awaitable<void> {
+            outcome = co_await refresh_locked(stale, refused);
         };
-        try {
-            co_await locks->run(std::move(lr), std::move(body));
-        } catch (std::exception const& e) {
-            co_return error{errc::token_request_failed, std::string("refresh lock: ") + e.what()};
-        }
+        std::string what = "refresh";
+        auto ran = co_await with_record_lock(std::move(body), what);
+        if (!ran)
+            co_return ran.error();
         co_return outcome;
     }
 
-    awaitable<result<refresh_outcome>> refresh_locked(std::string const& stale) {
+    // Drops the record's tokens (and, for a client the server does not know, its registration
+    // and the pending authorization made with it). Under the record's lock.
+    awaitable<result<void>> drop_tokens(bool and_client) {
+        json::object partial;
+        partial["tokens"] = nullptr;
+        if (and_client) {
+            partial["clientInformation"] = nullptr;
+            partial["clientId"] = nullptr;
+            partial["oauthPending"] = nullptr;
+            partial["oauthState"] = nullptr;
+            partial["oauthStateExpiresAt"] = nullptr;
+        }
+        auto dropped = co_await update(std::move(partial));
+        if (!dropped)
+            co_return dropped.error();
+        tokens.reset();
+        co_return result<void>();
+    }
+
+    awaitable<result<refresh_outcome>> refresh_locked(std::string const& stale, bool refused) {
         auto rec = co_await read_record();
         if (!rec)
             co_return rec.error();
@@ -633,6 +857,11 @@ struct session_auth::impl {
         }
         auto refresh_token = current ? str(*current, "refresh_token") : std::string();
         if (refresh_token.empty()) {
+            if (refused && current && str(*current, "access_token") == stale) {
+                auto dropped = co_await drop_tokens(false);
+                if (!dropped)
+                    co_return dropped.error();
+            }
             co_return refresh_outcome::need_authorization;
         }
         auto ctx = co_await token_context(*rec);
@@ -642,15 +871,19 @@ struct session_auth::impl {
                                                                 {"refresh_token", refresh_token},
                                                                 {"resource", ctx->first.resource}};
         std::string what = "token refresh";
-        auto fresh = co_await token_request(ctx->first, ctx->second, std::move(fields), what);
+        auto refusal = detail::refusal::transient;
+        auto fresh =
+            co_await token_request(ctx->first, ctx->second, std::move(fields), what, &refusal);
         if (!fresh) {
-            if (fresh.error() == errc::invalid_grant) {
-                json::object partial;
-                partial["tokens"] = nullptr;
-                auto dropped = co_await update(std::move(partial));
+            // The token endpoint refused (invalid_grant, invalid_client, invalid_scope, …): the
+            // tokens are no good, and for invalid_client the registration neither; the next
+            // request gets a new authorization. Network errors and 5xx keep them.
+            if (fresh.error() == errc::invalid_grant || refusal != detail::refusal::transient) {
+                bool pre_registered = !opts.client.client_id.empty();
+                auto dropped =
+                    co_await drop_tokens(refusal == detail::refusal::client && !pre_registered);
                 if (!dropped)
                     co_return dropped.error();
-                tokens.reset();
                 last_err = fresh.error();
                 co_return refresh_outcome::need_authorization;
             }
@@ -678,11 +911,13 @@ struct session_auth::impl {
         }
         if (tokens && due(*tokens) && !str(*tokens, "refresh_token").empty()) {
             auto stale = str(*tokens, "access_token");
-            auto r = co_await refresh(stale);
+            auto expiry = int_field(*tokens, "expires_at");
+            auto r = co_await refresh(stale, false);
+            // `tokens` may have changed meanwhile (another request of this session refreshed,
+            // or dropped them): only what was read before the wait is used here.
             if (!r) {
                 fail(r.error());
-                auto at = int_field(*tokens, "expires_at");
-                if (at && *at <= now_ms())
+                if (expiry && *expiry <= now_ms())
                     co_return r.error(); // expired and not renewable now: say why
             } else if (*r == refresh_outcome::need_authorization) {
                 tokens.reset(); // the server's 401 starts the authorization
@@ -694,6 +929,19 @@ struct session_auth::impl {
     }
 
     awaitable<bool> unauthorized(auth_challenge const& ch) {
+        // One budget for discovery, registration and lock waits, so that this cannot outlast
+        // the request waiting on it.
+        auto until = std::chrono::steady_clock::now() + opts.challenge_budget;
+        if (!deadline || *deadline < until)
+            deadline = until;
+        ++unauthorized_running;
+        auto handled = co_await unauthorized_bounded(ch);
+        if (--unauthorized_running == 0)
+            deadline.reset();
+        co_return handled;
+    }
+
+    awaitable<bool> unauthorized_bounded(auth_challenge const& ch) {
         auto bearer = detail::bearer_challenge(ch.www_authenticate);
         std::string scope, hint, err;
         if (bearer) {
@@ -719,19 +967,13 @@ struct session_auth::impl {
         if (ch.authorization.size() > 7 && ch.authorization.compare(0, 7, "Bearer ") == 0)
             sent = ch.authorization.substr(7);
         if (!sent.empty()) {
-            // The server refused a token we sent: renew it (or take another holder's).
-            auto r = co_await refresh(sent);
+            // The server refused a token we sent: renew it (or take another holder's); with
+            // nothing to renew it with, it is dropped (under the lock, if still the record's).
+            auto r = co_await refresh(sent, true);
             if (r && *r != refresh_outcome::need_authorization)
                 co_return true;
             if (!r) {
                 fail(r.error());
-                co_return false;
-            }
-            json::object partial;
-            partial["tokens"] = nullptr;
-            auto dropped = co_await update(std::move(partial));
-            if (!dropped) {
-                fail(dropped.error());
                 co_return false;
             }
             tokens.reset();
@@ -752,27 +994,52 @@ struct session_auth::impl {
         co_return false;
     }
 
+    // Checks the state against the record's pending one and consumes it, under the record's
+    // lock: of two finish() with one state, exactly one gets the record (and exchanges the code).
+    awaitable<result<json::object>> take_state(std::string const& state) {
+        result<json::object> taken = error{errc::invalid_state, "state not checked"};
+        std::function<awaitable<void>()> body = [this, &taken, &state]() -> awaitable<void> {
+            auto rec = co_await read_record();
+            if (!rec) {
+                taken = rec.error();
+                co_return;
+            }
+            auto expected = str(*rec, "oauthState");
+            auto given = detail::sha256_hex(state);
+            if (expected.size() != given.size() ||
+                CRYPTO_memcmp(expected.data(), given.data(), given.size()) != 0) {
+                taken = error{errc::invalid_state, "no pending authorization with this state"};
+                co_return;
+            }
+            // Single use: the state goes before anything else can fail.
+            json::object consumed;
+            consumed["oauthState"] = nullptr;
+            consumed["oauthStateExpiresAt"] = nullptr;
+            consumed["oauthPending"] = nullptr;
+            consumed["codeVerifier"] = nullptr; // this copy of the record keeps it
+            auto gone = co_await update(std::move(consumed));
+            if (!gone) {
+                taken = gone.error();
+                co_return;
+            }
+            taken = std::move(*rec);
+        };
+        std::string what = "callback";
+        auto ran = co_await with_record_lock(std::move(body), what);
+        if (!ran)
+            co_return ran.error();
+        co_return taken;
+    }
+
     awaitable<result<void>> finish(std::string code, std::string state,
                                    std::optional<std::string> iss) {
         auto named = state_session_id(state);
         if (!named || *named != session_id)
             co_return fail(error{errc::invalid_state, "the state names another session"});
-        auto rec = co_await read_record();
+        auto rec = co_await take_state(state);
         if (!rec)
             co_return fail(rec.error());
-        auto expected = str(*rec, "oauthState");
-        auto given = detail::sha256_hex(state);
-        if (expected.size() != given.size() ||
-            CRYPTO_memcmp(expected.data(), given.data(), given.size()) != 0)
-            co_return fail(error{errc::invalid_state, "no pending authorization with this state"});
         auto expires = int_field(*rec, "oauthStateExpiresAt");
-        // Single use: the state goes before anything else can fail.
-        json::object consumed;
-        consumed["oauthState"] = nullptr;
-        consumed["oauthStateExpiresAt"] = nullptr;
-        auto gone = co_await update(std::move(consumed));
-        if (!gone)
-            co_return fail(gone.error());
         if (expires && *expires < now_ms())
             co_return fail(error{errc::invalid_state, "the authorization took too long"});
         auto verifier = str(*rec, "codeVerifier");
@@ -781,19 +1048,20 @@ struct session_auth::impl {
         auto ctx = co_await token_context(*rec);
         if (!ctx)
             co_return fail(ctx.error());
-        // RFC 9207, when the caller passes what the callback had (empty: no iss): the iss must
-        // be the issuer we asked, and a server that says it sends one must have sent it.
-        if (iss) {
-            auto const& md = ctx->first.metadata;
-            auto issuer = str(md, "issuer");
-            bool promised = md.contains("authorization_response_iss_parameter_supported") &&
-                            md.at("authorization_response_iss_parameter_supported") == true;
-            if (iss->empty() ? promised : *iss != issuer)
-                co_return fail(error{errc::invalid_state,
-                                     iss->empty()
-                                         ? "the callback has no iss though " + issuer + " sends one"
-                                         : "the callback's iss " + *iss + " is not " + issuer});
-        }
+        // RFC 9207: the iss must be the issuer we asked, and a server that says it sends one
+        // must have sent it (the overload without iss cannot have it: refused then).
+        auto const& md = ctx->first.metadata;
+        auto issuer = str(md, "issuer");
+        bool promised = md.contains("authorization_response_iss_parameter_supported") &&
+                        md.at("authorization_response_iss_parameter_supported") == true;
+        if (!iss && promised)
+            co_return fail(error{errc::invalid_state,
+                                 issuer + " sends iss in its callbacks: pass it to finish()"});
+        if (iss && (iss->empty() ? promised : *iss != issuer))
+            co_return fail(error{errc::invalid_state,
+                                 iss->empty()
+                                     ? "the callback has no iss though " + issuer + " sends one"
+                                     : "the callback's iss " + *iss + " is not " + issuer});
         std::vector<std::pair<std::string, std::string>> fields{
             {"grant_type", "authorization_code"},
             {"code", code},
@@ -806,7 +1074,6 @@ struct session_auth::impl {
             co_return fail(fresh.error());
         json::object partial;
         partial["tokens"] = *fresh;
-        partial["codeVerifier"] = nullptr;
         auto stored = co_await update(std::move(partial));
         if (!stored)
             co_return fail(stored.error());

@@ -9,27 +9,33 @@
 //      on the server's origin. It names the authorization server(s) and the resource.
 //   3. Authorization server metadata (RFC 8414), with the OpenID Connect Discovery fallback:
 //      oauth-authorization-server{/path}, openid-configuration{/path},
-//      {/path}/openid-configuration. PKCE S256 must be offered (code_challenge_methods_supported),
-//      else a clear error.
-//   4. The client: a pre-registered id/secret from the settings, else the client metadata
+//      {/path}/openid-configuration. Its issuer is required and must be the one asked. PKCE S256
+//      must be offered (code_challenge_methods_supported), else a clear error. The authorization
+//      server and its endpoints must be https unless on a loopback host.
+//   4. The client: a pre-registered id/secret from the settings (only at its issuer), else the
+//      client metadata
 //      document URL as client_id when the server supports those, else the one stored in the
 //      record (clientInformation / clientId) unless it was registered at another authorization
-//      server, else dynamic client registration (RFC 7591) at the registration_endpoint; the
-//      result is stored (clientInformation, clientId). Token requests authenticate the way the
-//      server lists (client_secret_basic, client_secret_post, none).
+//      server, else dynamic client registration (RFC 7591) at the registration_endpoint, under
+//      the record's lock; the result is stored (clientInformation, clientId). Token requests
+//      authenticate the way the server lists (client_secret_basic, client_secret_post, none).
 //   5. PKCE S256 (a 43+ character verifier from the CSPRNG), a fresh single-use `state`, and the
 //      authorization URL with response_type=code, client_id, redirect_uri, code_challenge,
 //      code_challenge_method=S256, state, resource (RFC 8707) and scope. The verifier and the
 //      state's hash are stored in the record; the request fails with its 401 and
-//      authorization_url() says where to send the user.
-//   6. The callback: finish(code, state) checks the state (bound to this identity and session,
-//      single use), exchanges the code (with the verifier and resource), stores the tokens with
-//      their absolute expiry, and deletes the verifier and the state.
+//      authorization_url() says where to send the user. While that authorization is pending
+//      (a minute or more left, same server, client and callback, a scope covering the new one),
+//      later 401s, here or in another instance, hand out the same URL (oauthPending).
+//   6. The callback: finish(code, state) checks and consumes the state under the record's lock
+//      (bound to this identity and session, single use even with concurrent callbacks),
+//      exchanges the code (with the verifier and resource), stores the tokens with their
+//      absolute expiry; the verifier, the state and the pending authorization are gone.
 //   7. Every later request carries `Authorization: Bearer …`. Shortly before the stored expiry
 //      (proactively) and on a 401 for a token that was sent, the refresh token is used: one
 //      refresh per session at a time, across instances when a lock service is given (the
-//      others wait, then read the tokens the winner stored). A refresh the server refuses
-//      (invalid_grant) drops the tokens and starts over at step 5.
+//      others wait, then read the tokens the winner stored). A refresh the server refuses (any
+//      OAuth 4xx error; invalid_client also drops the registered client) drops the tokens and
+//      starts over at step 5; network errors and 5xx keep them.
 //   8. 403 with `error="insufficient_scope"` and a scope: step-up, i.e. step 5 again with the
 //      union of the scopes.
 //
@@ -38,8 +44,10 @@
 // ignores; `clientInformation` is RFC 7591's response; `codeVerifier`; `clientId`. mcpd adds
 // `oauthState` (a SHA-256 of the pending state, hex), `oauthStateExpiresAt` (ms since the epoch:
 // a state is good for 10 minutes) and `oauthDiscovery` (what steps 2-3 found: the resource, the
-// authorization server and its metadata, so that finish() and refreshes after a restart need no
-// discovery). Tokens and client secrets are sealed by
+// authorization server and its metadata, and the last requested scope, so that finish(),
+// refreshes and step-ups after a restart need no discovery) and `oauthPending` (the pending
+// authorization's URL, scope, issuer, client and callback). Tokens and client secrets are
+// sealed by
 // the store's encryption at rest when the store is an encrypting_store.
 //
 // The state's text is "<sessionId>.<nonce>": state_session_id() recovers the session from a
@@ -97,6 +105,10 @@ struct client_settings {
     // (client_secret_basic, or client_secret_post when the server supports only that).
     std::string client_id;
     std::string client_secret;
+    // The authorization server (issuer) client_id and client_secret are registered at: they are
+    // used with that one only (another one named by a resource is an error). Empty: with a
+    // secret, the first authorization server this session's record used; without, any.
+    std::string issuer;
     // The URL of this client's metadata document (Client ID Metadata Documents, MCP
     // 2025-11-25): used as the client_id, without registration, by authorization servers that
     // say client_id_metadata_document_supported. Empty: not used.
@@ -106,8 +118,11 @@ struct client_settings {
 struct session_auth_options {
     client_settings client;
     http::client_options http; // TLS trust, timeouts and limits for the OAuth endpoints
-    // Refresh this long before the stored expiry.
+    // Refresh this long before the stored expiry (at most half the token's lifetime).
     duration refresh_margin = std::chrono::seconds(60);
+    // The whole handling of one 401/403 (discovery, registration, lock waits) ends within this,
+    // so that it cannot outlast the request waiting on it.
+    duration challenge_budget = std::chrono::seconds(30);
     // One refresh per session across instances (a Redis lock service for a fleet). Null: one
     // per session within this process only.
     std::shared_ptr<guard::lock_service> locks;
@@ -136,12 +151,12 @@ public:
     [[nodiscard]] std::optional<error> const& last_error() const noexcept;
 
     // The callback: checks `state`, exchanges `code`, stores the tokens, deletes the verifier
-    // and the state. A wrong, reused or expired state is an error and changes nothing.
+    // and the state. A wrong, reused or expired state is an error and changes nothing. Fails
+    // when the authorization server says it sends `iss` (RFC 9207): use the overload below.
     boost::asio::awaitable<result<void>> finish(std::string code, std::string state);
     // The same, also checking the callback's `iss` parameter (RFC 9207; empty when the callback
     // had none): it must name the authorization server that was asked, and must be there when
-    // that server's metadata says authorization_response_iss_parameter_supported. The overload
-    // above does not check it.
+    // that server's metadata says authorization_response_iss_parameter_supported.
     boost::asio::awaitable<result<void>> finish(std::string code, std::string state,
                                                 std::string iss);
 

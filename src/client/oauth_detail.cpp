@@ -13,6 +13,8 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 
@@ -264,8 +266,9 @@ std::string canonical_resource(http::url const& server) {
     u.scheme = lower(u.scheme);
     u.host = lower(u.host);
     std::string text = u.origin();
-    if (u.target != "/")
-        text += u.target;
+    auto path = path_of(u); // RFC 8707 §2: the resource has no query
+    if (path != "/")
+        text += path;
     return text;
 }
 
@@ -339,7 +342,9 @@ result<json::object> parse_token_response(std::string_view body, std::int64_t no
         return bad("not JSON (" + ec.message() + ")");
     if (!v.is_object())
         return bad("not a JSON object");
-    auto tokens = v.get_object();
+    // Only RFC 6749's fields (and OpenID's id_token) go into the record; expires_at is ours.
+    auto tokens = only_fields(v.get_object(), {"access_token", "token_type", "expires_in",
+                                               "refresh_token", "scope", "id_token"});
     auto const* access = tokens.if_contains("access_token");
     if (access == nullptr || !access->is_string() || access->get_string().empty())
         return bad("no access_token");
@@ -347,20 +352,21 @@ result<json::object> parse_token_response(std::string_view body, std::int64_t no
     if (type == nullptr || !type->is_string())
         return bad("no token_type");
     if (lower(type->get_string()) != "bearer")
-        return bad("token_type " + std::string(type->get_string()) + " is not Bearer");
-    for (auto const* name : {"refresh_token", "scope"}) {
+        return bad("token_type " + std::string(type->get_string()).substr(0, 64) +
+                   " is not Bearer");
+    for (auto const* name : {"refresh_token", "scope", "id_token"}) {
         auto const* f = tokens.if_contains(name);
         if (f != nullptr && !f->is_string())
             return bad(std::string(name) + " is not a string");
     }
-    tokens.erase("expires_at"); // ours to compute, never the server's
-    if (auto const* in = tokens.if_contains("expires_in")) {
-        if (!in->is_number())
+    if (tokens.contains("expires_in")) {
+        auto seconds = int_field(tokens, "expires_in", true);
+        if (!seconds)
             return bad("expires_in is not a number");
-        auto seconds = in->to_number<double>();
-        if (!std::isfinite(seconds) || seconds < 0 || seconds > 1e10)
+        if (*seconds < 0 || *seconds > 10'000'000'000)
             return bad("expires_in out of range");
-        tokens["expires_at"] = now_ms + static_cast<std::int64_t>(seconds * 1000);
+        tokens["expires_in"] = *seconds;
+        tokens["expires_at"] = now_ms + *seconds * 1000;
     }
     return tokens;
 }
@@ -373,7 +379,7 @@ error token_error(unsigned status, std::string_view body, std::string_view what)
     if (!ec && v.is_object()) {
         auto const& o = v.get_object();
         if (auto const* e = o.if_contains("error"); e != nullptr && e->is_string())
-            code = std::string(e->get_string());
+            code = std::string(e->get_string()).substr(0, 100);
         if (!code.empty())
             detail += ", error " + code;
         if (auto const* d = o.if_contains("error_description"); d != nullptr && d->is_string())
@@ -381,6 +387,94 @@ error token_error(unsigned status, std::string_view body, std::string_view what)
     }
     return error{code == "invalid_grant" ? errc::invalid_grant : errc::token_request_failed,
                  std::move(detail)};
+}
+
+refusal classify_token_error(unsigned status, std::string_view body) {
+    if (status < 400 || status >= 500 || status == 408 || status == 429)
+        return refusal::transient;
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (!ec && v.is_object()) {
+        auto const* e = v.get_object().if_contains("error");
+        if (e != nullptr && e->is_string() && e->get_string() == "invalid_client")
+            return refusal::client;
+    }
+    // RFC 6749 §5.2: a 401 is the client failing authentication, whatever the body says.
+    return status == 401 ? refusal::client : refusal::grant;
+}
+
+std::optional<std::int64_t> int_field(json::object const& o, std::string_view key,
+                                      bool numeric_strings) {
+    auto const* v = o.if_contains(key);
+    if (v == nullptr)
+        return std::nullopt;
+    if (v->is_int64())
+        return v->get_int64();
+    if (v->is_uint64())
+        return v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)
+                   ? std::optional<std::int64_t>(static_cast<std::int64_t>(v->get_uint64()))
+                   : std::nullopt;
+    double n = 0;
+    if (v->is_double()) {
+        n = v->get_double();
+    } else if (numeric_strings && v->is_string()) {
+        std::string text(v->get_string());
+        if (text.empty() || text.size() > 32)
+            return std::nullopt;
+        char* end = nullptr;
+        n = std::strtod(text.c_str(), &end);
+        if (end != text.c_str() + text.size() ||
+            std::isspace(static_cast<unsigned char>(text[0])) != 0)
+            return std::nullopt;
+    } else {
+        return std::nullopt;
+    }
+    // 2^63 is the first double out of range; NaN fails both comparisons.
+    if (!(n >= -9.2233720368547758e18 && n < 9.2233720368547758e18))
+        return std::nullopt;
+    return static_cast<std::int64_t>(n);
+}
+
+bool refresh_due(json::object const& tokens, std::int64_t now_ms, std::int64_t refresh_margin_ms) {
+    auto at = int_field(tokens, "expires_at");
+    if (!at)
+        return false;
+    auto margin = refresh_margin_ms;
+    if (auto lifetime = int_field(tokens, "expires_in", true);
+        lifetime && *lifetime >= 0 && *lifetime < INT64_MAX / 1000)
+        margin = std::min(margin, *lifetime * 1000 / 2);
+    return now_ms >= *at - margin;
+}
+
+bool secure_endpoint(http::url const& u) {
+    if (lower(u.scheme) == "https")
+        return true;
+    auto host = lower(u.host);
+    if (host == "localhost" || host == "::1")
+        return true;
+    // 127.0.0.0/8, written as a dotted quad.
+    if (host.rfind("127.", 0) != 0)
+        return false;
+    int dots = 0;
+    for (char c : host) {
+        if (c == '.')
+            ++dots;
+        else if (c < '0' || c > '9')
+            return false;
+    }
+    return dots == 3;
+}
+
+bool scope_covers(std::string_view have, std::string_view want) {
+    return scope_union(have, want).size() == scope_union(have, "").size();
+}
+
+json::object only_fields(json::object const& o, std::vector<std::string_view> const& keep) {
+    json::object out;
+    for (auto k : keep)
+        if (auto const* v = o.if_contains(k))
+            out[k] = *v;
+    return out;
 }
 
 } // namespace mcpd::client::oauth::detail

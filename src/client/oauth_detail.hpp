@@ -53,7 +53,7 @@ std::vector<std::string> resource_metadata_urls(http::url const& server,
 std::vector<std::string> authorization_server_metadata_urls(http::url const& issuer);
 
 // The canonical URI of an MCP server (RFC 8707 resource): scheme and host in lower case, no
-// fragment, no trailing slash on a bare origin.
+// query, no fragment, no trailing slash on a bare origin.
 std::string canonical_resource(http::url const& server);
 // Whether a resource metadata's `resource` covers the server: same origin, and the server's
 // path is the resource's path or below it.
@@ -66,14 +66,44 @@ std::string form_body(std::vector<std::pair<std::string, std::string>> const& fi
 // Space-separated scope lists: the union, in first-seen order, without duplicates.
 std::string scope_union(std::string_view a, std::string_view b);
 
-// A token endpoint's 200 answer as the record's `tokens`: the response as sent plus
+// A token endpoint's 200 answer as the record's `tokens`: its RFC 6749 fields (access_token,
+// token_type, expires_in as a number, refresh_token, scope, id_token; nothing else is kept) plus
 // expires_at (ms since the epoch) when it has expires_in. Refuses what is not a JSON object, a
 // missing or empty access_token, a token_type other than Bearer, a negative or non-numeric
-// expires_in, a refresh_token or scope that is not a string.
+// expires_in (a numeric string is taken), a refresh_token or scope that is not a string.
 result<boost::json::object> parse_token_response(std::string_view body, std::int64_t now_ms);
 // A token endpoint's error answer (RFC 6749 §5.2) as an error: invalid_grant as errc::
 // invalid_grant, anything else token_request_failed; the detail names the error and its
-// description, never a credential.
+// description (both capped), never a credential.
 error token_error(unsigned status, std::string_view body, std::string_view what);
+
+// What a refused refresh means. transient: try again later, keep the tokens (network, 5xx, 408,
+// 429); grant: the token endpoint refused the grant (invalid_grant and any other OAuth 4xx
+// error): drop the tokens and log in again; client: it does not know the client
+// (invalid_client): also drop the client registration.
+enum class refusal { transient, grant, client };
+refusal classify_token_error(unsigned status, std::string_view body);
+
+// An integer JSON field: a number in int64 range (fractions truncated), or with `numeric_strings`
+// also a string holding one; anything else (1e300, "abc", true) is nullopt.
+std::optional<std::int64_t> int_field(boost::json::object const& o, std::string_view key,
+                                      bool numeric_strings = false);
+
+// Whether tokens are due for a refresh at `now_ms`: expires_at minus a margin of refresh_margin,
+// but at most half the token's lifetime (expires_in) so that short-lived tokens are not
+// refreshed on every request. No expires_at: never due.
+bool refresh_due(boost::json::object const& tokens, std::int64_t now_ms,
+                 std::int64_t refresh_margin_ms);
+
+// Authorization server endpoints must be https (MCP authorization, "Communication Security"),
+// except on a loopback host (localhost, 127.0.0.0/8, ::1) for local servers and tests.
+bool secure_endpoint(http::url const& u);
+
+// Whether the space-separated scope list `have` holds every scope of `want`.
+bool scope_covers(std::string_view have, std::string_view want);
+
+// The fields of `o` named in `keep`, for storing what a server sent without what it added.
+boost::json::object only_fields(boost::json::object const& o,
+                                std::vector<std::string_view> const& keep);
 
 } // namespace mcpd::client::oauth::detail

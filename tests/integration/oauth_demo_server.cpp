@@ -46,6 +46,22 @@ oauth_demo_server::oauth_demo_server(options opts) {
         args.emplace_back("--unreachable-as");
     if (opts.token_hangs)
         args.emplace_back("--token-hangs");
+    if (opts.insecure_as)
+        args.emplace_back("--insecure-as");
+    if (opts.iss_supported)
+        args.emplace_back("--iss-supported");
+    if (opts.scopeless)
+        args.emplace_back("--scopeless");
+    if (opts.no_issuer)
+        args.emplace_back("--no-issuer");
+    if (opts.prm_no_resource)
+        args.emplace_back("--prm-no-resource");
+    if (opts.no_prm)
+        args.emplace_back("--no-prm");
+    if (opts.metadata_hangs)
+        args.emplace_back("--metadata-hangs");
+    if (opts.huge_metadata)
+        args.emplace_back("--huge-metadata");
     std::string out_path = dir_ + "/server.out";
     pid_t pid = ::fork();
     if (pid < 0)

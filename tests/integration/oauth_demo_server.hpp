@@ -13,10 +13,18 @@ namespace mcpd::test {
 class oauth_demo_server {
 public:
     struct options {
-        bool no_s256 = false;        // the AS metadata does not offer PKCE S256
-        bool dcr_fails = false;      // dynamic client registration answers 400
-        bool unreachable_as = false; // the resource metadata names a closed port
-        bool token_hangs = false;    // the token endpoint never answers
+        bool no_s256 = false;         // the AS metadata does not offer PKCE S256
+        bool dcr_fails = false;       // dynamic client registration answers 400
+        bool unreachable_as = false;  // the resource metadata names a closed port
+        bool token_hangs = false;     // the token endpoint never answers
+        bool insecure_as = false;     // the resource metadata names http://as.example.invalid/
+        bool iss_supported = false;   // the AS metadata says authorization_response_iss_…
+        bool scopeless = false;       // no scope in token responses; step-up asks for mcp:admin
+        bool no_issuer = false;       // the AS metadata has no issuer
+        bool prm_no_resource = false; // the resource metadata has no resource
+        bool no_prm = false;          // no resource metadata (a 2025-03-26 server)
+        bool metadata_hangs = false;  // the AS metadata is never answered
+        bool huge_metadata = false;   // the AS metadata is over 64 KiB
     };
 
     explicit oauth_demo_server(options opts);

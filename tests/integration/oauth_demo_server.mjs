@@ -5,7 +5,10 @@
 // mcpd's OAuth client (oauth_test.cpp, through oauth_demo_server.hpp).
 //
 // Usage: node oauth_demo_server.mjs <node_tools dir> [--no-s256] [--dcr-fails]
-//                                   [--unreachable-as] [--token-hangs]
+//                                   [--unreachable-as] [--token-hangs] [--insecure-as]
+//                                   [--iss-supported] [--scopeless] [--no-issuer]
+//                                   [--prm-no-resource] [--huge-metadata] [--metadata-hangs]
+//                                   [--no-prm]
 // Prints "mcp <url>" and "auth <url>" then "ready" on stdout; stopped by SIGTERM.
 // Beyond the demo (which issues no refresh tokens): the provider issues rotating refresh tokens
 // and honours refresh requests (a used refresh token is invalid_grant, so a double refresh
@@ -14,9 +17,18 @@
 //   GET  /test/counts   {"token": n, "code": n, "refresh": n, "register": n} requests seen
 //   POST /test/revoke   forgets every refresh token (the next refresh is invalid_grant)
 //   POST /test/expire   forgets every access token (the next request is 401)
+//   POST /test/forget-clients  forgets every registered client (the next refresh is
+//                       invalid_client)
 // --no-s256: the authorization server metadata does not offer PKCE S256. --dcr-fails: dynamic
 // client registration answers 400. --unreachable-as: the resource metadata names an
 // authorization server on a closed port. --token-hangs: the token endpoint never answers.
+// --insecure-as: the resource metadata names a plain-http, non-loopback authorization server.
+// --iss-supported: the AS metadata says authorization_response_iss_parameter_supported.
+// --scopeless: token responses carry no scope, and the step-up challenge names mcp:admin only.
+// --no-issuer: the AS metadata has no issuer. --prm-no-resource: the resource metadata has no
+// resource. --huge-metadata: the AS metadata carries 100 KiB of padding. --metadata-hangs: the
+// AS metadata is never answered. --no-prm: no resource metadata (as a 2025-03-26 server), while
+// the MCP origin still serves the AS metadata, which names the other port's issuer.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
@@ -92,6 +104,10 @@ authApp.use(express.json());
 authApp.use(express.urlencoded());
 authApp.use('/token', (req, res, next) => {
     counts.token++;
+    if (flags.includes('--scopeless')) {
+        const json = res.json.bind(res);
+        res.json = (body) => json({ ...body, scope: undefined });
+    }
     if (!flags.includes('--token-hangs')) next(); // else never answered
 });
 authApp.use('/register', (req, res, next) => {
@@ -104,6 +120,15 @@ authApp.use('/register', (req, res, next) => {
 });
 const oauthMetadata = createOAuthMetadata({ provider, issuerUrl: authServerUrl, scopesSupported });
 oauthMetadata.introspection_endpoint = new URL('/introspect', authServerUrl).href;
+const metadataVariant = (flags.includes('--iss-supported') && { authorization_response_iss_parameter_supported: true })
+    || (flags.includes('--no-issuer') && { issuer: undefined })
+    || (flags.includes('--huge-metadata') && { padding: 'x'.repeat(100 * 1024) });
+if (flags.includes('--metadata-hangs')) {
+    authApp.get('/.well-known/oauth-authorization-server', () => {}); // never answered
+}
+if (metadataVariant) {
+    authApp.get('/.well-known/oauth-authorization-server', (req, res) => res.json({ ...oauthMetadata, ...metadataVariant }));
+}
 if (flags.includes('--no-s256')) {
     const { code_challenge_methods_supported: _, ...withoutPkce } = oauthMetadata;
     authApp.get('/.well-known/oauth-authorization-server', (req, res) => res.json({ ...withoutPkce, code_challenge_methods_supported: ['plain'] }));
@@ -140,6 +165,20 @@ app.get('/test/counts', (req, res) => res.json(counts));
 app.post('/test/revoke', (req, res) => { provider.refreshTokens.clear(); res.json({ ok: true }); });
 app.post('/test/expire', (req, res) => { provider.tokens.clear(); res.json({ ok: true }); });
 const resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(mcpServerUrl);
+app.post('/test/forget-clients', (req, res) => { provider.clientsStore.clients.clear(); res.json({ ok: true }); });
+if (flags.includes('--insecure-as')) {
+    app.get(new URL(resourceMetadataUrl).pathname, (req, res) =>
+        res.json({ resource: mcpServerUrl.href, authorization_servers: ['http://as.example.invalid/'] }));
+}
+if (flags.includes('--no-prm')) {
+    const notFound = (req, res) => res.status(404).json({ error: 'not_found' });
+    app.get(new URL(resourceMetadataUrl).pathname, notFound);
+    app.get('/.well-known/oauth-protected-resource', notFound);
+}
+if (flags.includes('--prm-no-resource')) {
+    app.get(new URL(resourceMetadataUrl).pathname, (req, res) =>
+        res.json({ authorization_servers: [authServerUrl.href], scopes_supported: ['mcp:tools'] }));
+}
 if (flags.includes('--unreachable-as')) {
     app.get(new URL(resourceMetadataUrl).pathname, (req, res) =>
         res.json({ resource: mcpServerUrl.href, authorization_servers: ['http://127.0.0.1:1'] }));
@@ -163,7 +202,8 @@ const getServer = () => {
 const needAdmin = (req, res, next) => {
     const body = req.body;
     if (body && body.method === 'tools/call' && body.params?.name === 'admin_only' && !req.auth?.scopes.includes('mcp:admin')) {
-        res.set('WWW-Authenticate', `Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", resource_metadata="${resourceMetadataUrl}"`);
+        const scope = flags.includes('--scopeless') ? 'mcp:admin' : 'mcp:tools mcp:admin';
+        res.set('WWW-Authenticate', `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${resourceMetadataUrl}"`);
         res.status(403).json({ error: 'insufficient_scope', error_description: 'mcp:admin needed' });
         return;
     }

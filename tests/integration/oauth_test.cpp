@@ -4,8 +4,10 @@
 // state from the redirect, and hands them to finish(). Then: a restart (a new session_auth on
 // the same store) needs no new login on every persistent store backend, plain and encrypted;
 // an expired token is refreshed exactly once, also by two instances at once on one Redis store
-// with a Redis lock service; refused refresh, step-up, bad states and broken authorization
-// servers end in clear errors.
+// with a Redis lock service; a pending login survives other requests, concurrent first
+// requests register one client and concurrent callbacks exchange one code; refused refreshes
+// (invalid_grant, invalid_client) start over; step-up keeps earlier scopes after a restart; bad
+// states, plain-http, mis-issued and broken authorization servers end in clear errors.
 #include "async_test.hpp"
 #include "mcp_client_util.hpp"
 #include "oauth_demo_server.hpp"
@@ -173,6 +175,11 @@ asio::awaitable<bool> log_in(oauth_demo_server const& demo,
     auto done = co_await auth->finish(cb->code, cb->state);
     EXPECT_TRUE(done) << done.error().message();
     co_return done.has_value();
+}
+
+asio::awaitable<result<void>> update_record(store::session_store& st, std::string sid,
+                                            json::object partial) {
+    co_return co_await st.update_session(identity, std::move(sid), std::move(partial));
 }
 
 // Rewrites the stored expiry into the past (keeping the rest of the tokens).
@@ -627,6 +634,362 @@ TEST(oauth, HangingTokenEndpointTimesOut) {
         auto rec = co_await record_of(*st, "s12");
         EXPECT_FALSE(rec.contains("tokens"));
         EXPECT_FALSE(rec.contains("oauthState")); // used up: a new login starts over
+    });
+}
+
+// --- a pending login, one client, one exchange -----------------------------------------------
+
+TEST(oauth, PendingLoginSurvivesOtherRequests) {
+    oauth_demo_server demo({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s20", demo.mcp_url());
+        CO_ASSERT(created);
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s20", auth_options());
+        auto first = co_await connect(demo, auth);
+        CO_ASSERT(!first);
+        CO_ASSERT(auth->authorization_url());
+        auto url1 = *auth->authorization_url();
+        // While the user is at url1: another request of this session, and a restarted instance.
+        auto second = co_await connect(demo, auth);
+        CO_ASSERT(!second);
+        CO_ASSERT(auth->authorization_url());
+        EXPECT_EQ(*auth->authorization_url(), url1);
+        auto restarted =
+            std::make_shared<oauth::session_auth>(ex, st, identity, "s20", auth_options());
+        auto third = co_await connect(demo, restarted);
+        CO_ASSERT(!third);
+        CO_ASSERT(restarted->authorization_url());
+        EXPECT_EQ(*restarted->authorization_url(), url1);
+        auto cb = co_await user_authorizes(url1);
+        CO_ASSERT(cb);
+        auto done = co_await auth->finish(cb->code, cb->state);
+        EXPECT_TRUE(done) << done.error().message();
+        auto rec = co_await record_of(*st, "s20");
+        EXPECT_FALSE(rec.contains("oauthPending"));
+        // Only the metadata fields we use are stored (the demo's also has introspection).
+        EXPECT_EQ(field(rec, "/oauthDiscovery/authorizationServerMetadata/introspection_endpoint"),
+                  "");
+        EXPECT_NE(field(rec, "/oauthDiscovery/authorizationServerMetadata/token_endpoint"), "");
+        auto c = co_await counts(demo);
+        EXPECT_EQ(count(c, "register"), 1);
+    });
+}
+
+TEST(oauth, ConcurrentFirstRequestsRegisterOnce) {
+    oauth_demo_server demo({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s21", demo.mcp_url());
+        CO_ASSERT(created);
+        auto a = std::make_shared<oauth::session_auth>(ex, st, identity, "s21", auth_options());
+        auto b = std::make_shared<oauth::session_auth>(ex, st, identity, "s21", auth_options());
+        int done = 0;
+        auto one = [&](std::shared_ptr<oauth::session_auth> auth) -> asio::awaitable<void> {
+            auto s = co_await connect(demo, auth);
+            EXPECT_FALSE(s);
+            ++done;
+        };
+        asio::co_spawn(ex, one(a), asio::detached);
+        asio::co_spawn(ex, one(b), asio::detached);
+        bool finished = co_await eventually([&] { return done == 2; }, 30s);
+        CO_ASSERT(finished);
+        CO_ASSERT(a->authorization_url());
+        CO_ASSERT(b->authorization_url());
+        EXPECT_EQ(*a->authorization_url(), *b->authorization_url());
+        auto c = co_await counts(demo);
+        EXPECT_EQ(count(c, "register"), 1);
+        auto cb = co_await user_authorizes(*b->authorization_url());
+        CO_ASSERT(cb);
+        auto ok = co_await a->finish(cb->code, cb->state);
+        EXPECT_TRUE(ok) << ok.error().message();
+    });
+}
+
+TEST(oauth, ConcurrentFinishExchangesOnce) {
+    oauth_demo_server demo({});
+    redis_server redis;
+    run_async(
+        [&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            // Two "processes" on one Redis store and lock service.
+            auto st_a = std::make_shared<store::redis_store>(ex, test_config(redis));
+            auto st_b = std::make_shared<store::redis_store>(ex, test_config(redis));
+            auto redis_a = std::make_shared<redis::client>(ex, test_config(redis));
+            auto redis_b = std::make_shared<redis::client>(ex, test_config(redis));
+            guard::metrics metrics_a, metrics_b;
+            auto locks_a = std::make_shared<guard::lock_service>(
+                std::make_shared<guard::redis_lock_backend>(redis_a), metrics_a);
+            auto locks_b = std::make_shared<guard::lock_service>(
+                std::make_shared<guard::redis_lock_backend>(redis_b), metrics_b);
+            auto created = co_await create_record(*st_a, "s22", demo.mcp_url());
+            CO_ASSERT(created);
+            auto a = std::make_shared<oauth::session_auth>(ex, st_a, identity, "s22",
+                                                           auth_options(locks_a));
+            auto b = std::make_shared<oauth::session_auth>(ex, st_b, identity, "s22",
+                                                           auth_options(locks_b));
+            auto first = co_await connect(demo, a);
+            CO_ASSERT(!first);
+            CO_ASSERT(a->authorization_url());
+            auto cb = co_await user_authorizes(*a->authorization_url());
+            CO_ASSERT(cb);
+            auto before = co_await counts(demo);
+            int done = 0, succeeded = 0;
+            auto one = [&](std::shared_ptr<oauth::session_auth> auth) -> asio::awaitable<void> {
+                auto r = co_await auth->finish(cb->code, cb->state);
+                if (r)
+                    ++succeeded;
+                else
+                    EXPECT_EQ(r.error(), oauth::errc::invalid_state) << r.error().message();
+                ++done;
+            };
+            asio::co_spawn(ex, one(a), asio::detached);
+            asio::co_spawn(ex, one(b), asio::detached);
+            bool finished = co_await eventually([&] { return done == 2; }, 30s);
+            CO_ASSERT(finished);
+            EXPECT_EQ(succeeded, 1);
+            auto after = co_await counts(demo);
+            EXPECT_EQ(count(after, "token") - count(before, "token"), 1);
+            co_await st_a->close();
+            co_await st_b->close();
+            co_await redis_a->quit();
+            co_await redis_b->quit();
+        },
+        120s);
+}
+
+// A 401 for a token that cannot be refreshed drops it only while the record still holds it.
+TEST(oauth, RefusedTokenDropKeepsNewerTokens) {
+    oauth_demo_server demo({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s23", demo.mcp_url());
+        CO_ASSERT(created);
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s23", auth_options());
+        bool logged_in = co_await log_in(demo, auth);
+        CO_ASSERT(logged_in);
+        auto rec = co_await record_of(*st, "s23");
+        auto old_token = field(rec, "/tokens/access_token");
+        // Meanwhile another instance stored other tokens (due, with no refresh token).
+        json::object newer;
+        newer["access_token"] = "newer-token";
+        newer["token_type"] = "Bearer";
+        newer["expires_at"] = 1000;
+        json::object partial;
+        partial["tokens"] = std::move(newer);
+        auto updated = co_await update_record(*st, "s23", std::move(partial));
+        CO_ASSERT(updated);
+        client::auth_challenge ch;
+        ch.status = 401;
+        ch.www_authenticate = "Bearer error=\"invalid_token\"";
+        ch.url = http::parse_url(demo.mcp_url()).value();
+        ch.method = "POST";
+        ch.authorization = "Bearer " + old_token;
+        auto retry = co_await auth->unauthorized(ch);
+        EXPECT_FALSE(retry);
+        auto after = co_await record_of(*st, "s23");
+        EXPECT_EQ(field(after, "/tokens/access_token"), "newer-token");
+    });
+}
+
+// --- refused refreshes and scopes -----------------------------------------------------------
+
+TEST(oauth, InvalidClientOnRefreshStartsOver) {
+    oauth_demo_server demo({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s24", demo.mcp_url());
+        CO_ASSERT(created);
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s24", auth_options());
+        bool logged_in = co_await log_in(demo, auth);
+        CO_ASSERT(logged_in);
+        co_await expire_tokens(*st, "s24");
+        co_await post_hook(demo, "/test/forget-clients"); // the refresh is now invalid_client
+        auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s24", auth_options());
+        auto again = co_await connect(demo, auth);
+        CO_ASSERT(!again);
+        EXPECT_EQ(http::status_of(again.error()), 401U) << again.error().message();
+        if (!auth->authorization_url())
+            ADD_FAILURE() << (auth->last_error() ? auth->last_error()->message() : "");
+        CO_ASSERT(auth->authorization_url());
+        auto rec = co_await record_of(*st, "s24");
+        EXPECT_FALSE(rec.contains("tokens"));
+        auto cb = co_await user_authorizes(*auth->authorization_url());
+        CO_ASSERT(cb);
+        auto done = co_await auth->finish(cb->code, cb->state);
+        CO_ASSERT(done);
+        auto s = co_await connect(demo, auth);
+        CO_ASSERT(s);
+        co_await s->close();
+        auto c = co_await counts(demo);
+        EXPECT_EQ(count(c, "register"), 2); // the forgotten client was registered again
+    });
+}
+
+TEST(oauth, StepUpAfterRestartKeepsEarlierScopes) {
+    oauth_demo_server demo({.scopeless = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s25", demo.mcp_url());
+        CO_ASSERT(created);
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s25", auth_options());
+        bool logged_in = co_await log_in(demo, auth);
+        CO_ASSERT(logged_in);
+        auto restarted =
+            std::make_shared<oauth::session_auth>(ex, st, identity, "s25", auth_options());
+        auto s = co_await connect(demo, restarted);
+        CO_ASSERT(s);
+        auto refused = co_await s->call_tool("admin_only");
+        CO_ASSERT(!refused);
+        CO_ASSERT(restarted->authorization_url());
+        auto cb = co_await user_authorizes(*restarted->authorization_url());
+        CO_ASSERT(cb);
+        EXPECT_EQ(cb->scope_asked, "mcp:tools mcp:admin");
+        co_await s->close();
+    });
+}
+
+// --- what is sent where ----------------------------------------------------------------------
+
+TEST(oauth, PlainHttpAuthorizationServerIsRefused) {
+    oauth_demo_server demo({.insecure_as = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto e = co_await failed_login(demo, "s26");
+        EXPECT_EQ(e, oauth::errc::discovery_failed) << e.message();
+        EXPECT_NE(e.message().find("is not https"), std::string::npos) << e.message();
+    });
+}
+
+TEST(oauth, PreRegisteredClientOnlyAtItsIssuer) {
+    oauth_demo_server demo({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s27", demo.mcp_url());
+        CO_ASSERT(created);
+        // Configured for another issuer than the one the resource names.
+        auto opts = auth_options();
+        opts.client.client_id = "pre-registered";
+        opts.client.client_secret = "secret";
+        opts.client.issuer = "https://as.example/";
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s27", opts);
+        auto s = co_await connect(demo, auth);
+        CO_ASSERT(!s);
+        EXPECT_FALSE(auth->authorization_url());
+        CO_ASSERT(auth->last_error());
+        EXPECT_EQ(*auth->last_error(), oauth::errc::registration_failed);
+        EXPECT_NE(auth->last_error()->message().find("https://as.example/"), std::string::npos)
+            << auth->last_error()->message();
+        // No issuer configured, a secret, and a record that used another server before.
+        auto created2 = co_await create_record(*st, "s28", demo.mcp_url());
+        CO_ASSERT(created2);
+        json::object before;
+        before["authorizationServerUrl"] = "https://earlier.example/";
+        json::object partial;
+        partial["oauthDiscovery"] = std::move(before);
+        auto updated = co_await update_record(*st, "s28", std::move(partial));
+        CO_ASSERT(updated);
+        opts.client.issuer.clear();
+        auto tofu = std::make_shared<oauth::session_auth>(ex, st, identity, "s28", opts);
+        auto s2 = co_await connect(demo, tofu);
+        CO_ASSERT(!s2);
+        EXPECT_FALSE(tofu->authorization_url());
+        CO_ASSERT(tofu->last_error());
+        EXPECT_NE(tofu->last_error()->message().find("https://earlier.example/"), std::string::npos)
+            << tofu->last_error()->message();
+        // The right issuer: the authorization starts with the pre-registered client.
+        opts.client.issuer = demo.auth_url();
+        auto right = std::make_shared<oauth::session_auth>(ex, st, identity, "s27", opts);
+        auto s3 = co_await connect(demo, right);
+        CO_ASSERT(!s3);
+        CO_ASSERT(right->authorization_url());
+        EXPECT_NE(right->authorization_url()->find("client_id=pre-registered"), std::string::npos);
+    });
+}
+
+TEST(oauth, FinishWithoutIssIsRefusedWhenTheServerSendsIt) {
+    oauth_demo_server demo({.iss_supported = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s29", demo.mcp_url());
+        CO_ASSERT(created);
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s29", auth_options());
+        auto first = co_await connect(demo, auth);
+        CO_ASSERT(!first);
+        CO_ASSERT(auth->authorization_url());
+        auto cb = co_await user_authorizes(*auth->authorization_url());
+        CO_ASSERT(cb);
+        auto done = co_await auth->finish(cb->code, cb->state);
+        CO_ASSERT(!done);
+        EXPECT_EQ(done.error(), oauth::errc::invalid_state);
+        EXPECT_NE(done.error().message().find("iss"), std::string::npos) << done.error().message();
+        auto c = co_await counts(demo);
+        EXPECT_EQ(count(c, "token"), 0);
+    });
+}
+
+TEST(oauth, MetadataWithoutIssuerIsRefused) {
+    oauth_demo_server demo({.no_issuer = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto e = co_await failed_login(demo, "s30");
+        EXPECT_EQ(e, oauth::errc::discovery_failed) << e.message();
+        EXPECT_NE(e.message().find("names no issuer"), std::string::npos) << e.message();
+    });
+}
+
+TEST(oauth, ResourceMetadataWithoutResourceIsRefused) {
+    oauth_demo_server demo({.prm_no_resource = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto e = co_await failed_login(demo, "s31");
+        EXPECT_EQ(e, oauth::errc::discovery_failed) << e.message();
+        EXPECT_NE(e.message().find("names no resource"), std::string::npos) << e.message();
+    });
+}
+
+TEST(oauth, OversizedMetadataIsRefused) {
+    oauth_demo_server demo({.huge_metadata = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto e = co_await failed_login(demo, "s32");
+        EXPECT_EQ(e, oauth::errc::discovery_failed) << e.message();
+    });
+}
+
+// A 2025-03-26 server (no resource metadata): the metadata on its origin must name an issuer
+// on that origin.
+TEST(oauth, LegacyMetadataForAnotherOriginIsRefused) {
+    oauth_demo_server demo({.no_prm = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto e = co_await failed_login(demo, "s34");
+        EXPECT_EQ(e, oauth::errc::discovery_failed) << e.message();
+        EXPECT_NE(e.message().find("names issuer " + demo.auth_url()), std::string::npos)
+            << e.message();
+    });
+}
+
+// The request's whole 401 handling is bounded, whatever the HTTP timeouts allow.
+TEST(oauth, ChallengeHandlingIsBounded) {
+    oauth_demo_server demo({.metadata_hangs = true});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto created = co_await create_record(*st, "s33", demo.mcp_url());
+        CO_ASSERT(created);
+        auto opts = auth_options();
+        opts.http.response_timeout = 300s; // longer than run_async's limit
+        opts.challenge_budget = 1s;
+        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s33", opts);
+        auto s = co_await connect(demo, auth);
+        CO_ASSERT(!s);
+        EXPECT_FALSE(auth->authorization_url());
+        CO_ASSERT(auth->last_error());
+        EXPECT_EQ(*auth->last_error(), oauth::errc::discovery_failed)
+            << auth->last_error()->message();
     });
 }
 

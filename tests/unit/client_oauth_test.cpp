@@ -131,6 +131,10 @@ TEST(OAuthDiscovery, CanonicalResourceAndCoverage) {
     EXPECT_EQ(detail::canonical_resource(url("HTTPS://MCP.Example.com:443/mcp#frag")),
               "https://mcp.example.com/mcp");
     EXPECT_EQ(detail::canonical_resource(url("http://127.0.0.1:9000/")), "http://127.0.0.1:9000");
+    // RFC 8707 §2: no query.
+    EXPECT_EQ(detail::canonical_resource(url("https://a.example/mcp?tenant=1")),
+              "https://a.example/mcp");
+    EXPECT_EQ(detail::canonical_resource(url("https://a.example/?x")), "https://a.example");
     EXPECT_TRUE(detail::resource_covers(url("https://a.example/"), url("https://a.example/mcp")));
     EXPECT_TRUE(
         detail::resource_covers(url("https://a.example/mcp"), url("https://a.example/mcp")));
@@ -185,7 +189,10 @@ TEST(OAuthTokens, RefusesBadResponses) {
              R"({"access_token":7,"token_type":"Bearer"})",
              R"({"access_token":"at"})",
              R"({"access_token":"at","token_type":"mac"})",
-             R"({"access_token":"at","token_type":"Bearer","expires_in":"3600"})",
+             R"({"access_token":"at","token_type":"Bearer","expires_in":"soon"})",
+             R"({"access_token":"at","token_type":"Bearer","expires_in":" 3600"})",
+             R"({"access_token":"at","token_type":"Bearer","expires_in":1e300})",
+             R"({"access_token":"at","token_type":"Bearer","expires_in":true})",
              R"({"access_token":"at","token_type":"Bearer","expires_in":-1})",
              R"({"access_token":"at","token_type":"Bearer","refresh_token":1})",
              R"({"access_token":"at","token_type":"Bearer","scope":["a"]})",
@@ -208,6 +215,100 @@ TEST(OAuthTokens, ErrorResponses) {
     auto html = detail::token_error(502, "<html>bad gateway</html>", "code exchange");
     EXPECT_EQ(html, errc::token_request_failed);
     EXPECT_NE(html.message().find("502"), std::string::npos);
+}
+
+TEST(OAuthTokens, NumericStringExpiresInAndOnlyKnownFields) {
+    auto t = detail::parse_token_response(
+        R"({"access_token":"at","token_type":"Bearer","expires_in":"3600","junk":"x","nested":{"a":[1]}})",
+        1000);
+    ASSERT_TRUE(t) << t.error().message();
+    EXPECT_EQ(t->at("expires_at").as_int64(), 1000 + 3600 * 1000);
+    EXPECT_EQ(t->at("expires_in").as_int64(), 3600); // stored as a number
+    EXPECT_FALSE(t->contains("junk"));
+    EXPECT_FALSE(t->contains("nested"));
+}
+
+TEST(OAuthTokens, IntFieldsAreRangeChecked) {
+    auto o =
+        json::parse(
+            R"({"a":5,"b":1e300,"c":-1e300,"d":12.9,"e":"42","f":"4x","g":18446744073709551615,"h":null,"i":"1e300"})")
+            .as_object();
+    EXPECT_EQ(detail::int_field(o, "a"), 5);
+    EXPECT_FALSE(detail::int_field(o, "b"));
+    EXPECT_FALSE(detail::int_field(o, "c"));
+    EXPECT_EQ(detail::int_field(o, "d"), 12);
+    EXPECT_FALSE(detail::int_field(o, "e")); // strings only when asked for
+    EXPECT_EQ(detail::int_field(o, "e", true), 42);
+    EXPECT_FALSE(detail::int_field(o, "f", true));
+    EXPECT_FALSE(detail::int_field(o, "g"));
+    EXPECT_FALSE(detail::int_field(o, "h"));
+    EXPECT_FALSE(detail::int_field(o, "i", true));
+    EXPECT_FALSE(detail::int_field(o, "missing"));
+}
+
+TEST(OAuthTokens, RefreshMarginAtMostHalfTheLifetime) {
+    constexpr std::int64_t minute = 60'000;
+    // A 30 s token with the 60 s default margin: due after 15 s, not at once.
+    auto short_lived = detail::parse_token_response(
+                           R"({"access_token":"a","token_type":"Bearer","expires_in":30})", 0)
+                           .value();
+    EXPECT_FALSE(detail::refresh_due(short_lived, 0, minute));
+    EXPECT_FALSE(detail::refresh_due(short_lived, 14'999, minute));
+    EXPECT_TRUE(detail::refresh_due(short_lived, 15'000, minute));
+    // An hour's token: the whole margin.
+    auto hour = detail::parse_token_response(
+                    R"({"access_token":"a","token_type":"Bearer","expires_in":3600})", 0)
+                    .value();
+    EXPECT_FALSE(detail::refresh_due(hour, 3'600'000 - minute - 1, minute));
+    EXPECT_TRUE(detail::refresh_due(hour, 3'600'000 - minute, minute));
+    // Written by another client without expires_in: the margin as configured.
+    auto bare = json::parse(R"({"access_token":"a","expires_at":100000})").as_object();
+    EXPECT_TRUE(detail::refresh_due(bare, 100'000 - minute, minute));
+    auto never = json::parse(R"({"access_token":"a"})").as_object();
+    EXPECT_FALSE(detail::refresh_due(never, 1'000'000'000'000, minute));
+}
+
+TEST(OAuthTokens, RefusalsThatEndTheGrant) {
+    using detail::refusal;
+    EXPECT_EQ(detail::classify_token_error(400, R"({"error":"invalid_grant"})"), refusal::grant);
+    EXPECT_EQ(detail::classify_token_error(400, R"({"error":"invalid_scope"})"), refusal::grant);
+    EXPECT_EQ(detail::classify_token_error(400, R"({"error":"unauthorized_client"})"),
+              refusal::grant);
+    EXPECT_EQ(detail::classify_token_error(400, R"({"error":"invalid_client"})"), refusal::client);
+    EXPECT_EQ(detail::classify_token_error(401, R"({"error":"invalid_client"})"), refusal::client);
+    EXPECT_EQ(detail::classify_token_error(401, "Unauthorized"), refusal::client);
+    EXPECT_EQ(detail::classify_token_error(500, R"({"error":"server_error"})"), refusal::transient);
+    EXPECT_EQ(detail::classify_token_error(503, ""), refusal::transient);
+    EXPECT_EQ(detail::classify_token_error(429, R"({"error":"slow_down"})"), refusal::transient);
+    EXPECT_EQ(detail::classify_token_error(408, ""), refusal::transient);
+}
+
+TEST(OAuthTokens, ErrorTextIsCapped) {
+    std::string huge(100'000, 'x');
+    auto e = detail::token_error(
+        400, R"({"error":")" + huge + R"(","error_description":")" + huge + R"("})", "refresh");
+    EXPECT_LT(e.message().size(), 1000U);
+}
+
+TEST(OAuthEndpoints, HttpsOrLoopbackOnly) {
+    EXPECT_TRUE(detail::secure_endpoint(url("https://auth.example/token")));
+    EXPECT_TRUE(detail::secure_endpoint(url("http://127.0.0.1:8080/token")));
+    EXPECT_TRUE(detail::secure_endpoint(url("http://127.1.2.3/token")));
+    EXPECT_TRUE(detail::secure_endpoint(url("http://localhost:3000/")));
+    EXPECT_TRUE(detail::secure_endpoint(url("http://LOCALHOST/")));
+    EXPECT_TRUE(detail::secure_endpoint(url("http://[::1]:9/")));
+    EXPECT_FALSE(detail::secure_endpoint(url("http://auth.example/token")));
+    EXPECT_FALSE(detail::secure_endpoint(url("http://10.0.0.1/token")));
+    EXPECT_FALSE(detail::secure_endpoint(url("http://127.evil.example/token")));
+    EXPECT_FALSE(detail::secure_endpoint(url("http://localhost.evil.example/")));
+    EXPECT_FALSE(detail::secure_endpoint(url("http://[::2]/")));
+}
+
+TEST(OAuthScopes, Covers) {
+    EXPECT_TRUE(detail::scope_covers("a b c", "c a"));
+    EXPECT_TRUE(detail::scope_covers("a", ""));
+    EXPECT_FALSE(detail::scope_covers("a b", "a d"));
+    EXPECT_FALSE(detail::scope_covers("", "a"));
 }
 
 // Arbitrary bytes (fixed seed, bounded count) built from the characters that matter: the
