@@ -202,10 +202,30 @@ std::vector<setting_def> const& serve_settings() {
          .flag_inverts = true},
         {.key = "gateway-token",
          .env = {"MCPD_GATEWAY_TOKEN"},
-         .help = "the secret a request to /gateway must carry (Authorization: Bearer … or "
-                 "X-Gateway-Token) to act as an identity; unset: refused unless gateway-dev",
+         .help = "TRUSTED BACKEND token: a request to /gateway carrying it (Authorization: "
+                 "Bearer … or X-Gateway-Token) acts as ANY identity; for server-to-server calls "
+                 "only, never give it to a browser (browsers get gateway-secret tokens)",
          .secret = true,
          .no_flag = true},
+        {.key = "gateway-secret",
+         .env = {"MCPD_GATEWAY_SECRET"},
+         .help = "key of per-identity /gateway tokens (v1.<expiry>.<hex HMAC-SHA256(secret, "
+                 "identity.expiry)>, minted by the app backend or `mcpd gateway token`) and of "
+                 "the Redis fan-out's message seal; at least 32 characters",
+         .secret = true,
+         .no_flag = true},
+        {.key = "gateway-allowed-servers",
+         .env = {"MCPD_GATEWAY_ALLOWED_SERVERS"},
+         .kind = k::list,
+         .help = "remote MCP servers the gateway may connect to: host names (*.example.com "
+                 "for subdomains) or URL prefixes (https://mcp.example.com/); unset: any "
+                 "server on a public address"},
+        {.key = "gateway-allow-private-servers",
+         .env = {"MCPD_GATEWAY_ALLOW_PRIVATE_SERVERS"},
+         .default_value = "false",
+         .kind = k::boolean,
+         .help = "development: let the gateway reach servers (and OAuth endpoints) on "
+                 "loopback, private, link-local and other non-public addresses"},
         {.key = "gateway-dev",
          .env = {"MCPD_GATEWAY_DEV"},
          .default_value = "false",
@@ -641,6 +661,9 @@ serve_args serve_args_from(configuration const& cfg) {
     a.state_key = cfg.text("state-key");
     a.gateway.enabled = cfg.flag("gateway");
     a.gateway.token = cfg.text("gateway-token");
+    a.gateway.secret = cfg.text("gateway-secret");
+    a.gateway.allowed_servers = cfg.list("gateway-allowed-servers");
+    a.gateway.allow_private_servers = cfg.flag("gateway-allow-private-servers");
     a.gateway.dev = cfg.flag("gateway-dev");
     a.gateway.heartbeat = *parse_duration(cfg.text("gateway-heartbeat"));
     a.gateway.connect_timeout = *parse_duration(cfg.text("gateway-connect-timeout"));

@@ -19,7 +19,10 @@ class configuration;
 // The MCP client gateway (/gateway; docs/gateway.md).
 struct gateway_args {
     bool enabled = true;
-    std::string token; // secret
+    std::string token;  // secret: the trusted backend's token (any identity)
+    std::string secret; // secret: the key of per-identity tokens and of the fan-out seal
+    std::vector<std::string> allowed_servers;
+    bool allow_private_servers = false;
     bool dev = false;
     duration heartbeat = std::chrono::seconds(30);
     duration connect_timeout = std::chrono::seconds(15);

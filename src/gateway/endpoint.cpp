@@ -6,6 +6,7 @@
 #include "core/random.hpp"
 #include "gateway/manager.hpp"
 #include "gateway/rpc.hpp"
+#include "gateway/token.hpp"
 #include "redis/client.hpp"
 #include "redis/subscriber.hpp"
 
@@ -31,12 +32,11 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-// Equal, in time that does not depend on where the texts differ.
-bool same_secret(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
-    return diff == 0 && !b.empty();
+std::string lower_text(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
 }
 
 std::string timestamp_json() {
@@ -74,6 +74,18 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
     redis::client* publisher = nullptr;
     std::string fanout_channel;
     std::unique_ptr<redis::subscriber> subscriber;
+
+    // Counts an RPC in flight for as long as it lives (draining waits for the count).
+    struct in_flight_mark {
+        impl& i;
+        explicit in_flight_mark(impl& owner)
+            : i(owner) {
+            ++i.rpcs_in_flight;
+        }
+        ~in_flight_mark() { --i.rpcs_in_flight; }
+        in_flight_mark(in_flight_mark const&) = delete;
+        in_flight_mark& operator=(in_flight_mark const&) = delete;
+    };
 
     impl(asio::any_io_executor e, manager& m, endpoint_options o)
         : ex(std::move(e))
@@ -142,9 +154,16 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             if (*parsed == channel::connection) {
                 auto const* type = payload.if_contains("type");
                 auto const* sid = payload.if_contains("sessionId");
+                // Detached: closing may wait on a slow server (its DELETE), and the next
+                // messages must not wait for it.
                 if (type != nullptr && type->is_string() && type->get_string() == "disconnected" &&
-                    sid != nullptr && sid->is_string())
-                    co_await mgr.forget(who, std::string(sid->get_string()));
+                    sid != nullptr && sid->is_string()) {
+                    auto forget = [self = shared_from_this(), who,
+                                   id = std::string(sid->get_string())]() -> asio::awaitable<void> {
+                        co_await self->mgr.forget(who, id);
+                    };
+                    asio::co_spawn(ex, std::move(forget), asio::detached);
+                }
             }
             deliver_local(who, *parsed, payload);
         }
@@ -152,30 +171,60 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
 
     // --- access -------------------------------------------------------------------------
 
-    [[nodiscard]] bool authorized(http::exchange& x) const {
+    // The token the request carries: `Authorization: Bearer …` or `X-Gateway-Token: …`.
+    static std::string_view presented_token(http::exchange& x) {
         auto const& req = x.req();
-        if (!opts.token.empty()) {
-            auto authz = std::string_view(req[bhttp::field::authorization]);
-            constexpr std::string_view bearer = "Bearer ";
-            if (authz.size() > bearer.size() &&
-                std::equal(bearer.begin(), bearer.end(), authz.begin(),
-                           [](char a, char b) {
-                               return std::tolower(static_cast<unsigned char>(a)) ==
-                                      std::tolower(static_cast<unsigned char>(b));
-                           }) &&
-                same_secret(authz.substr(bearer.size()), opts.token))
+        auto authz = std::string_view(req[bhttp::field::authorization]);
+        constexpr std::string_view bearer = "Bearer ";
+        if (authz.size() > bearer.size() &&
+            std::equal(bearer.begin(), bearer.end(), authz.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) ==
+                       std::tolower(static_cast<unsigned char>(b));
+            }))
+            return authz.substr(bearer.size());
+        return std::string_view(req["X-Gateway-Token"]);
+    }
+
+    // May this request act as `identity`? An identity token for it (gateway-secret), the
+    // trusted backend's token (any identity), or development mode: loopback bind, loopback peer,
+    // and no sign of a proxy in front (a proxy on the same host makes every peer loopback).
+    [[nodiscard]] bool authorized(http::exchange& x, std::string_view identity) const {
+        auto token = presented_token(x);
+        if (!token.empty()) {
+            if (!opts.identity_secret.empty() &&
+                verify_identity_token(opts.identity_secret, identity, token, unix_time_ms() / 1000))
                 return true;
-            auto header = std::string_view(req["X-Gateway-Token"]);
-            if (!header.empty() && same_secret(header, opts.token))
+            if (!opts.token.empty() && same_secret(token, opts.token))
                 return true;
         }
-        return opts.allow_loopback_dev && opts.bind_is_loopback &&
+        auto const& req = x.req();
+        bool proxied = req.find(bhttp::field::forwarded) != req.end() ||
+                       req.find("X-Forwarded-For") != req.end() ||
+                       req.find("X-Real-IP") != req.end();
+        return opts.allow_loopback_dev && opts.bind_is_loopback && !proxied &&
                http::is_loopback_host(x.remote_address());
+    }
+
+    // Whether a browser page of `origin` may call /gateway. On a loopback bind the server's
+    // origin policy decides (loopback origins by default). Elsewhere only origins listed in
+    // allowed-origin (or whose host is listed in allowed-host), and the page's own origin (the
+    // Origin names the Host the request went to: same origin, no CORS involved).
+    [[nodiscard]] bool origin_permitted(http::exchange& x, std::string_view origin) const {
+        if (origin.empty())
+            return true;
+        if (opts.bind_is_loopback)
+            return http::origin_allowed(opts.origins, origin);
+        if (!opts.origins.allowed_hosts.empty() || !opts.origins.allowed_origins.empty())
+            if (http::origin_allowed(opts.origins, origin))
+                return true;
+        auto host = lower_text(std::string_view(x.req()[bhttp::field::host]));
+        auto o = lower_text(origin);
+        return !host.empty() && (o == "http://" + host || o == "https://" + host);
     }
 
     void add_cors(http::exchange& x, bhttp::fields& f) const {
         auto origin = std::string_view(x.req()[bhttp::field::origin]);
-        if (origin.empty())
+        if (origin.empty() || !origin_permitted(x, origin))
             return;
         f.set(bhttp::field::access_control_allow_origin, origin);
         f.set(bhttp::field::vary, "Origin");
@@ -202,10 +251,11 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         auto& req = x.req();
         auto host = std::string_view(req[bhttp::field::host]);
         auto origin = std::string_view(req[bhttp::field::origin]);
-        if (!http::host_allowed(opts.origins, host) ||
-            !http::origin_allowed(opts.origins, origin)) {
-            co_await x.respond(error_response(x, http::status::forbidden, "FORBIDDEN",
-                                              "Forbidden: Host or Origin is not allowed"));
+        if (!http::host_allowed(opts.origins, host) || !origin_permitted(x, origin)) {
+            co_await x.respond(error_response(
+                x, http::status::forbidden, "FORBIDDEN",
+                "Forbidden: Host or Origin is not allowed (list the web app's origin in "
+                "allowed-origin)"));
             co_return;
         }
         if (req.method() == bhttp::verb::options) {
@@ -228,21 +278,22 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             co_await x.respond(std::move(res));
             co_return;
         }
-        if (!authorized(x)) {
+        std::string identity;
+        if (auto u = boost::urls::parse_origin_form(target)) {
+            auto params = u->params();
+            if (auto it = params.find("identity"); it != params.end())
+                identity = (*it).value;
+        }
+        if (!authorized(x, identity)) {
             log::for_request(log::level::warn, x.request_id(),
-                             "gateway: refused a request from {} (no valid gateway token)",
+                             "gateway: refused a request from {} (no valid gateway token for "
+                             "the identity)",
                              x.remote_address());
             auto res =
                 error_response(x, http::status::unauthorized, "UNAUTHORIZED", "Unauthorized");
             res.set(bhttp::field::www_authenticate, "Bearer realm=\"mcpd-gateway\"");
             co_await x.respond(std::move(res));
             co_return;
-        }
-        std::string identity;
-        if (auto u = boost::urls::parse_origin_form(target)) {
-            auto params = u->params();
-            if (auto it = params.find("identity"); it != params.end())
-                identity = (*it).value;
         }
         if (identity.empty()) {
             co_await x.respond(error_response(x, http::status::bad_request, "MISSING_IDENTITY",
@@ -330,9 +381,12 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         auto accept = std::string_view(x.req()[bhttp::field::accept]);
         bool streamed = accept.find("text/event-stream") != std::string_view::npos;
         if (!streamed) {
-            ++rpcs_in_flight;
-            auto answer = co_await handle_rpc(mgr, identity, body);
-            --rpcs_in_flight;
+            json::object answer;
+            {
+                in_flight_mark mark(*this);
+                event_sink none;
+                answer = co_await handle_rpc(mgr, identity, body, none);
+            }
             publish({identity, channel::rpc_response, answer});
             co_await x.respond(json_response(x, http::status::ok, answer));
             co_return;
@@ -348,15 +402,20 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             if (auto s = weak_stream.lock())
                 s->push(to_sse(ev.channel, ev.data));
         };
-        ++rpcs_in_flight;
         auto self = shared_from_this();
+        auto mark = std::make_shared<in_flight_mark>(*this);
         asio::co_spawn(
             ex,
-            [self, identity, body, stream, also]() -> asio::awaitable<void> {
+            [self, identity, body, stream, also, mark]() mutable -> asio::awaitable<void> {
+                // The stream ends whatever happens (handle_rpc answers every failure; this
+                // guard covers what it cannot, such as an allocation failure).
+                struct finish_on_exit {
+                    std::shared_ptr<http::sse_stream> s;
+                    ~finish_on_exit() { s->finish(); }
+                } finisher{stream};
                 auto answer = co_await handle_rpc(self->mgr, identity, body, also);
-                --self->rpcs_in_flight;
+                mark.reset();
                 stream->push(to_sse(channel::rpc_response, answer));
-                stream->finish();
                 self->publish({identity, channel::rpc_response, answer});
             },
             asio::detached);

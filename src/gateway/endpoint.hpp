@@ -15,12 +15,17 @@
 //                              identity's GET streams, on every instance.
 //   OPTIONS /gateway           CORS preflight, for the allowed origins.
 //
-// Who may act as an identity: nobody, unless the request carries the configured token
-// (`Authorization: Bearer <token>` or `X-Gateway-Token: <token>`, compared in constant time,
-// never logged), or the development setting is on and both the bind address and the peer are
-// loopback. The app in front authenticates its users and passes their identity; the token proves
-// the request comes from that app. A token in the URL (`?token=`, which SSEClient also sends) is
-// ignored: URLs end up in logs.
+// Who may act as an identity (`Authorization: Bearer <token>` or `X-Gateway-Token: <token>`,
+// compared in constant time, never logged): a per-identity token (token.hpp) for the identity
+// the request names, minted by the app's backend for the user it authenticated; or the trusted
+// backend's token (any identity: server-to-server only); or, with the development setting, a
+// loopback peer on a loopback bind with no Forwarded / X-Forwarded-For / X-Real-IP header. A token
+// in the URL (`?token=`, which SSEClient also sends next to the header) is ignored: URLs end up
+// in logs.
+//
+// Browsers of other origins: on a loopback bind, the server's origin policy (loopback origins by
+// default); otherwise only origins listed in allowed-origin (or hosts in allowed-host) get CORS
+// headers and are served; a page of the gateway's own origin always is.
 //
 // Fan-out: events and RPC responses are delivered to this instance's streams of the identity
 // and, with enable_fanout(), published on a Redis channel that every instance subscribes to, so
@@ -51,7 +56,11 @@ class manager;
 
 struct endpoint_options {
     std::string path = "/gateway";
-    std::string token;               // secret; empty: no token is accepted
+    // The trusted backend's token: acts as ANY identity. For server-to-server calls only
+    // (never put it in a browser). Empty: none.
+    std::string token;
+    // gateway-secret: the key of per-identity tokens (token.hpp), which browsers carry.
+    std::string identity_secret;
     bool allow_loopback_dev = false; // development: no token needed on a loopback bind
     bool bind_is_loopback = false;   // set from the bind address
     duration heartbeat = std::chrono::seconds(30);

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "http/client.hpp"
+#include "http/policy.hpp"
 #include "store/session.hpp"
 #include "store/session_store.hpp"
 
@@ -92,6 +93,53 @@ boost::system::error_category const& gateway_category() noexcept {
     return c;
 }
 
+std::function<std::string(boost::asio::ip::address const&)>
+server_address_policy(bool allow_private) {
+    if (allow_private)
+        return nullptr;
+    return [](boost::asio::ip::address const& a) -> std::string {
+        auto kind = http::non_public_address_kind(a);
+        if (kind.empty())
+            return {};
+        return a.to_string() + " (" + kind +
+               "), which the gateway does not connect to (gateway-allow-private-servers)";
+    };
+}
+
+std::string server_not_allowed(std::vector<std::string> const& allowed, std::string_view url) {
+    if (allowed.empty())
+        return {};
+    auto parsed = http::parse_url(url);
+    if (!parsed)
+        return "serverUrl is not a valid URL";
+    auto lower = [](std::string_view t) {
+        std::string o(t);
+        for (auto& c : o)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return o;
+    };
+    auto host = lower(parsed->host);
+    auto whole = lower(url);
+    for (auto const& entry : allowed) {
+        auto pattern = lower(entry);
+        if (pattern.find("://") != std::string::npos) {
+            // A URL prefix: it must end at a boundary of the URL (no "https://a.com" matching
+            // "https://a.com.evil.example").
+            if (whole.starts_with(pattern) &&
+                (pattern.ends_with("/") || whole.size() == pattern.size() ||
+                 std::string_view("/?#:").find(whole[pattern.size()]) != std::string_view::npos))
+                return {};
+        } else if (pattern.starts_with("*.")) {
+            auto suffix = pattern.substr(1); // ".example.com"
+            if (host.size() > suffix.size() && host.ends_with(suffix))
+                return {};
+        } else if (host == pattern) {
+            return {};
+        }
+    }
+    return "the server " + std::string(url) + " is not in gateway-allowed-servers";
+}
+
 // One connection of an identity to a server, held while this process serves it.
 struct live_session {
     std::string identity;
@@ -109,7 +157,34 @@ struct live_session {
     std::size_t tool_count = 0;      // from the last discovery
     bool removed = false;            // disconnected: late callbacks are ignored
     std::uint64_t generation = 0;    // each connection attempt; stale failures are ignored
+    // tools/list runs one at a time per session; a tools/list_changed that arrives meanwhile
+    // marks the list dirty and is answered by one more discovery (not one per notification).
+    bool discovering = false;
+    bool rediscover_pending = false;
 };
+
+// The live connection is still the one an attempt opened (no disconnect, forget or close
+// happened while the attempt waited).
+bool still_current(live_session const& l, std::uint64_t gen) {
+    return !l.removed && l.generation == gen && l.session && l.session->is_open();
+}
+
+// createdAt as stored by any writer: an integer, or a number that may not fit one.
+std::int64_t created_at_of(json::value const& v) {
+    if (v.is_int64())
+        return v.get_int64();
+    if (v.is_uint64())
+        return v.get_uint64() > static_cast<std::uint64_t>(INT64_MAX)
+                   ? INT64_MAX
+                   : static_cast<std::int64_t>(v.get_uint64());
+    if (v.is_double()) {
+        double d = v.get_double();
+        if (!(d >= 0) || d > 9.0e18) // NaN, negative or out of range: unknown
+            return 0;
+        return static_cast<std::int64_t>(d);
+    }
+    return 0;
+}
 
 struct manager::impl : std::enable_shared_from_this<impl> {
     asio::any_io_executor ex;
@@ -126,7 +201,10 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         : ex(std::move(e))
         , store(std::move(s))
         , opts(std::move(o))
-        , sink(std::move(k)) {}
+        , sink(std::move(k)) {
+        if (!opts.client.http.refuse_address)
+            opts.client.http.refuse_address = server_address_policy(opts.allow_private_servers);
+    }
 
     void emit(std::string const& identity, event_sink const& also, channel ch, json::object data) {
         event ev{identity, ch, std::move(data)};
@@ -176,12 +254,20 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         l->ref.server_name = text_field(record, "serverName");
         l->ref.server_url = text_field(record, "serverUrl");
         if (auto const* c = record.if_contains("createdAt"); c != nullptr && c->is_number())
-            l->ref.created_at = c->to_number<std::int64_t>();
+            l->ref.created_at = created_at_of(*c);
         l->callback_url = text_field(record, "callbackUrl");
         if (auto const* h = record.if_contains("headers"); h != nullptr && h->is_object())
             for (auto const& [name, value] : h->get_object())
-                if (value.is_string())
+                if (value.is_string()) {
+                    // Another writer may have stored anything: checked as connect() does.
+                    if (auto why = http::refused_extra_header(name, value.get_string());
+                        !why.empty()) {
+                        log::warn("gateway: session {}: a stored header is ignored: {}",
+                                  l->ref.session_id, why);
+                        continue;
+                    }
                     l->headers.emplace_back(std::string(name), std::string(value.get_string()));
+                }
         l->transport = client::parse_transport_kind(text_field(record, "transportType"));
         return l;
     }
@@ -210,8 +296,13 @@ struct manager::impl : std::enable_shared_from_this<impl> {
             auto old = std::move(*l->session);
             l->session.reset();
             co_await old.close();
+            if (l->removed || l->generation != gen)
+                co_return fail(errc::not_connected, "the session was disconnected meanwhile");
         }
         set_state(*l, connection_state::connecting, also);
+        // Records may come from other writers: the allow list is checked on every connection.
+        if (auto why = server_not_allowed(opts.allowed_servers, l->ref.server_url); !why.empty())
+            co_return fail(errc::connect_failed, why);
 
         client::session_options o = opts.client;
         for (auto const& h : l->headers)
@@ -248,11 +339,17 @@ struct manager::impl : std::enable_shared_from_this<impl> {
             if (method != "notifications/tools/list_changed" || !self || !lv || lv->removed ||
                 lv->generation != gen)
                 return;
+            // One discovery in flight per session: later notifications only mark it dirty.
+            if (lv->discovering) {
+                lv->rediscover_pending = true;
+                return;
+            }
             auto rediscover = [self, lv, gen]() -> asio::awaitable<void> {
                 if (lv->removed || lv->generation != gen || lv->connecting || !lv->session ||
                     !lv->session->is_open())
                     co_return;
-                co_await self->discover(lv, {});
+                event_sink none;
+                co_await self->discover(lv, none);
             };
             asio::co_spawn(self->ex, std::move(rediscover), asio::detached);
         };
@@ -298,10 +395,32 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     }
 
     // tools/list, announced: DISCOVERING, tools_discovered, READY.
+    // One at a time per session: a second caller waits for the first one's discovery, then
+    // runs its own (the list may have changed meanwhile); a tools/list_changed that arrived
+    // during a discovery is answered by one more, detached.
     asio::awaitable<result<json::array>> discover(std::shared_ptr<live_session> l,
                                                   event_sink also) {
+        asio::steady_timer poll(ex);
+        auto deadline = std::chrono::steady_clock::now() + opts.client.request_timeout +
+                        std::chrono::seconds(5);
+        while (l->discovering && std::chrono::steady_clock::now() < deadline) {
+            poll.expires_after(std::chrono::milliseconds(20));
+            boost::system::error_code ec;
+            co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (l->discovering)
+            co_return fail(errc::not_connected, "another tool discovery did not finish in time");
+        if (l->removed || !l->session || !l->session->is_open())
+            co_return fail(errc::not_connected, "the session was disconnected meanwhile");
+        auto gen = l->generation;
+        l->discovering = true;
+        l->rediscover_pending = false;
         set_state(*l, connection_state::discovering, also);
-        auto tools = co_await l->session->list_tools();
+        client::request_options ro;
+        auto tools = co_await l->session->list_tools(std::move(ro));
+        l->discovering = false;
+        if (l->removed || l->generation != gen)
+            co_return fail(errc::not_connected, "the session was disconnected meanwhile");
         if (!tools) {
             emit_error(*l, describe(tools.error()), error_kind::validation, also);
             set_state(*l, connection_state::failed, also);
@@ -313,6 +432,16 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         emit(l->identity, also, channel::connection, tools_discovered(l->ref, list));
         set_state(*l, connection_state::ready, also);
         emit_progress(*l, "Discovered " + std::to_string(list.size()) + " tools", also);
+        if (l->rediscover_pending) {
+            l->rediscover_pending = false;
+            auto again = [self = shared_from_this(), l, gen]() -> asio::awaitable<void> {
+                if (!still_current(*l, gen) || l->connecting)
+                    co_return;
+                event_sink none;
+                co_await self->discover(l, none);
+            };
+            asio::co_spawn(ex, std::move(again), asio::detached);
+        }
         co_return list;
     }
 
@@ -380,6 +509,11 @@ struct manager::impl : std::enable_shared_from_this<impl> {
                         out.err = saved.error();
                         co_return out;
                     }
+                    if (l->removed) {
+                        out.err =
+                            fail(errc::not_connected, "the session was disconnected meanwhile");
+                        co_return out;
+                    }
                     emit(l->identity, also, channel::connection, auth_required(l->ref, *url));
                     out.kind = outcome_kind::auth_required;
                     out.auth_url = *url;
@@ -407,9 +541,16 @@ struct manager::impl : std::enable_shared_from_this<impl> {
                 fail(kind == error_kind::auth ? errc::auth_failed : errc::connect_failed, message);
             co_return out;
         }
+        auto gen = l->generation;
         json::object active{{"active", true}, {"transportType", client::to_string(*l->transport)}};
         auto saved = co_await store->update_session(l->identity, l->ref.session_id, active,
                                                     opts.session_ttl);
+        if (!still_current(*l, gen)) {
+            // Disconnected, forgotten or closed while the record was saved: no connection to
+            // use any more (and no crash on the emptied one).
+            out.err = fail(errc::not_connected, "the session was disconnected meanwhile");
+            co_return out;
+        }
         if (!saved) {
             // Removed meanwhile (a disconnect from another tab or instance): do not hold a
             // connection no record describes.
@@ -460,10 +601,21 @@ struct manager::impl : std::enable_shared_from_this<impl> {
             adopt(l);
         }
         auto o = co_await attempt(l, also, error_kind::connection, false);
-        if (o.kind == outcome_kind::ready)
-            co_return l;
-        co_return o.err;
+        if (o.kind != outcome_kind::ready)
+            co_return o.err;
+        if (l->removed || !l->session || !l->session->is_open())
+            co_return fail(errc::not_connected, "the session was disconnected meanwhile");
+        co_return l;
     }
+
+    // The connection to use right now: the caller checks again after every wait.
+    static result<client::session*> open_session(live_session& l) {
+        if (l.removed || !l.session || !l.session->is_open())
+            return fail(errc::not_connected, "the session was disconnected meanwhile");
+        return &*l.session;
+    }
+
+    bool destroyed = false; // the manager is gone: detached work stops calling into it
 };
 
 manager::manager(asio::any_io_executor ex, std::shared_ptr<store::session_store> store,
@@ -472,6 +624,7 @@ manager::manager(asio::any_io_executor ex, std::shared_ptr<store::session_store>
                                    std::move(sink))) {}
 
 manager::~manager() {
+    impl_->destroyed = true;
     for (auto& [key, l] : impl_->live) {
         l->removed = true;
         ++l->generation;
@@ -481,7 +634,8 @@ manager::~manager() {
 manager::json_result manager::get_sessions(std::string identity) {
     if (auto ok = store::validate_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
-    auto records = co_await impl_->store->get_identity_sessions_data(identity);
+    auto keep = impl_;
+    auto records = co_await keep->store->get_identity_sessions_data(identity);
     if (!records)
         co_return records.error();
     json::array sessions;
@@ -510,7 +664,8 @@ manager::json_result manager::get_sessions(std::string identity) {
 }
 
 manager::json_result manager::connect(std::string identity, connect_params p, event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (auto ok = store::validate_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     if (p.server_url.empty())
@@ -518,6 +673,11 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
     auto parsed = http::parse_url(p.server_url);
     if (!parsed)
         co_return fail(errc::invalid_params, "serverUrl: " + parsed.error().message());
+    for (auto const& [name, value] : p.headers)
+        if (auto why = http::refused_extra_header(name, value); !why.empty())
+            co_return fail(errc::invalid_params, "headers: " + why);
+    if (auto why = server_not_allowed(self.opts.allowed_servers, p.server_url); !why.empty())
+        co_return fail(errc::invalid_params, why);
     std::string server_id = !p.server_id.empty() && p.server_id.size() <= 12
                                 ? p.server_id
                                 : store::generate_session_id();
@@ -532,6 +692,8 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
         auto const* active = r.if_contains("active");
         if (active != nullptr && active->is_bool() && !active->get_bool()) {
             // Waiting for OAuth: connect again means resume it.
+            if (self.destroyed)
+                co_return fail(errc::not_connected, "the gateway is shutting down");
             auto restored = co_await restore_session(identity, sid, also);
             json::object out{{"sessionId", sid}, {"success", true}};
             if (!restored) {
@@ -630,7 +792,8 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
 
 manager::json_result manager::disconnect(std::string identity, std::string session_id,
                                          event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (auto ok = store::validate_keys(identity, session_id); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto l = self.find(identity, session_id);
@@ -658,7 +821,8 @@ manager::json_result manager::disconnect(std::string identity, std::string sessi
 
 manager::json_result manager::restore_session(std::string identity, std::string session_id,
                                               event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (auto ok = store::validate_keys(identity, session_id); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto record = co_await self.store->get_session(identity, session_id);
@@ -673,14 +837,19 @@ manager::json_result manager::restore_session(std::string identity, std::string 
         l = self.from_record(identity, **record);
         self.adopt(l);
     }
-    auto previous = l->state;
-    l->state = connection_state::disconnected;
-    self.set_state(*l, connection_state::validating, also);
-    if (l->session && l->session->is_open() && previous == connection_state::ready) {
+    // A connection that is open stays (whatever its state: another restore may be discovering
+    // on it, a tool call may be in flight): only a closed or failed one is reopened.
+    if (l->session && l->session->is_open()) {
         auto tools = co_await self.discover(l, also);
         if (tools)
             co_return json::object{{"success", true}, {"toolCount", tools->size()}};
+        if (l->removed)
+            co_return tools.error();
+        if (l->session && l->session->is_open())
+            co_return tools.error();
     }
+    l->state = connection_state::disconnected;
+    self.set_state(*l, connection_state::validating, also);
     auto o = co_await self.attempt(l, also, error_kind::validation, true);
     if (o.kind == impl::outcome_kind::ready)
         co_return json::object{{"success", true}, {"toolCount", o.tool_count}};
@@ -688,7 +857,8 @@ manager::json_result manager::restore_session(std::string identity, std::string 
 }
 
 manager::json_result manager::restore_all(std::string identity, event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (auto ok = store::validate_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto records = co_await self.store->get_identity_sessions_data(identity);
@@ -708,16 +878,20 @@ manager::json_result manager::restore_all(std::string identity, event_sink also)
         auto left = std::make_shared<std::size_t>(end - start);
         auto done = std::make_shared<wakeup>(self.ex);
         for (auto i = start; i < end; ++i) {
-            auto one = [this, identity, id = ids[i], also, &results, i, left,
+            auto one = [this, keep, identity, id = ids[i], also, &results, i, left,
                         done]() -> asio::awaitable<void> {
                 result<json::object> r = fail(errc::connect_failed, "not attempted");
-                for (unsigned attempt = 0; attempt <= impl_->opts.max_retries; ++attempt) {
+                for (unsigned attempt = 0; attempt <= keep->opts.max_retries; ++attempt) {
+                    if (keep->destroyed) {
+                        r = fail(errc::not_connected, "the gateway is shutting down");
+                        break;
+                    }
                     r = co_await restore_session(identity, id, also);
                     if (r || r.error() == make_error_code(errc::auth_required) ||
                         r.error() == make_error_code(errc::session_not_found))
                         break;
-                    if (attempt < impl_->opts.max_retries) {
-                        asio::steady_timer t(impl_->ex, impl_->opts.retry_delay);
+                    if (attempt < keep->opts.max_retries) {
+                        asio::steady_timer t(keep->ex, keep->opts.retry_delay);
                         boost::system::error_code ec;
                         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
                     }
@@ -744,7 +918,8 @@ manager::json_result manager::restore_all(std::string identity, event_sink also)
 manager::json_result manager::finish_auth(std::string identity, std::string session_id_or_state,
                                           std::string code, std::string state, std::string iss,
                                           event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (!self.opts.oauth.make)
         co_return fail(errc::auth_failed, "OAuth is not configured on this gateway");
     std::string sid = session_id_or_state;
@@ -794,10 +969,11 @@ manager::json_result manager::finish_auth(std::string identity, std::string sess
 
 manager::json_result manager::list_tools(std::string identity, std::string session_id,
                                          event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    auto tools = co_await impl_->discover(*l, also);
+    auto tools = co_await keep->discover(*l, also);
     if (!tools)
         co_return tools.error();
     co_return json::object{{"tools", std::move(*tools)}};
@@ -805,11 +981,15 @@ manager::json_result manager::list_tools(std::string identity, std::string sessi
 
 manager::json_result manager::call_tool(std::string identity, std::string session_id,
                                         std::string tool, json::object args, event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
     client::request_options ro;
-    std::weak_ptr<impl> weak_self = impl_;
+    std::weak_ptr<impl> weak_self = keep;
     std::weak_ptr<live_session> weak_live = *l;
     ro.on_progress = [weak_self, weak_live, also](client::progress const& p) {
         auto self = weak_self.lock();
@@ -822,7 +1002,7 @@ manager::json_result manager::call_tool(std::string identity, std::string sessio
         auto message = p.message.empty() ? "Progress " + amount : p.message + " (" + amount + ")";
         self->emit_progress(*lv, message, also);
     };
-    auto r = co_await (*l)->session->call_tool(std::move(tool), std::move(args), std::move(ro));
+    auto r = co_await (*s)->call_tool(std::move(tool), std::move(args), std::move(ro));
     if (!r)
         co_return r.error();
     json::object meta;
@@ -835,10 +1015,15 @@ manager::json_result manager::call_tool(std::string identity, std::string sessio
 
 manager::json_result manager::list_prompts(std::string identity, std::string session_id,
                                            event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    auto prompts = co_await (*l)->session->list_prompts();
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
+    client::request_options ro;
+    auto prompts = co_await (*s)->list_prompts(std::move(ro));
     if (!prompts)
         co_return prompts.error();
     json::array list;
@@ -849,18 +1034,28 @@ manager::json_result manager::list_prompts(std::string identity, std::string ses
 
 manager::json_result manager::get_prompt(std::string identity, std::string session_id,
                                          std::string name, json::object args, event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    co_return co_await (*l)->session->get_prompt(std::move(name), std::move(args));
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
+    client::request_options ro;
+    co_return co_await (*s)->get_prompt(std::move(name), std::move(args), std::move(ro));
 }
 
 manager::json_result manager::list_resources(std::string identity, std::string session_id,
                                              event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    auto resources = co_await (*l)->session->list_resources();
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
+    client::request_options ro;
+    auto resources = co_await (*s)->list_resources(std::move(ro));
     if (!resources)
         co_return resources.error();
     json::array list;
@@ -871,19 +1066,25 @@ manager::json_result manager::list_resources(std::string identity, std::string s
 
 manager::json_result manager::read_resource(std::string identity, std::string session_id,
                                             std::string uri, event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    co_return co_await (*l)->session->read_resource(std::move(uri));
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
+    client::request_options ro;
+    co_return co_await (*s)->read_resource(std::move(uri), std::move(ro));
 }
 
 asio::awaitable<void> manager::forget(std::string identity, std::string session_id) {
-    auto l = impl_->find(identity, session_id);
+    auto keep = impl_;
+    auto l = keep->find(identity, session_id);
     if (!l)
         co_return;
     l->removed = true;
-    impl_->live.erase(key_of(identity, session_id));
-    co_await impl_->close_session(*l);
+    keep->live.erase(key_of(identity, session_id));
+    co_await keep->close_session(*l);
 }
 
 connection_state manager::state_of(std::string const& identity,
@@ -899,12 +1100,13 @@ std::size_t manager::live_count() const noexcept {
 }
 
 asio::awaitable<void> manager::close() {
-    auto held = std::move(impl_->live);
-    impl_->live.clear();
-    for (auto& [key, l] : held) {
+    auto keep = impl_;
+    auto held = std::move(keep->live);
+    keep->live.clear();
+    for (auto& [key, l] : held)
         l->removed = true;
-        co_await impl_->close_session(*l);
-    }
+    for (auto& [key, l] : held)
+        co_await keep->close_session(*l);
 }
 
 } // namespace mcpd::gateway

@@ -40,6 +40,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include <boost/asio/ip/address.hpp>
+
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,7 +81,22 @@ struct manager_options {
     duration pending_ttl = std::chrono::minutes(10); // connecting or waiting for OAuth
     // OAuth; without `make`, a server that answers 401 fails the connect.
     authorizer_factory oauth;
+    // Which servers a browser may make the gateway reach (SSRF). allowed_servers: host names
+    // ("mcp.example.com", "*.example.com" for its subdomains) or URL prefixes
+    // ("https://mcp.example.com/v1/"); empty: any. Unless allow_private_servers, every address a
+    // server's name resolves to must be public (server_address_policy), checked at connect time.
+    std::vector<std::string> allowed_servers;
+    bool allow_private_servers = false;
 };
+
+// The HTTP client hook that refuses non-public addresses (loopback, RFC 1918, link-local, ULA,
+// CGNAT, 0.0.0.0/8, unspecified, multicast): for the gateway's sessions and for the OAuth
+// endpoints they reach. Null when `allow_private` (development).
+std::function<std::string(boost::asio::ip::address const&)>
+server_address_policy(bool allow_private);
+
+// Why `url` is not among `allowed` (manager_options::allowed_servers), or empty when it is.
+std::string server_not_allowed(std::vector<std::string> const& allowed, std::string_view url);
 
 struct connect_params {
     std::string server_id; // at most 12 characters; else (or empty) one is generated

@@ -9,6 +9,7 @@
 //     one, the RPC on the other).
 // Usage: node gateway_e2e.mjs <mcpd binary> <node_tools dir>
 import { spawn, spawnSync } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,6 +25,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const { SSEClient } = await import(pathToFileURL(path.join(toolsDir, 'node_modules/@mcp-ts/sdk/dist/client/index.mjs')).href);
 
 const TOKEN = 'e2e-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+// Per-identity tokens (what browsers carry): v1.<expiry>.<hex HMAC-SHA256(secret, identity.expiry)>.
+const SECRET = 'e2e-secret-' + randomBytes(16).toString('hex');
+function identityToken(identity, expiry = Math.floor(Date.now() / 1000) + 3600, secret = SECRET) {
+    return `v1.${expiry}.` + createHmac('sha256', secret).update(`${identity}.${expiry}`).digest('hex');
+}
 const work = mkdtempSync(path.join(os.tmpdir(), 'mcpd-gateway-e2e-'));
 const children = [];
 let failures = 0;
@@ -99,7 +105,9 @@ async function startMcpd(name, args, env) {
 }
 
 async function startGateway(name, env = {}, args = []) {
-    return startMcpd(name, args, { MCPD_GATEWAY_TOKEN: TOKEN, ...env });
+    // Every remote server here is on 127.0.0.1: the development opt-out is needed.
+    return startMcpd(name, args, { MCPD_GATEWAY_TOKEN: TOKEN, MCPD_GATEWAY_SECRET: SECRET,
+        MCPD_GATEWAY_ALLOW_PRIVATE_SERVERS: '1', ...env });
 }
 
 async function startExample(example) {
@@ -172,7 +180,8 @@ function client(gw, identity, sink = {}) {
     const c = new SSEClient({
         url: gw.gateway,
         identity,
-        authToken: TOKEN,
+        // A per-identity token, as a browser gets from the app's backend.
+        authToken: identityToken(identity),
         onConnectionEvent: (e) => { events.push(e); sink.onConnectionEvent?.(e); },
         onObservabilityEvent: () => {},
     });
@@ -194,9 +203,24 @@ async function main() {
 
     // --- settings -----------------------------------------------------------------------------
     {
-        const printed = spawnSync(mcpdBin, ['config', 'print'], { env: { ...process.env, MCPD_GATEWAY_TOKEN: TOKEN, MCPD_GATEWAY_HEARTBEAT: '5s' }, encoding: 'utf8' });
+        const printed = spawnSync(mcpdBin, ['config', 'print'], { env: { ...process.env, MCPD_GATEWAY_TOKEN: TOKEN,
+            MCPD_GATEWAY_SECRET: SECRET, MCPD_GATEWAY_ALLOWED_SERVERS: 'mcp.example.com', MCPD_GATEWAY_HEARTBEAT: '5s' }, encoding: 'utf8' });
         const text = printed.stdout + printed.stderr;
         check(/^gateway-token = \*\*\*/m.test(text) && !text.includes(TOKEN), 'config print masks the gateway token');
+        check(/^gateway-secret = \*\*\*/m.test(text) && !text.includes(SECRET), 'config print masks the gateway secret');
+        check(/^gateway-allowed-servers = mcp\.example\.com/m.test(text) && /^gateway-allow-private-servers = false/m.test(text),
+            'config print shows the server policy settings', text.split('\n').filter((l) => l.startsWith('gateway-allow')).join('; '));
+        // `mcpd gateway token` mints what the documented formula computes.
+        const minted = spawnSync(mcpdBin, ['gateway', 'token', '--identity', 'alice', '--ttl', '2h'],
+            { env: { ...process.env, MCPD_GATEWAY_SECRET: SECRET }, encoding: 'utf8' });
+        const m = /^v1\.(\d+)\.([0-9a-f]{64})$/.exec(minted.stdout.trim());
+        const now = Math.floor(Date.now() / 1000);
+        check(minted.status === 0 && m && Number(m[1]) > now + 7000 && Number(m[1]) <= now + 7300 &&
+            minted.stdout.trim() === identityToken('alice', Number(m[1])), 'mcpd gateway token: v1.<expiry>.<HMAC> for the identity and TTL',
+            minted.stdout + minted.stderr);
+        const noSecret = spawnSync(mcpdBin, ['gateway', 'token', '--identity', 'alice'],
+            { env: { ...process.env, MCPD_GATEWAY_SECRET: '' }, encoding: 'utf8' });
+        check(noSecret.status === 2 && /gateway-secret is not set/.test(noSecret.stderr), 'mcpd gateway token without a secret: a clear error');
         check(/^gateway-heartbeat = 5s\s+# env MCPD_GATEWAY_HEARTBEAT/m.test(text), 'config print shows the gateway settings and their source');
     }
 
@@ -223,22 +247,52 @@ async function main() {
         check(get.status === 401, 'GET without a token: 401');
         const evil = await post(gw.gateway + '?identity=alice', rpc, { ...auth, Origin: 'http://evil.example' });
         check(evil.status === 403, 'a foreign Origin: 403');
+        // Per-identity tokens: one identity, until expiry, under this gateway's secret.
+        const mine = { Authorization: `Bearer ${identityToken('alice')}` };
+        check((await post(gw.gateway + '?identity=alice', rpc, mine)).status === 200, "alice's identity token acts as alice");
+        check((await post(gw.gateway + '?identity=bob', rpc, mine)).status === 401, "alice's identity token cannot act as bob");
+        check((await post(gw.gateway + '?identity=alice', rpc, { 'X-Gateway-Token': identityToken('alice') })).status === 200,
+            'an identity token in X-Gateway-Token');
+        const expired = identityToken('alice', Math.floor(Date.now() / 1000) - 1);
+        check((await post(gw.gateway + '?identity=alice', rpc, { Authorization: `Bearer ${expired}` })).status === 401,
+            'an expired identity token: 401');
+        const forged = identityToken('alice', Math.floor(Date.now() / 1000) + 3600, 'another-secret');
+        check((await post(gw.gateway + '?identity=alice', rpc, { Authorization: `Bearer ${forged}` })).status === 401,
+            'an identity token under another secret: 401');
+        // The SSRF default: a gateway without the development opt-out does not reach 127.0.0.1.
+        const strict = await startMcpd('gateway-strict', [], { MCPD_GATEWAY_TOKEN: TOKEN });
+        const refused = await post(strict.gateway + '?identity=alice', { id: 's1', method: 'connect',
+            params: { serverUrl: remote.mcp, serverName: 'loopback' } }, auth);
+        check(refused.json?.error?.code === 'EXECUTION_ERROR' && /loopback/.test(refused.json.error.message) &&
+            /gateway-allow-private-servers/.test(refused.json.error.message),
+            'by default a server on a loopback address is refused, saying why', refused.text);
+        await stopProcess(strict);
         await stopProcess(gw);
         check(!gw.output().includes(TOKEN), 'the token never appears in the log');
 
         const dev = await startMcpd('gateway-dev', [], { MCPD_GATEWAY_DEV: '1' });
         const devOk = await post(dev.gateway + '?identity=alice', rpc);
         check(devOk.status === 200, 'gateway-dev on a loopback bind: no token needed');
+        const proxied = await post(dev.gateway + '?identity=alice', rpc, { 'X-Forwarded-For': '203.0.113.9' });
+        check(proxied.status === 401, 'gateway-dev: a request through a proxy (X-Forwarded-For) still needs a token');
+        const forwarded = await post(dev.gateway + '?identity=alice', rpc, { Forwarded: 'for=203.0.113.9' });
+        check(forwarded.status === 401, 'gateway-dev: a request with Forwarded still needs a token');
         await stopProcess(dev);
         // Bound to every interface, the development setting does not open the gateway.
         const wide = await startProcess('gateway-dev-wide', mcpdBin,
             ['serve', '--host', '0.0.0.0', '--port', '0', '--drain-timeout', '2s'],
-            { env: { MCP_TS_STORAGE_TYPE: 'memory', MCPD_LOG_FORMAT: 'text', MCPD_GATEWAY_DEV: '1' },
+            { env: { MCP_TS_STORAGE_TYPE: 'memory', MCPD_LOG_FORMAT: 'text', MCPD_GATEWAY_DEV: '1', MCPD_GATEWAY_SECRET: SECRET },
               pattern: /serving MCP on http:\/\/[^:]+:(\d+)\/mcp/ });
         const wideUrl = `http://127.0.0.1:${wide.match[1]}/gateway?identity=alice`;
         const wideRes = await post(wideUrl, rpc);
         check(wideRes.status === 401, 'gateway-dev on a non-loopback bind: still 401 without a token', String(wideRes.status));
-        check(/gateway-dev applies to loopback binds only/.test(wide.output()), 'and mcpd says why at start');
+        // Not loopback, no allowed-origin: another origin is refused (no CORS), the page's own is served.
+        const aliceAuth = { Authorization: `Bearer ${identityToken('alice')}` };
+        const foreign = await post(wideUrl, rpc, { ...aliceAuth, Origin: 'http://evil.example' });
+        check(foreign.status === 403 && !foreign.headers.get('access-control-allow-origin'),
+            'a non-loopback bind without allowed-origin: a foreign Origin gets 403 and no CORS', String(foreign.status));
+        const sameOrigin = await post(wideUrl, rpc, { ...aliceAuth, Origin: `http://127.0.0.1:${wide.match[1]}` });
+        check(sameOrigin.status === 200, 'the gateway\'s own origin is served', String(sameOrigin.status));
         await stopProcess(wide);
     }
 
