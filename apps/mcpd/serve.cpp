@@ -283,6 +283,20 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     gmo.retry_delay = a.gateway.retry_delay;
     gmo.allowed_servers = a.gateway.allowed_servers;
     gmo.allow_private_servers = a.gateway.allow_private_servers;
+    gmo.max_tools = a.gateway.max_tools;
+    gmo.max_tools_bytes = a.gateway.max_tools_bytes;
+    gmo.discovery_timeout = a.gateway.discovery_timeout;
+    gmo.max_sessions_per_identity = a.gateway.max_sessions_per_identity;
+    gmo.max_live_per_identity = a.gateway.max_live_per_identity;
+    gmo.max_live_total = a.gateway.max_live_total;
+    gmo.idle_timeout = a.gateway.idle_timeout;
+    gmo.has_streams = [&gw_endpoint](std::string const& identity) {
+        return gw_endpoint && gw_endpoint->has_streams(identity);
+    };
+    // A remote answer may be as large as the largest result the gateway passes on (plus the
+    // JSON-RPC envelope).
+    gmo.client.http.max_body_bytes =
+        std::max(gmo.client.http.max_body_bytes, a.gateway.max_result_bytes + 64 * 1024);
     // Remote servers that answer 401: OAuth with its state in the session records; one token
     // refresh per session at a time, across the fleet when the guards' locks are on Redis.
     gateway::oauth_settings oauth;
@@ -300,6 +314,17 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         gateway::endpoint_options geo;
         geo.token = a.gateway.token;
         geo.identity_secret = a.gateway.secret;
+        geo.max_result_bytes = a.gateway.max_result_bytes;
+        geo.max_rpcs_per_identity = a.gateway.max_rpcs_per_identity;
+        // The fan-out seal's key: the gateway secret, else the storage key, else the backend
+        // token (a fleet shares all three).
+        {
+            char const* storage_key = env("STORAGE_ENCRYPTION_KEY");
+            geo.fanout_key = !a.gateway.secret.empty() ? a.gateway.secret
+                             : storage_key != nullptr && *storage_key != 0
+                                 ? std::string(storage_key)
+                                 : a.gateway.token;
+        }
         geo.allow_loopback_dev = a.gateway.dev;
         geo.bind_is_loopback = http::is_loopback_host(a.host);
         geo.heartbeat = a.gateway.heartbeat;

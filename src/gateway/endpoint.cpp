@@ -69,20 +69,30 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
     std::map<std::string, std::vector<std::shared_ptr<http::sse_stream>>, std::less<>> streams;
     bool draining = false;
     std::size_t rpcs_in_flight = 0;
+    std::map<std::string, std::size_t, std::less<>> rpcs_by_identity;
     // Fan-out.
     std::string instance_id = random_alnum_id(16);
     redis::client* publisher = nullptr;
     std::string fanout_channel;
     std::unique_ptr<redis::subscriber> subscriber;
+    bool logged_unsealed = false;
 
     // Counts an RPC in flight for as long as it lives (draining waits for the count).
     struct in_flight_mark {
         impl& i;
-        explicit in_flight_mark(impl& owner)
-            : i(owner) {
+        std::string identity;
+        in_flight_mark(impl& owner, std::string who)
+            : i(owner)
+            , identity(std::move(who)) {
             ++i.rpcs_in_flight;
+            ++i.rpcs_by_identity[identity];
         }
-        ~in_flight_mark() { --i.rpcs_in_flight; }
+        ~in_flight_mark() {
+            --i.rpcs_in_flight;
+            if (auto it = i.rpcs_by_identity.find(identity);
+                it != i.rpcs_by_identity.end() && --it->second == 0)
+                i.rpcs_by_identity.erase(it);
+        }
         in_flight_mark(in_flight_mark const&) = delete;
         in_flight_mark& operator=(in_flight_mark const&) = delete;
     };
@@ -97,6 +107,8 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         if (it == streams.end())
             return;
         auto ev = to_sse(ch, data);
+        if (ev.data.size() > opts.broadcast_max_bytes)
+            return; // see endpoint_options::broadcast_max_bytes
         // A copy: a push that closes a slow stream removes it from the list.
         auto targets = it->second;
         for (auto& s : targets)
@@ -112,6 +124,10 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                          {"channel", to_string(ev.channel)},
                          {"data", ev.data}};
         auto text = json::serialize(msg);
+        if (text.size() > opts.broadcast_max_bytes)
+            return; // not copied to other instances' streams either
+        if (!opts.fanout_key.empty())
+            text = fanout_seal(opts.fanout_key, text) + "." + text;
         auto* pub = publisher;
         auto ch = fanout_channel;
         asio::co_spawn(
@@ -130,8 +146,26 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             auto m = co_await subscriber->receive();
             if (!m)
                 co_return;
+            std::string_view body = m->payload;
+            if (!opts.fanout_key.empty()) {
+                auto dot = body.find('.');
+                bool sealed = dot != std::string_view::npos &&
+                              same_secret(body.substr(0, dot),
+                                          fanout_seal(opts.fanout_key, body.substr(dot + 1)));
+                if (!sealed) {
+                    if (!logged_unsealed) {
+                        logged_unsealed = true;
+                        log::warn("gateway: dropped a fan-out message that is not sealed with "
+                                  "this fleet's key (another publisher on {}, or a different "
+                                  "gateway-secret); further ones are dropped silently",
+                                  fanout_channel);
+                    }
+                    continue;
+                }
+                body = body.substr(dot + 1);
+            }
             boost::system::error_code ec;
-            auto v = json::parse(m->payload, ec);
+            auto v = json::parse(body, ec);
             if (ec || !v.is_object())
                 continue;
             auto const& o = v.get_object();
@@ -370,6 +404,24 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         co_await x.respond_sse(stream, std::move(extra));
     }
 
+    // An answer over max_result_bytes becomes an error that says so (the browser would
+    // otherwise lose its stream).
+    json::object bounded(json::object answer) const {
+        auto size = json::serialize(answer).size();
+        if (size <= opts.max_result_bytes)
+            return answer;
+        json::value id = nullptr;
+        if (auto const* v = answer.if_contains("id"))
+            id = *v;
+        return json::object{
+            {"id", id},
+            {"error", json::object{{"code", "EXECUTION_ERROR"},
+                                   {"message", "The result is " + std::to_string(size) +
+                                                   " bytes, over the gateway's limit of " +
+                                                   std::to_string(opts.max_result_bytes) +
+                                                   " bytes (gateway-max-result-size)"}}}};
+    }
+
     asio::awaitable<void> rpc(http::exchange& x, std::string identity) {
         boost::system::error_code ec;
         auto body = json::parse(x.req().body(), ec);
@@ -378,21 +430,31 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                                               "Invalid JSON-RPC request body"));
             co_return;
         }
+        if (auto it = rpcs_by_identity.find(identity);
+            it != rpcs_by_identity.end() && it->second >= opts.max_rpcs_per_identity) {
+            co_await x.respond(error_response(
+                x, http::status::too_many_requests, "TOO_MANY_REQUESTS",
+                "Too many RPCs of this identity in flight (gateway-max-rpcs-per-identity)"));
+            co_return;
+        }
         auto accept = std::string_view(x.req()[bhttp::field::accept]);
         bool streamed = accept.find("text/event-stream") != std::string_view::npos;
         if (!streamed) {
             json::object answer;
             {
-                in_flight_mark mark(*this);
+                in_flight_mark mark(*this, identity);
                 event_sink none;
                 answer = co_await handle_rpc(mgr, identity, body, none);
             }
+            answer = bounded(std::move(answer));
             publish({identity, channel::rpc_response, answer});
             co_await x.respond(json_response(x, http::status::ok, answer));
             co_return;
         }
         // Streamed: the events this call causes, then its answer, then the end.
-        auto stream = std::make_shared<http::sse_stream>(ex, opts.sse_max_buffered_bytes);
+        // Room for the largest answer next to the events this call causes.
+        auto stream = std::make_shared<http::sse_stream>(ex, opts.max_result_bytes +
+                                                                 opts.sse_max_buffered_bytes);
         http::sse_event hello;
         hello.event = "connected";
         hello.data = timestamp_json();
@@ -403,7 +465,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                 s->push(to_sse(ev.channel, ev.data));
         };
         auto self = shared_from_this();
-        auto mark = std::make_shared<in_flight_mark>(*this);
+        auto mark = std::make_shared<in_flight_mark>(*this, identity);
         asio::co_spawn(
             ex,
             [self, identity, body, stream, also, mark]() mutable -> asio::awaitable<void> {
@@ -413,7 +475,8 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                     std::shared_ptr<http::sse_stream> s;
                     ~finish_on_exit() { s->finish(); }
                 } finisher{stream};
-                auto answer = co_await handle_rpc(self->mgr, identity, body, also);
+                auto raw = co_await handle_rpc(self->mgr, identity, body, also);
+                auto answer = self->bounded(std::move(raw));
                 mark.reset();
                 stream->push(to_sse(channel::rpc_response, answer));
                 self->publish({identity, channel::rpc_response, answer});
@@ -477,6 +540,11 @@ std::size_t endpoint::open_streams() const noexcept {
     for (auto const& [identity, list] : impl_->streams)
         n += list.size();
     return n;
+}
+
+bool endpoint::has_streams(std::string const& identity) const {
+    auto it = impl_->streams.find(identity);
+    return it != impl_->streams.end() && !it->second.empty();
 }
 
 std::size_t endpoint::in_flight() const noexcept {

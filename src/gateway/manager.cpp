@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -52,6 +53,8 @@ public:
             return "connection failed";
         case errc::not_connected:
             return "not connected";
+        case errc::limit_reached:
+            return "limit reached";
         }
         return "gateway error";
     }
@@ -161,6 +164,8 @@ struct live_session {
     // marks the list dirty and is answered by one more discovery (not one per notification).
     bool discovering = false;
     bool rediscover_pending = false;
+    // Last use (a call, a restore, a discovery): the sweeper closes idle connections.
+    std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
 };
 
 // The live connection is still the one an attempt opened (no disconnect, forget or close
@@ -195,6 +200,7 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     // Connects in flight, by identity + server URL and identity + server id: a second connect
     // to the same server is refused before the first one's record exists.
     std::set<std::string> connecting_servers;
+    bool sweeper_running = false;
 
     impl(asio::any_io_executor e, std::shared_ptr<store::session_store> s, manager_options o,
          event_sink k)
@@ -395,6 +401,49 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     }
 
     // tools/list, announced: DISCOVERING, tools_discovered, READY.
+    // tools/list page by page, within max_tools, max_tools_bytes and discovery_timeout.
+    asio::awaitable<result<std::vector<json::object>>>
+    list_tools_bounded(std::shared_ptr<live_session> l) {
+        std::vector<json::object> all;
+        std::size_t bytes = 0;
+        std::string cursor;
+        auto deadline = std::chrono::steady_clock::now() + opts.discovery_timeout;
+        for (;;) {
+            auto left =
+                std::chrono::duration_cast<duration>(deadline - std::chrono::steady_clock::now());
+            if (left <= duration::zero())
+                co_return fail(errc::not_connected, "tool discovery took longer than " +
+                                                        format_duration(opts.discovery_timeout) +
+                                                        " (the gateway's discovery limit)");
+            // Between pages the connection may have been closed (a disconnect meanwhile).
+            auto s = open_session(*l);
+            if (!s)
+                co_return s.error();
+            client::request_options ro;
+            ro.timeout = std::min(left, opts.client.request_timeout);
+            auto page = co_await (*s)->list_tools_page(cursor, std::move(ro));
+            if (!page)
+                co_return page.error();
+            for (auto& t : page->items) {
+                bytes += json::serialize(t).size();
+                all.push_back(std::move(t));
+            }
+            if (all.size() > opts.max_tools)
+                co_return fail(errc::not_connected, "the server lists more than " +
+                                                        std::to_string(opts.max_tools) +
+                                                        " tools (the gateway's discovery limit)");
+            if (bytes > opts.max_tools_bytes)
+                co_return fail(errc::not_connected, "the server's tool list is over " +
+                                                        std::to_string(opts.max_tools_bytes) +
+                                                        " bytes (the gateway's discovery limit)");
+            if (page->next_cursor.empty())
+                co_return all;
+            if (page->next_cursor == cursor)
+                co_return fail(errc::not_connected, "the server repeats its tools/list cursor");
+            cursor = std::move(page->next_cursor);
+        }
+    }
+
     // One at a time per session: a second caller waits for the first one's discovery, then
     // runs its own (the list may have changed meanwhile); a tools/list_changed that arrived
     // during a discovery is answered by one more, detached.
@@ -416,8 +465,7 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         l->discovering = true;
         l->rediscover_pending = false;
         set_state(*l, connection_state::discovering, also);
-        client::request_options ro;
-        auto tools = co_await l->session->list_tools(std::move(ro));
+        auto tools = co_await list_tools_bounded(l);
         l->discovering = false;
         if (l->removed || l->generation != gen)
             co_return fail(errc::not_connected, "the session was disconnected meanwhile");
@@ -494,9 +542,38 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         return o;
     }
 
+    // Live connections, in all and of one identity.
+    [[nodiscard]] std::pair<std::size_t, std::size_t>
+    live_counts(std::string const& identity) const {
+        std::size_t total = 0, mine = 0;
+        for (auto const& [key, lv] : live)
+            if (lv->session) {
+                ++total;
+                if (lv->identity == identity)
+                    ++mine;
+            }
+        return {total, mine};
+    }
+
     asio::awaitable<outcome> attempt_now(std::shared_ptr<live_session> l, event_sink also,
                                          error_kind failure_kind, bool with_discovery) {
         outcome out;
+        l->last_used = std::chrono::steady_clock::now();
+        if (!l->session) {
+            auto [total, mine] = live_counts(l->identity);
+            if (mine >= opts.max_live_per_identity || total >= opts.max_live_total) {
+                auto message = mine >= opts.max_live_per_identity
+                                   ? "this identity already holds " + std::to_string(mine) +
+                                         " live connections (gateway-max-connections-per-identity)"
+                                   : "the gateway holds " + std::to_string(total) +
+                                         " live connections (gateway-max-connections)";
+                emit_error(*l, message, failure_kind, also);
+                set_state(*l, connection_state::failed, also);
+                out.err = fail(errc::limit_reached, message);
+                co_return out;
+            }
+        }
+        start_sweeper();
         auto opened = co_await open(l, also);
         if (!opened) {
             if (l->auth) {
@@ -586,8 +663,10 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         auto l = find(identity, sid);
         if (l && l->connecting)
             co_await wait_not_connecting(l);
-        if (l && l->session && l->session->is_open())
+        if (l && l->session && l->session->is_open()) {
+            l->last_used = std::chrono::steady_clock::now();
             co_return l;
+        }
         auto record = co_await store->get_session(identity, sid);
         if (!record)
             co_return record.error();
@@ -616,6 +695,58 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     }
 
     bool destroyed = false; // the manager is gone: detached work stops calling into it
+
+    void start_sweeper() {
+        if (sweeper_running || opts.sweep_interval <= duration::zero())
+            return;
+        sweeper_running = true;
+        std::weak_ptr<impl> weak = shared_from_this();
+        auto interval = opts.sweep_interval;
+        auto loop = [weak, interval, e = ex]() -> asio::awaitable<void> {
+            asio::steady_timer t(e);
+            for (;;) {
+                t.expires_after(interval);
+                boost::system::error_code ec;
+                co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                auto self = weak.lock();
+                if (!self || self->destroyed)
+                    co_return;
+                co_await self->sweep_once();
+            }
+        };
+        asio::co_spawn(ex, std::move(loop), asio::detached);
+    }
+
+    asio::awaitable<void> sweep_once() {
+        auto now = std::chrono::steady_clock::now();
+        std::vector<std::shared_ptr<live_session>> all;
+        for (auto const& [key, lv] : live)
+            all.push_back(lv);
+        for (auto& lv : all) {
+            if (lv->removed || lv->connecting || lv->discovering)
+                continue;
+            bool open_now = lv->session && lv->session->is_open();
+            bool idle = opts.idle_timeout > duration::zero() &&
+                        now - lv->last_used > opts.idle_timeout &&
+                        !(opts.has_streams && opts.has_streams(lv->identity));
+            bool stale_pending = !open_now && now - lv->last_used > opts.pending_ttl;
+            bool gone = false;
+            if (!idle && !stale_pending) {
+                auto record = co_await store->get_session(lv->identity, lv->ref.session_id);
+                gone = record && !*record; // expired or removed elsewhere (errors: keep)
+            }
+            if (!(idle || stale_pending || gone) || lv->removed || lv->connecting)
+                continue;
+            // The record stays (a later call reconnects), unless it is gone already.
+            lv->removed = true;
+            live.erase(key_of(lv->identity, lv->ref.session_id));
+            co_await close_session(*lv);
+            log::debug("gateway: session {} closed by the sweeper ({})", lv->ref.session_id,
+                       idle            ? "idle"
+                       : stale_pending ? "pending too long"
+                                       : "record gone");
+        }
+    }
 };
 
 manager::manager(asio::any_io_executor ex, std::shared_ptr<store::session_store> store,
@@ -714,6 +845,10 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
                        "Connection already exists for server: " + text_field(r, "serverUrl") +
                            " (" + name + ")");
     }
+    if (existing->size() >= self.opts.max_sessions_per_identity)
+        co_return fail(errc::limit_reached, "this identity already has " +
+                                                std::to_string(existing->size()) +
+                                                " sessions (gateway-max-sessions-per-identity)");
     auto by_url = key_of(identity, "url:" + p.server_url);
     auto by_id = key_of(identity, "id:" + server_id);
     if (self.connecting_servers.count(by_url) != 0 || self.connecting_servers.count(by_id) != 0)
@@ -1091,6 +1226,11 @@ connection_state manager::state_of(std::string const& identity,
                                    std::string const& session_id) const {
     auto it = impl_->live.find(key_of(identity, session_id));
     return it == impl_->live.end() ? connection_state::disconnected : it->second->state;
+}
+
+asio::awaitable<void> manager::sweep() {
+    auto keep = impl_;
+    co_await keep->sweep_once();
 }
 
 std::size_t manager::live_count() const noexcept {

@@ -64,6 +64,7 @@ enum class errc {
     auth_failed,          // OAuth could not proceed (no URL, bad state, refused code)
     connect_failed,       // the server could not be reached or initialized
     not_connected,        // the connection failed and could not be re-established
+    limit_reached,        // a per-identity or global cap (the message names the setting)
 };
 boost::system::error_category const& gateway_category() noexcept;
 inline boost::system::error_code make_error_code(errc e) noexcept {
@@ -87,6 +88,24 @@ struct manager_options {
     // server's name resolves to must be public (server_address_policy), checked at connect time.
     std::vector<std::string> allowed_servers;
     bool allow_private_servers = false;
+    // A remote server's tool list, as the gateway discovers it (tools/list, page by page): at
+    // most this many tools, this many bytes (serialized), within this time overall; over a
+    // limit the discovery fails with an error naming it (the connection stays).
+    std::size_t max_tools = 1000;
+    std::size_t max_tools_bytes = 4 * 1024 * 1024;
+    duration discovery_timeout = std::chrono::seconds(30);
+    // Caps: stored sessions per identity (connect refuses more), live connections per identity
+    // and in all (a connection attempt beyond them fails; idle ones are closed first).
+    std::size_t max_sessions_per_identity = 50;
+    std::size_t max_live_per_identity = 20;
+    std::size_t max_live_total = 1000;
+    // The sweeper, every sweep_interval: closes connections unused for idle_timeout whose
+    // identity has no open event stream (has_streams), drops what waited for OAuth longer than
+    // pending_ttl, and closes connections whose record is gone (expired or removed elsewhere).
+    // Zero idle_timeout: idle connections stay.
+    duration idle_timeout = std::chrono::minutes(30);
+    duration sweep_interval = std::chrono::minutes(1);
+    std::function<bool(std::string const& identity)> has_streams;
 };
 
 // The HTTP client hook that refuses non-public addresses (loopback, RFC 1918, link-local, ULA,
@@ -145,6 +164,8 @@ public:
     [[nodiscard]] connection_state state_of(std::string const& identity,
                                             std::string const& session_id) const;
     [[nodiscard]] std::size_t live_count() const noexcept;
+    // One sweep now (the sweeper runs it every sweep_interval once a connection exists).
+    boost::asio::awaitable<void> sweep();
     // Closes every connection (the records stay, for the next start).
     boost::asio::awaitable<void> close();
 

@@ -628,6 +628,110 @@ TEST(GatewayManager, PrivateAddressesAndUnlistedServersAreRefusedByDefault) {
     });
 }
 
+// Review finding: a remote server's tool list is bounded (count and bytes) for the gateway.
+TEST(GatewayManager, ToolDiscoveryIsBounded) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        auto few = fast_options();
+        few.max_tools = 2;
+        gw::manager m(ex, store, few, {});
+        auto r = co_await m.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(!r.has_value());
+        EXPECT_NE(r.error().detail.find("more than 2 tools"), std::string::npos)
+            << r.error().detail;
+        co_await m.close();
+        auto small = fast_options();
+        small.max_tools_bytes = 200;
+        gw::manager n(ex, store, small, {});
+        auto s = co_await n.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(!s.has_value());
+        EXPECT_NE(s.error().detail.find("over 200 bytes"), std::string::npos) << s.error().detail;
+        co_await n.close();
+        auto ids = co_await store->get_identity_session_ids("alice");
+        CO_ASSERT(ids.has_value());
+        EXPECT_TRUE(ids->empty());
+    });
+}
+
+// Review finding: per-identity and global caps, and the sweeper (idle connections of an identity
+// with no stream, connections whose record is gone).
+TEST(GatewayManager, CapsAndTheSweeper) {
+    mcpd_process server_a({});
+    mcpd_process server_b({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        {
+            auto one = fast_options();
+            one.max_sessions_per_identity = 1;
+            gw::manager m(ex, store, one, {});
+            auto first = co_await m.connect("alice", params_for(mcp_url(server_a)));
+            CO_ASSERT(first.has_value());
+            auto second = co_await m.connect("alice", params_for(mcp_url(server_b)));
+            CO_ASSERT(!second.has_value());
+            EXPECT_EQ(second.error(), make_error_code(gw::errc::limit_reached));
+            EXPECT_NE(second.error().detail.find("gateway-max-sessions-per-identity"),
+                      std::string::npos);
+            auto bob = co_await m.connect("bob", params_for(mcp_url(server_b)));
+            EXPECT_TRUE(bob.has_value());
+            co_await m.close();
+            auto cleared = co_await store->clear_all();
+            CO_ASSERT(cleared.has_value());
+        }
+        {
+            auto one_live = fast_options();
+            one_live.max_live_per_identity = 1;
+            gw::manager m(ex, store, one_live, {});
+            auto first = co_await m.connect("alice", params_for(mcp_url(server_a)));
+            CO_ASSERT(first.has_value());
+            auto second = co_await m.connect("alice", params_for(mcp_url(server_b)));
+            CO_ASSERT(!second.has_value());
+            EXPECT_EQ(second.error(), make_error_code(gw::errc::limit_reached));
+            EXPECT_NE(second.error().detail.find("gateway-max-connections-per-identity"),
+                      std::string::npos)
+                << second.error().detail;
+            co_await m.close();
+            auto cleared = co_await store->clear_all();
+            CO_ASSERT(cleared.has_value());
+        }
+        {
+            auto sweeping = fast_options();
+            sweeping.idle_timeout = 1ms;
+            bool alice_has_stream = true;
+            sweeping.has_streams = [&](std::string const& who) {
+                return who == "alice" && alice_has_stream;
+            };
+            gw::manager m(ex, store, sweeping, {});
+            auto a = co_await m.connect("alice", params_for(mcp_url(server_a)));
+            CO_ASSERT(a.has_value());
+            auto b = co_await m.connect("bob", params_for(mcp_url(server_a)));
+            CO_ASSERT(b.has_value());
+            co_await mcpd::test::sleep_for(5ms);
+            co_await m.sweep();
+            // bob has no stream: his idle connection is closed, the record stays.
+            EXPECT_EQ(m.live_count(), 1u);
+            std::string bob_sid(b->at("sessionId").as_string());
+            auto bob_record = co_await store->get_session("bob", bob_sid);
+            CO_ASSERT(bob_record && *bob_record);
+            // A later call reconnects it.
+            json::object args{{"text", "back"}};
+            auto back = co_await m.call_tool("bob", bob_sid, "echo", args);
+            CO_ASSERT(back.has_value());
+            EXPECT_EQ(text_of(*back), "back");
+            // alice's record goes (expired, or removed by another writer): her connection too.
+            std::string alice_sid(a->at("sessionId").as_string());
+            auto removed = co_await store->remove_session("alice", alice_sid);
+            CO_ASSERT(removed.has_value());
+            alice_has_stream = true;
+            co_await m.sweep();
+            EXPECT_EQ(m.state_of("alice", alice_sid), gw::connection_state::disconnected);
+            co_await m.close();
+        }
+    });
+}
+
 // Per-identity tokens: for one identity, until their expiry, under one secret.
 TEST(GatewayToken, IdentityTokensAreBoundToTheIdentityTheSecretAndTheExpiry) {
     std::string secret = "0123456789abcdef0123456789abcdef";
