@@ -201,6 +201,8 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     // to the same server is refused before the first one's record exists.
     std::set<std::string> connecting_servers;
     bool sweeper_running = false;
+    std::uint64_t sweeper_generation = 0; // close() ends the running sweeper
+    std::shared_ptr<asio::steady_timer> sweep_timer;
 
     impl(asio::any_io_executor e, std::shared_ptr<store::session_store> s, manager_options o,
          event_sink k)
@@ -696,20 +698,29 @@ struct manager::impl : std::enable_shared_from_this<impl> {
 
     bool destroyed = false; // the manager is gone: detached work stops calling into it
 
+    void stop_sweeper() {
+        ++sweeper_generation;
+        sweeper_running = false;
+        if (sweep_timer)
+            sweep_timer->cancel();
+        sweep_timer.reset();
+    }
+
     void start_sweeper() {
         if (sweeper_running || opts.sweep_interval <= duration::zero())
             return;
         sweeper_running = true;
         std::weak_ptr<impl> weak = shared_from_this();
         auto interval = opts.sweep_interval;
-        auto loop = [weak, interval, e = ex]() -> asio::awaitable<void> {
-            asio::steady_timer t(e);
+        auto gen = sweeper_generation;
+        sweep_timer = std::make_shared<asio::steady_timer>(ex);
+        auto loop = [weak, interval, gen, t = sweep_timer]() -> asio::awaitable<void> {
             for (;;) {
-                t.expires_after(interval);
+                t->expires_after(interval);
                 boost::system::error_code ec;
-                co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                co_await t->async_wait(asio::redirect_error(asio::use_awaitable, ec));
                 auto self = weak.lock();
-                if (!self || self->destroyed)
+                if (!self || self->destroyed || self->sweeper_generation != gen)
                     co_return;
                 co_await self->sweep_once();
             }
@@ -756,6 +767,7 @@ manager::manager(asio::any_io_executor ex, std::shared_ptr<store::session_store>
 
 manager::~manager() {
     impl_->destroyed = true;
+    impl_->stop_sweeper();
     for (auto& [key, l] : impl_->live) {
         l->removed = true;
         ++l->generation;
@@ -1241,6 +1253,7 @@ std::size_t manager::live_count() const noexcept {
 
 asio::awaitable<void> manager::close() {
     auto keep = impl_;
+    keep->stop_sweeper();
     auto held = std::move(keep->live);
     keep->live.clear();
     for (auto& [key, l] : held)

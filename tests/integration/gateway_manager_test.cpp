@@ -564,7 +564,9 @@ TEST(GatewayManager, HeadersThatCouldRewriteTheRequestAreRefused) {
         // Through the RPC: INVALID_PARAMS with the reason.
         auto body = json::parse(R"({"id":"1","method":"connect","params":{"serverUrl":")" +
                                 mcp_url(server) + R"(","headers":{"X-Evil":"a\r\nHost: evil"}}})");
-        auto answer = co_await gw::handle_rpc(m, "alice", body, gw::event_sink{});
+        gw::event_sink no_sink;
+        std::string identity = "alice";
+        auto answer = co_await gw::handle_rpc(m, identity, body, no_sink);
         CO_ASSERT(answer.contains("error"));
         EXPECT_EQ(answer.at("error").at("code").as_string(), "INVALID_PARAMS");
         // Authorization (a static API key) and ordinary headers still go through.
