@@ -11,6 +11,7 @@
 #include "gateway/manager.hpp"
 #include "gateway/rpc.hpp"
 #include "gateway/token.hpp"
+#include "http/policy.hpp"
 #include "store/memory_store.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -732,6 +733,40 @@ TEST(GatewayManager, CapsAndTheSweeper) {
             co_await m.close();
         }
     });
+}
+
+// The address policy's classification (what server_address_policy refuses).
+TEST(GatewayAddressPolicy, NonPublicAddressesAreNamed) {
+    auto kind = [](char const* a) {
+        return mcpd::http::non_public_address_kind(asio::ip::make_address(a));
+    };
+    EXPECT_EQ(kind("127.0.0.1"), "loopback");
+    EXPECT_EQ(kind("10.1.2.3"), "private (RFC 1918)");
+    EXPECT_EQ(kind("172.16.0.1"), "private (RFC 1918)");
+    EXPECT_EQ(kind("172.32.0.1"), "");
+    EXPECT_EQ(kind("192.168.1.1"), "private (RFC 1918)");
+    EXPECT_EQ(kind("169.254.169.254"), "link-local");
+    EXPECT_EQ(kind("100.64.0.1"), "carrier-grade NAT (100.64.0.0/10)");
+    EXPECT_EQ(kind("100.128.0.1"), "");
+    EXPECT_EQ(kind("0.0.0.0"), "unspecified");
+    EXPECT_EQ(kind("0.1.2.3"), "this network (0.0.0.0/8)");
+    EXPECT_EQ(kind("224.0.0.1"), "multicast");
+    EXPECT_EQ(kind("255.255.255.255"), "broadcast");
+    EXPECT_EQ(kind("8.8.8.8"), "");
+    EXPECT_EQ(kind("::1"), "loopback");
+    EXPECT_EQ(kind("::"), "unspecified");
+    EXPECT_EQ(kind("fe80::1"), "link-local");
+    EXPECT_EQ(kind("fd00::1"), "unique local (fc00::/7)");
+    EXPECT_EQ(kind("ff02::1"), "multicast");
+    EXPECT_EQ(kind("::ffff:127.0.0.1"), "loopback"); // IPv4-mapped: judged as IPv4
+    EXPECT_EQ(kind("::ffff:10.0.0.1"), "private (RFC 1918)");
+    EXPECT_EQ(kind("2001:4860:4860::8888"), "");
+    auto policy = gw::server_address_policy(false);
+    ASSERT_TRUE(static_cast<bool>(policy));
+    EXPECT_NE(policy(asio::ip::make_address("127.0.0.1")).find("gateway-allow-private-servers"),
+              std::string::npos);
+    EXPECT_EQ(policy(asio::ip::make_address("8.8.8.8")), "");
+    EXPECT_FALSE(static_cast<bool>(gw::server_address_policy(true)));
 }
 
 // Per-identity tokens: for one identity, until their expiry, under one secret.
