@@ -202,10 +202,86 @@ std::vector<setting_def> const& serve_settings() {
          .flag_inverts = true},
         {.key = "gateway-token",
          .env = {"MCPD_GATEWAY_TOKEN"},
-         .help = "the secret a request to /gateway must carry (Authorization: Bearer … or "
-                 "X-Gateway-Token) to act as an identity; unset: refused unless gateway-dev",
+         .help = "TRUSTED BACKEND token: a request to /gateway carrying it (Authorization: "
+                 "Bearer … or X-Gateway-Token) acts as ANY identity; for server-to-server calls "
+                 "only, never give it to a browser (browsers get gateway-secret tokens)",
          .secret = true,
          .no_flag = true},
+        {.key = "gateway-secret",
+         .env = {"MCPD_GATEWAY_SECRET"},
+         .help = "key of per-identity /gateway tokens (v1.<expiry>.<hex HMAC-SHA256(secret, "
+                 "identity.expiry)>, minted by the app backend or `mcpd gateway token`) and of "
+                 "the Redis fan-out's message seal; at least 32 characters",
+         .secret = true,
+         .no_flag = true},
+        {.key = "gateway-allowed-servers",
+         .env = {"MCPD_GATEWAY_ALLOWED_SERVERS"},
+         .kind = k::list,
+         .help = "remote MCP servers the gateway may connect to: host names (*.example.com "
+                 "for subdomains) or URL prefixes (https://mcp.example.com/); unset: any "
+                 "server on a public address"},
+        {.key = "gateway-max-result-size",
+         .env = {"MCPD_GATEWAY_MAX_RESULT_SIZE"},
+         .default_value = "16MiB",
+         .kind = k::size,
+         .help = "the largest RPC answer /gateway sends (a bigger one is an EXECUTION_ERROR "
+                 "naming this limit); answers and events over 256 KiB are not copied to the "
+                 "identity's other streams",
+         .positive = true},
+        {.key = "gateway-max-tools",
+         .env = {"MCPD_GATEWAY_MAX_TOOLS"},
+         .default_value = "1000",
+         .kind = k::count,
+         .help = "tool discovery: at most this many tools per server",
+         .positive = true},
+        {.key = "gateway-max-tools-size",
+         .env = {"MCPD_GATEWAY_MAX_TOOLS_SIZE"},
+         .default_value = "4MiB",
+         .kind = k::size,
+         .help = "tool discovery: at most this many bytes of tool definitions per server",
+         .positive = true},
+        {.key = "gateway-discovery-timeout",
+         .env = {"MCPD_GATEWAY_DISCOVERY_TIMEOUT"},
+         .default_value = "30s",
+         .kind = k::duration,
+         .help = "tool discovery: the whole tools/list (every page) within this",
+         .positive = true},
+        {.key = "gateway-max-sessions-per-identity",
+         .env = {"MCPD_GATEWAY_MAX_SESSIONS_PER_IDENTITY"},
+         .default_value = "50",
+         .kind = k::count,
+         .help = "stored gateway sessions one identity may have (connect refuses more)",
+         .positive = true},
+        {.key = "gateway-max-connections-per-identity",
+         .env = {"MCPD_GATEWAY_MAX_CONNECTIONS_PER_IDENTITY"},
+         .default_value = "20",
+         .kind = k::count,
+         .help = "live connections to remote servers one identity may hold on this instance",
+         .positive = true},
+        {.key = "gateway-max-connections",
+         .env = {"MCPD_GATEWAY_MAX_CONNECTIONS"},
+         .default_value = "1000",
+         .kind = k::count,
+         .help = "live connections to remote servers this instance holds in all",
+         .positive = true},
+        {.key = "gateway-max-rpcs-per-identity",
+         .env = {"MCPD_GATEWAY_MAX_RPCS_PER_IDENTITY"},
+         .default_value = "16",
+         .kind = k::count,
+         .help = "RPCs of one identity answered at once (more get 429)",
+         .positive = true},
+        {.key = "gateway-idle-timeout",
+         .env = {"MCPD_GATEWAY_IDLE_TIMEOUT"},
+         .default_value = "30min",
+         .kind = k::duration,
+         .help = "close a connection unused this long whose identity has no open event stream "
+                 "(its record stays; 0: never)"},
+        {.key = "gateway-allow-private-servers",
+         .env = {"MCPD_GATEWAY_ALLOW_PRIVATE_SERVERS"},
+         .default_value = "false",
+         .kind = k::boolean,
+         .help = "development: let the gateway reach servers (and OAuth endpoints) on "
+                 "loopback, private, link-local and other non-public addresses"},
         {.key = "gateway-dev",
          .env = {"MCPD_GATEWAY_DEV"},
          .default_value = "false",
@@ -641,6 +717,23 @@ serve_args serve_args_from(configuration const& cfg) {
     a.state_key = cfg.text("state-key");
     a.gateway.enabled = cfg.flag("gateway");
     a.gateway.token = cfg.text("gateway-token");
+    a.gateway.secret = cfg.text("gateway-secret");
+    a.gateway.allowed_servers = cfg.list("gateway-allowed-servers");
+    a.gateway.allow_private_servers = cfg.flag("gateway-allow-private-servers");
+    a.gateway.max_result_bytes =
+        static_cast<std::size_t>(*parse_size(cfg.text("gateway-max-result-size")));
+    a.gateway.max_tools = static_cast<std::size_t>(std::stoull(cfg.text("gateway-max-tools")));
+    a.gateway.max_tools_bytes =
+        static_cast<std::size_t>(*parse_size(cfg.text("gateway-max-tools-size")));
+    a.gateway.discovery_timeout = *parse_duration(cfg.text("gateway-discovery-timeout"));
+    auto count_of = [&](std::string_view key) {
+        return static_cast<std::size_t>(std::stoull(cfg.text(key)));
+    };
+    a.gateway.max_sessions_per_identity = count_of("gateway-max-sessions-per-identity");
+    a.gateway.max_live_per_identity = count_of("gateway-max-connections-per-identity");
+    a.gateway.max_live_total = count_of("gateway-max-connections");
+    a.gateway.max_rpcs_per_identity = count_of("gateway-max-rpcs-per-identity");
+    a.gateway.idle_timeout = *parse_duration(cfg.text("gateway-idle-timeout"));
     a.gateway.dev = cfg.flag("gateway-dev");
     a.gateway.heartbeat = *parse_duration(cfg.text("gateway-heartbeat"));
     a.gateway.connect_timeout = *parse_duration(cfg.text("gateway-connect-timeout"));

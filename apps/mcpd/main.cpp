@@ -13,6 +13,7 @@
 #include "core/duration.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
+#include "gateway/token.hpp"
 #include "mcpd/version.hpp"
 #include "redis/redis.hpp"
 #include "store/store.hpp"
@@ -221,6 +222,18 @@ int main(int argc, char** argv) {
     app::configuration print_cfg;
     print_cfg.add_flags(*config_print);
 
+    auto* gateway_cmd = app.add_subcommand("gateway", "the MCP client gateway (/gateway)");
+    gateway_cmd->require_subcommand(1);
+    auto* gateway_token = gateway_cmd->add_subcommand(
+        "token", "print a per-identity /gateway token (for the app backend to hand to a "
+                 "browser), signed with gateway-secret (MCPD_GATEWAY_SECRET or --config)");
+    app::configuration token_cfg;
+    token_cfg.add_flags(*gateway_token);
+    std::string token_identity;
+    std::string token_ttl = "1h";
+    gateway_token->add_option("--identity", token_identity, "the identity it acts as")->required();
+    gateway_token->add_option("--ttl", token_ttl, "valid this long (default 1h)");
+
     auto* health_cmd = app.add_subcommand(
         "health", "a running mcpd's readiness (/ready), for people and scripts; exit 0 ok, 1 "
                   "degraded, 2 not ready or draining, 3 no answer");
@@ -247,6 +260,34 @@ int main(int argc, char** argv) {
             ha.url = std::string("http://127.0.0.1:") + (port && *port ? port : "3000");
         }
         return app::run_health(ha);
+    }
+
+    if (gateway_token->parsed()) {
+        if (auto r = token_cfg.load(nullptr, {}); !r) {
+            std::fprintf(stderr, "mcpd: %s\n", r.error().detail.c_str());
+            return 2;
+        }
+        auto const& secret = token_cfg.text("gateway-secret");
+        if (secret.empty()) {
+            std::fprintf(stderr, "mcpd gateway token: gateway-secret is not set (set "
+                                 "MCPD_GATEWAY_SECRET, or gateway-secret in --config)\n");
+            return 2;
+        }
+        auto ttl = parse_duration(token_ttl);
+        if (!ttl || ttl->count() <= 0) {
+            std::fprintf(stderr, "mcpd gateway token: --ttl: %s\n",
+                         ttl ? "must be more than zero" : ttl.error().message().c_str());
+            return 2;
+        }
+        if (token_identity.empty()) {
+            std::fprintf(stderr, "mcpd gateway token: --identity must not be empty\n");
+            return 2;
+        }
+        auto expiry = unix_time_ms() / 1000 +
+                      std::max<std::int64_t>(
+                          1, std::chrono::duration_cast<std::chrono::seconds>(*ttl).count());
+        std::printf("%s\n", gateway::mint_identity_token(secret, token_identity, expiry).c_str());
+        return 0;
     }
 
     if (config_print->parsed()) {

@@ -281,11 +281,29 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     gmo.connect_timeout = a.gateway.connect_timeout;
     gmo.max_retries = a.gateway.retries;
     gmo.retry_delay = a.gateway.retry_delay;
+    gmo.allowed_servers = a.gateway.allowed_servers;
+    gmo.allow_private_servers = a.gateway.allow_private_servers;
+    gmo.max_tools = a.gateway.max_tools;
+    gmo.max_tools_bytes = a.gateway.max_tools_bytes;
+    gmo.discovery_timeout = a.gateway.discovery_timeout;
+    gmo.max_sessions_per_identity = a.gateway.max_sessions_per_identity;
+    gmo.max_live_per_identity = a.gateway.max_live_per_identity;
+    gmo.max_live_total = a.gateway.max_live_total;
+    gmo.idle_timeout = a.gateway.idle_timeout;
+    gmo.has_streams = [&gw_endpoint](std::string const& identity) {
+        return gw_endpoint && gw_endpoint->has_streams(identity);
+    };
+    // A remote answer may be as large as the largest result the gateway passes on (plus the
+    // JSON-RPC envelope).
+    gmo.client.http.max_body_bytes =
+        std::max(gmo.client.http.max_body_bytes, a.gateway.max_result_bytes + 64 * 1024);
     // Remote servers that answer 401: OAuth with its state in the session records; one token
     // refresh per session at a time, across the fleet when the guards' locks are on Redis.
     gateway::oauth_settings oauth;
     oauth.client_name = a.gateway.oauth_client_name;
     oauth.scope = a.gateway.oauth_scope;
+    // The authorization servers a remote server names are reached under the same policy.
+    oauth.http.refuse_address = gateway::server_address_policy(a.gateway.allow_private_servers);
     oauth.locks = std::shared_ptr<guard::lock_service>(*guards, &(*guards)->locks());
     gmo.oauth = gateway::oauth_authorizers(ex, storage, std::move(oauth));
     gateway::manager gw(ex, storage, gmo, [&gw_endpoint](gateway::event const& ev) {
@@ -295,6 +313,18 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     if (a.gateway.enabled) {
         gateway::endpoint_options geo;
         geo.token = a.gateway.token;
+        geo.identity_secret = a.gateway.secret;
+        geo.max_result_bytes = a.gateway.max_result_bytes;
+        geo.max_rpcs_per_identity = a.gateway.max_rpcs_per_identity;
+        // The fan-out seal's key: the gateway secret, else the storage key, else the backend
+        // token (a fleet shares all three).
+        {
+            char const* storage_key = env("STORAGE_ENCRYPTION_KEY");
+            geo.fanout_key = !a.gateway.secret.empty() ? a.gateway.secret
+                             : storage_key != nullptr && *storage_key != 0
+                                 ? std::string(storage_key)
+                                 : a.gateway.token;
+        }
         geo.allow_loopback_dev = a.gateway.dev;
         geo.bind_is_loopback = http::is_loopback_host(a.host);
         geo.heartbeat = a.gateway.heartbeat;
@@ -302,12 +332,17 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         gw_endpoint = std::make_unique<gateway::endpoint>(ex, gw, geo);
         // Not a warning by itself (a server that only serves /mcp needs no token); gateway-dev
         // on a bind where it cannot apply is a mistake worth one.
-        if (a.gateway.token.empty() && a.gateway.dev && !geo.bind_is_loopback)
-            log::warn("mcpd: gateway: no gateway-token (MCPD_GATEWAY_TOKEN) is set, so /gateway "
-                      "refuses every request (gateway-dev applies to loopback binds only)");
-        else if (a.gateway.token.empty() && !a.gateway.dev)
-            log::info("mcpd: gateway: /gateway refuses every request until a gateway-token "
-                      "(MCPD_GATEWAY_TOKEN) is set");
+        bool no_token = a.gateway.token.empty() && a.gateway.secret.empty();
+        if (no_token && a.gateway.dev && !geo.bind_is_loopback)
+            log::warn("mcpd: gateway: neither gateway-secret (MCPD_GATEWAY_SECRET) nor "
+                      "gateway-token is set, so /gateway refuses every request (gateway-dev "
+                      "applies to loopback binds only)");
+        else if (no_token && !a.gateway.dev)
+            log::info("mcpd: gateway: /gateway refuses every request until gateway-secret "
+                      "(MCPD_GATEWAY_SECRET, per-identity tokens) or gateway-token is set");
+        if (!a.gateway.secret.empty() && a.gateway.secret.size() < 32)
+            log::warn("mcpd: gateway: gateway-secret is shorter than 32 characters; use a long "
+                      "random secret (openssl rand -hex 32)");
         // With Redis storage, events fan out to the other instances' streams.
         if (auto* rc = storage->redis_client(); rc != nullptr) {
             auto rcfg = redis::config_from_env({}, env);

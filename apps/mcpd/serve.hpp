@@ -19,7 +19,19 @@ class configuration;
 // The MCP client gateway (/gateway; docs/gateway.md).
 struct gateway_args {
     bool enabled = true;
-    std::string token; // secret
+    std::string token;  // secret: the trusted backend's token (any identity)
+    std::string secret; // secret: the key of per-identity tokens and of the fan-out seal
+    std::vector<std::string> allowed_servers;
+    bool allow_private_servers = false;
+    std::size_t max_result_bytes = 16 * 1024 * 1024;
+    std::size_t max_tools = 1000;
+    std::size_t max_tools_bytes = 4 * 1024 * 1024;
+    duration discovery_timeout = std::chrono::seconds(30);
+    std::size_t max_sessions_per_identity = 50;
+    std::size_t max_live_per_identity = 20;
+    std::size_t max_live_total = 1000;
+    std::size_t max_rpcs_per_identity = 16;
+    duration idle_timeout = std::chrono::minutes(30);
     bool dev = false;
     duration heartbeat = std::chrono::seconds(30);
     duration connect_timeout = std::chrono::seconds(15);

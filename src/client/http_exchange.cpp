@@ -1,6 +1,8 @@
 // client/http_exchange.cpp — authorized HTTP requests and status errors. See http_exchange.hpp.
 #include "client/http_exchange.hpp"
 
+#include "http/policy.hpp"
+
 #include <boost/json/parse.hpp>
 
 namespace mcpd::client::detail {
@@ -11,9 +13,14 @@ namespace json = boost::json;
 asio::awaitable<result<http::client_response>>
 send_authorized(http::client& http, transport_options const& opts, http::url const& to,
                 http::request req, http::exchange_options xo) {
-    for (auto const& [name, value] : opts.headers)
+    for (auto const& [name, value] : opts.headers) {
+        // session::connect refuses these; checked again here, as every request's last gate.
+        if (auto why = http::refused_extra_header(name, value); !why.empty())
+            co_return error(
+                boost::system::errc::make_error_code(boost::system::errc::invalid_argument), why);
         if (req[name].empty())
             req.set(name, value);
+    }
     for (int attempt = 0;; ++attempt) {
         http::request attempt_req = req;
         if (opts.auth) {

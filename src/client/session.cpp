@@ -11,6 +11,7 @@
 
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
+#include "http/policy.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "protocol/version.hpp"
 
@@ -665,6 +666,12 @@ asio::awaitable<result<session>> session::connect(std::string_view url, session_
     auto parsed = http::parse_url(url);
     if (!parsed)
         co_return parsed.error();
+    // Extra headers are written verbatim: one with CR/LF, or one that overrides framing or the
+    // MCP transport's own headers, would let whoever chose it rewrite the request.
+    for (auto const& [name, value] : opts.headers)
+        if (auto why = http::refused_extra_header(name, value); !why.empty())
+            co_return error(
+                boost::system::errc::make_error_code(boost::system::errc::invalid_argument), why);
     auto ex = co_await asio::this_coro::executor;
     auto i = std::make_shared<impl>(ex, std::move(opts));
     auto established = co_await i->establish(*parsed);

@@ -9,6 +9,7 @@
 
 #include "client/transport.hpp"
 #include "core/error.hpp"
+#include "http/client.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -58,6 +59,9 @@ struct oauth_settings {
     std::string client_secret;
     // One token refresh per session across instances (the guards' Redis locks for a fleet).
     std::shared_ptr<guard::lock_service> locks;
+    // TLS trust, limits and the address policy (manager.hpp's server_address_policy) for the
+    // OAuth endpoints a remote server sends the gateway to.
+    http::client_options http;
 };
 
 // OAuth 2.1 through client::oauth::session_auth on `store`.

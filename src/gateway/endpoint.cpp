@@ -6,6 +6,7 @@
 #include "core/random.hpp"
 #include "gateway/manager.hpp"
 #include "gateway/rpc.hpp"
+#include "gateway/token.hpp"
 #include "redis/client.hpp"
 #include "redis/subscriber.hpp"
 
@@ -31,12 +32,11 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-// Equal, in time that does not depend on where the texts differ.
-bool same_secret(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
-    return diff == 0 && !b.empty();
+std::string lower_text(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
 }
 
 std::string timestamp_json() {
@@ -69,11 +69,33 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
     std::map<std::string, std::vector<std::shared_ptr<http::sse_stream>>, std::less<>> streams;
     bool draining = false;
     std::size_t rpcs_in_flight = 0;
+    std::map<std::string, std::size_t, std::less<>> rpcs_by_identity;
     // Fan-out.
     std::string instance_id = random_alnum_id(16);
     redis::client* publisher = nullptr;
     std::string fanout_channel;
     std::unique_ptr<redis::subscriber> subscriber;
+    bool logged_unsealed = false;
+
+    // Counts an RPC in flight for as long as it lives (draining waits for the count).
+    struct in_flight_mark {
+        impl& i;
+        std::string identity;
+        in_flight_mark(impl& owner, std::string who)
+            : i(owner)
+            , identity(std::move(who)) {
+            ++i.rpcs_in_flight;
+            ++i.rpcs_by_identity[identity];
+        }
+        ~in_flight_mark() {
+            --i.rpcs_in_flight;
+            if (auto it = i.rpcs_by_identity.find(identity);
+                it != i.rpcs_by_identity.end() && --it->second == 0)
+                i.rpcs_by_identity.erase(it);
+        }
+        in_flight_mark(in_flight_mark const&) = delete;
+        in_flight_mark& operator=(in_flight_mark const&) = delete;
+    };
 
     impl(asio::any_io_executor e, manager& m, endpoint_options o)
         : ex(std::move(e))
@@ -85,6 +107,8 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         if (it == streams.end())
             return;
         auto ev = to_sse(ch, data);
+        if (ev.data.size() > opts.broadcast_max_bytes)
+            return; // see endpoint_options::broadcast_max_bytes
         // A copy: a push that closes a slow stream removes it from the list.
         auto targets = it->second;
         for (auto& s : targets)
@@ -100,6 +124,10 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                          {"channel", to_string(ev.channel)},
                          {"data", ev.data}};
         auto text = json::serialize(msg);
+        if (text.size() > opts.broadcast_max_bytes)
+            return; // not copied to other instances' streams either
+        if (!opts.fanout_key.empty())
+            text = fanout_seal(opts.fanout_key, text) + "." + text;
         auto* pub = publisher;
         auto ch = fanout_channel;
         asio::co_spawn(
@@ -118,8 +146,26 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             auto m = co_await subscriber->receive();
             if (!m)
                 co_return;
+            std::string_view body = m->payload;
+            if (!opts.fanout_key.empty()) {
+                auto dot = body.find('.');
+                bool sealed = dot != std::string_view::npos &&
+                              same_secret(body.substr(0, dot),
+                                          fanout_seal(opts.fanout_key, body.substr(dot + 1)));
+                if (!sealed) {
+                    if (!logged_unsealed) {
+                        logged_unsealed = true;
+                        log::warn("gateway: dropped a fan-out message that is not sealed with "
+                                  "this fleet's key (another publisher on {}, or a different "
+                                  "gateway-secret); further ones are dropped silently",
+                                  fanout_channel);
+                    }
+                    continue;
+                }
+                body = body.substr(dot + 1);
+            }
             boost::system::error_code ec;
-            auto v = json::parse(m->payload, ec);
+            auto v = json::parse(body, ec);
             if (ec || !v.is_object())
                 continue;
             auto const& o = v.get_object();
@@ -142,9 +188,16 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             if (*parsed == channel::connection) {
                 auto const* type = payload.if_contains("type");
                 auto const* sid = payload.if_contains("sessionId");
+                // Detached: closing may wait on a slow server (its DELETE), and the next
+                // messages must not wait for it.
                 if (type != nullptr && type->is_string() && type->get_string() == "disconnected" &&
-                    sid != nullptr && sid->is_string())
-                    co_await mgr.forget(who, std::string(sid->get_string()));
+                    sid != nullptr && sid->is_string()) {
+                    auto forget = [self = shared_from_this(), who,
+                                   id = std::string(sid->get_string())]() -> asio::awaitable<void> {
+                        co_await self->mgr.forget(who, id);
+                    };
+                    asio::co_spawn(ex, std::move(forget), asio::detached);
+                }
             }
             deliver_local(who, *parsed, payload);
         }
@@ -152,30 +205,60 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
 
     // --- access -------------------------------------------------------------------------
 
-    [[nodiscard]] bool authorized(http::exchange& x) const {
+    // The token the request carries: `Authorization: Bearer …` or `X-Gateway-Token: …`.
+    static std::string_view presented_token(http::exchange& x) {
         auto const& req = x.req();
-        if (!opts.token.empty()) {
-            auto authz = std::string_view(req[bhttp::field::authorization]);
-            constexpr std::string_view bearer = "Bearer ";
-            if (authz.size() > bearer.size() &&
-                std::equal(bearer.begin(), bearer.end(), authz.begin(),
-                           [](char a, char b) {
-                               return std::tolower(static_cast<unsigned char>(a)) ==
-                                      std::tolower(static_cast<unsigned char>(b));
-                           }) &&
-                same_secret(authz.substr(bearer.size()), opts.token))
+        auto authz = std::string_view(req[bhttp::field::authorization]);
+        constexpr std::string_view bearer = "Bearer ";
+        if (authz.size() > bearer.size() &&
+            std::equal(bearer.begin(), bearer.end(), authz.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) ==
+                       std::tolower(static_cast<unsigned char>(b));
+            }))
+            return authz.substr(bearer.size());
+        return std::string_view(req["X-Gateway-Token"]);
+    }
+
+    // May this request act as `identity`? An identity token for it (gateway-secret), the
+    // trusted backend's token (any identity), or development mode: loopback bind, loopback peer,
+    // and no sign of a proxy in front (a proxy on the same host makes every peer loopback).
+    [[nodiscard]] bool authorized(http::exchange& x, std::string_view identity) const {
+        auto token = presented_token(x);
+        if (!token.empty()) {
+            if (!opts.identity_secret.empty() &&
+                verify_identity_token(opts.identity_secret, identity, token, unix_time_ms() / 1000))
                 return true;
-            auto header = std::string_view(req["X-Gateway-Token"]);
-            if (!header.empty() && same_secret(header, opts.token))
+            if (!opts.token.empty() && same_secret(token, opts.token))
                 return true;
         }
-        return opts.allow_loopback_dev && opts.bind_is_loopback &&
+        auto const& req = x.req();
+        bool proxied = req.find(bhttp::field::forwarded) != req.end() ||
+                       req.find("X-Forwarded-For") != req.end() ||
+                       req.find("X-Real-IP") != req.end();
+        return opts.allow_loopback_dev && opts.bind_is_loopback && !proxied &&
                http::is_loopback_host(x.remote_address());
+    }
+
+    // Whether a browser page of `origin` may call /gateway. On a loopback bind the server's
+    // origin policy decides (loopback origins by default). Elsewhere only origins listed in
+    // allowed-origin (or whose host is listed in allowed-host), and the page's own origin (the
+    // Origin names the Host the request went to: same origin, no CORS involved).
+    [[nodiscard]] bool origin_permitted(http::exchange& x, std::string_view origin) const {
+        if (origin.empty())
+            return true;
+        if (opts.bind_is_loopback)
+            return http::origin_allowed(opts.origins, origin);
+        if (!opts.origins.allowed_hosts.empty() || !opts.origins.allowed_origins.empty())
+            if (http::origin_allowed(opts.origins, origin))
+                return true;
+        auto host = lower_text(std::string_view(x.req()[bhttp::field::host]));
+        auto o = lower_text(origin);
+        return !host.empty() && (o == "http://" + host || o == "https://" + host);
     }
 
     void add_cors(http::exchange& x, bhttp::fields& f) const {
         auto origin = std::string_view(x.req()[bhttp::field::origin]);
-        if (origin.empty())
+        if (origin.empty() || !origin_permitted(x, origin))
             return;
         f.set(bhttp::field::access_control_allow_origin, origin);
         f.set(bhttp::field::vary, "Origin");
@@ -202,10 +285,11 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         auto& req = x.req();
         auto host = std::string_view(req[bhttp::field::host]);
         auto origin = std::string_view(req[bhttp::field::origin]);
-        if (!http::host_allowed(opts.origins, host) ||
-            !http::origin_allowed(opts.origins, origin)) {
-            co_await x.respond(error_response(x, http::status::forbidden, "FORBIDDEN",
-                                              "Forbidden: Host or Origin is not allowed"));
+        if (!http::host_allowed(opts.origins, host) || !origin_permitted(x, origin)) {
+            co_await x.respond(error_response(
+                x, http::status::forbidden, "FORBIDDEN",
+                "Forbidden: Host or Origin is not allowed (list the web app's origin in "
+                "allowed-origin)"));
             co_return;
         }
         if (req.method() == bhttp::verb::options) {
@@ -228,21 +312,22 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             co_await x.respond(std::move(res));
             co_return;
         }
-        if (!authorized(x)) {
+        std::string identity;
+        if (auto u = boost::urls::parse_origin_form(target)) {
+            auto params = u->params();
+            if (auto it = params.find("identity"); it != params.end())
+                identity = (*it).value;
+        }
+        if (!authorized(x, identity)) {
             log::for_request(log::level::warn, x.request_id(),
-                             "gateway: refused a request from {} (no valid gateway token)",
+                             "gateway: refused a request from {} (no valid gateway token for "
+                             "the identity)",
                              x.remote_address());
             auto res =
                 error_response(x, http::status::unauthorized, "UNAUTHORIZED", "Unauthorized");
             res.set(bhttp::field::www_authenticate, "Bearer realm=\"mcpd-gateway\"");
             co_await x.respond(std::move(res));
             co_return;
-        }
-        std::string identity;
-        if (auto u = boost::urls::parse_origin_form(target)) {
-            auto params = u->params();
-            if (auto it = params.find("identity"); it != params.end())
-                identity = (*it).value;
         }
         if (identity.empty()) {
             co_await x.respond(error_response(x, http::status::bad_request, "MISSING_IDENTITY",
@@ -319,6 +404,24 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         co_await x.respond_sse(stream, std::move(extra));
     }
 
+    // An answer over max_result_bytes becomes an error that says so (the browser would
+    // otherwise lose its stream).
+    json::object bounded(json::object answer) const {
+        auto size = json::serialize(answer).size();
+        if (size <= opts.max_result_bytes)
+            return answer;
+        json::value id = nullptr;
+        if (auto const* v = answer.if_contains("id"))
+            id = *v;
+        return json::object{
+            {"id", id},
+            {"error", json::object{{"code", "EXECUTION_ERROR"},
+                                   {"message", "The result is " + std::to_string(size) +
+                                                   " bytes, over the gateway's limit of " +
+                                                   std::to_string(opts.max_result_bytes) +
+                                                   " bytes (gateway-max-result-size)"}}}};
+    }
+
     asio::awaitable<void> rpc(http::exchange& x, std::string identity) {
         boost::system::error_code ec;
         auto body = json::parse(x.req().body(), ec);
@@ -327,18 +430,31 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                                               "Invalid JSON-RPC request body"));
             co_return;
         }
+        if (auto it = rpcs_by_identity.find(identity);
+            it != rpcs_by_identity.end() && it->second >= opts.max_rpcs_per_identity) {
+            co_await x.respond(error_response(
+                x, http::status::too_many_requests, "TOO_MANY_REQUESTS",
+                "Too many RPCs of this identity in flight (gateway-max-rpcs-per-identity)"));
+            co_return;
+        }
         auto accept = std::string_view(x.req()[bhttp::field::accept]);
         bool streamed = accept.find("text/event-stream") != std::string_view::npos;
         if (!streamed) {
-            ++rpcs_in_flight;
-            auto answer = co_await handle_rpc(mgr, identity, body);
-            --rpcs_in_flight;
+            json::object answer;
+            {
+                in_flight_mark mark(*this, identity);
+                event_sink none;
+                answer = co_await handle_rpc(mgr, identity, body, none);
+            }
+            answer = bounded(std::move(answer));
             publish({identity, channel::rpc_response, answer});
             co_await x.respond(json_response(x, http::status::ok, answer));
             co_return;
         }
         // Streamed: the events this call causes, then its answer, then the end.
-        auto stream = std::make_shared<http::sse_stream>(ex, opts.sse_max_buffered_bytes);
+        // Room for the largest answer next to the events this call causes.
+        auto stream = std::make_shared<http::sse_stream>(ex, opts.max_result_bytes +
+                                                                 opts.sse_max_buffered_bytes);
         http::sse_event hello;
         hello.event = "connected";
         hello.data = timestamp_json();
@@ -348,15 +464,21 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             if (auto s = weak_stream.lock())
                 s->push(to_sse(ev.channel, ev.data));
         };
-        ++rpcs_in_flight;
         auto self = shared_from_this();
+        auto mark = std::make_shared<in_flight_mark>(*this, identity);
         asio::co_spawn(
             ex,
-            [self, identity, body, stream, also]() -> asio::awaitable<void> {
-                auto answer = co_await handle_rpc(self->mgr, identity, body, also);
-                --self->rpcs_in_flight;
+            [self, identity, body, stream, also, mark]() mutable -> asio::awaitable<void> {
+                // The stream ends whatever happens (handle_rpc answers every failure; this
+                // guard covers what it cannot, such as an allocation failure).
+                struct finish_on_exit {
+                    std::shared_ptr<http::sse_stream> s;
+                    ~finish_on_exit() { s->finish(); }
+                } finisher{stream};
+                auto raw = co_await handle_rpc(self->mgr, identity, body, also);
+                auto answer = self->bounded(std::move(raw));
+                mark.reset();
                 stream->push(to_sse(channel::rpc_response, answer));
-                stream->finish();
                 self->publish({identity, channel::rpc_response, answer});
             },
             asio::detached);
@@ -418,6 +540,11 @@ std::size_t endpoint::open_streams() const noexcept {
     for (auto const& [identity, list] : impl_->streams)
         n += list.size();
     return n;
+}
+
+bool endpoint::has_streams(std::string const& identity) const {
+    auto it = impl_->streams.find(identity);
+    return it != impl_->streams.end() && !it->second.empty();
 }
 
 std::size_t endpoint::in_flight() const noexcept {

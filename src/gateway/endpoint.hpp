@@ -15,17 +15,24 @@
 //                              identity's GET streams, on every instance.
 //   OPTIONS /gateway           CORS preflight, for the allowed origins.
 //
-// Who may act as an identity: nobody, unless the request carries the configured token
-// (`Authorization: Bearer <token>` or `X-Gateway-Token: <token>`, compared in constant time,
-// never logged), or the development setting is on and both the bind address and the peer are
-// loopback. The app in front authenticates its users and passes their identity; the token proves
-// the request comes from that app. A token in the URL (`?token=`, which SSEClient also sends) is
-// ignored: URLs end up in logs.
+// Who may act as an identity (`Authorization: Bearer <token>` or `X-Gateway-Token: <token>`,
+// compared in constant time, never logged): a per-identity token (token.hpp) for the identity
+// the request names, minted by the app's backend for the user it authenticated; or the trusted
+// backend's token (any identity: server-to-server only); or, with the development setting, a
+// loopback peer on a loopback bind with no Forwarded / X-Forwarded-For / X-Real-IP header. A token
+// in the URL (`?token=`, which SSEClient also sends next to the header) is ignored: URLs end up
+// in logs.
+//
+// Browsers of other origins: on a loopback bind, the server's origin policy (loopback origins by
+// default); otherwise only origins listed in allowed-origin (or hosts in allowed-host) get CORS
+// headers and are served; a page of the gateway's own origin always is.
 //
 // Fan-out: events and RPC responses are delivered to this instance's streams of the identity
 // and, with enable_fanout(), published on a Redis channel that every instance subscribes to, so
 // a POST served by one instance reaches the GET stream another instance holds. A `disconnected`
 // that comes from another instance also closes this instance's connection of that session.
+// Each message is `<hex HMAC>.<json>` under fanout_key: one published by anyone else on the
+// Redis channel (without the key) is dropped, and the first such one is logged.
 #pragma once
 
 #include "core/duration.hpp"
@@ -51,12 +58,29 @@ class manager;
 
 struct endpoint_options {
     std::string path = "/gateway";
-    std::string token;               // secret; empty: no token is accepted
+    // The trusted backend's token: acts as ANY identity. For server-to-server calls only
+    // (never put it in a browser). Empty: none.
+    std::string token;
+    // gateway-secret: the key of per-identity tokens (token.hpp), which browsers carry.
+    std::string identity_secret;
+    // The key of the fan-out's message seal (token.hpp's fanout_seal): every instance of a
+    // fleet has the same. Messages that do not verify are dropped. Empty: unsealed.
+    std::string fanout_key;
     bool allow_loopback_dev = false; // development: no token needed on a loopback bind
     bool bind_is_loopback = false;   // set from the bind address
     duration heartbeat = std::chrono::seconds(30);
     std::size_t max_streams_per_identity = 32;
+    // RPCs of one identity being answered at once; more get 429 TOO_MANY_REQUESTS.
+    std::size_t max_rpcs_per_identity = 16;
+    // A GET stream's buffer: a slow reader over it is dropped.
     std::size_t sse_max_buffered_bytes = 1024 * 1024;
+    // The largest RPC answer (serialized): a bigger one becomes an EXECUTION_ERROR naming the
+    // limit. The POST response stream holds that much plus sse_max_buffered_bytes of events.
+    std::size_t max_result_bytes = 16 * 1024 * 1024;
+    // Events and RPC answers bigger than this are not copied to the identity's GET streams nor
+    // to other instances (the POST that caused them still gets them): one large tool result
+    // must not overflow, and so close, every tab's stream.
+    std::size_t broadcast_max_bytes = 256 * 1024;
     http::origin_policy origins; // Host and Origin checks; allowed origins also get CORS
 };
 
@@ -83,6 +107,8 @@ public:
     void close_streams();
     [[nodiscard]] std::size_t open_streams() const noexcept;
     [[nodiscard]] std::size_t in_flight() const noexcept;
+    // Whether the identity has an open event stream here (the manager's idle sweeper asks).
+    [[nodiscard]] bool has_streams(std::string const& identity) const;
     // Stops the fan-out subscriber.
     boost::asio::awaitable<void> close();
 

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "http/client.hpp"
+#include "http/policy.hpp"
 #include "store/session.hpp"
 #include "store/session_store.hpp"
 
@@ -14,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -51,6 +53,8 @@ public:
             return "connection failed";
         case errc::not_connected:
             return "not connected";
+        case errc::limit_reached:
+            return "limit reached";
         }
         return "gateway error";
     }
@@ -92,6 +96,53 @@ boost::system::error_category const& gateway_category() noexcept {
     return c;
 }
 
+std::function<std::string(boost::asio::ip::address const&)>
+server_address_policy(bool allow_private) {
+    if (allow_private)
+        return nullptr;
+    return [](boost::asio::ip::address const& a) -> std::string {
+        auto kind = http::non_public_address_kind(a);
+        if (kind.empty())
+            return {};
+        return a.to_string() + " (" + kind +
+               "), which the gateway does not connect to (gateway-allow-private-servers)";
+    };
+}
+
+std::string server_not_allowed(std::vector<std::string> const& allowed, std::string_view url) {
+    if (allowed.empty())
+        return {};
+    auto parsed = http::parse_url(url);
+    if (!parsed)
+        return "serverUrl is not a valid URL";
+    auto lower = [](std::string_view t) {
+        std::string o(t);
+        for (auto& c : o)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return o;
+    };
+    auto host = lower(parsed->host);
+    auto whole = lower(url);
+    for (auto const& entry : allowed) {
+        auto pattern = lower(entry);
+        if (pattern.find("://") != std::string::npos) {
+            // A URL prefix: it must end at a boundary of the URL (no "https://a.com" matching
+            // "https://a.com.evil.example").
+            if (whole.starts_with(pattern) &&
+                (pattern.ends_with("/") || whole.size() == pattern.size() ||
+                 std::string_view("/?#:").find(whole[pattern.size()]) != std::string_view::npos))
+                return {};
+        } else if (pattern.starts_with("*.")) {
+            auto suffix = pattern.substr(1); // ".example.com"
+            if (host.size() > suffix.size() && host.ends_with(suffix))
+                return {};
+        } else if (host == pattern) {
+            return {};
+        }
+    }
+    return "the server " + std::string(url) + " is not in gateway-allowed-servers";
+}
+
 // One connection of an identity to a server, held while this process serves it.
 struct live_session {
     std::string identity;
@@ -109,7 +160,36 @@ struct live_session {
     std::size_t tool_count = 0;      // from the last discovery
     bool removed = false;            // disconnected: late callbacks are ignored
     std::uint64_t generation = 0;    // each connection attempt; stale failures are ignored
+    // tools/list runs one at a time per session; a tools/list_changed that arrives meanwhile
+    // marks the list dirty and is answered by one more discovery (not one per notification).
+    bool discovering = false;
+    bool rediscover_pending = false;
+    // Last use (a call, a restore, a discovery): the sweeper closes idle connections.
+    std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
 };
+
+// The live connection is still the one an attempt opened (no disconnect, forget or close
+// happened while the attempt waited).
+bool still_current(live_session const& l, std::uint64_t gen) {
+    return !l.removed && l.generation == gen && l.session && l.session->is_open();
+}
+
+// createdAt as stored by any writer: an integer, or a number that may not fit one.
+std::int64_t created_at_of(json::value const& v) {
+    if (v.is_int64())
+        return v.get_int64();
+    if (v.is_uint64())
+        return v.get_uint64() > static_cast<std::uint64_t>(INT64_MAX)
+                   ? INT64_MAX
+                   : static_cast<std::int64_t>(v.get_uint64());
+    if (v.is_double()) {
+        double d = v.get_double();
+        if (!(d >= 0) || d > 9.0e18) // NaN, negative or out of range: unknown
+            return 0;
+        return static_cast<std::int64_t>(d);
+    }
+    return 0;
+}
 
 struct manager::impl : std::enable_shared_from_this<impl> {
     asio::any_io_executor ex;
@@ -120,13 +200,19 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     // Connects in flight, by identity + server URL and identity + server id: a second connect
     // to the same server is refused before the first one's record exists.
     std::set<std::string> connecting_servers;
+    bool sweeper_running = false;
+    std::uint64_t sweeper_generation = 0; // close() ends the running sweeper
+    std::shared_ptr<asio::steady_timer> sweep_timer;
 
     impl(asio::any_io_executor e, std::shared_ptr<store::session_store> s, manager_options o,
          event_sink k)
         : ex(std::move(e))
         , store(std::move(s))
         , opts(std::move(o))
-        , sink(std::move(k)) {}
+        , sink(std::move(k)) {
+        if (!opts.client.http.refuse_address)
+            opts.client.http.refuse_address = server_address_policy(opts.allow_private_servers);
+    }
 
     void emit(std::string const& identity, event_sink const& also, channel ch, json::object data) {
         event ev{identity, ch, std::move(data)};
@@ -176,12 +262,20 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         l->ref.server_name = text_field(record, "serverName");
         l->ref.server_url = text_field(record, "serverUrl");
         if (auto const* c = record.if_contains("createdAt"); c != nullptr && c->is_number())
-            l->ref.created_at = c->to_number<std::int64_t>();
+            l->ref.created_at = created_at_of(*c);
         l->callback_url = text_field(record, "callbackUrl");
         if (auto const* h = record.if_contains("headers"); h != nullptr && h->is_object())
             for (auto const& [name, value] : h->get_object())
-                if (value.is_string())
+                if (value.is_string()) {
+                    // Another writer may have stored anything: checked as connect() does.
+                    if (auto why = http::refused_extra_header(name, value.get_string());
+                        !why.empty()) {
+                        log::warn("gateway: session {}: a stored header is ignored: {}",
+                                  l->ref.session_id, why);
+                        continue;
+                    }
                     l->headers.emplace_back(std::string(name), std::string(value.get_string()));
+                }
         l->transport = client::parse_transport_kind(text_field(record, "transportType"));
         return l;
     }
@@ -210,8 +304,13 @@ struct manager::impl : std::enable_shared_from_this<impl> {
             auto old = std::move(*l->session);
             l->session.reset();
             co_await old.close();
+            if (l->removed || l->generation != gen)
+                co_return fail(errc::not_connected, "the session was disconnected meanwhile");
         }
         set_state(*l, connection_state::connecting, also);
+        // Records may come from other writers: the allow list is checked on every connection.
+        if (auto why = server_not_allowed(opts.allowed_servers, l->ref.server_url); !why.empty())
+            co_return fail(errc::connect_failed, why);
 
         client::session_options o = opts.client;
         for (auto const& h : l->headers)
@@ -248,11 +347,17 @@ struct manager::impl : std::enable_shared_from_this<impl> {
             if (method != "notifications/tools/list_changed" || !self || !lv || lv->removed ||
                 lv->generation != gen)
                 return;
+            // One discovery in flight per session: later notifications only mark it dirty.
+            if (lv->discovering) {
+                lv->rediscover_pending = true;
+                return;
+            }
             auto rediscover = [self, lv, gen]() -> asio::awaitable<void> {
                 if (lv->removed || lv->generation != gen || lv->connecting || !lv->session ||
                     !lv->session->is_open())
                     co_return;
-                co_await self->discover(lv, {});
+                event_sink none;
+                co_await self->discover(lv, none);
             };
             asio::co_spawn(self->ex, std::move(rediscover), asio::detached);
         };
@@ -298,10 +403,74 @@ struct manager::impl : std::enable_shared_from_this<impl> {
     }
 
     // tools/list, announced: DISCOVERING, tools_discovered, READY.
+    // tools/list page by page, within max_tools, max_tools_bytes and discovery_timeout.
+    asio::awaitable<result<std::vector<json::object>>>
+    list_tools_bounded(std::shared_ptr<live_session> l) {
+        std::vector<json::object> all;
+        std::size_t bytes = 0;
+        std::string cursor;
+        auto deadline = std::chrono::steady_clock::now() + opts.discovery_timeout;
+        for (;;) {
+            auto left =
+                std::chrono::duration_cast<duration>(deadline - std::chrono::steady_clock::now());
+            if (left <= duration::zero())
+                co_return fail(errc::not_connected, "tool discovery took longer than " +
+                                                        format_duration(opts.discovery_timeout) +
+                                                        " (the gateway's discovery limit)");
+            // Between pages the connection may have been closed (a disconnect meanwhile).
+            auto s = open_session(*l);
+            if (!s)
+                co_return s.error();
+            client::request_options ro;
+            ro.timeout = std::min(left, opts.client.request_timeout);
+            auto page = co_await (*s)->list_tools_page(cursor, std::move(ro));
+            if (!page)
+                co_return page.error();
+            for (auto& t : page->items) {
+                bytes += json::serialize(t).size();
+                all.push_back(std::move(t));
+            }
+            if (all.size() > opts.max_tools)
+                co_return fail(errc::not_connected, "the server lists more than " +
+                                                        std::to_string(opts.max_tools) +
+                                                        " tools (the gateway's discovery limit)");
+            if (bytes > opts.max_tools_bytes)
+                co_return fail(errc::not_connected, "the server's tool list is over " +
+                                                        std::to_string(opts.max_tools_bytes) +
+                                                        " bytes (the gateway's discovery limit)");
+            if (page->next_cursor.empty())
+                co_return all;
+            if (page->next_cursor == cursor)
+                co_return fail(errc::not_connected, "the server repeats its tools/list cursor");
+            cursor = std::move(page->next_cursor);
+        }
+    }
+
+    // One at a time per session: a second caller waits for the first one's discovery, then
+    // runs its own (the list may have changed meanwhile); a tools/list_changed that arrived
+    // during a discovery is answered by one more, detached.
     asio::awaitable<result<json::array>> discover(std::shared_ptr<live_session> l,
                                                   event_sink also) {
+        asio::steady_timer poll(ex);
+        auto deadline = std::chrono::steady_clock::now() + opts.client.request_timeout +
+                        std::chrono::seconds(5);
+        while (l->discovering && std::chrono::steady_clock::now() < deadline) {
+            poll.expires_after(std::chrono::milliseconds(20));
+            boost::system::error_code ec;
+            co_await poll.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (l->discovering)
+            co_return fail(errc::not_connected, "another tool discovery did not finish in time");
+        if (l->removed || !l->session || !l->session->is_open())
+            co_return fail(errc::not_connected, "the session was disconnected meanwhile");
+        auto gen = l->generation;
+        l->discovering = true;
+        l->rediscover_pending = false;
         set_state(*l, connection_state::discovering, also);
-        auto tools = co_await l->session->list_tools();
+        auto tools = co_await list_tools_bounded(l);
+        l->discovering = false;
+        if (l->removed || l->generation != gen)
+            co_return fail(errc::not_connected, "the session was disconnected meanwhile");
         if (!tools) {
             emit_error(*l, describe(tools.error()), error_kind::validation, also);
             set_state(*l, connection_state::failed, also);
@@ -313,6 +482,16 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         emit(l->identity, also, channel::connection, tools_discovered(l->ref, list));
         set_state(*l, connection_state::ready, also);
         emit_progress(*l, "Discovered " + std::to_string(list.size()) + " tools", also);
+        if (l->rediscover_pending) {
+            l->rediscover_pending = false;
+            auto again = [self = shared_from_this(), l, gen]() -> asio::awaitable<void> {
+                if (!still_current(*l, gen) || l->connecting)
+                    co_return;
+                event_sink none;
+                co_await self->discover(l, none);
+            };
+            asio::co_spawn(ex, std::move(again), asio::detached);
+        }
         co_return list;
     }
 
@@ -365,9 +544,38 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         return o;
     }
 
+    // Live connections, in all and of one identity.
+    [[nodiscard]] std::pair<std::size_t, std::size_t>
+    live_counts(std::string const& identity) const {
+        std::size_t total = 0, mine = 0;
+        for (auto const& [key, lv] : live)
+            if (lv->session) {
+                ++total;
+                if (lv->identity == identity)
+                    ++mine;
+            }
+        return {total, mine};
+    }
+
     asio::awaitable<outcome> attempt_now(std::shared_ptr<live_session> l, event_sink also,
                                          error_kind failure_kind, bool with_discovery) {
         outcome out;
+        l->last_used = std::chrono::steady_clock::now();
+        if (!l->session) {
+            auto [total, mine] = live_counts(l->identity);
+            if (mine >= opts.max_live_per_identity || total >= opts.max_live_total) {
+                auto message = mine >= opts.max_live_per_identity
+                                   ? "this identity already holds " + std::to_string(mine) +
+                                         " live connections (gateway-max-connections-per-identity)"
+                                   : "the gateway holds " + std::to_string(total) +
+                                         " live connections (gateway-max-connections)";
+                emit_error(*l, message, failure_kind, also);
+                set_state(*l, connection_state::failed, also);
+                out.err = fail(errc::limit_reached, message);
+                co_return out;
+            }
+        }
+        start_sweeper();
         auto opened = co_await open(l, also);
         if (!opened) {
             if (l->auth) {
@@ -378,6 +586,11 @@ struct manager::impl : std::enable_shared_from_this<impl> {
                                                                 pending, opts.pending_ttl);
                     if (!saved) {
                         out.err = saved.error();
+                        co_return out;
+                    }
+                    if (l->removed) {
+                        out.err =
+                            fail(errc::not_connected, "the session was disconnected meanwhile");
                         co_return out;
                     }
                     emit(l->identity, also, channel::connection, auth_required(l->ref, *url));
@@ -407,9 +620,16 @@ struct manager::impl : std::enable_shared_from_this<impl> {
                 fail(kind == error_kind::auth ? errc::auth_failed : errc::connect_failed, message);
             co_return out;
         }
+        auto gen = l->generation;
         json::object active{{"active", true}, {"transportType", client::to_string(*l->transport)}};
         auto saved = co_await store->update_session(l->identity, l->ref.session_id, active,
                                                     opts.session_ttl);
+        if (!still_current(*l, gen)) {
+            // Disconnected, forgotten or closed while the record was saved: no connection to
+            // use any more (and no crash on the emptied one).
+            out.err = fail(errc::not_connected, "the session was disconnected meanwhile");
+            co_return out;
+        }
         if (!saved) {
             // Removed meanwhile (a disconnect from another tab or instance): do not hold a
             // connection no record describes.
@@ -445,8 +665,10 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         auto l = find(identity, sid);
         if (l && l->connecting)
             co_await wait_not_connecting(l);
-        if (l && l->session && l->session->is_open())
+        if (l && l->session && l->session->is_open()) {
+            l->last_used = std::chrono::steady_clock::now();
             co_return l;
+        }
         auto record = co_await store->get_session(identity, sid);
         if (!record)
             co_return record.error();
@@ -460,9 +682,81 @@ struct manager::impl : std::enable_shared_from_this<impl> {
             adopt(l);
         }
         auto o = co_await attempt(l, also, error_kind::connection, false);
-        if (o.kind == outcome_kind::ready)
-            co_return l;
-        co_return o.err;
+        if (o.kind != outcome_kind::ready)
+            co_return o.err;
+        if (l->removed || !l->session || !l->session->is_open())
+            co_return fail(errc::not_connected, "the session was disconnected meanwhile");
+        co_return l;
+    }
+
+    // The connection to use right now: the caller checks again after every wait.
+    static result<client::session*> open_session(live_session& l) {
+        if (l.removed || !l.session || !l.session->is_open())
+            return fail(errc::not_connected, "the session was disconnected meanwhile");
+        return &*l.session;
+    }
+
+    bool destroyed = false; // the manager is gone: detached work stops calling into it
+
+    void stop_sweeper() {
+        ++sweeper_generation;
+        sweeper_running = false;
+        if (sweep_timer)
+            sweep_timer->cancel();
+        sweep_timer.reset();
+    }
+
+    void start_sweeper() {
+        if (sweeper_running || opts.sweep_interval <= duration::zero())
+            return;
+        sweeper_running = true;
+        std::weak_ptr<impl> weak = shared_from_this();
+        auto interval = opts.sweep_interval;
+        auto gen = sweeper_generation;
+        sweep_timer = std::make_shared<asio::steady_timer>(ex);
+        auto loop = [weak, interval, gen, t = sweep_timer]() -> asio::awaitable<void> {
+            for (;;) {
+                t->expires_after(interval);
+                boost::system::error_code ec;
+                co_await t->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                auto self = weak.lock();
+                if (!self || self->destroyed || self->sweeper_generation != gen)
+                    co_return;
+                co_await self->sweep_once();
+            }
+        };
+        asio::co_spawn(ex, std::move(loop), asio::detached);
+    }
+
+    asio::awaitable<void> sweep_once() {
+        auto now = std::chrono::steady_clock::now();
+        std::vector<std::shared_ptr<live_session>> all;
+        for (auto const& [key, lv] : live)
+            all.push_back(lv);
+        for (auto& lv : all) {
+            if (lv->removed || lv->connecting || lv->discovering)
+                continue;
+            bool open_now = lv->session && lv->session->is_open();
+            bool idle = opts.idle_timeout > duration::zero() &&
+                        now - lv->last_used > opts.idle_timeout &&
+                        !(opts.has_streams && opts.has_streams(lv->identity));
+            bool stale_pending = !open_now && now - lv->last_used > opts.pending_ttl;
+            bool gone = false;
+            if (!idle && !stale_pending) {
+                auto record = co_await store->get_session(lv->identity, lv->ref.session_id);
+                gone = record && !*record; // expired or removed elsewhere (errors: keep)
+            }
+            if (!(idle || stale_pending || gone) || lv->removed || lv->connecting)
+                continue;
+            // The record stays (a later call reconnects), unless it is gone already.
+            lv->removed = true;
+            live.erase(key_of(lv->identity, lv->ref.session_id));
+            co_await close_session(*lv);
+            log::debug("gateway: session {} closed by the sweeper ({})", lv->ref.session_id,
+                       idle            ? "idle"
+                       : stale_pending ? "pending too long"
+                                       : "record gone");
+        }
     }
 };
 
@@ -472,6 +766,8 @@ manager::manager(asio::any_io_executor ex, std::shared_ptr<store::session_store>
                                    std::move(sink))) {}
 
 manager::~manager() {
+    impl_->destroyed = true;
+    impl_->stop_sweeper();
     for (auto& [key, l] : impl_->live) {
         l->removed = true;
         ++l->generation;
@@ -481,7 +777,8 @@ manager::~manager() {
 manager::json_result manager::get_sessions(std::string identity) {
     if (auto ok = store::validate_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
-    auto records = co_await impl_->store->get_identity_sessions_data(identity);
+    auto keep = impl_;
+    auto records = co_await keep->store->get_identity_sessions_data(identity);
     if (!records)
         co_return records.error();
     json::array sessions;
@@ -510,7 +807,8 @@ manager::json_result manager::get_sessions(std::string identity) {
 }
 
 manager::json_result manager::connect(std::string identity, connect_params p, event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (auto ok = store::validate_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     if (p.server_url.empty())
@@ -518,6 +816,11 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
     auto parsed = http::parse_url(p.server_url);
     if (!parsed)
         co_return fail(errc::invalid_params, "serverUrl: " + parsed.error().message());
+    for (auto const& [name, value] : p.headers)
+        if (auto why = http::refused_extra_header(name, value); !why.empty())
+            co_return fail(errc::invalid_params, "headers: " + why);
+    if (auto why = server_not_allowed(self.opts.allowed_servers, p.server_url); !why.empty())
+        co_return fail(errc::invalid_params, why);
     std::string server_id = !p.server_id.empty() && p.server_id.size() <= 12
                                 ? p.server_id
                                 : store::generate_session_id();
@@ -532,6 +835,8 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
         auto const* active = r.if_contains("active");
         if (active != nullptr && active->is_bool() && !active->get_bool()) {
             // Waiting for OAuth: connect again means resume it.
+            if (self.destroyed)
+                co_return fail(errc::not_connected, "the gateway is shutting down");
             auto restored = co_await restore_session(identity, sid, also);
             json::object out{{"sessionId", sid}, {"success", true}};
             if (!restored) {
@@ -552,6 +857,10 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
                        "Connection already exists for server: " + text_field(r, "serverUrl") +
                            " (" + name + ")");
     }
+    if (existing->size() >= self.opts.max_sessions_per_identity)
+        co_return fail(errc::limit_reached, "this identity already has " +
+                                                std::to_string(existing->size()) +
+                                                " sessions (gateway-max-sessions-per-identity)");
     auto by_url = key_of(identity, "url:" + p.server_url);
     auto by_id = key_of(identity, "id:" + server_id);
     if (self.connecting_servers.count(by_url) != 0 || self.connecting_servers.count(by_id) != 0)
@@ -630,7 +939,8 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
 
 manager::json_result manager::disconnect(std::string identity, std::string session_id,
                                          event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (auto ok = store::validate_keys(identity, session_id); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto l = self.find(identity, session_id);
@@ -658,7 +968,8 @@ manager::json_result manager::disconnect(std::string identity, std::string sessi
 
 manager::json_result manager::restore_session(std::string identity, std::string session_id,
                                               event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (auto ok = store::validate_keys(identity, session_id); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto record = co_await self.store->get_session(identity, session_id);
@@ -673,14 +984,19 @@ manager::json_result manager::restore_session(std::string identity, std::string 
         l = self.from_record(identity, **record);
         self.adopt(l);
     }
-    auto previous = l->state;
-    l->state = connection_state::disconnected;
-    self.set_state(*l, connection_state::validating, also);
-    if (l->session && l->session->is_open() && previous == connection_state::ready) {
+    // A connection that is open stays (whatever its state: another restore may be discovering
+    // on it, a tool call may be in flight): only a closed or failed one is reopened.
+    if (l->session && l->session->is_open()) {
         auto tools = co_await self.discover(l, also);
         if (tools)
             co_return json::object{{"success", true}, {"toolCount", tools->size()}};
+        if (l->removed)
+            co_return tools.error();
+        if (l->session && l->session->is_open())
+            co_return tools.error();
     }
+    l->state = connection_state::disconnected;
+    self.set_state(*l, connection_state::validating, also);
     auto o = co_await self.attempt(l, also, error_kind::validation, true);
     if (o.kind == impl::outcome_kind::ready)
         co_return json::object{{"success", true}, {"toolCount", o.tool_count}};
@@ -688,7 +1004,8 @@ manager::json_result manager::restore_session(std::string identity, std::string 
 }
 
 manager::json_result manager::restore_all(std::string identity, event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (auto ok = store::validate_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto records = co_await self.store->get_identity_sessions_data(identity);
@@ -708,16 +1025,20 @@ manager::json_result manager::restore_all(std::string identity, event_sink also)
         auto left = std::make_shared<std::size_t>(end - start);
         auto done = std::make_shared<wakeup>(self.ex);
         for (auto i = start; i < end; ++i) {
-            auto one = [this, identity, id = ids[i], also, &results, i, left,
+            auto one = [this, keep, identity, id = ids[i], also, &results, i, left,
                         done]() -> asio::awaitable<void> {
                 result<json::object> r = fail(errc::connect_failed, "not attempted");
-                for (unsigned attempt = 0; attempt <= impl_->opts.max_retries; ++attempt) {
+                for (unsigned attempt = 0; attempt <= keep->opts.max_retries; ++attempt) {
+                    if (keep->destroyed) {
+                        r = fail(errc::not_connected, "the gateway is shutting down");
+                        break;
+                    }
                     r = co_await restore_session(identity, id, also);
                     if (r || r.error() == make_error_code(errc::auth_required) ||
                         r.error() == make_error_code(errc::session_not_found))
                         break;
-                    if (attempt < impl_->opts.max_retries) {
-                        asio::steady_timer t(impl_->ex, impl_->opts.retry_delay);
+                    if (attempt < keep->opts.max_retries) {
+                        asio::steady_timer t(keep->ex, keep->opts.retry_delay);
                         boost::system::error_code ec;
                         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
                     }
@@ -744,7 +1065,8 @@ manager::json_result manager::restore_all(std::string identity, event_sink also)
 manager::json_result manager::finish_auth(std::string identity, std::string session_id_or_state,
                                           std::string code, std::string state, std::string iss,
                                           event_sink also) {
-    auto& self = *impl_;
+    auto keep = impl_; // the manager may go while this waits; its state must not
+    auto& self = *keep;
     if (!self.opts.oauth.make)
         co_return fail(errc::auth_failed, "OAuth is not configured on this gateway");
     std::string sid = session_id_or_state;
@@ -794,10 +1116,11 @@ manager::json_result manager::finish_auth(std::string identity, std::string sess
 
 manager::json_result manager::list_tools(std::string identity, std::string session_id,
                                          event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    auto tools = co_await impl_->discover(*l, also);
+    auto tools = co_await keep->discover(*l, also);
     if (!tools)
         co_return tools.error();
     co_return json::object{{"tools", std::move(*tools)}};
@@ -805,11 +1128,15 @@ manager::json_result manager::list_tools(std::string identity, std::string sessi
 
 manager::json_result manager::call_tool(std::string identity, std::string session_id,
                                         std::string tool, json::object args, event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
     client::request_options ro;
-    std::weak_ptr<impl> weak_self = impl_;
+    std::weak_ptr<impl> weak_self = keep;
     std::weak_ptr<live_session> weak_live = *l;
     ro.on_progress = [weak_self, weak_live, also](client::progress const& p) {
         auto self = weak_self.lock();
@@ -822,7 +1149,7 @@ manager::json_result manager::call_tool(std::string identity, std::string sessio
         auto message = p.message.empty() ? "Progress " + amount : p.message + " (" + amount + ")";
         self->emit_progress(*lv, message, also);
     };
-    auto r = co_await (*l)->session->call_tool(std::move(tool), std::move(args), std::move(ro));
+    auto r = co_await (*s)->call_tool(std::move(tool), std::move(args), std::move(ro));
     if (!r)
         co_return r.error();
     json::object meta;
@@ -835,10 +1162,15 @@ manager::json_result manager::call_tool(std::string identity, std::string sessio
 
 manager::json_result manager::list_prompts(std::string identity, std::string session_id,
                                            event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    auto prompts = co_await (*l)->session->list_prompts();
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
+    client::request_options ro;
+    auto prompts = co_await (*s)->list_prompts(std::move(ro));
     if (!prompts)
         co_return prompts.error();
     json::array list;
@@ -849,18 +1181,28 @@ manager::json_result manager::list_prompts(std::string identity, std::string ses
 
 manager::json_result manager::get_prompt(std::string identity, std::string session_id,
                                          std::string name, json::object args, event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    co_return co_await (*l)->session->get_prompt(std::move(name), std::move(args));
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
+    client::request_options ro;
+    co_return co_await (*s)->get_prompt(std::move(name), std::move(args), std::move(ro));
 }
 
 manager::json_result manager::list_resources(std::string identity, std::string session_id,
                                              event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    auto resources = co_await (*l)->session->list_resources();
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
+    client::request_options ro;
+    auto resources = co_await (*s)->list_resources(std::move(ro));
     if (!resources)
         co_return resources.error();
     json::array list;
@@ -871,25 +1213,36 @@ manager::json_result manager::list_resources(std::string identity, std::string s
 
 manager::json_result manager::read_resource(std::string identity, std::string session_id,
                                             std::string uri, event_sink also) {
-    auto l = co_await impl_->ensure(identity, session_id, also);
+    auto keep = impl_;
+    auto l = co_await keep->ensure(identity, session_id, also);
     if (!l)
         co_return l.error();
-    co_return co_await (*l)->session->read_resource(std::move(uri));
+    auto s = impl::open_session(**l);
+    if (!s)
+        co_return s.error();
+    client::request_options ro;
+    co_return co_await (*s)->read_resource(std::move(uri), std::move(ro));
 }
 
 asio::awaitable<void> manager::forget(std::string identity, std::string session_id) {
-    auto l = impl_->find(identity, session_id);
+    auto keep = impl_;
+    auto l = keep->find(identity, session_id);
     if (!l)
         co_return;
     l->removed = true;
-    impl_->live.erase(key_of(identity, session_id));
-    co_await impl_->close_session(*l);
+    keep->live.erase(key_of(identity, session_id));
+    co_await keep->close_session(*l);
 }
 
 connection_state manager::state_of(std::string const& identity,
                                    std::string const& session_id) const {
     auto it = impl_->live.find(key_of(identity, session_id));
     return it == impl_->live.end() ? connection_state::disconnected : it->second->state;
+}
+
+asio::awaitable<void> manager::sweep() {
+    auto keep = impl_;
+    co_await keep->sweep_once();
 }
 
 std::size_t manager::live_count() const noexcept {
@@ -899,12 +1252,14 @@ std::size_t manager::live_count() const noexcept {
 }
 
 asio::awaitable<void> manager::close() {
-    auto held = std::move(impl_->live);
-    impl_->live.clear();
-    for (auto& [key, l] : held) {
+    auto keep = impl_;
+    keep->stop_sweeper();
+    auto held = std::move(keep->live);
+    keep->live.clear();
+    for (auto& [key, l] : held)
         l->removed = true;
-        co_await impl_->close_session(*l);
-    }
+    for (auto& [key, l] : held)
+        co_await keep->close_session(*l);
 }
 
 } // namespace mcpd::gateway

@@ -40,6 +40,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include <boost/asio/ip/address.hpp>
+
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +64,7 @@ enum class errc {
     auth_failed,          // OAuth could not proceed (no URL, bad state, refused code)
     connect_failed,       // the server could not be reached or initialized
     not_connected,        // the connection failed and could not be re-established
+    limit_reached,        // a per-identity or global cap (the message names the setting)
 };
 boost::system::error_category const& gateway_category() noexcept;
 inline boost::system::error_code make_error_code(errc e) noexcept {
@@ -78,7 +82,40 @@ struct manager_options {
     duration pending_ttl = std::chrono::minutes(10); // connecting or waiting for OAuth
     // OAuth; without `make`, a server that answers 401 fails the connect.
     authorizer_factory oauth;
+    // Which servers a browser may make the gateway reach (SSRF). allowed_servers: host names
+    // ("mcp.example.com", "*.example.com" for its subdomains) or URL prefixes
+    // ("https://mcp.example.com/v1/"); empty: any. Unless allow_private_servers, every address a
+    // server's name resolves to must be public (server_address_policy), checked at connect time.
+    std::vector<std::string> allowed_servers;
+    bool allow_private_servers = false;
+    // A remote server's tool list, as the gateway discovers it (tools/list, page by page): at
+    // most this many tools, this many bytes (serialized), within this time overall; over a
+    // limit the discovery fails with an error naming it (the connection stays).
+    std::size_t max_tools = 1000;
+    std::size_t max_tools_bytes = 4 * 1024 * 1024;
+    duration discovery_timeout = std::chrono::seconds(30);
+    // Caps: stored sessions per identity (connect refuses more), live connections per identity
+    // and in all (a connection attempt beyond them fails; idle ones are closed first).
+    std::size_t max_sessions_per_identity = 50;
+    std::size_t max_live_per_identity = 20;
+    std::size_t max_live_total = 1000;
+    // The sweeper, every sweep_interval: closes connections unused for idle_timeout whose
+    // identity has no open event stream (has_streams), drops what waited for OAuth longer than
+    // pending_ttl, and closes connections whose record is gone (expired or removed elsewhere).
+    // Zero idle_timeout: idle connections stay.
+    duration idle_timeout = std::chrono::minutes(30);
+    duration sweep_interval = std::chrono::minutes(1);
+    std::function<bool(std::string const& identity)> has_streams;
 };
+
+// The HTTP client hook that refuses non-public addresses (loopback, RFC 1918, link-local, ULA,
+// CGNAT, 0.0.0.0/8, unspecified, multicast): for the gateway's sessions and for the OAuth
+// endpoints they reach. Null when `allow_private` (development).
+std::function<std::string(boost::asio::ip::address const&)>
+server_address_policy(bool allow_private);
+
+// Why `url` is not among `allowed` (manager_options::allowed_servers), or empty when it is.
+std::string server_not_allowed(std::vector<std::string> const& allowed, std::string_view url);
 
 struct connect_params {
     std::string server_id; // at most 12 characters; else (or empty) one is generated
@@ -127,6 +164,8 @@ public:
     [[nodiscard]] connection_state state_of(std::string const& identity,
                                             std::string const& session_id) const;
     [[nodiscard]] std::size_t live_count() const noexcept;
+    // One sweep now (the sweeper runs it every sweep_interval once a connection exists).
+    boost::asio::awaitable<void> sweep();
     // Closes every connection (the records stay, for the next start).
     boost::asio::awaitable<void> close();
 

@@ -46,6 +46,7 @@ authorizer_factory oauth_authorizers(boost::asio::any_io_executor ex,
         o.client.client_id = settings.client_id;
         o.client.client_secret = settings.client_secret;
         o.locks = settings.locks;
+        o.http = settings.http;
         auto auth = std::make_shared<client::oauth::session_auth>(ex, store, std::move(identity),
                                                                   std::move(session_id), o);
         return std::make_shared<oauth_authorizer>(std::move(auth));

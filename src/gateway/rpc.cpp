@@ -2,6 +2,7 @@
 #include "gateway/rpc.hpp"
 
 #include "gateway/manager.hpp"
+#include "http/policy.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -70,8 +71,12 @@ connect_params connect_params_from(json::object const& params) {
             value.is_string() ? std::string(value.get_string()) : json::serialize(value);
         auto n = trim(std::string(name));
         auto v = trim(text);
-        if (!n.empty() && !v.empty())
-            p.headers.emplace_back(std::move(n), std::move(v));
+        if (n.empty() || v.empty())
+            continue;
+        // Sent verbatim on every request to the server: no CR/LF, no framing headers.
+        if (auto why = http::refused_extra_header(n, v); !why.empty())
+            throw bad_params{"headers: " + why};
+        p.headers.emplace_back(std::move(n), std::move(v));
     }
     return p;
 }
@@ -149,6 +154,11 @@ asio::awaitable<json::object> handle_rpc(manager& m, std::string identity,
         }
     } catch (bad_params const& b) {
         co_return rpc_error(id, "INVALID_PARAMS", b.message);
+    } catch (std::exception const& e) {
+        // Nothing may leave an RPC unanswered (the browser would wait forever).
+        co_return rpc_error(id, "EXECUTION_ERROR", std::string("internal error: ") + e.what());
+    } catch (...) {
+        co_return rpc_error(id, "EXECUTION_ERROR", "internal error");
     }
     if (!r) {
         auto const& e = r.error();

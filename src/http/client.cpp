@@ -65,6 +65,8 @@ public:
             return "request aborted";
         case client_errc::connection_closed:
             return "the server closed the connection before the response was complete";
+        case client_errc::address_refused:
+            return "the server's address is not allowed";
         }
         return "unknown HTTP client error";
     }
@@ -485,6 +487,24 @@ connect_to(client::state& st, url const& to, std::shared_ptr<abort_handle> const
                                                    format_duration(st.opts.connect_timeout)};
     if (ec)
         co_return error{ec, "resolving " + to.host};
+    // Only the addresses the policy allows are tried.
+    std::vector<tcp::endpoint> allowed;
+    std::string refusal;
+    for (auto const& entry : endpoints) {
+        auto ep = entry.endpoint();
+        if (st.opts.refuse_address) {
+            if (auto why = st.opts.refuse_address(ep.address()); !why.empty()) {
+                if (refusal.empty())
+                    refusal = why;
+                continue;
+            }
+        }
+        allowed.push_back(ep);
+    }
+    if (allowed.empty())
+        co_return error{client_errc::address_refused,
+                        to.host + " resolves to " +
+                            (refusal.empty() ? std::string("no address") : refusal)};
 
     conn->tcp.emplace(st.ex);
     std::weak_ptr<client_connection> weak = conn;
@@ -495,7 +515,7 @@ connect_to(client::state& st, url const& to, std::shared_ptr<abort_handle> const
         });
     auto deadline = std::chrono::steady_clock::now() + st.opts.connect_timeout;
     conn->tcp->expires_at(deadline);
-    co_await conn->tcp->async_connect(endpoints, use_ec(ec));
+    co_await conn->tcp->async_connect(allowed, use_ec(ec));
     if (abort && abort->aborted())
         co_return error{client_errc::aborted, "connecting to " + where};
     if (ec == beast::error::timeout)

@@ -26,6 +26,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -74,6 +75,7 @@ enum class client_errc {
     body_too_large,     // the body went over max_body_bytes
     aborted,            // abort_handle::abort() or client_response::abort()
     connection_closed,  // the server closed the connection before the response was complete
+    address_refused,    // every address the host resolved to was refused (refuse_address)
 };
 boost::system::error_category const& client_category() noexcept;
 inline boost::system::error_code make_error_code(client_errc e) noexcept {
@@ -101,6 +103,10 @@ struct client_options {
     // An idle kept-alive connection older than this is not reused (servers close theirs: Node's
     // default is 5 s).
     duration idle_connection_ttl = std::chrono::seconds(4);
+    // Consulted on every address a host name resolves to, after resolution (so a name that
+    // resolves to a private address later, DNS rebinding, is caught at connect time): a reason
+    // refuses that address, an empty string allows it. Unset: every address is allowed.
+    std::function<std::string(boost::asio::ip::address const&)> refuse_address;
 };
 
 // Ends an exchange from elsewhere: while connecting, while waiting for the head, or while the

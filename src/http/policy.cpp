@@ -93,4 +93,75 @@ bool origin_allowed(origin_policy const& p, std::string_view origin_header) {
     return !host.empty() && listed(p.allowed_hosts, host);
 }
 
+std::string refused_extra_header(std::string_view name, std::string_view value) {
+    if (name.empty())
+        return "a header name is empty";
+    // tchar (RFC 9110 §5.6.2).
+    constexpr std::string_view tchar_punct = "!#$%&'*+-.^_`|~";
+    for (char c : name) {
+        auto u = static_cast<unsigned char>(c);
+        if (!(std::isalnum(u) != 0 && u < 0x80) && tchar_punct.find(c) == std::string_view::npos)
+            return "header name \"" + std::string(name.substr(0, 64)) +
+                   "\" is not a valid HTTP token";
+    }
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+        return "header " + std::string(name) + ": the value contains CR, LF or NUL";
+    static constexpr std::string_view reserved[] = {
+        "host",         "content-length",   "transfer-encoding",
+        "connection",   "upgrade",          "te",
+        "keep-alive",   "proxy-connection", "trailer",
+        "expect",       "mcp-session-id",   "mcp-protocol-version",
+        "last-event-id"};
+    auto lowered = lower(name);
+    for (auto r : reserved)
+        if (lowered == r)
+            return "header " + std::string(name) +
+                   " is set by the client itself and cannot be given";
+    return {};
+}
+
+std::string non_public_address_kind(boost::asio::ip::address const& a) {
+    auto v4_kind = [](boost::asio::ip::address_v4 const& v4) -> std::string {
+        auto b = v4.to_bytes();
+        if (b[0] == 127)
+            return "loopback";
+        if (b[0] == 0)
+            return v4.is_unspecified() ? "unspecified" : "this network (0.0.0.0/8)";
+        if (b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168))
+            return "private (RFC 1918)";
+        if (b[0] == 169 && b[1] == 254)
+            return "link-local";
+        if (b[0] == 100 && (b[1] & 0xc0) == 64)
+            return "carrier-grade NAT (100.64.0.0/10)";
+        if (b[0] >= 224 && b[0] <= 239)
+            return "multicast";
+        if (v4 == boost::asio::ip::address_v4::broadcast())
+            return "broadcast";
+        if (b[0] >= 240)
+            return "reserved";
+        if (b[0] == 192 && b[1] == 0 && b[2] == 0)
+            return "reserved"; // IETF protocol assignments (192.0.0.0/24)
+        return {};
+    };
+    if (a.is_v4())
+        return v4_kind(a.to_v4());
+    auto v6 = a.to_v6();
+    if (v6.is_v4_mapped())
+        return v4_kind(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6));
+    if (v6.is_loopback())
+        return "loopback";
+    if (v6.is_unspecified())
+        return "unspecified";
+    if (v6.is_multicast())
+        return "multicast";
+    auto b = v6.to_bytes();
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+        return "link-local";
+    if ((b[0] & 0xfe) == 0xfc)
+        return "unique local (fc00::/7)";
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
+        return "site-local";
+    return {};
+}
+
 } // namespace mcpd::http

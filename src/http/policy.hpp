@@ -7,6 +7,8 @@
 // allowed origin. Requests without Origin (non-browser clients) are not refused for lacking it.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,5 +32,20 @@ std::string host_of(std::string_view host_header);
 bool host_allowed(origin_policy const& p, std::string_view host_header);
 bool origin_allowed(origin_policy const& p, std::string_view origin_header);
 bool is_loopback_host(std::string_view host);
+
+// Why a header a caller adds to outgoing requests (the MCP client's extra headers, the gateway's
+// per-session headers) is refused, or empty when it may be sent: the name must be an RFC 9110
+// token, the value free of CR, LF and NUL (Beast writes both verbatim, so either would split the
+// request), and the name none of the framing or MCP transport headers the client sets itself
+// (Host, Content-Length, Transfer-Encoding, Connection, Upgrade, TE, Keep-Alive,
+// Proxy-Connection, Trailer, Expect, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID).
+// Authorization is allowed: a static API key is what these headers are for.
+std::string refused_extra_header(std::string_view name, std::string_view value);
+
+// What kind of non-public address `a` is ("loopback", "private (RFC 1918)", "link-local",
+// "unique local (fc00::/7)", "carrier-grade NAT (100.64.0.0/10)", "this network (0.0.0.0/8)",
+// "unspecified", "multicast", "broadcast", "reserved"), or empty for a public one. An IPv4-mapped
+// IPv6 address is judged as the IPv4 address it carries.
+std::string non_public_address_kind(boost::asio::ip::address const& a);
 
 } // namespace mcpd::http

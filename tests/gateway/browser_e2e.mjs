@@ -9,6 +9,7 @@
 // at mcpd's origin, so the page talks to /gateway same-origin, as an app behind one host would.
 // Usage: node browser_e2e.mjs <mcpd binary> <node_tools dir> [chromium path]
 import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +27,12 @@ if (!existsSync(chromiumPath)) {
 const modules = path.join(toolsDir, 'node_modules');
 const { chromium } = await import(pathToFileURL(path.join(modules, 'playwright-core/index.mjs')).href);
 
-const TOKEN = 'browser-' + Math.random().toString(36).slice(2);
+// The page carries a per-identity token (gateway-secret), as a web app hands its user one; the
+// trusted backend token never reaches the browser.
+const SECRET = 'browser-secret-' + randomBytes(16).toString('hex');
+const TOKEN_EXPIRY = Math.floor(Date.now() / 1000) + 3600;
+const TOKEN = `v1.${TOKEN_EXPIRY}.` +
+    createHmac('sha256', SECRET).update(`browser-user.${TOKEN_EXPIRY}`).digest('hex');
 const work = mkdtempSync(path.join(os.tmpdir(), 'mcpd-gateway-browser-'));
 const children = [];
 let failures = 0;
@@ -135,7 +141,7 @@ window.app = { client, events, restored: null, loadError: null };
 
 async function main() {
     const remote = await startMcpd('remote', ['--conformance', '--no-gateway'], {});
-    const storage = { MCP_TS_STORAGE_TYPE: 'sqlite', MCP_TS_STORAGE_SQLITE_PATH: path.join(work, 'sessions.db'), MCPD_GATEWAY_TOKEN: TOKEN };
+    const storage = { MCP_TS_STORAGE_TYPE: 'sqlite', MCP_TS_STORAGE_SQLITE_PATH: path.join(work, 'sessions.db'), MCPD_GATEWAY_SECRET: SECRET, MCPD_GATEWAY_ALLOW_PRIVATE_SERVERS: '1' };
     let gw = await startMcpd('gateway', [], storage);
 
     const browser = await chromium.launch({ executablePath: chromiumPath, headless: true });

@@ -9,6 +9,7 @@
 //     one, the RPC on the other).
 // Usage: node gateway_e2e.mjs <mcpd binary> <node_tools dir>
 import { spawn, spawnSync } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,10 +25,25 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const { SSEClient } = await import(pathToFileURL(path.join(toolsDir, 'node_modules/@mcp-ts/sdk/dist/client/index.mjs')).href);
 
 const TOKEN = 'e2e-' + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+// Per-identity tokens (what browsers carry): v1.<expiry>.<hex HMAC-SHA256(secret, identity.expiry)>.
+const SECRET = 'e2e-secret-' + randomBytes(16).toString('hex');
+function identityToken(identity, expiry = Math.floor(Date.now() / 1000) + 3600, secret = SECRET) {
+    return `v1.${expiry}.` + createHmac('sha256', secret).update(`${identity}.${expiry}`).digest('hex');
+}
 const work = mkdtempSync(path.join(os.tmpdir(), 'mcpd-gateway-e2e-'));
 const children = [];
 let failures = 0;
 let checks = 0;
+
+// Polls `cond` until it holds or `ms` passed (bounded; for log lines and counters).
+async function waitUntil(cond, ms) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+        if (cond()) return true;
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    return cond();
+}
 
 function check(cond, what, detail = '') {
     checks++;
@@ -99,7 +115,9 @@ async function startMcpd(name, args, env) {
 }
 
 async function startGateway(name, env = {}, args = []) {
-    return startMcpd(name, args, { MCPD_GATEWAY_TOKEN: TOKEN, ...env });
+    // Every remote server here is on 127.0.0.1: the development opt-out is needed.
+    return startMcpd(name, args, { MCPD_GATEWAY_TOKEN: TOKEN, MCPD_GATEWAY_SECRET: SECRET,
+        MCPD_GATEWAY_ALLOW_PRIVATE_SERVERS: '1', ...env });
 }
 
 async function startExample(example) {
@@ -172,7 +190,8 @@ function client(gw, identity, sink = {}) {
     const c = new SSEClient({
         url: gw.gateway,
         identity,
-        authToken: TOKEN,
+        // A per-identity token, as a browser gets from the app's backend.
+        authToken: identityToken(identity),
         onConnectionEvent: (e) => { events.push(e); sink.onConnectionEvent?.(e); },
         onObservabilityEvent: () => {},
     });
@@ -185,6 +204,77 @@ function textOf(result) {
     return result?.content?.[0]?.text;
 }
 
+// OAuth through the gateway, on one storage backend: a remote server behind the TypeScript SDK's
+// OAuth demo (requiresAuth, auth_required, finishAuth, forged and reused states refused), a
+// restart that restores the session on its stored tokens, then the access token expires with
+// no traffic and several concurrent calls refresh it exactly once.
+async function oauthThroughGateway(storeName, storeEnv) {
+    const lifetime = 4; // seconds: the access tokens expire during the test
+    const demo = await startProcess(`oauth-demo-${storeName}`, path.join(toolsDir, 'node_modules/.bin/node'),
+        [path.join(here, '../integration/oauth_demo_server.mjs'), toolsDir, '--token-lifetime', String(lifetime)],
+        { pattern: /mcp (\S+)\n(?:.*\n)*?ready/ });
+    const demoMcp = demo.match[1];
+    // The fixture's counters are on the MCP server's port.
+    const refreshes = async () => (await (await fetch(new URL('/test/counts', demoMcp))).json()).refresh;
+    // No pings: nothing but the calls below may use (and so refresh) the token.
+    const env = { ...storeEnv, MCPD_GATEWAY_PING_INTERVAL: '0s' };
+    const user = `oauth-user-${storeName}`;
+    let gw = await startGateway(`gateway-oauth-${storeName}`, env);
+    const tab = openStream(gw.gateway + `?identity=${user}`, auth);
+    await tab.ready;
+    let c = client(gw, user);
+    const conn = await c.connectToServer({ serverName: 'protected', serverUrl: demoMcp, callbackUrl: 'http://127.0.0.1:9/oauth/callback' });
+    check(conn.success === true && conn.requiresAuth === true && /^http/.test(conn.authUrl ?? ''),
+        `OAuth (${storeName}): connect answers requiresAuth with the authorization URL`, JSON.stringify(conn));
+    const asked = c.events.filter((e) => e.type === 'auth_required' && e.sessionId === conn.sessionId);
+    check(asked.length === 1 && asked[0].authUrl === conn.authUrl, `OAuth (${storeName}): auth_required announced once, with the same URL`);
+    await tab.waitFor((e) => e.event === 'connection' && e.data.type === 'auth_required', 'auth_required on the GET stream');
+    const pending = await c.getSessions();
+    check(pending.sessions.length === 1 && pending.sessions[0].active === false, `OAuth (${storeName}): the pending session is listed as not active`);
+    // A second connect to the same server resumes the pending one.
+    const again = await c.connectToServer({ serverName: 'protected', serverUrl: demoMcp, callbackUrl: 'http://127.0.0.1:9/oauth/callback' });
+    check(again.sessionId === conn.sessionId && again.requiresAuth === true, `OAuth (${storeName}): connecting again resumes the pending session`,
+        JSON.stringify(again));
+    // The user authorizes: the demo logs them in at once and redirects to the callback.
+    const redirect = await fetch(again.authUrl, { redirect: 'manual' });
+    const location = new URL(redirect.headers.get('location'));
+    const code = location.searchParams.get('code');
+    const state = location.searchParams.get('state');
+    check(redirect.status === 302 && code && state && state.startsWith(conn.sessionId + '.'),
+        `OAuth (${storeName}): the authorization server redirects with code and a state naming the session`, location.href);
+    let wrong = null;
+    try { await c.finishAuth(conn.sessionId + '.forged', code); } catch (e) { wrong = e; }
+    check(wrong !== null, `OAuth (${storeName}): a forged state is refused`, wrong?.message);
+    // SSEClient.finishAuth(sessionId, code): the callback's state goes in as sessionId.
+    const done = await c.finishAuth(state, code);
+    check(done.success === true && done.toolCount > 0, `OAuth (${storeName}): finishAuth(state, code) connects`, JSON.stringify(done));
+    const echoed = await c.callTool(conn.sessionId, 'greet', { name: 'authorized' });
+    check(JSON.stringify(echoed).includes('authorized'), `OAuth (${storeName}): a tool call with the token`, JSON.stringify(echoed));
+    let reused = null;
+    try { await c.finishAuth(state, code); } catch (e) { reused = e; }
+    check(reused !== null, `OAuth (${storeName}): a state is single use`, reused?.message);
+    // Restart: the stored tokens carry the session on, no new login.
+    tab.close();
+    await stopProcess(gw);
+    gw = await startGateway(`gateway-oauth-restarted-${storeName}`, env);
+    c = client(gw, user);
+    const restored = await c.restoreSession(conn.sessionId);
+    check(restored.success === true && !c.events.some((e) => e.type === 'auth_required'),
+        `OAuth (${storeName}): after a restart the session is restored with its stored tokens`, JSON.stringify(restored));
+    // The access token expires while nobody uses it; then several calls at once: exactly one
+    // refresh (the others wait for it and use the new token).
+    const before = await refreshes();
+    await new Promise((r) => setTimeout(r, (lifetime + 1) * 1000));
+    const calls = await Promise.all([1, 2, 3, 4].map((i) =>
+        c.callTool(conn.sessionId, 'greet', { name: `after-expiry-${i}` }).catch((e) => ({ error: e.message }))));
+    check(calls.every((r, i) => JSON.stringify(r).includes(`after-expiry-${i + 1}`)),
+        `OAuth (${storeName}): after the token expired, concurrent calls all succeed`, JSON.stringify(calls).slice(0, 400));
+    const after = await refreshes();
+    check(after - before === 1, `OAuth (${storeName}): the expired token was refreshed exactly once`, `${before} -> ${after}`);
+    await stopProcess(gw);
+    await stopProcess(demo);
+}
+
 async function main() {
     // --- remote MCP servers ---------------------------------------------------------------
     const remote = await startMcpd('remote-mcpd', ['--conformance', '--no-gateway'], {});
@@ -194,9 +284,24 @@ async function main() {
 
     // --- settings -----------------------------------------------------------------------------
     {
-        const printed = spawnSync(mcpdBin, ['config', 'print'], { env: { ...process.env, MCPD_GATEWAY_TOKEN: TOKEN, MCPD_GATEWAY_HEARTBEAT: '5s' }, encoding: 'utf8' });
+        const printed = spawnSync(mcpdBin, ['config', 'print'], { env: { ...process.env, MCPD_GATEWAY_TOKEN: TOKEN,
+            MCPD_GATEWAY_SECRET: SECRET, MCPD_GATEWAY_ALLOWED_SERVERS: 'mcp.example.com', MCPD_GATEWAY_HEARTBEAT: '5s' }, encoding: 'utf8' });
         const text = printed.stdout + printed.stderr;
         check(/^gateway-token = \*\*\*/m.test(text) && !text.includes(TOKEN), 'config print masks the gateway token');
+        check(/^gateway-secret = \*\*\*/m.test(text) && !text.includes(SECRET), 'config print masks the gateway secret');
+        check(/^gateway-allowed-servers = mcp\.example\.com/m.test(text) && /^gateway-allow-private-servers = false/m.test(text),
+            'config print shows the server policy settings', text.split('\n').filter((l) => l.startsWith('gateway-allow')).join('; '));
+        // `mcpd gateway token` mints what the documented formula computes.
+        const minted = spawnSync(mcpdBin, ['gateway', 'token', '--identity', 'alice', '--ttl', '2h'],
+            { env: { ...process.env, MCPD_GATEWAY_SECRET: SECRET }, encoding: 'utf8' });
+        const m = /^v1\.(\d+)\.([0-9a-f]{64})$/.exec(minted.stdout.trim());
+        const now = Math.floor(Date.now() / 1000);
+        check(minted.status === 0 && m && Number(m[1]) > now + 7000 && Number(m[1]) <= now + 7300 &&
+            minted.stdout.trim() === identityToken('alice', Number(m[1])), 'mcpd gateway token: v1.<expiry>.<HMAC> for the identity and TTL',
+            minted.stdout + minted.stderr);
+        const noSecret = spawnSync(mcpdBin, ['gateway', 'token', '--identity', 'alice'],
+            { env: { ...process.env, MCPD_GATEWAY_SECRET: '' }, encoding: 'utf8' });
+        check(noSecret.status === 2 && /gateway-secret is not set/.test(noSecret.stderr), 'mcpd gateway token without a secret: a clear error');
         check(/^gateway-heartbeat = 5s\s+# env MCPD_GATEWAY_HEARTBEAT/m.test(text), 'config print shows the gateway settings and their source');
     }
 
@@ -223,22 +328,61 @@ async function main() {
         check(get.status === 401, 'GET without a token: 401');
         const evil = await post(gw.gateway + '?identity=alice', rpc, { ...auth, Origin: 'http://evil.example' });
         check(evil.status === 403, 'a foreign Origin: 403');
+        // Per-identity tokens: one identity, until expiry, under this gateway's secret.
+        const mine = { Authorization: `Bearer ${identityToken('alice')}` };
+        check((await post(gw.gateway + '?identity=alice', rpc, mine)).status === 200, "alice's identity token acts as alice");
+        check((await post(gw.gateway + '?identity=bob', rpc, mine)).status === 401, "alice's identity token cannot act as bob");
+        check((await post(gw.gateway + '?identity=alice', rpc, { 'X-Gateway-Token': identityToken('alice') })).status === 200,
+            'an identity token in X-Gateway-Token');
+        const expired = identityToken('alice', Math.floor(Date.now() / 1000) - 1);
+        check((await post(gw.gateway + '?identity=alice', rpc, { Authorization: `Bearer ${expired}` })).status === 401,
+            'an expired identity token: 401');
+        const forged = identityToken('alice', Math.floor(Date.now() / 1000) + 3600, 'another-secret');
+        check((await post(gw.gateway + '?identity=alice', rpc, { Authorization: `Bearer ${forged}` })).status === 401,
+            'an identity token under another secret: 401');
+        // The SSRF default: a gateway without the development opt-out does not reach 127.0.0.1.
+        const strict = await startMcpd('gateway-strict', [], { MCPD_GATEWAY_TOKEN: TOKEN });
+        const refused = await post(strict.gateway + '?identity=alice', { id: 's1', method: 'connect',
+            params: { serverUrl: remote.mcp, serverName: 'loopback' } }, auth);
+        check(refused.json?.error?.code === 'EXECUTION_ERROR' && /loopback/.test(refused.json.error.message) &&
+            /gateway-allow-private-servers/.test(refused.json.error.message),
+            'by default a server on a loopback address is refused, saying why', refused.text);
+        await stopProcess(strict);
+        // gateway-max-result-size: a bigger answer is an EXECUTION_ERROR naming the limit.
+        const small = await startGateway('gateway-small-results', { MCPD_GATEWAY_MAX_RESULT_SIZE: '64KiB' });
+        const sc = await post(small.gateway + '?identity=alice', { id: 'm1', method: 'connect',
+            params: { serverUrl: remote.mcp, serverName: 'small' } }, auth);
+        const tooBig = await post(small.gateway + '?identity=alice', { id: 'm2', method: 'callTool',
+            params: { sessionId: sc.json?.result?.sessionId, toolName: 'echo', toolArgs: { text: 'y'.repeat(100 * 1024) } } }, auth);
+        check(tooBig.json?.id === 'm2' && tooBig.json?.error?.code === 'EXECUTION_ERROR' && /gateway-max-result-size/.test(tooBig.json.error.message),
+            'a result over gateway-max-result-size: EXECUTION_ERROR naming the limit', tooBig.text.slice(0, 300));
+        await stopProcess(small);
         await stopProcess(gw);
         check(!gw.output().includes(TOKEN), 'the token never appears in the log');
 
         const dev = await startMcpd('gateway-dev', [], { MCPD_GATEWAY_DEV: '1' });
         const devOk = await post(dev.gateway + '?identity=alice', rpc);
         check(devOk.status === 200, 'gateway-dev on a loopback bind: no token needed');
+        const proxied = await post(dev.gateway + '?identity=alice', rpc, { 'X-Forwarded-For': '203.0.113.9' });
+        check(proxied.status === 401, 'gateway-dev: a request through a proxy (X-Forwarded-For) still needs a token');
+        const forwarded = await post(dev.gateway + '?identity=alice', rpc, { Forwarded: 'for=203.0.113.9' });
+        check(forwarded.status === 401, 'gateway-dev: a request with Forwarded still needs a token');
         await stopProcess(dev);
         // Bound to every interface, the development setting does not open the gateway.
         const wide = await startProcess('gateway-dev-wide', mcpdBin,
             ['serve', '--host', '0.0.0.0', '--port', '0', '--drain-timeout', '2s'],
-            { env: { MCP_TS_STORAGE_TYPE: 'memory', MCPD_LOG_FORMAT: 'text', MCPD_GATEWAY_DEV: '1' },
+            { env: { MCP_TS_STORAGE_TYPE: 'memory', MCPD_LOG_FORMAT: 'text', MCPD_GATEWAY_DEV: '1', MCPD_GATEWAY_SECRET: SECRET },
               pattern: /serving MCP on http:\/\/[^:]+:(\d+)\/mcp/ });
         const wideUrl = `http://127.0.0.1:${wide.match[1]}/gateway?identity=alice`;
         const wideRes = await post(wideUrl, rpc);
         check(wideRes.status === 401, 'gateway-dev on a non-loopback bind: still 401 without a token', String(wideRes.status));
-        check(/gateway-dev applies to loopback binds only/.test(wide.output()), 'and mcpd says why at start');
+        // Not loopback, no allowed-origin: another origin is refused (no CORS), the page's own is served.
+        const aliceAuth = { Authorization: `Bearer ${identityToken('alice')}` };
+        const foreign = await post(wideUrl, rpc, { ...aliceAuth, Origin: 'http://evil.example' });
+        check(foreign.status === 403 && !foreign.headers.get('access-control-allow-origin'),
+            'a non-loopback bind without allowed-origin: a foreign Origin gets 403 and no CORS', String(foreign.status));
+        const sameOrigin = await post(wideUrl, rpc, { ...aliceAuth, Origin: `http://127.0.0.1:${wide.match[1]}` });
+        check(sameOrigin.status === 200, 'the gateway\'s own origin is served', String(sameOrigin.status));
         await stopProcess(wide);
     }
 
@@ -277,6 +421,21 @@ async function main() {
         await c.callTool(sid, 'test_tool_with_progress', {});
         const progress = c.events.slice(before).filter((e) => e.type === 'progress' && e.sessionId === sid && /\d+(\.\d+)?\/\d+/.test(e.message));
         check(progress.length >= 2, "a tool's progress notifications arrive as progress events", JSON.stringify(c.events.slice(before)));
+        // A result over 1 MiB (the GET streams' buffer) reaches the caller whole, and does not
+        // overflow, so close, the identity's GET streams (it is not copied to them).
+        // (The remote answers with JSON bodies: mcpd's own /mcp SSE streams are limited to 1 MiB.)
+        const jsonRemote = await startMcpd('remote-json', ['--conformance', '--no-gateway', '--json-response'], {});
+        const bigConn = await c.connectToServer({ serverName: 'json-remote', serverUrl: jsonRemote.mcp, callbackUrl: 'http://127.0.0.1/cb' });
+        const big = 'x'.repeat(1536 * 1024);
+        const bigEcho = await c.callTool(bigConn.sessionId, 'echo', { text: big });
+        check(textOf(bigEcho) === big, 'a 1.5 MiB tool result arrives whole on the POST stream');
+        const tabsBefore = tab1.events.length;
+        await c.callTool(sid, 'echo', { text: 'after the big one' });
+        await c.disconnectFromServer(bigConn.sessionId);
+        await stopProcess(jsonRemote);
+        await tab1.waitFor((e) => e.event === 'rpc-response' && e.data.result?.content?.[0]?.text === 'after the big one', 'tab 1 after the big result');
+        check(!tab1.closed && !tab2.closed && !tab1.events.slice(tabsBefore).some((e) => JSON.stringify(e.data).length > 1024 * 1024),
+            'the GET streams stay open and did not get the oversized answer');
         const prompts = await c.listPrompts(sid);
         check(prompts.prompts.length > 0, 'listPrompts');
         const prompt = await c.getPrompt(sid, 'test_prompt_with_arguments', { arg1: 'x', arg2: 'y' });
@@ -359,58 +518,6 @@ async function main() {
         await stopProcess(gw);
     }
 
-    // --- OAuth: a remote server behind the TypeScript SDK's OAuth demo ------------------------
-    {
-        const demo = await startProcess('oauth-demo', path.join(toolsDir, 'node_modules/.bin/node'),
-            [path.join(here, '../integration/oauth_demo_server.mjs'), toolsDir],
-            { pattern: /mcp (\S+)\n(?:.*\n)*?ready/ });
-        const demoMcp = demo.match[1];
-        const env = { MCP_TS_STORAGE_TYPE: 'sqlite', MCP_TS_STORAGE_SQLITE_PATH: path.join(work, 'oauth.db') };
-        let gw = await startGateway('gateway-oauth', env);
-        const tab = openStream(gw.gateway + '?identity=oauth-user', auth);
-        await tab.ready;
-        let c = client(gw, 'oauth-user');
-        const conn = await c.connectToServer({ serverName: 'protected', serverUrl: demoMcp, callbackUrl: 'http://127.0.0.1:9/oauth/callback' });
-        check(conn.success === true && conn.requiresAuth === true && /^http/.test(conn.authUrl ?? ''),
-            'OAuth: connect answers requiresAuth with the authorization URL', JSON.stringify(conn));
-        const asked = c.events.filter((e) => e.type === 'auth_required' && e.sessionId === conn.sessionId);
-        check(asked.length === 1 && asked[0].authUrl === conn.authUrl, 'OAuth: auth_required announced once, with the same URL');
-        await tab.waitFor((e) => e.event === 'connection' && e.data.type === 'auth_required', 'auth_required on the GET stream');
-        const pending = await c.getSessions();
-        check(pending.sessions.length === 1 && pending.sessions[0].active === false, 'OAuth: the pending session is listed as not active');
-        // A second connect to the same server resumes the pending one.
-        const again = await c.connectToServer({ serverName: 'protected', serverUrl: demoMcp, callbackUrl: 'http://127.0.0.1:9/oauth/callback' });
-        check(again.sessionId === conn.sessionId && again.requiresAuth === true, 'OAuth: connecting again resumes the pending session',
-            JSON.stringify(again));
-        // The user authorizes: the demo logs them in at once and redirects to the callback.
-        const redirect = await fetch(again.authUrl, { redirect: 'manual' });
-        const location = new URL(redirect.headers.get('location'));
-        const code = location.searchParams.get('code');
-        const state = location.searchParams.get('state');
-        check(redirect.status === 302 && code && state && state.startsWith(conn.sessionId + '.'),
-            'OAuth: the authorization server redirects with code and a state naming the session', location.href);
-        let wrong = null;
-        try { await c.finishAuth(conn.sessionId + '.forged', code); } catch (e) { wrong = e; }
-        check(wrong !== null, 'OAuth: a forged state is refused', wrong?.message);
-        // SSEClient.finishAuth(sessionId, code): the callback's state goes in as sessionId.
-        const done = await c.finishAuth(state, code);
-        check(done.success === true && done.toolCount > 0, 'OAuth: finishAuth(state, code) connects', JSON.stringify(done));
-        const echoed = await c.callTool(conn.sessionId, 'greet', { name: 'authorized' });
-        check(JSON.stringify(echoed).includes('authorized'), 'OAuth: a tool call with the token', JSON.stringify(echoed));
-        let reused = null;
-        try { await c.finishAuth(state, code); } catch (e) { reused = e; }
-        check(reused !== null, 'OAuth: a state is single use', reused?.message);
-        // Restart: the stored tokens carry the session on, no new login.
-        tab.close();
-        await stopProcess(gw);
-        gw = await startGateway('gateway-oauth-restarted', env);
-        c = client(gw, 'oauth-user');
-        const restored = await c.restoreSession(conn.sessionId);
-        check(restored.success === true && !c.events.some((e) => e.type === 'auth_required'),
-            'OAuth: after a restart the session is restored with its stored tokens', JSON.stringify(restored));
-        await stopProcess(gw);
-        await stopProcess(demo);
-    }
 
     // --- restart: sessions restored from sqlite, file and redis ------------------------------
     const redisPort = await freePort();
@@ -423,6 +530,10 @@ async function main() {
         file: { MCP_TS_STORAGE_TYPE: 'file', MCP_TS_STORAGE_FILE: path.join(work, 'gw.json') },
         redis: { MCP_TS_STORAGE_TYPE: 'redis', REDIS_URL: redisUrl, MCP_TS_STORAGE_REQUIRED: '1' },
     };
+    // --- OAuth through the gateway on each storage backend -----------------------------------
+    await oauthThroughGateway('sqlite', { MCP_TS_STORAGE_TYPE: 'sqlite', MCP_TS_STORAGE_SQLITE_PATH: path.join(work, 'oauth.db') });
+    await oauthThroughGateway('file', { MCP_TS_STORAGE_TYPE: 'file', MCP_TS_STORAGE_FILE: path.join(work, 'oauth.json') });
+    await oauthThroughGateway('redis', { MCP_TS_STORAGE_TYPE: 'redis', REDIS_URL: redisUrl, MCP_TS_STORAGE_REQUIRED: '1' });
     for (const [name, env] of Object.entries(stores)) {
         const identity = `restart-${name}`;
         let gw = await startGateway(`gateway-${name}`, env);
@@ -479,6 +590,17 @@ async function main() {
         check(sessions.some((x) => x.sessionId === sid), 'A lists the session B made');
         const callA = await viaA.callTool(sid, 'echo', { text: 'on A' });
         check(textOf(callA) === 'on A', 'A calls a tool on the session B made');
+        // Anyone else who can PUBLISH on the channel cannot inject events or disconnects: the
+        // messages are sealed with the fleet's key, an unsealed one is dropped (and logged).
+        const forged = JSON.stringify({ origin: 'intruder', identity: 'fleet', channel: 'connection',
+            data: { type: 'disconnected', sessionId: sid, reason: 'forged', timestamp: Date.now() } });
+        const pub = spawnSync('redis-cli', ['-p', String(redisPort), 'PUBLISH', 'mcp:gateway:events', forged], { encoding: 'utf8' });
+        check(pub.status === 0 && Number(pub.stdout.trim()) >= 2, 'a forged fan-out message was published', pub.stdout + pub.stderr);
+        const dropped = await waitUntil(() => /dropped a fan-out message that is not sealed/.test(a.output()), 5000);
+        check(dropped, 'A drops an unsealed fan-out message and says so once');
+        check(!stream.events.some((e) => e.event === 'connection' && e.data.reason === 'forged'), "the forged event never reached A's stream");
+        const stillA = await viaA.callTool(sid, 'echo', { text: 'still on A' });
+        check(textOf(stillA) === 'still on A', 'the forged disconnect did not close the session on A');
         // Disconnected through B: A drops its connection too (it heard B's `disconnected`).
         const gone = await post(bInst.gateway + '?identity=fleet', { id: 'fleet-3', method: 'disconnect', params: { sessionId: sid } }, auth);
         check(gone.json?.result?.success === true, 'disconnect through B');

@@ -10,6 +10,8 @@
 
 #include "gateway/manager.hpp"
 #include "gateway/rpc.hpp"
+#include "gateway/token.hpp"
+#include "http/policy.hpp"
 #include "store/memory_store.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -74,6 +76,7 @@ gw::manager_options fast_options() {
     o.client = mcpd::test::client_test_options("gateway-test");
     o.connect_timeout = 10s;
     o.retry_delay = 50ms;
+    o.allow_private_servers = true; // every server here is on 127.0.0.1
     return o;
 }
 
@@ -384,6 +387,404 @@ TEST(GatewayManager, CallsThatArriveTogetherShareOneConnection) {
         co_await m.close();
         co_await store->close();
     });
+}
+
+// A store whose update_session holds while `hold` is set: a disconnect, forget or close can
+// then run while a connection attempt waits on the store, as it may with a slow backend.
+class held_store final : public mcpd::store::session_store {
+public:
+    explicit held_store(std::shared_ptr<mcpd::store::session_store> inner)
+        : inner_(std::move(inner)) {}
+    bool hold = false;
+    int waiting = 0; // update_session calls held right now
+
+    std::string_view backend_name() const noexcept override { return "held"; }
+    asio::awaitable<mcpd::result<void>> create_session(json::object record,
+                                                       std::optional<mcpd::duration> ttl) override {
+        co_return co_await inner_->create_session(std::move(record), ttl);
+    }
+    asio::awaitable<mcpd::result<void>> update_session(std::string identity, std::string sid,
+                                                       json::object partial,
+                                                       std::optional<mcpd::duration> ttl) override {
+        ++waiting;
+        while (hold)
+            co_await mcpd::test::sleep_for(5ms);
+        --waiting;
+        co_return co_await inner_->update_session(std::move(identity), std::move(sid),
+                                                  std::move(partial), ttl);
+    }
+    asio::awaitable<mcpd::result<std::optional<json::object>>>
+    get_session(std::string identity, std::string sid) override {
+        co_return co_await inner_->get_session(std::move(identity), std::move(sid));
+    }
+    asio::awaitable<mcpd::result<std::vector<json::object>>>
+    get_identity_sessions_data(std::string identity) override {
+        co_return co_await inner_->get_identity_sessions_data(std::move(identity));
+    }
+    asio::awaitable<mcpd::result<void>> remove_session(std::string identity,
+                                                       std::string sid) override {
+        co_return co_await inner_->remove_session(std::move(identity), std::move(sid));
+    }
+    asio::awaitable<mcpd::result<std::vector<std::string>>> get_all_session_ids() override {
+        co_return co_await inner_->get_all_session_ids();
+    }
+    asio::awaitable<mcpd::result<void>> clear_all() override {
+        co_return co_await inner_->clear_all();
+    }
+    asio::awaitable<mcpd::result<std::size_t>> cleanup_expired_sessions() override {
+        co_return co_await inner_->cleanup_expired_sessions();
+    }
+    asio::awaitable<mcpd::result<void>> ping() override { co_return co_await inner_->ping(); }
+    asio::awaitable<void> close() override { co_await inner_->close(); }
+
+private:
+    std::shared_ptr<mcpd::store::session_store> inner_;
+};
+
+// Review finding: a session closed (disconnect, fan-out forget, close) while a restore or a
+// call waits for its connection attempt's record update: each waiter gets not_connected, nobody
+// touches the emptied connection.
+TEST(GatewayManager, ASessionClosedWhileItConnectsFailsCleanlyNotACrash) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto inner = std::make_shared<mcpd::store::memory_store>();
+        auto store = std::make_shared<held_store>(inner);
+        for (std::string how : {"disconnect", "forget", "close"}) {
+            std::string sid;
+            {
+                gw::manager first(ex, store, fast_options(), {});
+                auto connected = co_await first.connect("alice", params_for(mcp_url(server)));
+                CO_ASSERT(connected.has_value());
+                sid = std::string(connected->at("sessionId").as_string());
+                co_await first.close();
+            }
+            gw::manager m(ex, store, fast_options(), {});
+            store->hold = true;
+            std::optional<mcpd::result<json::object>> restored, listed;
+            auto restore = [&]() -> asio::awaitable<void> {
+                restored = co_await m.restore_session("alice", sid);
+            };
+            auto list = [&]() -> asio::awaitable<void> {
+                listed = co_await m.list_tools("alice", sid);
+            };
+            asio::co_spawn(ex, restore, asio::detached);
+            asio::co_spawn(ex, list, asio::detached);
+            CO_ASSERT(co_await eventually([&] { return store->waiting == 1; }));
+            if (how == "disconnect") {
+                auto gone = co_await m.disconnect("alice", sid);
+                EXPECT_TRUE(gone.has_value());
+            } else if (how == "forget") {
+                co_await m.forget("alice", sid);
+            } else {
+                co_await m.close();
+            }
+            store->hold = false;
+            CO_ASSERT(co_await eventually([&] { return restored && listed; }));
+            CO_ASSERT(!restored->has_value());
+            EXPECT_EQ(restored->error(), make_error_code(gw::errc::not_connected)) << how;
+            EXPECT_NE(restored->error().detail.find("disconnected meanwhile"), std::string::npos)
+                << how << ": " << restored->error().detail;
+            // The waiting call: after a disconnect, the session is gone; after a forget or a
+            // close its record is still there, so the call may reconnect it (a later call
+            // would). Either way an answer, never a crash.
+            if (how == "disconnect") {
+                CO_ASSERT(!listed->has_value());
+                EXPECT_EQ(listed->error(), make_error_code(gw::errc::session_not_found)) << how;
+                EXPECT_EQ(m.live_count(), 0u) << how;
+            } else if (!listed->has_value()) {
+                EXPECT_EQ(listed->error(), make_error_code(gw::errc::not_connected)) << how;
+            }
+            co_await m.close();
+            EXPECT_EQ(m.live_count(), 0u) << how;
+            auto cleared = co_await store->remove_session("alice", sid);
+            EXPECT_TRUE(cleared.has_value());
+        }
+    });
+}
+
+// Review finding: a restore while another one discovers tore the working connection down,
+// failing the tool call in flight on it. Now an open connection is kept.
+TEST(GatewayManager, ConcurrentRestoresDoNotBreakACallInFlight) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        recorder rec;
+        gw::manager m(ex, store, fast_options(), rec.sink());
+        auto connected = co_await m.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(connected.has_value());
+        std::string sid(connected->at("sessionId").as_string());
+        std::optional<mcpd::result<json::object>> called;
+        auto call = [&]() -> asio::awaitable<void> {
+            json::object none;
+            called = co_await m.call_tool("alice", sid, "test_tool_with_progress", none);
+        };
+        asio::co_spawn(ex, call, asio::detached);
+        int restored = 0, restore_ok = 0;
+        for (int i = 0; i < 2; ++i) {
+            auto restore = [&]() -> asio::awaitable<void> {
+                auto r = co_await m.restore_session("alice", sid);
+                ++restored;
+                if (r)
+                    ++restore_ok;
+            };
+            asio::co_spawn(ex, restore, asio::detached);
+        }
+        CO_ASSERT(co_await eventually([&] { return called.has_value() && restored == 2; }));
+        if (!called->has_value())
+            ADD_FAILURE() << called->error().message();
+        CO_ASSERT(called->has_value());
+        EXPECT_EQ(restore_ok, 2);
+        // One connection all along.
+        EXPECT_EQ(rec.count(sid, "state_changed:CONNECTING"), 1u);
+        EXPECT_EQ(m.live_count(), 1u);
+        co_await m.close();
+    });
+}
+
+// Review finding: headers given to connect are written verbatim on every request: a CR/LF, a
+// non-token name or a framing header is refused up front.
+TEST(GatewayManager, HeadersThatCouldRewriteTheRequestAreRefused) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        gw::manager m(ex, store, fast_options(), {});
+        std::vector<std::pair<std::string, std::string>> bad{
+            {"X-Ok", "a\r\nX-Injected: 1"}, {"Bad Name", "v"},
+            {"Host", "evil.example"},       {"Content-Length", "0"},
+            {"Mcp-Session-Id", "x"},        {"X-Nul", std::string("a\0b", 3)}};
+        for (auto const& h : bad) {
+            auto p = params_for(mcp_url(server));
+            p.headers = {h};
+            auto r = co_await m.connect("alice", p);
+            CO_ASSERT(!r.has_value());
+            EXPECT_EQ(r.error(), make_error_code(gw::errc::invalid_params)) << h.first;
+        }
+        // Through the RPC: INVALID_PARAMS with the reason.
+        auto body = json::parse(R"({"id":"1","method":"connect","params":{"serverUrl":")" +
+                                mcp_url(server) + R"(","headers":{"X-Evil":"a\r\nHost: evil"}}})");
+        gw::event_sink no_sink;
+        std::string identity = "alice";
+        auto answer = co_await gw::handle_rpc(m, identity, body, no_sink);
+        CO_ASSERT(answer.contains("error"));
+        EXPECT_EQ(answer.at("error").at("code").as_string(), "INVALID_PARAMS");
+        // Authorization (a static API key) and ordinary headers still go through.
+        auto p = params_for(mcp_url(server));
+        p.headers = {{"X-Api-Key", "k"}};
+        auto ok = co_await m.connect("alice", p);
+        EXPECT_TRUE(ok.has_value());
+        auto ids = co_await store->get_identity_session_ids("alice");
+        CO_ASSERT(ids.has_value());
+        EXPECT_EQ(ids->size(), 1u);
+        co_await m.close();
+    });
+}
+
+// Review finding (SSRF): by default the gateway reaches public addresses only, judged on the
+// address the name resolved to; gateway-allowed-servers narrows it further.
+TEST(GatewayManager, PrivateAddressesAndUnlistedServersAreRefusedByDefault) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        auto opts = fast_options();
+        opts.allow_private_servers = false;
+        gw::manager m(ex, store, opts, {});
+        auto r = co_await m.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(!r.has_value());
+        EXPECT_EQ(r.error(), make_error_code(gw::errc::connect_failed));
+        EXPECT_NE(r.error().detail.find("127.0.0.1 (loopback)"), std::string::npos)
+            << r.error().detail;
+        EXPECT_NE(r.error().detail.find("gateway-allow-private-servers"), std::string::npos)
+            << r.error().detail;
+        // "localhost" resolves to loopback too: refused on the resolved address.
+        auto by_name = co_await m.connect(
+            "alice", params_for("http://localhost:" + std::to_string(server.port()) + "/mcp"));
+        CO_ASSERT(!by_name.has_value());
+        EXPECT_NE(by_name.error().detail.find("loopback"), std::string::npos)
+            << by_name.error().detail;
+        auto ids = co_await store->get_identity_session_ids("alice");
+        CO_ASSERT(ids.has_value());
+        EXPECT_TRUE(ids->empty());
+        co_await m.close();
+
+        // The allow list: hosts, *.subdomains and URL prefixes at a boundary.
+        std::vector<std::string> allowed{"mcp.example.com", "*.tools.example",
+                                         "https://api.example.org/mcp"};
+        EXPECT_EQ(gw::server_not_allowed(allowed, "https://MCP.example.com/x"), "");
+        EXPECT_EQ(gw::server_not_allowed(allowed, "https://a.tools.example/mcp"), "");
+        EXPECT_NE(gw::server_not_allowed(allowed, "https://tools.example/mcp"), "");
+        EXPECT_EQ(gw::server_not_allowed(allowed, "https://api.example.org/mcp/v1"), "");
+        EXPECT_NE(gw::server_not_allowed(allowed, "https://api.example.org/mcpx"), "");
+        EXPECT_NE(gw::server_not_allowed(allowed, "https://api.example.org.evil.example/mcp"), "");
+        EXPECT_NE(gw::server_not_allowed(allowed, "http://127.0.0.1/mcp"), "");
+        auto listed = fast_options();
+        listed.allowed_servers = {"mcp.example.com"};
+        gw::manager narrow(ex, store, listed, {});
+        auto unlisted = co_await narrow.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(!unlisted.has_value());
+        EXPECT_EQ(unlisted.error(), make_error_code(gw::errc::invalid_params));
+        EXPECT_NE(unlisted.error().detail.find("gateway-allowed-servers"), std::string::npos);
+        co_await narrow.close();
+    });
+}
+
+// Review finding: a remote server's tool list is bounded (count and bytes) for the gateway.
+TEST(GatewayManager, ToolDiscoveryIsBounded) {
+    mcpd_process server({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        auto few = fast_options();
+        few.max_tools = 2;
+        gw::manager m(ex, store, few, {});
+        auto r = co_await m.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(!r.has_value());
+        EXPECT_NE(r.error().detail.find("more than 2 tools"), std::string::npos)
+            << r.error().detail;
+        co_await m.close();
+        auto small = fast_options();
+        small.max_tools_bytes = 200;
+        gw::manager n(ex, store, small, {});
+        auto s = co_await n.connect("alice", params_for(mcp_url(server)));
+        CO_ASSERT(!s.has_value());
+        EXPECT_NE(s.error().detail.find("over 200 bytes"), std::string::npos) << s.error().detail;
+        co_await n.close();
+        auto ids = co_await store->get_identity_session_ids("alice");
+        CO_ASSERT(ids.has_value());
+        EXPECT_TRUE(ids->empty());
+    });
+}
+
+// Review finding: per-identity and global caps, and the sweeper (idle connections of an identity
+// with no stream, connections whose record is gone).
+TEST(GatewayManager, CapsAndTheSweeper) {
+    mcpd_process server_a({});
+    mcpd_process server_b({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto store = std::make_shared<mcpd::store::memory_store>();
+        {
+            auto one = fast_options();
+            one.max_sessions_per_identity = 1;
+            gw::manager m(ex, store, one, {});
+            auto first = co_await m.connect("alice", params_for(mcp_url(server_a)));
+            CO_ASSERT(first.has_value());
+            auto second = co_await m.connect("alice", params_for(mcp_url(server_b)));
+            CO_ASSERT(!second.has_value());
+            EXPECT_EQ(second.error(), make_error_code(gw::errc::limit_reached));
+            EXPECT_NE(second.error().detail.find("gateway-max-sessions-per-identity"),
+                      std::string::npos);
+            auto bob = co_await m.connect("bob", params_for(mcp_url(server_b)));
+            EXPECT_TRUE(bob.has_value());
+            co_await m.close();
+            auto cleared = co_await store->clear_all();
+            CO_ASSERT(cleared.has_value());
+        }
+        {
+            auto one_live = fast_options();
+            one_live.max_live_per_identity = 1;
+            gw::manager m(ex, store, one_live, {});
+            auto first = co_await m.connect("alice", params_for(mcp_url(server_a)));
+            CO_ASSERT(first.has_value());
+            auto second = co_await m.connect("alice", params_for(mcp_url(server_b)));
+            CO_ASSERT(!second.has_value());
+            EXPECT_EQ(second.error(), make_error_code(gw::errc::limit_reached));
+            EXPECT_NE(second.error().detail.find("gateway-max-connections-per-identity"),
+                      std::string::npos)
+                << second.error().detail;
+            co_await m.close();
+            auto cleared = co_await store->clear_all();
+            CO_ASSERT(cleared.has_value());
+        }
+        {
+            auto sweeping = fast_options();
+            sweeping.idle_timeout = 1ms;
+            bool alice_has_stream = true;
+            sweeping.has_streams = [&](std::string const& who) {
+                return who == "alice" && alice_has_stream;
+            };
+            gw::manager m(ex, store, sweeping, {});
+            auto a = co_await m.connect("alice", params_for(mcp_url(server_a)));
+            CO_ASSERT(a.has_value());
+            auto b = co_await m.connect("bob", params_for(mcp_url(server_a)));
+            CO_ASSERT(b.has_value());
+            co_await mcpd::test::sleep_for(5ms);
+            co_await m.sweep();
+            // bob has no stream: his idle connection is closed, the record stays.
+            EXPECT_EQ(m.live_count(), 1u);
+            std::string bob_sid(b->at("sessionId").as_string());
+            auto bob_record = co_await store->get_session("bob", bob_sid);
+            CO_ASSERT(bob_record && *bob_record);
+            // A later call reconnects it.
+            json::object args{{"text", "back"}};
+            auto back = co_await m.call_tool("bob", bob_sid, "echo", args);
+            CO_ASSERT(back.has_value());
+            EXPECT_EQ(text_of(*back), "back");
+            // alice's record goes (expired, or removed by another writer): her connection too.
+            std::string alice_sid(a->at("sessionId").as_string());
+            auto removed = co_await store->remove_session("alice", alice_sid);
+            CO_ASSERT(removed.has_value());
+            alice_has_stream = true;
+            co_await m.sweep();
+            EXPECT_EQ(m.state_of("alice", alice_sid), gw::connection_state::disconnected);
+            co_await m.close();
+        }
+    });
+}
+
+// The address policy's classification (what server_address_policy refuses).
+TEST(GatewayAddressPolicy, NonPublicAddressesAreNamed) {
+    auto kind = [](char const* a) {
+        return mcpd::http::non_public_address_kind(asio::ip::make_address(a));
+    };
+    EXPECT_EQ(kind("127.0.0.1"), "loopback");
+    EXPECT_EQ(kind("10.1.2.3"), "private (RFC 1918)");
+    EXPECT_EQ(kind("172.16.0.1"), "private (RFC 1918)");
+    EXPECT_EQ(kind("172.32.0.1"), "");
+    EXPECT_EQ(kind("192.168.1.1"), "private (RFC 1918)");
+    EXPECT_EQ(kind("169.254.169.254"), "link-local");
+    EXPECT_EQ(kind("100.64.0.1"), "carrier-grade NAT (100.64.0.0/10)");
+    EXPECT_EQ(kind("100.128.0.1"), "");
+    EXPECT_EQ(kind("0.0.0.0"), "unspecified");
+    EXPECT_EQ(kind("0.1.2.3"), "this network (0.0.0.0/8)");
+    EXPECT_EQ(kind("224.0.0.1"), "multicast");
+    EXPECT_EQ(kind("255.255.255.255"), "broadcast");
+    EXPECT_EQ(kind("8.8.8.8"), "");
+    EXPECT_EQ(kind("::1"), "loopback");
+    EXPECT_EQ(kind("::"), "unspecified");
+    EXPECT_EQ(kind("fe80::1"), "link-local");
+    EXPECT_EQ(kind("fd00::1"), "unique local (fc00::/7)");
+    EXPECT_EQ(kind("ff02::1"), "multicast");
+    EXPECT_EQ(kind("::ffff:127.0.0.1"), "loopback"); // IPv4-mapped: judged as IPv4
+    EXPECT_EQ(kind("::ffff:10.0.0.1"), "private (RFC 1918)");
+    EXPECT_EQ(kind("2001:4860:4860::8888"), "");
+    auto policy = gw::server_address_policy(false);
+    ASSERT_TRUE(static_cast<bool>(policy));
+    EXPECT_NE(policy(asio::ip::make_address("127.0.0.1")).find("gateway-allow-private-servers"),
+              std::string::npos);
+    EXPECT_EQ(policy(asio::ip::make_address("8.8.8.8")), "");
+    EXPECT_FALSE(static_cast<bool>(gw::server_address_policy(true)));
+}
+
+// Per-identity tokens: for one identity, until their expiry, under one secret.
+TEST(GatewayToken, IdentityTokensAreBoundToTheIdentityTheSecretAndTheExpiry) {
+    std::string secret = "0123456789abcdef0123456789abcdef";
+    auto t = gw::mint_identity_token(secret, "alice", 2000);
+    EXPECT_TRUE(t.starts_with("v1.2000."));
+    EXPECT_TRUE(gw::verify_identity_token(secret, "alice", t, 1999));
+    EXPECT_FALSE(gw::verify_identity_token(secret, "alice", t, 2000)); // expired
+    EXPECT_FALSE(gw::verify_identity_token(secret, "bob", t, 1000));
+    EXPECT_FALSE(gw::verify_identity_token(secret + "x", "alice", t, 1000));
+    EXPECT_FALSE(gw::verify_identity_token("", "alice", t, 1000));
+    EXPECT_FALSE(gw::verify_identity_token(secret, "alice", "v1.02000." + t.substr(8), 1000));
+    EXPECT_FALSE(gw::verify_identity_token(secret, "alice", "v1.3000." + t.substr(8), 1000));
+    EXPECT_FALSE(gw::verify_identity_token(secret, "alice", "v1..", 1000));
+    EXPECT_FALSE(gw::verify_identity_token(secret, "alice", "garbage", 1000));
+    // "identity.expiry" is the signed text: the formula any backend can compute.
+    EXPECT_EQ(t.size(), std::string("v1.2000.").size() + 64);
 }
 
 TEST(GatewayManager, RestoreAllRetriesAndReportsAServerThatStaysDown) {

@@ -8,7 +8,9 @@
 //                                   [--unreachable-as] [--token-hangs] [--insecure-as]
 //                                   [--iss-supported] [--scopeless] [--no-issuer]
 //                                   [--prm-no-resource] [--huge-metadata] [--metadata-hangs]
-//                                   [--no-prm]
+//                                   [--no-prm] [--token-lifetime <seconds>]
+// --token-lifetime: the access tokens' lifetime (expires_in and when they stop working; the
+// demo's default is 3600).
 // Prints "mcp <url>" and "auth <url>" then "ready" on stdout; stopped by SIGTERM.
 // Beyond the demo (which issues no refresh tokens): the provider issues rotating refresh tokens
 // and honours refresh requests (a used refresh token is invalid_grant, so a double refresh
@@ -64,6 +66,12 @@ const mcpServerUrl = new URL(`http://127.0.0.1:${mcpHttp.address().port}/mcp`);
 const authServerUrl = new URL(`http://127.0.0.1:${authHttp.address().port}`);
 
 const counts = { token: 0, code: 0, refresh: 0, register: 0 };
+const lifetimeAt = flags.indexOf('--token-lifetime');
+const tokenLifetime = lifetimeAt >= 0 ? Number(flags[lifetimeAt + 1]) : 3600;
+if (!(tokenLifetime > 0)) {
+    console.error('--token-lifetime needs a number of seconds');
+    process.exit(2);
+}
 
 // The demo provider, plus refresh tokens (rotated on every use).
 class RefreshingDemoProvider extends DemoInMemoryAuthProvider {
@@ -80,7 +88,9 @@ class RefreshingDemoProvider extends DemoInMemoryAuthProvider {
         counts.code++;
         const scopes = this.codes.get(code)?.params.scopes || [];
         const tokens = await super.exchangeAuthorizationCode(client, code, verifier, redirectUri, resource);
-        return { ...tokens, refresh_token: this.issueRefresh(client.client_id, scopes, resource) };
+        const issued = this.tokens.get(tokens.access_token);
+        if (issued) issued.expiresAt = Date.now() + tokenLifetime * 1000;
+        return { ...tokens, expires_in: tokenLifetime, refresh_token: this.issueRefresh(client.client_id, scopes, resource) };
     }
     async exchangeRefreshToken(client, refreshToken, scopes, resource) {
         counts.refresh++;
@@ -89,8 +99,8 @@ class RefreshingDemoProvider extends DemoInMemoryAuthProvider {
         if (this.validateResource && !this.validateResource(resource)) throw new InvalidGrantError(`invalid resource: ${resource}`);
         this.refreshTokens.delete(refreshToken);
         const token = randomUUID();
-        this.tokens.set(token, { token, clientId: client.client_id, scopes: grant.scopes, expiresAt: Date.now() + 3600000, resource: grant.resource, type: 'access' });
-        return { access_token: token, token_type: 'bearer', expires_in: 3600, scope: grant.scopes.join(' '),
+        this.tokens.set(token, { token, clientId: client.client_id, scopes: grant.scopes, expiresAt: Date.now() + tokenLifetime * 1000, resource: grant.resource, type: 'access' });
+        return { access_token: token, token_type: 'bearer', expires_in: tokenLifetime, scope: grant.scopes.join(' '),
                  refresh_token: this.issueRefresh(client.client_id, grant.scopes, grant.resource) };
     }
 }
