@@ -5,6 +5,9 @@
 // with the server's output when it cannot start: tests that need it fail, never skip.
 #pragma once
 
+#include "node_process.hpp"
+
+#include <optional>
 #include <string>
 #include <sys/types.h>
 
@@ -42,8 +45,7 @@ public:
     void stop();
 
 private:
-    std::string dir_;
-    pid_t pid_ = -1;
+    std::optional<node_process> process_;
     std::string mcp_url_;
     std::string auth_url_;
 };

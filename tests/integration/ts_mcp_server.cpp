@@ -1,16 +1,13 @@
 // tests/integration/ts_mcp_server.cpp — starting and stopping the TypeScript SDK test server.
 #include "ts_mcp_server.hpp"
 
-#include <csignal>
+#include <chrono>
 #include <cstdlib>
-#include <fcntl.h>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <thread>
+#include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace mcpd::test {
 
@@ -30,93 +27,29 @@ void run_or_throw(std::string const& command) {
 
 } // namespace
 
-ts_mcp_server::ts_mcp_server(options opts)
-    : dir_(make_temp_dir()) {
-    std::string tools = MCPD_NODE_TOOLS;
-    std::vector<std::string> args = {tools + "/node_modules/.bin/node",
-                                     opts.script.empty() ? MCPD_TS_SERVER_SCRIPT : opts.script,
-                                     tools};
-    args.insert(args.end(), opts.args.begin(), opts.args.end());
+ts_mcp_server::ts_mcp_server(options opts) {
+    std::vector<std::string> args = opts.args;
     if (opts.json_response)
         args.emplace_back("--json");
     if (!opts.tls_cert.empty())
         args.insert(args.end(), {"--tls", opts.tls_cert, opts.tls_key});
     if (!opts.require_token.empty())
         args.insert(args.end(), {"--require-token", opts.require_token});
-    std::string out_path = dir_ + "/server.out";
-    pid_t pid = ::fork();
-    if (pid < 0)
-        throw std::runtime_error("fork failed");
-    if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::chdir(dir_.c_str()) != 0)
-            ::_exit(126);
-        int devnull = ::open("/dev/null", O_RDONLY);
-        int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        ::dup2(devnull, STDIN_FILENO);
-        ::dup2(out, STDOUT_FILENO);
-        ::dup2(out, STDERR_FILENO);
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
-    pid_ = pid;
-    constexpr std::string_view marker = "listening on ";
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            throw std::runtime_error("the TypeScript SDK server exited at start (is " + tools +
-                                     " installed? run scripts/node-tools):\n" + output());
-        }
-        auto text = output();
-        if (auto at = text.find(marker); at != std::string::npos) {
-            auto end = text.find('\n', at);
-            if (end != std::string::npos) {
-                url_ = text.substr(at + marker.size(), end - at - marker.size());
-                port_ = static_cast<std::uint16_t>(
-                    std::strtoul(url_.substr(url_.rfind(':') + 1).c_str(), nullptr, 10));
-                return;
-            }
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    stop();
-    throw std::runtime_error("the TypeScript SDK server did not start:\n" + output());
+    process_.emplace("the TypeScript SDK server",
+                     opts.script.empty() ? MCPD_TS_SERVER_SCRIPT : opts.script, std::move(args));
+    url_ = process_->wait_for_line("listening on ", std::chrono::seconds(20));
+    port_ = static_cast<std::uint16_t>(
+        std::strtoul(url_.substr(url_.rfind(':') + 1).c_str(), nullptr, 10));
 }
 
-ts_mcp_server::~ts_mcp_server() {
-    stop();
-    std::system(("rm -rf " + dir_).c_str());
-}
+ts_mcp_server::~ts_mcp_server() = default;
 
 std::string ts_mcp_server::output() const {
-    std::ifstream in(dir_ + "/server.out");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return process_->output();
 }
 
 void ts_mcp_server::stop() {
-    if (pid_ <= 0)
-        return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
+    process_->stop();
 }
 
 namespace {

@@ -5,6 +5,9 @@
 // SDK is missing: the tests that need it must fail, not skip.
 #pragma once
 
+#include "node_process.hpp"
+
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -36,8 +39,7 @@ public:
     void stop();
 
 private:
-    std::string dir_;
-    pid_t pid_ = -1;
+    std::optional<node_process> process_;
     std::string url_;
     std::uint16_t port_ = 0;
 };
