@@ -696,6 +696,23 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         return &*l.session;
     }
 
+    // What an RPC on one session starts with: the live entry (connected first when needed) and
+    // its open client. The entry is returned too: it keeps the client alive while the RPC runs.
+    struct open_rpc_session {
+        std::shared_ptr<live_session> live;
+        client::session* client;
+    };
+    asio::awaitable<result<open_rpc_session>>
+    ensure_open(std::string const& identity, std::string const& sid, event_sink const& also) {
+        auto l = co_await ensure(identity, sid, also);
+        if (!l)
+            co_return l.error();
+        auto s = open_session(**l);
+        if (!s)
+            co_return s.error();
+        co_return open_rpc_session{std::move(*l), *s};
+    }
+
     bool destroyed = false; // the manager is gone: detached work stops calling into it
 
     void stop_sweeper() {
@@ -1129,15 +1146,12 @@ manager::json_result manager::list_tools(std::string identity, std::string sessi
 manager::json_result manager::call_tool(std::string identity, std::string session_id,
                                         std::string tool, json::object args, event_sink also) {
     auto keep = impl_;
-    auto l = co_await keep->ensure(identity, session_id, also);
-    if (!l)
-        co_return l.error();
-    auto s = impl::open_session(**l);
+    auto s = co_await keep->ensure_open(identity, session_id, also);
     if (!s)
         co_return s.error();
     client::request_options ro;
     std::weak_ptr<impl> weak_self = keep;
-    std::weak_ptr<live_session> weak_live = *l;
+    std::weak_ptr<live_session> weak_live = s->live;
     ro.on_progress = [weak_self, weak_live, also](client::progress const& p) {
         auto self = weak_self.lock();
         auto lv = weak_live.lock();
@@ -1149,7 +1163,7 @@ manager::json_result manager::call_tool(std::string identity, std::string sessio
         auto message = p.message.empty() ? "Progress " + amount : p.message + " (" + amount + ")";
         self->emit_progress(*lv, message, also);
     };
-    auto r = co_await (*s)->call_tool(std::move(tool), std::move(args), std::move(ro));
+    auto r = co_await s->client->call_tool(std::move(tool), std::move(args), std::move(ro));
     if (!r)
         co_return r.error();
     json::object meta;
@@ -1163,14 +1177,11 @@ manager::json_result manager::call_tool(std::string identity, std::string sessio
 manager::json_result manager::list_prompts(std::string identity, std::string session_id,
                                            event_sink also) {
     auto keep = impl_;
-    auto l = co_await keep->ensure(identity, session_id, also);
-    if (!l)
-        co_return l.error();
-    auto s = impl::open_session(**l);
+    auto s = co_await keep->ensure_open(identity, session_id, also);
     if (!s)
         co_return s.error();
     client::request_options ro;
-    auto prompts = co_await (*s)->list_prompts(std::move(ro));
+    auto prompts = co_await s->client->list_prompts(std::move(ro));
     if (!prompts)
         co_return prompts.error();
     json::array list;
@@ -1182,27 +1193,21 @@ manager::json_result manager::list_prompts(std::string identity, std::string ses
 manager::json_result manager::get_prompt(std::string identity, std::string session_id,
                                          std::string name, json::object args, event_sink also) {
     auto keep = impl_;
-    auto l = co_await keep->ensure(identity, session_id, also);
-    if (!l)
-        co_return l.error();
-    auto s = impl::open_session(**l);
+    auto s = co_await keep->ensure_open(identity, session_id, also);
     if (!s)
         co_return s.error();
     client::request_options ro;
-    co_return co_await (*s)->get_prompt(std::move(name), std::move(args), std::move(ro));
+    co_return co_await s->client->get_prompt(std::move(name), std::move(args), std::move(ro));
 }
 
 manager::json_result manager::list_resources(std::string identity, std::string session_id,
                                              event_sink also) {
     auto keep = impl_;
-    auto l = co_await keep->ensure(identity, session_id, also);
-    if (!l)
-        co_return l.error();
-    auto s = impl::open_session(**l);
+    auto s = co_await keep->ensure_open(identity, session_id, also);
     if (!s)
         co_return s.error();
     client::request_options ro;
-    auto resources = co_await (*s)->list_resources(std::move(ro));
+    auto resources = co_await s->client->list_resources(std::move(ro));
     if (!resources)
         co_return resources.error();
     json::array list;
@@ -1214,14 +1219,11 @@ manager::json_result manager::list_resources(std::string identity, std::string s
 manager::json_result manager::read_resource(std::string identity, std::string session_id,
                                             std::string uri, event_sink also) {
     auto keep = impl_;
-    auto l = co_await keep->ensure(identity, session_id, also);
-    if (!l)
-        co_return l.error();
-    auto s = impl::open_session(**l);
+    auto s = co_await keep->ensure_open(identity, session_id, also);
     if (!s)
         co_return s.error();
     client::request_options ro;
-    co_return co_await (*s)->read_resource(std::move(uri), std::move(ro));
+    co_return co_await s->client->read_resource(std::move(uri), std::move(ro));
 }
 
 asio::awaitable<void> manager::forget(std::string identity, std::string session_id) {
