@@ -73,6 +73,19 @@ void memory_cache_backend::store(std::string key, std::string data, duration ttl
     bytes_ += size;
 }
 
+void memory_cache_backend::erase(std::string const& key) {
+    std::lock_guard lock(mu_);
+    if (auto found = index_.find(key); found != index_.end())
+        erase_locked(found->second);
+}
+
+void memory_cache_backend::clear() {
+    std::lock_guard lock(mu_);
+    index_.clear();
+    lru_.clear();
+    bytes_ = 0;
+}
+
 std::size_t memory_cache_backend::entries() const {
     std::lock_guard lock(mu_);
     return lru_.size();
@@ -159,6 +172,59 @@ awaitable<result<void>> redis_cache_backend::release_fill_lock(std::string key, 
     if (!r)
         co_return r.error();
     co_return result<void>();
+}
+
+// --- near_cache_backend --------------------------------------------------------------------
+
+near_cache_backend::near_cache_backend(std::shared_ptr<redis::client> client, std::string prefix,
+                                       memory_cache_limits limits)
+    : client_(std::move(client))
+    , far_(client_)
+    , state_(std::make_shared<state>(limits)) {
+    std::weak_ptr<state> weak = state_;
+    client_->track_prefixes({std::move(prefix)},
+                            [weak](std::optional<std::vector<std::string>> keys) {
+                                auto st = weak.lock();
+                                if (!st)
+                                    return;
+                                ++st->epoch;
+                                if (!keys) {
+                                    st->near.clear();
+                                    return;
+                                }
+                                for (auto const& k : *keys)
+                                    st->near.erase(k);
+                            });
+}
+
+awaitable<result<std::optional<cache_entry>>> near_cache_backend::get(std::string key) {
+    if (client_->tracking_active())
+        if (auto hit = state_->near.lookup(key)) {
+            ++state_->near_hits;
+            co_return std::move(hit);
+        }
+    auto epoch = state_->epoch.load();
+    auto r = co_await far_.get(key);
+    if (r && *r && client_->tracking_active() && state_->epoch.load() == epoch)
+        state_->near.store(std::move(key), (*r)->data, (*r)->ttl_left);
+    co_return r;
+}
+
+awaitable<result<void>> near_cache_backend::set(std::string key, std::string data, duration ttl) {
+    auto epoch = state_->epoch.load();
+    auto r = co_await far_.set(key, data, ttl);
+    if (r && client_->tracking_active() && state_->epoch.load() == epoch)
+        state_->near.store(std::move(key), std::move(data), ttl);
+    co_return r;
+}
+
+awaitable<result<bool>> near_cache_backend::try_fill_lock(std::string key, std::string token,
+                                                          duration ttl) {
+    return far_.try_fill_lock(std::move(key), std::move(token), ttl);
+}
+
+awaitable<result<void>> near_cache_backend::release_fill_lock(std::string key, std::string token) {
+    return far_.release_fill_lock(std::move(key), std::move(token));
 }
 
 // --- response_cache ------------------------------------------------------------------------

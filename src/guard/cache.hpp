@@ -27,8 +27,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
@@ -86,6 +88,8 @@ public:
     // Synchronous forms (the awaitable ones wrap these).
     std::optional<cache_entry> lookup(std::string const& key);
     void store(std::string key, std::string data, duration ttl);
+    void erase(std::string const& key);
+    void clear();
     [[nodiscard]] std::size_t entries() const;
     [[nodiscard]] std::size_t bytes() const;
 
@@ -125,6 +129,46 @@ private:
     std::shared_ptr<redis::client> client_;
 };
 
+// Redis with a near cache: hits are served from an in-process copy (memory_cache_backend)
+// while Redis's client-side caching says the copy is current, so a hot entry costs no round
+// trip. The Redis client tracks the cache's key prefix (CLIENT TRACKING … BCAST: Redis tells
+// every instance of the fleet about each key another one changes, and about expiries); when
+// tracking is off (a RESP2 server, a refusal, a lost connection) every call goes to Redis, so
+// an instance never serves a copy it cannot know to be current. A fill whose reply may have
+// raced with an invalidation (any invalidation since the request went out) is not kept.
+class near_cache_backend final : public cache_backend {
+public:
+    // Installs tracking of `prefix` (e.g. "mcp:cache:") on `client`: call before its first
+    // request, and give each client to one near cache only.
+    near_cache_backend(std::shared_ptr<redis::client> client, std::string prefix,
+                       memory_cache_limits limits = {});
+
+    boost::asio::awaitable<result<std::optional<cache_entry>>> get(std::string key) override;
+    boost::asio::awaitable<result<void>> set(std::string key, std::string data,
+                                             duration ttl) override;
+    [[nodiscard]] bool shared() const noexcept override { return true; }
+    boost::asio::awaitable<result<bool>> try_fill_lock(std::string key, std::string token,
+                                                       duration ttl) override;
+    boost::asio::awaitable<result<void>> release_fill_lock(std::string key,
+                                                           std::string token) override;
+
+    // Hits served from the near copy (the rest of the hits went to Redis).
+    [[nodiscard]] std::uint64_t near_hits() const noexcept { return state_->near_hits; }
+    [[nodiscard]] std::size_t near_entries() const { return state_->near.entries(); }
+
+private:
+    struct state {
+        explicit state(memory_cache_limits limits)
+            : near(limits) {}
+        memory_cache_backend near;
+        std::atomic<std::uint64_t> epoch{0}; // invalidations seen
+        std::atomic<std::uint64_t> near_hits{0};
+    };
+    std::shared_ptr<redis::client> client_;
+    redis_cache_backend far_;
+    std::shared_ptr<state> state_; // shared with the client's invalidation handler
+};
+
 // Per call.
 struct cache_settings {
     duration ttl = 300s;
@@ -135,6 +179,10 @@ struct cache_settings {
 
 // Per cache.
 struct cache_options {
+    // Redis backend: keep an in-process copy of hot entries, kept current by client tracking
+    // (near_cache_backend); off: every call asks Redis.
+    bool near_cache = true;
+    memory_cache_limits near_limits{};
     double xfetch_beta = 1.0; // > 1 refreshes earlier, < 1 later
     duration fill_lock_ttl = 5s;
     duration fill_wait = 5s;   // how long a process polls while another fills the entry

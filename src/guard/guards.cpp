@@ -340,14 +340,19 @@ std::shared_ptr<guard_set> guard_set::with_redis(asio::any_io_executor const& ex
     rate_cfg.client_name = "mcpd-ratelimit";
     auto main = std::make_shared<redis::client>(ex, main_cfg);
     auto rate = std::make_shared<redis::client>(ex, rate_cfg);
+    std::shared_ptr<cache_backend> cache;
+    if (opts.cache.near_cache)
+        cache = std::make_shared<near_cache_backend>(
+            main, opts.key_prefix + "cache:", opts.cache.near_limits);
+    else
+        cache = std::make_shared<redis_cache_backend>(main);
     // Without an offline queue a request before the first connection fails: connect now.
     main->start();
     rate->start();
     std::vector<std::shared_ptr<redis::client>> clients{main, rate};
-    return std::make_shared<guard_set>(std::make_shared<redis_cache_backend>(main),
-                                       std::make_shared<redis_rate_limit_backend>(rate),
-                                       std::make_shared<redis_lock_backend>(main), std::move(opts),
-                                       std::move(clients));
+    return std::make_shared<guard_set>(
+        std::move(cache), std::make_shared<redis_rate_limit_backend>(rate),
+        std::make_shared<redis_lock_backend>(main), std::move(opts), std::move(clients));
 }
 
 std::string_view guard_set::backend_name() const noexcept {
@@ -566,12 +571,6 @@ guard_set_from_env(asio::any_io_executor const& ex,
     else
         return invalid("MCPD_GUARD_BACKEND: expected redis or memory, not '" +
                        std::string(backend) + "'");
-    if (use_redis) {
-        auto cfg = redis::config_from_env({}, getenv);
-        if (!cfg)
-            return cfg.error();
-        return guard_set::with_redis(ex, std::move(*cfg), std::move(opts));
-    }
     memory_cache_limits limits;
     auto size = [&](char const* name, std::size_t& out) -> result<void> {
         auto text = get(name);
@@ -589,6 +588,21 @@ guard_set_from_env(asio::any_io_executor const& ex,
         return r.error();
     if (auto r = size("MCPD_CACHE_MAX_BYTES", limits.max_bytes); !r)
         return r.error();
+    if (auto near = get("MCPD_NEAR_CACHE"); !near.empty()) {
+        if (near == "true" || near == "on" || near == "1")
+            opts.cache.near_cache = true;
+        else if (near == "false" || near == "off" || near == "0")
+            opts.cache.near_cache = false;
+        else
+            return invalid("MCPD_NEAR_CACHE: expected on or off, not '" + std::string(near) + "'");
+    }
+    if (use_redis) {
+        auto cfg = redis::config_from_env({}, getenv);
+        if (!cfg)
+            return cfg.error();
+        opts.cache.near_limits = limits; // the near copies are bounded like the in-process cache
+        return guard_set::with_redis(ex, std::move(*cfg), std::move(opts));
+    }
     return guard_set::in_process(std::move(opts), limits);
 }
 

@@ -5,9 +5,12 @@
 #include "redis/connection.hpp"
 #include "redis/error.hpp"
 
+#include "core/log.hpp"
+
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <unordered_set>
 
 namespace mcpd::redis {
@@ -38,6 +41,89 @@ void client::on_event(std::function<void(event const&)> handler) {
 
 void client::start() {
     conn_->start();
+}
+
+// What track_prefixes() set up. Touched on the connection's strand, except `active` (any thread).
+struct client::tracking {
+    std::vector<std::string> prefixes; // as the server sees them (key prefix included)
+    std::size_t key_prefix_length = 0;
+    invalidation_handler on_invalidate;
+    std::atomic<bool> active{false};
+    bool refusal_logged = false;
+
+    void forget_all() {
+        active = false;
+        on_invalidate(std::nullopt);
+    }
+
+    // RESP3 push: ["invalidate", [key, …]] (keys changed) or ["invalidate", null] (flush).
+    void on_push(value const& v) {
+        if (v.elements.size() < 2 || v.elements[0].as_string().value_or("") != "invalidate")
+            return;
+        auto const& keys = v.elements[1];
+        if (keys.is_null()) {
+            on_invalidate(std::nullopt);
+            return;
+        }
+        std::vector<std::string> out;
+        out.reserve(keys.elements.size());
+        for (auto const& k : keys.elements)
+            if (auto text = k.as_string(); text && text->size() >= key_prefix_length)
+                out.emplace_back(text->substr(key_prefix_length));
+        on_invalidate(std::move(out));
+    }
+};
+
+void client::track_prefixes(std::vector<std::string> prefixes, invalidation_handler on_invalidate) {
+    auto t = std::make_shared<tracking>();
+    for (auto& p : prefixes)
+        t->prefixes.push_back(cfg().key_prefix + p);
+    t->key_prefix_length = cfg().key_prefix.size();
+    t->on_invalidate = std::move(on_invalidate);
+    std::weak_ptr<tracking> weak = t;
+    conn_->on_push = [weak](value&& v) {
+        if (auto self = weak.lock())
+            self->on_push(v);
+    };
+    conn_->on_lost = [weak]() {
+        if (auto self = weak.lock())
+            self->forget_all();
+    };
+    conn_->on_ready = [weak, url = cfg().redacted_url()]() {
+        std::vector<request_ptr> out;
+        auto self = weak.lock();
+        if (!self)
+            return out;
+        // Whatever was kept under the last connection may have changed in between.
+        self->forget_all();
+        command c("CLIENT", "TRACKING", "ON", "BCAST", "NOLOOP");
+        for (auto const& p : self->prefixes)
+            c.arg("PREFIX").arg(p);
+        auto r = std::make_shared<detail::internal_request>();
+        encode_command(r->payload, c.args());
+        r->expected_replies = 1;
+        r->retry_on_connection_lost = false; // the next handshake sends its own
+        r->on_done = [weak, url](detail::internal_request& done) {
+            auto state = weak.lock();
+            if (!state)
+                return;
+            bool on = !done.failure.code && !done.replies.empty() && !done.replies[0].is_error();
+            state->active = on;
+            if (!on && !state->refusal_logged) {
+                state->refusal_logged = true;
+                log::warn("redis {}: client tracking refused ({}): the near cache stays off", url,
+                          done.replies.empty() ? done.failure.message()
+                                               : to_debug_string(done.replies[0]));
+            }
+        };
+        out.push_back(std::move(r));
+        return out;
+    };
+    tracking_ = std::move(t);
+}
+
+bool client::tracking_active() const noexcept {
+    return tracking_ && tracking_->active;
 }
 
 asio::awaitable<result<std::vector<value>>> client::exec(request req) {

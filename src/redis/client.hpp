@@ -82,6 +82,18 @@ public:
     // Starts connecting now instead of on the first request.
     void start();
 
+    // Client-side caching (Redis >= 6 on RESP3), for a cache kept in this process in front of
+    // Redis. After every handshake the client sends CLIENT TRACKING ON BCAST NOLOOP PREFIX <p>…
+    // (prefixes as the server sees them: the key prefix is added), and from then on hands
+    // `on_invalidate` the keys (without the key prefix) that other clients changed or that
+    // expired. Whenever tracking is not known to be on (before the first handshake, from the
+    // moment a connection is lost, or when the server refuses it) it is called with nullopt:
+    // forget everything. tracking_active() says whether a copy kept since can be trusted now.
+    // Called on the client's strand. Set before the first request.
+    using invalidation_handler = std::function<void(std::optional<std::vector<std::string>> keys)>;
+    void track_prefixes(std::vector<std::string> prefixes, invalidation_handler on_invalidate);
+    [[nodiscard]] bool tracking_active() const noexcept;
+
     // One command. A server error reply becomes an error whose code is its server_errc kind and
     // whose detail is the server's text. The command is encoded before this returns: it need not
     // outlive the call.
@@ -110,7 +122,9 @@ public:
     [[nodiscard]] config const& cfg() const noexcept;
 
 private:
+    struct tracking;
     std::shared_ptr<detail::connection> conn_;
+    std::shared_ptr<tracking> tracking_;
 };
 
 } // namespace mcpd::redis

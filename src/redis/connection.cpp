@@ -454,6 +454,8 @@ void connection::fail_connection(error e) {
     conn_error_ = std::move(e);
     stream_->close();
     health_timer_.cancel();
+    if (on_lost)
+        on_lost();
 }
 
 asio::awaitable<void> connection::reader() {

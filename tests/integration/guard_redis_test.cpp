@@ -242,6 +242,150 @@ TEST(guard_redis_cache, the_fill_lock_lets_one_process_compute_for_the_others) {
     EXPECT_EQ(std::stoi(ra) + std::stoi(rb), 1) << ra << " / " << rb;
 }
 
+// --- the near cache (near_cache_backend: an in-process copy kept current by client tracking) --
+
+namespace {
+
+// A Redis client as the guards configure theirs, and a near cache on it.
+struct near_instance {
+    std::shared_ptr<redis::client> client;
+    std::shared_ptr<near_cache_backend> cache;
+    near_instance(asio::any_io_executor ex, redis_server const& server) {
+        auto cfg = test_config(server);
+        cfg.offline_queue = false;
+        cfg.max_retries_per_request = 0;
+        client = std::make_shared<redis::client>(ex, cfg);
+        cache = std::make_shared<near_cache_backend>(client, "mcp:cache:");
+        client->start();
+    }
+};
+
+// Waits (bounded) until the client's tracking is on.
+asio::awaitable<bool> tracking_on(redis::client const& c) {
+    for (int i = 0; i < 200 && !c.tracking_active(); ++i)
+        co_await sleep_for(10ms);
+    co_return c.tracking_active();
+}
+
+// The value `key` reads as through `cache` (or "none"; "error: …" when the read failed).
+asio::awaitable<std::string> read(near_cache_backend& cache, std::string key) {
+    auto r = co_await cache.get(std::move(key));
+    if (!r)
+        co_return "error: " + r.error().message();
+    co_return *r ? (*r)->data : std::string("none");
+}
+
+// Polls (bounded) until `key` reads as `want` through `cache`: an invalidation is a push that
+// arrives after the write that caused it was answered to its writer.
+asio::awaitable<std::string> read_until(near_cache_backend& cache, std::string key,
+                                        std::string want) {
+    std::string got;
+    for (int i = 0; i < 200; ++i) {
+        got = co_await read(cache, key);
+        if (got == want)
+            break;
+        co_await sleep_for(10ms);
+    }
+    co_return got;
+}
+
+} // namespace
+
+TEST(guard_redis_near_cache, hits_are_served_in_process_and_follow_other_instances_changes) {
+    redis_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        near_instance a(ex, server), b(ex, server);
+        redis::client raw(ex, test_config(server));
+        CO_ASSERT(co_await tracking_on(*a.client));
+        CO_ASSERT(co_await tracking_on(*b.client));
+        std::string const key = "mcp:cache:tool:abc";
+
+        CO_ASSERT(co_await a.cache->set(key, "v1", 10s));
+        EXPECT_EQ(co_await read(*b.cache, key), "v1"); // from Redis, now kept by b
+        EXPECT_EQ(b.cache->near_hits(), 0u);
+        EXPECT_EQ(co_await read(*b.cache, key), "v1");
+        EXPECT_EQ(co_await read(*a.cache, key), "v1"); // a kept what it wrote
+        EXPECT_EQ(b.cache->near_hits(), 1u);
+        EXPECT_EQ(a.cache->near_hits(), 1u);
+
+        // Another instance writes, a client outside mcpd overwrites, deletes: each is seen.
+        CO_ASSERT(co_await a.cache->set(key, "v2", 10s));
+        EXPECT_EQ(co_await read_until(*b.cache, key, "v2"), "v2");
+        CO_ASSERT(co_await raw.exec(command("SET", key, "v3", "PX", 10000)));
+        EXPECT_EQ(co_await read_until(*a.cache, key, "v3"), "v3");
+        EXPECT_EQ(co_await read_until(*b.cache, key, "v3"), "v3");
+        CO_ASSERT(co_await raw.exec(command("DEL", key)));
+        EXPECT_EQ(co_await read_until(*a.cache, key, "none"), "none");
+        EXPECT_EQ(co_await read_until(*b.cache, key, "none"), "none");
+
+        // The copy lives no longer than the entry in Redis.
+        CO_ASSERT(co_await a.cache->set(key, "short", 200ms));
+        EXPECT_EQ(co_await read(*a.cache, key), "short");
+        co_await sleep_for(300ms);
+        EXPECT_EQ(co_await read(*a.cache, key), "none");
+
+        co_await a.client->quit();
+        co_await b.client->quit();
+        co_await raw.quit();
+    });
+}
+
+TEST(guard_redis_near_cache, a_lost_connection_drops_the_copies_and_nothing_stale_is_served) {
+    redis_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        near_instance a(ex, server);
+        CO_ASSERT(co_await tracking_on(*a.client));
+        std::string const key = "mcp:cache:tool:lost";
+        CO_ASSERT(co_await a.cache->set(key, "before", 60s));
+        EXPECT_EQ(co_await read(*a.cache, key), "before");
+        EXPECT_EQ(a.cache->near_hits(), 1u);
+
+        server.kill(); // invalidations sent now would be lost: the copies go with the connection
+        for (int i = 0; i < 200 && a.client->tracking_active(); ++i)
+            co_await sleep_for(10ms);
+        EXPECT_FALSE(a.client->tracking_active());
+        EXPECT_EQ(a.cache->near_entries(), 0u);
+        auto down = co_await read(*a.cache, key);
+        EXPECT_EQ(down.rfind("error: ", 0), 0u) << down; // Redis's answer, not the old copy
+        EXPECT_EQ(a.cache->near_hits(), 1u);
+
+        server.start(); // empty: no persistence
+        redis::client raw(ex, test_config(server));
+        CO_ASSERT(co_await raw.exec(command("SET", key, "after", "PX", 60000)));
+        CO_ASSERT(co_await tracking_on(*a.client));
+        EXPECT_EQ(co_await read(*a.cache, key), "after");
+        EXPECT_EQ(co_await read(*a.cache, key), "after");
+        EXPECT_EQ(a.cache->near_hits(), 2u);
+        co_await a.client->quit();
+        co_await raw.quit();
+    });
+}
+
+TEST(guard_redis_near_cache, refused_tracking_leaves_every_read_to_redis) {
+    // A server where CLIENT is renamed away (as some managed Redis services do).
+    redis_server server({.args = {"--rename-command", "CLIENT", ""}});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        near_instance a(ex, server);
+        redis::client raw(ex, test_config(server));
+        for (int i = 0; i < 200 && a.client->state() != redis::connection_state::ready; ++i)
+            co_await sleep_for(10ms);
+        co_await sleep_for(50ms); // the refusal of CLIENT TRACKING has come back
+        std::string const key = "mcp:cache:tool:refused";
+        CO_ASSERT(co_await a.cache->set(key, "v1", 10s));
+        EXPECT_EQ(co_await read(*a.cache, key), "v1");
+        CO_ASSERT(co_await raw.exec(command("SET", key, "v2", "PX", 10000)));
+        EXPECT_EQ(co_await read(*a.cache, key), "v2"); // at once: nothing was kept
+        EXPECT_FALSE(a.client->tracking_active());
+        EXPECT_EQ(a.cache->near_hits(), 0u);
+        EXPECT_EQ(a.cache->near_entries(), 0u);
+        co_await a.client->quit();
+        co_await raw.quit();
+    });
+}
+
 TEST(guard_redis_cache, redis_killed_every_call_still_succeeds_logged_once_then_caching_resumes) {
     redis_server server;
     run_async([&]() -> asio::awaitable<void> {

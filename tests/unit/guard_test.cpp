@@ -694,6 +694,13 @@ TEST(guard_configuration, from_the_environment) {
                       .value();
     EXPECT_EQ(shared->backend_name(), "redis");
     EXPECT_EQ(shared->keys().lock_key("r"), "app:lock:r");
+    EXPECT_TRUE(shared->options().cache.near_cache); // on by default, bounded like the LRU
+    auto far_only = guard_set_from_env(io.get_executor(), env({{"REDIS_URL", "redis://127.0.0.1:1"},
+                                                               {"MCPD_NEAR_CACHE", "off"},
+                                                               {"MCPD_CACHE_MAX_ENTRIES", "7"}}))
+                        .value();
+    EXPECT_FALSE(far_only->options().cache.near_cache);
+    EXPECT_EQ(far_only->options().cache.near_limits.max_entries, 7u);
     auto forced = guard_set_from_env(io.get_executor(), env({{"REDIS_URL", "redis://127.0.0.1:1"},
                                                              {"MCPD_GUARD_BACKEND", "memory"}}))
                       .value();
@@ -703,6 +710,7 @@ TEST(guard_configuration, from_the_environment) {
          std::vector<std::pair<std::string, std::string>>{{"MCPD_GUARD_BACKEND", "etcd"},
                                                           {"MCPD_RATE_LIMIT_FAILURE", "maybe"},
                                                           {"MCPD_LOCK_FAILURE", "later"},
+                                                          {"MCPD_NEAR_CACHE", "sometimes"},
                                                           {"MCPD_CACHE_MAX_BYTES", "lots"},
                                                           {"REDIS_URL", "http://x"}}) {
         auto r = guard_set_from_env(io.get_executor(), env({{name, value}}));
