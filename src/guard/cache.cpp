@@ -4,6 +4,7 @@
 
 #include "core/log.hpp"
 #include "core/random.hpp"
+#include "guard/keys.hpp"
 #include "guard/scripts.hpp"
 #include "guard/waiter.hpp"
 #include "redis/client.hpp"
@@ -14,6 +15,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -176,25 +178,47 @@ awaitable<result<void>> redis_cache_backend::release_fill_lock(std::string key, 
 
 // --- near_cache_backend --------------------------------------------------------------------
 
+void near_cache_backend::state::invalidate(std::optional<std::vector<std::string>> const& keys) {
+    std::lock_guard lock(mu);
+    if (!keys) {
+        ++epoch;
+        near.clear();
+        return;
+    }
+    for (auto const& k : *keys) {
+        // Fill locks live under the cache prefix too; they are never kept, and counting them
+        // would keep every fill of a busy fleet from being kept.
+        if (k.ends_with(key_space::fill_lock_suffix))
+            continue;
+        ++epoch;
+        near.erase(k);
+    }
+}
+
+void near_cache_backend::state::keep(std::string key, std::string data, duration ttl,
+                                     std::uint64_t asked_at) {
+    std::lock_guard lock(mu);
+    if (epoch == asked_at)
+        near.store(std::move(key), std::move(data), ttl);
+}
+
 near_cache_backend::near_cache_backend(std::shared_ptr<redis::client> client, std::string prefix,
-                                       memory_cache_limits limits)
+                                       memory_cache_limits limits, duration max_copy_age)
     : client_(std::move(client))
     , far_(client_)
-    , state_(std::make_shared<state>(limits)) {
+    , state_(std::make_shared<state>(limits))
+    , max_copy_age_(max_copy_age) {
     std::weak_ptr<state> weak = state_;
     client_->track_prefixes({std::move(prefix)},
                             [weak](std::optional<std::vector<std::string>> keys) {
-                                auto st = weak.lock();
-                                if (!st)
-                                    return;
-                                ++st->epoch;
-                                if (!keys) {
-                                    st->near.clear();
-                                    return;
-                                }
-                                for (auto const& k : *keys)
-                                    st->near.erase(k);
+                                if (auto st = weak.lock())
+                                    st->invalidate(keys);
                             });
+}
+
+std::uint64_t near_cache_backend::invalidations() const {
+    std::lock_guard lock(state_->mu);
+    return state_->epoch;
 }
 
 awaitable<result<std::optional<cache_entry>>> near_cache_backend::get(std::string key) {
@@ -203,18 +227,29 @@ awaitable<result<std::optional<cache_entry>>> near_cache_backend::get(std::strin
             ++state_->near_hits;
             co_return std::move(hit);
         }
-    auto epoch = state_->epoch.load();
+    std::uint64_t asked_at = 0;
+    {
+        std::lock_guard lock(state_->mu);
+        asked_at = state_->epoch;
+    }
     auto r = co_await far_.get(key);
-    if (r && *r && client_->tracking_active() && state_->epoch.load() == epoch)
-        state_->near.store(std::move(key), (*r)->data, (*r)->ttl_left);
+    if (r && *r && client_->tracking_active())
+        state_->keep(std::move(key), (*r)->data, std::min((*r)->ttl_left, max_copy_age_), asked_at);
     co_return r;
 }
 
 awaitable<result<void>> near_cache_backend::set(std::string key, std::string data, duration ttl) {
-    auto epoch = state_->epoch.load();
+    // Our own writes send us no invalidation (NOLOOP): drop the copy first, so that a write
+    // that fails, times out after Redis applied it, or is not kept below leaves none behind.
+    std::uint64_t asked_at = 0;
+    {
+        std::lock_guard lock(state_->mu);
+        state_->near.erase(key);
+        asked_at = state_->epoch;
+    }
     auto r = co_await far_.set(key, data, ttl);
-    if (r && client_->tracking_active() && state_->epoch.load() == epoch)
-        state_->near.store(std::move(key), std::move(data), ttl);
+    if (r && client_->tracking_active())
+        state_->keep(std::move(key), std::move(data), std::min(ttl, max_copy_age_), asked_at);
     co_return r;
 }
 

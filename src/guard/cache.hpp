@@ -131,17 +131,19 @@ private:
 
 // Redis with a near cache: hits are served from an in-process copy (memory_cache_backend)
 // while Redis's client-side caching says the copy is current, so a hot entry costs no round
-// trip. The Redis client tracks the cache's key prefix (CLIENT TRACKING … BCAST: Redis tells
-// every instance of the fleet about each key another one changes, and about expiries); when
-// tracking is off (a RESP2 server, a refusal, a lost connection) every call goes to Redis, so
-// an instance never serves a copy it cannot know to be current. A fill whose reply may have
-// raced with an invalidation (any invalidation since the request went out) is not kept.
+// trip. The Redis client tracks the cache's key prefix (CLIENT TRACKING … BCAST on RESP3: Redis
+// tells every instance of the fleet about each key another one changes, and about expiries);
+// when tracking is off (a RESP2 connection, a refusal, a lost connection) every call goes to
+// Redis, so an instance never serves a copy it cannot know to be current. A read whose reply
+// may have crossed an invalidation is not kept; a write drops this instance's copy before it
+// goes out. Copies live at most `max_copy_age`, a bound on what a partition that the
+// connection has not noticed yet could leave stale.
 class near_cache_backend final : public cache_backend {
 public:
     // Installs tracking of `prefix` (e.g. "mcp:cache:") on `client`: call before its first
     // request, and give each client to one near cache only.
     near_cache_backend(std::shared_ptr<redis::client> client, std::string prefix,
-                       memory_cache_limits limits = {});
+                       memory_cache_limits limits = {}, duration max_copy_age = 60s);
 
     boost::asio::awaitable<result<std::optional<cache_entry>>> get(std::string key) override;
     boost::asio::awaitable<result<void>> set(std::string key, std::string data,
@@ -155,18 +157,26 @@ public:
     // Hits served from the near copy (the rest of the hits went to Redis).
     [[nodiscard]] std::uint64_t near_hits() const noexcept { return state_->near_hits; }
     [[nodiscard]] std::size_t near_entries() const { return state_->near.entries(); }
+    // Invalidations received (a key or everything), for tests that wait for one.
+    [[nodiscard]] std::uint64_t invalidations() const;
 
 private:
+    // Shared with the client's invalidation handler. `mu` orders "an invalidation drops copies"
+    // against "a reply is kept unless an invalidation came since it was asked for".
     struct state {
         explicit state(memory_cache_limits limits)
             : near(limits) {}
+        std::mutex mu;
+        std::uint64_t epoch = 0; // invalidations of entries (not of fill locks) so far
         memory_cache_backend near;
-        std::atomic<std::uint64_t> epoch{0}; // invalidations seen
         std::atomic<std::uint64_t> near_hits{0};
+        void invalidate(std::optional<std::vector<std::string>> const& keys);
+        void keep(std::string key, std::string data, duration ttl, std::uint64_t asked_at);
     };
     std::shared_ptr<redis::client> client_;
     redis_cache_backend far_;
-    std::shared_ptr<state> state_; // shared with the client's invalidation handler
+    std::shared_ptr<state> state_;
+    duration max_copy_age_;
 };
 
 // Per call.
@@ -183,6 +193,7 @@ struct cache_options {
     // (near_cache_backend); off: every call asks Redis.
     bool near_cache = true;
     memory_cache_limits near_limits{};
+    duration near_max_copy_age = 60s;
     double xfetch_beta = 1.0; // > 1 refreshes earlier, < 1 later
     duration fill_lock_ttl = 5s;
     duration fill_wait = 5s;   // how long a process polls while another fills the entry

@@ -134,7 +134,7 @@ std::string key_space::cache_key(std::string_view key) const {
 }
 
 std::string key_space::fill_lock_key(std::string_view cache_key) {
-    return std::string(cache_key) + ":fill";
+    return std::string(cache_key) + std::string(fill_lock_suffix);
 }
 
 std::string key_space::rate_log_key(std::string_view session, std::string_view tool) const {

@@ -52,7 +52,9 @@ public:
                                              cache_scope scope, std::string_view session) const;
     // with_cache(key, …): the caller's own key.
     [[nodiscard]] std::string cache_key(std::string_view key) const;
-    // The short lock that keeps other processes from filling the same cache entry at once.
+    // The short lock that keeps other processes from filling the same cache entry at once:
+    // the entry's key and fill_lock_suffix.
+    static constexpr std::string_view fill_lock_suffix = ":fill";
     [[nodiscard]] static std::string fill_lock_key(std::string_view cache_key);
     [[nodiscard]] std::string rate_log_key(std::string_view session, std::string_view tool) const;
     [[nodiscard]] std::string rate_counter_key(std::string_view session,

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <stdexcept>
 #include <unordered_set>
 
 namespace mcpd::redis {
@@ -31,6 +32,7 @@ client& client::operator=(client&& other) noexcept {
         if (conn_)
             conn_->detach();
         conn_ = std::move(other.conn_);
+        tracking_ = std::move(other.tracking_);
     }
     return *this;
 }
@@ -46,9 +48,11 @@ void client::start() {
 // What track_prefixes() set up. Touched on the connection's strand, except `active` (any thread).
 struct client::tracking {
     std::vector<std::string> prefixes; // as the server sees them (key prefix included)
-    std::size_t key_prefix_length = 0;
+    std::string key_prefix;
+    std::string url; // redacted, for logs
     invalidation_handler on_invalidate;
     std::atomic<bool> active{false};
+    std::uint64_t generation = 0; // handshakes so far: a reply to an older TRACKING is ignored
     bool refusal_logged = false;
 
     void forget_all() {
@@ -56,8 +60,21 @@ struct client::tracking {
         on_invalidate(std::nullopt);
     }
 
+    void refused(std::string const& why) {
+        active = false;
+        if (!refusal_logged) {
+            refusal_logged = true;
+            log::warn("redis {}: client tracking is off ({}): every cache read goes to Redis", url,
+                      why);
+        }
+    }
+
     // RESP3 push: ["invalidate", [key, …]] (keys changed) or ["invalidate", null] (flush).
     void on_push(value const& v) {
+        if (v.is_error()) {
+            log::warn("redis {}: error reply with no request waiting: {}", url, to_debug_string(v));
+            return;
+        }
         if (v.elements.size() < 2 || v.elements[0].as_string().value_or("") != "invalidate")
             return;
         auto const& keys = v.elements[1];
@@ -68,17 +85,54 @@ struct client::tracking {
         std::vector<std::string> out;
         out.reserve(keys.elements.size());
         for (auto const& k : keys.elements)
-            if (auto text = k.as_string(); text && text->size() >= key_prefix_length)
-                out.emplace_back(text->substr(key_prefix_length));
+            if (auto text = k.as_string(); text && text->starts_with(key_prefix))
+                out.emplace_back(text->substr(key_prefix.size()));
         on_invalidate(std::move(out));
+    }
+
+    // After a handshake: forget what was kept under the last connection, then (RESP3 only:
+    // on RESP2 Redis accepts TRACKING but sends no invalidations without a REDIRECT
+    // connection) ask for invalidations before any other request goes out.
+    std::vector<request_ptr> on_ready(std::weak_ptr<tracking> weak, int protocol) {
+        forget_all();
+        ++generation;
+        std::vector<request_ptr> out;
+        if (protocol != 3) {
+            refused("the connection speaks RESP2, which carries no invalidations");
+            return out;
+        }
+        command c("CLIENT", "TRACKING", "ON", "BCAST", "NOLOOP");
+        for (auto const& p : prefixes)
+            c.arg("PREFIX").arg(p);
+        auto r = std::make_shared<detail::internal_request>();
+        encode_command(r->payload, c.args());
+        r->expected_replies = 1;
+        r->retry_on_connection_lost = false; // the next handshake sends its own
+        r->on_done = [weak, gen = generation](detail::internal_request& done) {
+            auto self = weak.lock();
+            if (!self || gen != self->generation)
+                return; // from an older connection
+            if (done.failure.code)
+                return; // the connection went: on_lost has switched tracking off
+            if (done.replies.empty() || done.replies[0].is_error()) {
+                self->refused(done.replies.empty() ? "no reply" : to_debug_string(done.replies[0]));
+                return;
+            }
+            self->active = true;
+        };
+        out.push_back(std::move(r));
+        return out;
     }
 };
 
 void client::track_prefixes(std::vector<std::string> prefixes, invalidation_handler on_invalidate) {
+    if (tracking_)
+        throw std::logic_error("redis::client::track_prefixes: called twice");
     auto t = std::make_shared<tracking>();
     for (auto& p : prefixes)
         t->prefixes.push_back(cfg().key_prefix + p);
-    t->key_prefix_length = cfg().key_prefix.size();
+    t->key_prefix = cfg().key_prefix;
+    t->url = cfg().redacted_url();
     t->on_invalidate = std::move(on_invalidate);
     std::weak_ptr<tracking> weak = t;
     conn_->on_push = [weak](value&& v) {
@@ -89,35 +143,9 @@ void client::track_prefixes(std::vector<std::string> prefixes, invalidation_hand
         if (auto self = weak.lock())
             self->forget_all();
     };
-    conn_->on_ready = [weak, url = cfg().redacted_url()]() {
-        std::vector<request_ptr> out;
+    conn_->on_ready = [weak](int protocol) {
         auto self = weak.lock();
-        if (!self)
-            return out;
-        // Whatever was kept under the last connection may have changed in between.
-        self->forget_all();
-        command c("CLIENT", "TRACKING", "ON", "BCAST", "NOLOOP");
-        for (auto const& p : self->prefixes)
-            c.arg("PREFIX").arg(p);
-        auto r = std::make_shared<detail::internal_request>();
-        encode_command(r->payload, c.args());
-        r->expected_replies = 1;
-        r->retry_on_connection_lost = false; // the next handshake sends its own
-        r->on_done = [weak, url](detail::internal_request& done) {
-            auto state = weak.lock();
-            if (!state)
-                return;
-            bool on = !done.failure.code && !done.replies.empty() && !done.replies[0].is_error();
-            state->active = on;
-            if (!on && !state->refusal_logged) {
-                state->refusal_logged = true;
-                log::warn("redis {}: client tracking refused ({}): the near cache stays off", url,
-                          done.replies.empty() ? done.failure.message()
-                                               : to_debug_string(done.replies[0]));
-            }
-        };
-        out.push_back(std::move(r));
-        return out;
+        return self ? self->on_ready(weak, protocol) : std::vector<request_ptr>{};
     };
     tracking_ = std::move(t);
 }

@@ -429,7 +429,7 @@ void connection::became_ready(int protocol) {
     mux_.set_subscriber_mode(subscriber_mode && protocol == 2);
     mux_.set_ready(true);
     if (on_ready) {
-        auto first = on_ready();
+        auto first = on_ready(protocol);
         for (auto it = first.rbegin(); it != first.rend(); ++it)
             mux_.add(*it, true);
     }
@@ -488,8 +488,10 @@ asio::awaitable<void> connection::reader() {
             break;
         }
         rbeg_ += *used;
-        complete_finished();
+        // Pushes first: an invalidation read together with a reply reaches the near cache
+        // before that reply's caller resumes (and may keep a copy).
         deliver_pushes();
+        complete_finished();
     }
 }
 

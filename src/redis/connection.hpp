@@ -62,8 +62,9 @@ public:
     // the owner's destructor must drop it at once (see detach()).
     void set_event_handler(std::function<void(event const&)> handler);
     std::function<void(value&&)> on_push;
-    // Requests to send first after every successful handshake (resubscribe, client tracking).
-    std::function<std::vector<request_ptr>()> on_ready;
+    // Requests to send first after every successful handshake (resubscribe, client tracking);
+    // given the protocol the handshake agreed (2 or 3).
+    std::function<std::vector<request_ptr>(int protocol)> on_ready;
     // The live connection was lost or closed: what it promised (tracking) no longer holds.
     std::function<void()> on_lost;
     bool subscriber_mode = false;

@@ -39,7 +39,7 @@ public:
             if (auto self = weak.lock())
                 self->on_push(std::move(v));
         };
-        conn->on_ready = [weak]() {
+        conn->on_ready = [weak](int) {
             std::vector<request_ptr> out;
             if (auto self = weak.lock()) {
                 self->add_resubscribe(out, "SUBSCRIBE", self->channels);
