@@ -3,6 +3,7 @@
 
 #include "serve.hpp"
 
+#include "core/boolean.hpp"
 #include "core/duration.hpp"
 #include "core/log.hpp"
 #include "redis/config.hpp"
@@ -45,17 +46,6 @@ std::vector<std::string> split_list(std::string_view v, char separator = ',') {
         v.remove_prefix(comma + 1);
     }
     return out;
-}
-
-std::optional<bool> parse_bool(std::string_view v) {
-    std::string s(v);
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (s == "1" || s == "true" || s == "yes" || s == "on")
-        return true;
-    if (s == "0" || s == "false" || s == "no" || s == "off")
-        return false;
-    return std::nullopt;
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view v) {

@@ -2,6 +2,7 @@
 // policies), and the declared guards around a tool call. See guards.hpp.
 #include "guard/guards.hpp"
 
+#include "core/boolean.hpp"
 #include "core/log.hpp"
 #include "guard/texts.hpp"
 #include "redis/client.hpp"
@@ -343,7 +344,7 @@ std::shared_ptr<guard_set> guard_set::with_redis(asio::any_io_executor const& ex
     std::shared_ptr<cache_backend> cache;
     if (opts.cache.near_cache)
         cache = std::make_shared<near_cache_backend>(
-            main, opts.key_prefix + "cache:", opts.cache.near_limits);
+            main, opts.key_prefix + "cache:", opts.cache.near_limits, opts.cache.near_max_copy_age);
     else
         cache = std::make_shared<redis_cache_backend>(main);
     // Without an offline queue a request before the first connection fails: connect now.
@@ -589,12 +590,10 @@ guard_set_from_env(asio::any_io_executor const& ex,
     if (auto r = size("MCPD_CACHE_MAX_BYTES", limits.max_bytes); !r)
         return r.error();
     if (auto near = get("MCPD_NEAR_CACHE"); !near.empty()) {
-        if (near == "true" || near == "on" || near == "1")
-            opts.cache.near_cache = true;
-        else if (near == "false" || near == "off" || near == "0")
-            opts.cache.near_cache = false;
-        else
+        auto on = parse_bool(near);
+        if (!on)
             return invalid("MCPD_NEAR_CACHE: expected on or off, not '" + std::string(near) + "'");
+        opts.cache.near_cache = *on;
     }
     if (use_redis) {
         auto cfg = redis::config_from_env({}, getenv);

@@ -11,6 +11,7 @@
 // query value that could be the password.
 #include "redis/config.hpp"
 
+#include "core/boolean.hpp"
 #include "core/random.hpp"
 #include "redis/error.hpp"
 
@@ -68,14 +69,6 @@ std::optional<std::uint16_t> parse_port(std::string_view s) noexcept {
 
 std::optional<int> parse_db(std::string_view s) noexcept {
     return parse_number<int>(s, 0, std::numeric_limits<int>::max());
-}
-
-std::optional<bool> parse_bool(std::string_view s) noexcept {
-    if (iequals(s, "true") || s == "1")
-        return true;
-    if (iequals(s, "false") || s == "0")
-        return false;
-    return std::nullopt;
 }
 
 // CLIENT SETNAME refuses spaces, newlines and anything outside printable ASCII.
