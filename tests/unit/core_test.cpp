@@ -1,5 +1,6 @@
 // Unit tests for src/core: duration parsing and formatting, the random identifiers and numbers,
 // and mcpd::error / result<T> / mcpd::exception.
+#include "core/boolean.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/hex.hpp"
@@ -82,6 +83,15 @@ TEST(core_duration, format_then_parse_round_trips) {
         ASSERT_TRUE(back.has_value()) << format_duration(d);
         EXPECT_EQ(*back, d);
     }
+}
+
+TEST(core_boolean, parse_bool_takes_every_spelling_in_any_case) {
+    for (auto t : {"1", "true", "TRUE", "True", "yes", "Yes", "on", "ON"})
+        EXPECT_EQ(mcpd::parse_bool(t), std::optional<bool>(true)) << t;
+    for (auto f : {"0", "false", "False", "no", "NO", "off", "Off"})
+        EXPECT_EQ(mcpd::parse_bool(f), std::optional<bool>(false)) << f;
+    for (auto bad : {"", " on", "on ", "2", "y", "n", "truee", "of", "enabled"})
+        EXPECT_EQ(mcpd::parse_bool(bad), std::nullopt) << '"' << bad << '"';
 }
 
 TEST(core_random, alnum_id_has_the_requested_length) {
