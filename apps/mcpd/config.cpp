@@ -708,28 +708,29 @@ serve_args serve_args_from(configuration const& cfg) {
     a.gateway.enabled = cfg.flag("gateway");
     a.gateway.token = cfg.text("gateway-token");
     a.gateway.secret = cfg.text("gateway-secret");
-    a.gateway.allowed_servers = cfg.list("gateway-allowed-servers");
-    a.gateway.allow_private_servers = cfg.flag("gateway-allow-private-servers");
+    a.gateway.manager.allowed_servers = cfg.list("gateway-allowed-servers");
+    a.gateway.manager.allow_private_servers = cfg.flag("gateway-allow-private-servers");
     a.gateway.max_result_bytes =
         static_cast<std::size_t>(*parse_size(cfg.text("gateway-max-result-size")));
-    a.gateway.max_tools = static_cast<std::size_t>(std::stoull(cfg.text("gateway-max-tools")));
-    a.gateway.max_tools_bytes =
+    a.gateway.manager.max_tools =
+        static_cast<std::size_t>(std::stoull(cfg.text("gateway-max-tools")));
+    a.gateway.manager.max_tools_bytes =
         static_cast<std::size_t>(*parse_size(cfg.text("gateway-max-tools-size")));
-    a.gateway.discovery_timeout = *parse_duration(cfg.text("gateway-discovery-timeout"));
+    a.gateway.manager.discovery_timeout = *parse_duration(cfg.text("gateway-discovery-timeout"));
     auto count_of = [&](std::string_view key) {
         return static_cast<std::size_t>(std::stoull(cfg.text(key)));
     };
-    a.gateway.max_sessions_per_identity = count_of("gateway-max-sessions-per-identity");
-    a.gateway.max_live_per_identity = count_of("gateway-max-connections-per-identity");
-    a.gateway.max_live_total = count_of("gateway-max-connections");
+    a.gateway.manager.max_sessions_per_identity = count_of("gateway-max-sessions-per-identity");
+    a.gateway.manager.max_live_per_identity = count_of("gateway-max-connections-per-identity");
+    a.gateway.manager.max_live_total = count_of("gateway-max-connections");
     a.gateway.max_rpcs_per_identity = count_of("gateway-max-rpcs-per-identity");
-    a.gateway.idle_timeout = *parse_duration(cfg.text("gateway-idle-timeout"));
+    a.gateway.manager.idle_timeout = *parse_duration(cfg.text("gateway-idle-timeout"));
     a.gateway.dev = cfg.flag("gateway-dev");
     a.gateway.heartbeat = *parse_duration(cfg.text("gateway-heartbeat"));
-    a.gateway.connect_timeout = *parse_duration(cfg.text("gateway-connect-timeout"));
-    a.gateway.retries = static_cast<unsigned>(std::stoul(cfg.text("gateway-retries")));
-    a.gateway.retry_delay = *parse_duration(cfg.text("gateway-retry-delay"));
-    a.gateway.ping_interval = *parse_duration(cfg.text("gateway-ping-interval"));
+    a.gateway.manager.connect_timeout = *parse_duration(cfg.text("gateway-connect-timeout"));
+    a.gateway.manager.max_retries = static_cast<unsigned>(std::stoul(cfg.text("gateway-retries")));
+    a.gateway.manager.retry_delay = *parse_duration(cfg.text("gateway-retry-delay"));
+    a.gateway.manager.client.ping_interval = *parse_duration(cfg.text("gateway-ping-interval"));
     a.gateway.oauth_client_name = cfg.text("gateway-oauth-client-name");
     a.gateway.oauth_scope = cfg.text("gateway-oauth-scope");
     a.getenv = cfg.as_getenv();

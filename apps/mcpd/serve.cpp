@@ -274,22 +274,9 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     // The MCP client gateway: connections of the web app's users to remote MCP servers, their
     // records in the same storage (restored after a restart, visible to every instance).
     std::unique_ptr<gateway::endpoint> gw_endpoint;
-    gateway::manager_options gmo;
+    gateway::manager_options gmo = a.gateway.manager;
     gmo.client.client_info.name = "mcpd-gateway";
     gmo.client.client_info.version = mcpd::version;
-    gmo.client.ping_interval = a.gateway.ping_interval;
-    gmo.connect_timeout = a.gateway.connect_timeout;
-    gmo.max_retries = a.gateway.retries;
-    gmo.retry_delay = a.gateway.retry_delay;
-    gmo.allowed_servers = a.gateway.allowed_servers;
-    gmo.allow_private_servers = a.gateway.allow_private_servers;
-    gmo.max_tools = a.gateway.max_tools;
-    gmo.max_tools_bytes = a.gateway.max_tools_bytes;
-    gmo.discovery_timeout = a.gateway.discovery_timeout;
-    gmo.max_sessions_per_identity = a.gateway.max_sessions_per_identity;
-    gmo.max_live_per_identity = a.gateway.max_live_per_identity;
-    gmo.max_live_total = a.gateway.max_live_total;
-    gmo.idle_timeout = a.gateway.idle_timeout;
     gmo.has_streams = [&gw_endpoint](std::string const& identity) {
         return gw_endpoint && gw_endpoint->has_streams(identity);
     };
@@ -303,7 +290,8 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     oauth.client_name = a.gateway.oauth_client_name;
     oauth.scope = a.gateway.oauth_scope;
     // The authorization servers a remote server names are reached under the same policy.
-    oauth.http.refuse_address = gateway::server_address_policy(a.gateway.allow_private_servers);
+    oauth.http.refuse_address =
+        gateway::server_address_policy(a.gateway.manager.allow_private_servers);
     oauth.locks = std::shared_ptr<guard::lock_service>(*guards, &(*guards)->locks());
     gmo.oauth = gateway::oauth_authorizers(ex, storage, std::move(oauth));
     gateway::manager gw(ex, storage, gmo, [&gw_endpoint](gateway::event const& ev) {

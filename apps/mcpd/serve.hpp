@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/duration.hpp"
+#include "gateway/manager.hpp"
 #include "server/operations.hpp"
 
 #include <cstdint>
@@ -21,23 +22,14 @@ struct gateway_args {
     bool enabled = true;
     std::string token;  // secret: the trusted backend's token (any identity)
     std::string secret; // secret: the key of per-identity tokens and of the fan-out seal
-    std::vector<std::string> allowed_servers;
-    bool allow_private_servers = false;
+    // The connection manager's settings (server policy, discovery limits, caps, idle timeout,
+    // connect timeout and retries, ping interval), filled from the configuration as they are;
+    // serve adds what only it knows (client info, the endpoint's stream check).
+    gateway::manager_options manager;
     std::size_t max_result_bytes = 16 * 1024 * 1024;
-    std::size_t max_tools = 1000;
-    std::size_t max_tools_bytes = 4 * 1024 * 1024;
-    duration discovery_timeout = std::chrono::seconds(30);
-    std::size_t max_sessions_per_identity = 50;
-    std::size_t max_live_per_identity = 20;
-    std::size_t max_live_total = 1000;
     std::size_t max_rpcs_per_identity = 16;
-    duration idle_timeout = std::chrono::minutes(30);
     bool dev = false;
     duration heartbeat = std::chrono::seconds(30);
-    duration connect_timeout = std::chrono::seconds(15);
-    unsigned retries = 2;
-    duration retry_delay = std::chrono::seconds(1);
-    duration ping_interval{0};
     std::string oauth_client_name = "mcpd";
     std::string oauth_scope;
 };
