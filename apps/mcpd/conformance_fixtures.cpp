@@ -136,6 +136,19 @@ void add_content_tools(server::server& srv) {
                                                     : json::serialize(*token);
             co_return tool_result::text(text);
         });
+    // SEP-1699: the server ends the POST's SSE response mid-call; the answer, sent after that,
+    // reaches the client when it comes back with Last-Event-ID (GET).
+    srv.add_tool(make_tool("test_reconnection",
+                           "Tests SSE stream disconnection and client reconnection (SEP-1699): "
+                           "the server closes the stream mid-call and the result arrives after "
+                           "the client reconnects"),
+                 [](context& ctx, json::object) -> asio::awaitable<tool_result> {
+                     ctx.close_sse_stream();
+                     co_await sleep_ms(100);
+                     co_return tool_result::text(
+                         "Reconnection test completed successfully. If you received this, the "
+                         "client properly reconnected after stream closure.");
+                 });
     srv.add_tool(make_tool("test_logging_tool", "Emits log messages (only when the request asks)"),
                  [](context& ctx, json::object) -> asio::awaitable<tool_result> {
                      ctx.log("info", "Logging tool ran");

@@ -104,6 +104,10 @@ asio::awaitable<guard::rate_decision> context::check_rate_limit(std::string_view
                                                  tool, max, window);
 }
 
+bool context::close_sse_stream() {
+    return related_.end_stream && related_.end_stream();
+}
+
 bool context::send(json::object const& msg) {
     if (related_ && related_(msg))
         return true;

@@ -66,6 +66,14 @@ public:
     // it through.
     void log(std::string_view level, boost::json::value data, std::string_view logger = {});
 
+    // Ends the HTTP response that carries this request's SSE stream now, while the handler
+    // goes on (SEP-1699 polling: a server frees a connection during a long call). The client
+    // reconnects after the stream's retry interval with Last-Event-ID and gets what was sent
+    // since, the answer included. Only where that resumption works: a POST answered as an SSE
+    // stream in a session at 2025-11-25 or later (its first event is the priming one). False
+    // otherwise (JSON answers, stdio, legacy SSE, stateless requests), and nothing changes.
+    bool close_sse_stream();
+
     // A request to the client on this request's channel; the reply's result, or an error.
     boost::asio::awaitable<result<boost::json::value>>
     request(std::string method, boost::json::object params,

@@ -183,6 +183,9 @@ struct post_state {
     std::size_t remaining = 0;
     std::vector<json::object> responses;    // JSON mode: collected answers
     std::shared_ptr<logical_stream> stream; // SSE mode
+    // The POST's own SSE response: the stream's first, which a handler may end early (the
+    // logical stream then goes on without one until the client reconnects).
+    std::shared_ptr<http::sse_stream> response;
     bool batch = false;
 };
 
@@ -433,6 +436,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         ls->conn = new_conn();
         prime(ws, *ls, version);
         post.stream = ls;
+        post.response = ls->conn;
         for (auto const& r : post.responses)
             emit(ws, *ls, r);
         post.responses.clear();
@@ -633,6 +637,19 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             self->emit(ws.get(), *post->stream, msg);
             return true;
         };
+        // SEP-1699: a handler may end the POST's SSE response early; the logical stream goes
+        // on in the event store, and a GET with Last-Event-ID picks it up. Only once the client
+        // has an event id to resume from: the priming event (2025-11-25 on).
+        related.end_stream = [post, ws, version] {
+            auto& ls = post->stream;
+            if (!ls || ls->done || !ws || ws->legacy || version < protocol::v2025_11_25)
+                return false;
+            if (ls->conn) {
+                ls->conn->finish();
+                ls->conn = nullptr;
+            }
+            return true;
+        };
         for (auto& r : requests) {
             if (ws)
                 ++ws->in_flight;
@@ -689,8 +706,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             co_return;
         }
         auto headers = sse_headers(req, sid);
-        auto conn = post->stream->conn;
-        co_await ex.respond_sse(conn, std::move(headers));
+        co_await ex.respond_sse(post->response, std::move(headers));
         // 2026-07-28: a client that closes a request's response stream cancels the request
         // (the way a subscriptions/listen ends). The ephemeral session holds only this POST's.
         if (s->ephemeral && post->remaining > 0)

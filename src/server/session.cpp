@@ -146,7 +146,7 @@ session_manager::forget_idle(duration idle, std::function<bool(std::string const
         auto& s = *it->second;
         if (s.last_used < cutoff && s.in_flight.empty() && s.outgoing.empty() &&
             !(held && held(it->first))) {
-            s.unsolicited = nullptr;
+            s.unsolicited = {};
             out.push_back(it->first);
             it = live_.erase(it);
         } else {
@@ -166,7 +166,7 @@ asio::awaitable<result<void>> session_manager::end(std::string const& id) {
             f->cancelled = true;
             f->signal.emit(asio::cancellation_type::terminal);
         }
-        s->unsolicited = nullptr;
+        s->unsolicited = {};
     }
     co_return co_await records_->remove(id);
 }

@@ -27,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -66,8 +67,25 @@ private:
     std::unordered_map<std::string, boost::json::object> records_;
 };
 
-// Sends one JSON-RPC message toward the client; false when the channel is gone or full.
-using message_sink = std::function<bool(boost::json::object const&)>;
+// The channel toward the client of one request (or of a session's unsolicited messages).
+// Calling it sends one JSON-RPC message; false when the channel is gone or full. Where the
+// transport offers it, end_stream() ends the HTTP response that carries the channel now while
+// the request goes on (SEP-1699 polling): the client comes back with Last-Event-ID and gets
+// the rest, the answer included. False when there is no such response or it cannot be resumed.
+struct message_sink {
+    std::function<bool(boost::json::object const&)> send;
+    std::function<bool()> end_stream;
+
+    message_sink() = default;
+    template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, message_sink> &&
+             std::is_invocable_r_v<bool, F&, boost::json::object const&>)
+        message_sink(F f) // NOLINT(google-explicit-constructor): a sink is written as a lambda
+        : send(std::move(f)) {}
+
+    bool operator()(boost::json::object const& msg) const { return send && send(msg); }
+    explicit operator bool() const noexcept { return static_cast<bool>(send); }
+};
 
 // A client request being served: how to stop it.
 struct in_flight_request {

@@ -37,8 +37,18 @@ int rpc_error_code(http_response const& res) {
 }
 
 json::value body_json(http_response const& res) {
+    std::string_view text = res.body();
+    if (res[bhttp::field::content_type].starts_with("text/event-stream")) {
+        // The answer is the last event with data (one `data:` line: mcpd sends JSON on one).
+        auto at = text.rfind("\ndata: {");
+        auto at_start = text.starts_with("data: {");
+        if (at == std::string_view::npos && !at_start)
+            return nullptr;
+        text = text.substr(at == std::string_view::npos ? 6 : at + 7);
+        text = text.substr(0, text.find('\n'));
+    }
     error_code ec;
-    auto v = json::parse(res.body(), ec);
+    auto v = json::parse(text, ec);
     return ec ? json::value(nullptr) : v;
 }
 

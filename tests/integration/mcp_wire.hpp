@@ -27,7 +27,7 @@ using http_response = bhttp::response<bhttp::string_body>;
 
 // The JSON-RPC error code in an answer's body ({"error":{"code":…}}), or 0 when there is none.
 int rpc_error_code(http_response const& res);
-// The body as JSON (null when it is not JSON).
+// The body as JSON (null when it is not JSON); of an SSE answer, its last event's data.
 boost::json::value body_json(http_response const& res);
 
 class http_client {

@@ -224,7 +224,7 @@ TEST_F(Dispatch, CancelledRequestsGetNoResponse) {
     auto s = open();
     std::optional<std::optional<json::object>> response;
     protocol::request r{json::value(42), "tools/call", json::object{{"name", "slow"}}};
-    auto task = d.handle_request(s, r, nullptr);
+    auto task = d.handle_request(s, r, {});
     asio::co_spawn(io, std::move(task), [&](std::exception_ptr e, std::optional<json::object> v) {
         ASSERT_FALSE(e);
         response = std::move(v);
