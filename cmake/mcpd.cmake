@@ -9,7 +9,8 @@ target_compile_definitions(mcpd_build_settings INTERFACE
   BOOST_BEAST_SEPARATE_COMPILATION
   BOOST_ASIO_NO_DEPRECATED
   BOOST_JSON_NO_LIB
-  BOOST_URL_NO_LIB)
+  BOOST_URL_NO_LIB
+  BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=16)
 if(MCPD_SANITIZE)
   target_compile_options(mcpd_build_settings INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

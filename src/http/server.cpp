@@ -20,6 +20,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <unordered_set>
 
 namespace mcpd::http {
@@ -257,14 +258,29 @@ struct server::state {
     metrics::gauge* connections = nullptr;
     metrics::counter* refused = nullptr;
 
+    // The children of a (method, status) pair, resolved once: with() builds label strings and
+    // takes the family's lock, too much for every request. Methods come from method_label()
+    // and statuses from our own responses, so the map stays small.
+    struct children {
+        metrics::counter* requests;
+        metrics::histogram* duration;
+    };
+    std::map<std::pair<std::string_view, unsigned>, children> resolved;
+
     void count(std::string_view method, status s, double seconds) {
         if (requests == nullptr)
             return;
-        std::vector<std::string> labels{std::string(method),
-                                        std::to_string(static_cast<unsigned>(s))};
-        requests->with(labels).inc();
-        labels.pop_back();
-        durations->with(labels).observe(seconds);
+        auto code = static_cast<unsigned>(s);
+        auto it = resolved.find({method, code});
+        if (it == resolved.end()) {
+            std::vector<std::string> labels{std::string(method), std::to_string(code)};
+            children c{&requests->with(labels), nullptr};
+            labels.pop_back();
+            c.duration = &durations->with(labels);
+            it = resolved.emplace(std::pair{method, code}, c).first;
+        }
+        it->second.requests->inc();
+        it->second.duration->observe(seconds);
     }
 };
 

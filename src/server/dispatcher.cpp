@@ -16,6 +16,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -200,6 +201,8 @@ struct dispatcher::methods {
     std::shared_ptr<session> s;
     protocol::request& req;
     message_sink& related;
+    // The caller's coroutine is bound to this request's cancellation (handle_request's `flight`).
+    std::shared_ptr<in_flight_request> bound;
 
     server::registry& reg() { return d.srv_.reg(); }
     json::object ok(json::value result) { return make_result(req.id, std::move(result)); }
@@ -339,18 +342,25 @@ struct dispatcher::methods {
         co_return ok(json::object{{"_meta", std::move(ended_meta)}});
     }
 
-    // Runs a user handler (as its own coroutine, cancellable) and builds the response.
+    // Runs a user handler, cancellable by flight->signal (in the caller's coroutine when that
+    // is bound to it, else in one of its own), and builds the response.
     template <class Body>
     asio::awaitable<json::object> run_user(std::shared_ptr<in_flight_request> flight, Body body) {
-        context ctx(d.srv_, s, req.id, req.params, related, flight, d.ex_);
+        // The request's params and channel move into the context: nothing uses them after the
+        // handler.
+        context ctx(d.srv_, s, req.id, std::move(req.params), std::move(related), flight, d.ex_);
         // Named, not a temporary inside co_await: see docs/rough_edges.md (GCC 12).
         auto task = [&ctx, &body]() -> asio::awaitable<json::value> {
             co_return co_await body(ctx);
         };
         try {
-            auto v = co_await asio::co_spawn(
-                d.ex_, std::move(task),
-                asio::bind_cancellation_slot(flight->signal.slot(), asio::use_awaitable));
+            json::value v;
+            if (flight == bound)
+                v = co_await body(ctx);
+            else
+                v = co_await asio::co_spawn(
+                    d.ex_, std::move(task),
+                    asio::bind_cancellation_slot(flight->signal.slot(), asio::use_awaitable));
             co_return ok(std::move(v));
         } catch (protocol_error const& e) {
             co_return fail(e.code(), e.what(), e.data());
@@ -600,10 +610,9 @@ void dispatcher::set_metrics(metrics::registry& reg) {
     metrics_ = std::make_unique<dispatch_metrics>(reg);
 }
 
-asio::awaitable<std::optional<json::object>> dispatcher::handle_request(std::shared_ptr<session> s,
-                                                                        protocol::request req,
-                                                                        message_sink related,
-                                                                        std::string request_id) {
+asio::awaitable<std::optional<json::object>>
+dispatcher::handle_request(std::shared_ptr<session> s, protocol::request req, message_sink related,
+                           std::string request_id, std::shared_ptr<in_flight_request> flight) {
     if (request_id.empty())
         request_id = log::new_request_id();
     // The tool, when it is a registered one: its name is a label and goes to the logs.
@@ -616,7 +625,8 @@ asio::awaitable<std::optional<json::object>> dispatcher::handle_request(std::sha
     log::for_request(log::level::debug, request_id, "mcp: {}{}{} (session {})", method,
                      tool.empty() ? "" : " ", tool, session_id);
     metrics::stopwatch watch;
-    auto response = co_await serve(std::move(s), std::move(req), std::move(related));
+    auto response =
+        co_await serve(std::move(s), std::move(req), std::move(related), std::move(flight));
     auto outcome = request_outcome(response, method == "tools/call");
     auto seconds = watch.seconds();
     if (metrics_)
@@ -627,10 +637,11 @@ asio::awaitable<std::optional<json::object>> dispatcher::handle_request(std::sha
 }
 
 asio::awaitable<std::optional<json::object>>
-dispatcher::serve(std::shared_ptr<session> s, protocol::request req, message_sink related) {
+dispatcher::serve(std::shared_ptr<session> s, protocol::request req, message_sink related,
+                  std::shared_ptr<in_flight_request> bound) {
     auto const& method = req.method;
     bool stateless = s->ephemeral;
-    methods m{*this, s, req, related};
+    methods m{*this, s, req, related, bound};
 
     if (stateless && session_only(method))
         co_return m.fail(code::method_not_found,
@@ -666,6 +677,8 @@ dispatcher::serve(std::shared_ptr<session> s, protocol::request req, message_sin
         response = m.subscribe(method == "resources/subscribe");
         save = true;
     } else if (method == "subscriptions/listen" && stateless) {
+        // Its own signal even when the caller's coroutine is bound: the wait below binds the
+        // signal's one slot itself.
         auto flight = std::make_shared<in_flight_request>();
         auto key = id_key(req.id);
         s->in_flight[key] = flight;
@@ -676,7 +689,7 @@ dispatcher::serve(std::shared_ptr<session> s, protocol::request req, message_sin
             co_return std::nullopt;
     } else if (method == "tools/call" || method == "resources/read" || method == "prompts/get" ||
                method == "completion/complete") {
-        auto flight = std::make_shared<in_flight_request>();
+        auto flight = bound ? bound : std::make_shared<in_flight_request>();
         auto key = id_key(req.id);
         s->in_flight[key] = flight;
         if (method == "tools/call")
@@ -691,6 +704,10 @@ dispatcher::serve(std::shared_ptr<session> s, protocol::request req, message_sin
             s->in_flight.erase(it);
         if (flight->cancelled)
             co_return std::nullopt; // the spec: no response to a cancelled request
+        // A cancellation that came too late to stop the handler must not fail what follows in
+        // the caller's coroutine (Asio makes every later co_await throw once it was cancelled).
+        if (bound)
+            co_await asio::this_coro::reset_cancellation_state();
     } else {
         response = m.fail(code::method_not_found, "Method not found: " + method);
     }

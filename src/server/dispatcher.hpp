@@ -42,9 +42,14 @@ public:
 
     // The response (a result or an error), or nullopt when the client cancelled the request.
     // `request_id` names it in the logs (empty: a new one).
+    //
+    // `flight`, when given, is the request's cancellation, and the caller runs this call as a
+    // coroutine of its own (co_spawn) whose cancellation slot it bound to flight->signal: a
+    // user handler then runs in that coroutine. Without it, a handler gets a coroutine of its
+    // own to be cancellable in (a co_spawn more per request).
     boost::asio::awaitable<std::optional<boost::json::object>>
     handle_request(std::shared_ptr<session> s, protocol::request req, message_sink related,
-                   std::string request_id = {});
+                   std::string request_id = {}, std::shared_ptr<in_flight_request> flight = {});
     boost::asio::awaitable<void> handle_notification(std::shared_ptr<session> s,
                                                      protocol::notification n);
     // A reply from the client to one of our requests (a response or an error response).
@@ -73,7 +78,8 @@ public:
 private:
     struct methods;
     boost::asio::awaitable<std::optional<boost::json::object>>
-    serve(std::shared_ptr<session> s, protocol::request req, message_sink related);
+    serve(std::shared_ptr<session> s, protocol::request req, message_sink related,
+          std::shared_ptr<in_flight_request> bound);
 
     // An open subscriptions/listen request (2026-07-28): the notification types it asked for
     // and the stream they go to, each stamped with its subscription id (the request's id).

@@ -12,6 +12,7 @@
 #include "protocol/jsonrpc.hpp"
 #include "protocol/version.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -654,20 +655,28 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             if (ws)
                 ++ws->in_flight;
             ++in_flight;
-            auto task = [self, s, ws, post, related, rid = ex.request_id(),
+            // Each request is a coroutine of its own (a batch's run side by side, and the POST
+            // may turn into a stream while they run), bound to the request's cancellation so
+            // that its handler needs no coroutine more.
+            auto flight = std::make_shared<in_flight_request>();
+            auto task = [self, s, ws, post, related, flight, rid = ex.request_id(),
                          r = std::move(r)]() mutable -> asio::awaitable<void> {
                 std::optional<json::object> response;
+                auto id = r.id;
                 try {
-                    response = co_await self->disp.handle_request(s, std::move(r), related, rid);
+                    response = co_await self->disp.handle_request(s, std::move(r),
+                                                                  std::move(related), rid, flight);
                 } catch (std::exception const& e) {
-                    response = protocol::make_error(r.id, code::internal_error, e.what());
+                    response = protocol::make_error(id, code::internal_error, e.what());
                 }
                 if (ws)
                     --ws->in_flight;
                 --self->in_flight;
                 self->answered(*post, ws.get(), std::move(response));
             };
-            asio::co_spawn(ex.executor(), std::move(task), asio::detached);
+            auto& slot_signal = flight->signal;
+            asio::co_spawn(ex.executor(), std::move(task),
+                           asio::bind_cancellation_slot(slot_signal.slot(), asio::detached));
         }
         if (requests.empty())
             post->remaining = 0;

@@ -5,6 +5,7 @@
 #include "core/wakeup.hpp"
 #include "protocol/jsonrpc.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -136,12 +137,15 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                     stateless_key = json::serialize(r->id);
                     stateless_in_flight[stateless_key] = target;
                 }
-                auto task = [self, target, sink, batch, stateless_key,
+                // Bound to the request's cancellation: its handler runs in this coroutine.
+                auto flight = std::make_shared<in_flight_request>();
+                auto task = [self, target, sink, batch, stateless_key, flight,
                              r = std::move(*r)]() mutable -> asio::awaitable<void> {
                     std::optional<json::object> response;
                     auto id = r.id;
                     try {
-                        response = co_await self->disp.handle_request(target, std::move(r), sink);
+                        response = co_await self->disp.handle_request(target, std::move(r), sink,
+                                                                      {}, flight);
                     } catch (std::exception const& e) {
                         response =
                             protocol::make_error(id, protocol::code::internal_error, e.what());
@@ -160,7 +164,9 @@ struct stdio_transport::impl : std::enable_shared_from_this<impl> {
                     if (--self->in_flight == 0)
                         self->idle.notify();
                 };
-                asio::co_spawn(ex, std::move(task), asio::detached);
+                auto& slot_signal = flight->signal;
+                asio::co_spawn(ex, std::move(task),
+                               asio::bind_cancellation_slot(slot_signal.slot(), asio::detached));
             } else if (auto target = stateless_target(m)) {
                 co_await disp.handle_notification(target, std::get<protocol::notification>(m));
             } else if (auto reply = co_await disp.handle_non_request(sess, std::move(m))) {
