@@ -2,6 +2,7 @@
 #include "client/oauth_detail.hpp"
 
 #include "client/oauth.hpp"
+#include "core/ascii.hpp"
 #include "core/hex.hpp"
 #include "core/random.hpp"
 
@@ -23,13 +24,6 @@ namespace mcpd::client::oauth::detail {
 namespace json = boost::json;
 
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
 
 // RFC 9110 tchar.
 bool is_tchar(char c) {
@@ -110,7 +104,7 @@ std::vector<challenge> parse_www_authenticate(std::string_view header) {
         if (scheme.empty())
             return out; // not a challenge: stop, keep what came before
         challenge ch;
-        ch.scheme = lower(scheme);
+        ch.scheme = ascii_lower(scheme);
         c.skip_ws();
         // token68 (e.g. "Basic dXNlcjpwYXNz" or "Negotiate abc=="): no '=' right after a name.
         if (!c.done() && c.peek() != ',') {
@@ -162,7 +156,7 @@ std::vector<challenge> parse_www_authenticate(std::string_view header) {
                 } else {
                     value = std::string(c.token());
                 }
-                ch.params.emplace(lower(pname), std::move(value));
+                ch.params.emplace(ascii_lower(pname), std::move(value));
                 c.skip_ws();
                 if (c.done())
                     break;
@@ -263,8 +257,8 @@ std::vector<std::string> authorization_server_metadata_urls(http::url const& iss
 
 std::string canonical_resource(http::url const& server) {
     http::url u = server;
-    u.scheme = lower(u.scheme);
-    u.host = lower(u.host);
+    u.scheme = ascii_lower(u.scheme);
+    u.host = ascii_lower(u.host);
     std::string text = u.origin();
     auto path = path_of(u); // RFC 8707 §2: the resource has no query
     if (path != "/")
@@ -273,8 +267,8 @@ std::string canonical_resource(http::url const& server) {
 }
 
 bool resource_covers(http::url const& resource, http::url const& server) {
-    if (lower(resource.scheme) != lower(server.scheme) ||
-        lower(resource.host) != lower(server.host) || resource.port != server.port)
+    if (ascii_lower(resource.scheme) != ascii_lower(server.scheme) ||
+        ascii_lower(resource.host) != ascii_lower(server.host) || resource.port != server.port)
         return false;
     auto rpath = without_trailing_slash(path_of(resource));
     auto spath = without_trailing_slash(path_of(server));
@@ -351,7 +345,7 @@ result<json::object> parse_token_response(std::string_view body, std::int64_t no
     auto const* type = tokens.if_contains("token_type");
     if (type == nullptr || !type->is_string())
         return bad("no token_type");
-    if (lower(type->get_string()) != "bearer")
+    if (ascii_lower(type->get_string()) != "bearer")
         return bad("token_type " + std::string(type->get_string()).substr(0, 64) +
                    " is not Bearer");
     for (auto const* name : {"refresh_token", "scope", "id_token"}) {
@@ -447,9 +441,9 @@ bool refresh_due(json::object const& tokens, std::int64_t now_ms, std::int64_t r
 }
 
 bool secure_endpoint(http::url const& u) {
-    if (lower(u.scheme) == "https")
+    if (ascii_lower(u.scheme) == "https")
         return true;
-    auto host = lower(u.host);
+    auto host = ascii_lower(u.host);
     if (host == "localhost" || host == "::1")
         return true;
     // 127.0.0.0/8, written as a dotted quad.

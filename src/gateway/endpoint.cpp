@@ -2,6 +2,7 @@
 // identity's streams and the Redis fan-out. See endpoint.hpp.
 #include "gateway/endpoint.hpp"
 
+#include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
 #include "gateway/manager.hpp"
@@ -31,13 +32,6 @@ namespace json = boost::json;
 namespace bhttp = boost::beast::http;
 
 namespace {
-
-std::string lower_text(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
 
 std::string timestamp_json() {
     return json::serialize(json::object{{"timestamp", unix_time_ms()}});
@@ -210,11 +204,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         auto const& req = x.req();
         auto authz = std::string_view(req[bhttp::field::authorization]);
         constexpr std::string_view bearer = "Bearer ";
-        if (authz.size() > bearer.size() &&
-            std::equal(bearer.begin(), bearer.end(), authz.begin(), [](char a, char b) {
-                return std::tolower(static_cast<unsigned char>(a)) ==
-                       std::tolower(static_cast<unsigned char>(b));
-            }))
+        if (authz.size() > bearer.size() && istarts_with(authz, bearer))
             return authz.substr(bearer.size());
         return std::string_view(req["X-Gateway-Token"]);
     }
@@ -251,8 +241,8 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         if (!opts.origins.allowed_hosts.empty() || !opts.origins.allowed_origins.empty())
             if (http::origin_allowed(opts.origins, origin))
                 return true;
-        auto host = lower_text(std::string_view(x.req()[bhttp::field::host]));
-        auto o = lower_text(origin);
+        auto host = ascii_lower(std::string_view(x.req()[bhttp::field::host]));
+        auto o = ascii_lower(origin);
         return !host.empty() && (o == "http://" + host || o == "https://" + host);
     }
 

@@ -1,6 +1,7 @@
 // gateway/manager.cpp — the multi-session manager. See manager.hpp.
 #include "gateway/manager.hpp"
 
+#include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "http/client.hpp"
@@ -77,13 +78,6 @@ std::string text_field(json::object const& o, std::string_view name) {
     return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 // What the browser reads: the server's own words when there are some.
 std::string describe(error const& e) {
     return e.message();
@@ -115,16 +109,10 @@ std::string server_not_allowed(std::vector<std::string> const& allowed, std::str
     auto parsed = http::parse_url(url);
     if (!parsed)
         return "serverUrl is not a valid URL";
-    auto lower = [](std::string_view t) {
-        std::string o(t);
-        for (auto& c : o)
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return o;
-    };
-    auto host = lower(parsed->host);
-    auto whole = lower(url);
+    auto host = ascii_lower(parsed->host);
+    auto whole = ascii_lower(url);
     for (auto const& entry : allowed) {
-        auto pattern = lower(entry);
+        auto pattern = ascii_lower(entry);
         if (pattern.find("://") != std::string::npos) {
             // A URL prefix: it must end at a boundary of the URL (no "https://a.com" matching
             // "https://a.com.evil.example").

@@ -1,6 +1,8 @@
 // http/client.cpp — connections, the pool, requests and streamed bodies. See client.hpp.
 #include "http/client.hpp"
 
+#include "core/ascii.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -83,15 +85,8 @@ public:
 
 #pragma GCC diagnostic pop
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 result<url> from_view(boost::urls::url_view const& u, std::string_view text) {
-    auto scheme = lower(u.scheme());
+    auto scheme = ascii_lower(u.scheme());
     if (!u.has_scheme() || !u.has_authority() || u.encoded_host().empty())
         return error{client_errc::invalid_url, std::string(text)};
     if (scheme != "http" && scheme != "https")
@@ -357,7 +352,7 @@ std::string client_response::media_type() const {
         v.remove_suffix(1);
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
         v.remove_prefix(1);
-    return lower(v);
+    return ascii_lower(v);
 }
 
 bool client_response::body_done() const noexcept {

@@ -1,6 +1,8 @@
 // http/policy.cpp — Host and Origin checks. See policy.hpp.
 #include "http/policy.hpp"
 
+#include "core/ascii.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -8,16 +10,9 @@ namespace mcpd::http {
 
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 bool listed(std::vector<std::string> const& list, std::string_view value) {
     return std::any_of(list.begin(), list.end(),
-                       [&](std::string const& e) { return e == "*" || lower(e) == value; });
+                       [&](std::string const& e) { return e == "*" || iequals(e, value); });
 }
 
 } // namespace
@@ -30,12 +25,16 @@ bool is_loopback_host(std::string_view host) {
 
 origin_policy origin_policy::for_bind_address(std::string_view bind_host) {
     origin_policy p;
-    if (is_loopback_host(lower(bind_host)))
+    if (is_loopback_host(ascii_lower(bind_host)))
         p.allowed_hosts = {"localhost", "127.0.0.1", "::1"};
     return p;
 }
 
-std::string host_of(std::string_view h) {
+namespace {
+
+// The host of a Host header as written (no port, no brackets, no surrounding blanks); empty
+// when it is malformed.
+std::string_view host_part(std::string_view h) {
     while (!h.empty() && (h.back() == ' ' || h.back() == '\t'))
         h.remove_suffix(1);
     while (!h.empty() && (h.front() == ' ' || h.front() == '\t'))
@@ -44,25 +43,31 @@ std::string host_of(std::string_view h) {
         auto end = h.find(']');
         if (end == std::string_view::npos)
             return {};
-        return lower(h.substr(1, end - 1));
+        return h.substr(1, end - 1);
     }
     auto colon = h.rfind(':');
     if (colon != std::string_view::npos)
         h = h.substr(0, colon);
-    return lower(h);
+    return h;
+}
+
+} // namespace
+
+std::string host_of(std::string_view h) {
+    return ascii_lower(host_part(h));
 }
 
 bool host_allowed(origin_policy const& p, std::string_view host_header) {
     if (p.allowed_hosts.empty())
         return true;
-    auto host = host_of(host_header);
+    auto host = host_part(host_header); // compared ignoring case: no lowered copy
     return !host.empty() && listed(p.allowed_hosts, host);
 }
 
 bool origin_allowed(origin_policy const& p, std::string_view origin_header) {
     if (origin_header.empty() || (p.allowed_hosts.empty() && p.allowed_origins.empty()))
         return true;
-    auto origin = lower(origin_header);
+    auto origin = ascii_lower(origin_header);
     if (listed(p.allowed_origins, origin))
         return true;
     // An Origin is scheme "://" host [":" port] and nothing else (RFC 6454), read by hand:
@@ -112,7 +117,7 @@ std::string refused_extra_header(std::string_view name, std::string_view value) 
         "keep-alive",   "proxy-connection", "trailer",
         "expect",       "mcp-session-id",   "mcp-protocol-version",
         "last-event-id"};
-    auto lowered = lower(name);
+    auto lowered = ascii_lower(name);
     for (auto r : reserved)
         if (lowered == r)
             return "header " + std::string(name) +

@@ -7,6 +7,7 @@
 // Last-Event-ID gets the rest from the store and the stream's future events.
 #include "server/http_transport.hpp"
 
+#include "core/ascii.hpp"
 #include "core/duration.hpp"
 #include "core/log.hpp"
 #include "protocol/jsonrpc.hpp"
@@ -93,13 +94,14 @@ std::string_view trim(std::string_view v) {
 
 // Whether an Accept header lists a media type (or a wildcard covering it).
 bool accepts(std::string_view accept, std::string_view type) {
-    auto slash = type.find('/');
-    auto family = std::string(type.substr(0, slash)) + "/*";
+    auto family = type.substr(0, type.find('/') + 1); // "text/" of "text/event-stream"
     while (!accept.empty()) {
         auto comma = accept.find(',');
         auto item = trim(accept.substr(0, comma));
         item = trim(item.substr(0, item.find(';')));
-        if (item == type || item == "*/*" || item == family)
+        // Media types are case-insensitive (RFC 9110 8.3.1).
+        if (iequals(item, type) || item == "*/*" ||
+            (item.size() == family.size() + 1 && item.back() == '*' && istarts_with(item, family)))
             return true;
         if (comma == std::string_view::npos)
             break;

@@ -1,5 +1,6 @@
 // Unit tests for src/core: duration parsing and formatting, the random identifiers and numbers,
 // and mcpd::error / result<T> / mcpd::exception.
+#include "core/ascii.hpp"
 #include "core/boolean.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
@@ -92,6 +93,20 @@ TEST(core_boolean, parse_bool_takes_every_spelling_in_any_case) {
         EXPECT_EQ(mcpd::parse_bool(f), std::optional<bool>(false)) << f;
     for (auto bad : {"", " on", "on ", "2", "y", "n", "truee", "of", "enabled"})
         EXPECT_EQ(mcpd::parse_bool(bad), std::nullopt) << '"' << bad << '"';
+}
+
+TEST(core_ascii, case_is_ignored_for_a_to_z_only) {
+    EXPECT_EQ(mcpd::ascii_lower("Text/Event-STREAM 09_@[`{"), "text/event-stream 09_@[`{");
+    EXPECT_TRUE(mcpd::iequals("Application/JSON", "application/json"));
+    EXPECT_TRUE(mcpd::iequals("", ""));
+    EXPECT_FALSE(mcpd::iequals("application/json", "application/jso"));
+    EXPECT_FALSE(mcpd::iequals("@", "`")); // 0x40 and 0x60: not letters
+    EXPECT_FALSE(mcpd::iequals("[", "{"));
+    // Bytes above ASCII are compared as they are (no locale).
+    EXPECT_FALSE(mcpd::iequals("\xc3\x89", "\xc3\xa9"));
+    EXPECT_TRUE(mcpd::istarts_with("Bearer abc", "bearer "));
+    EXPECT_FALSE(mcpd::istarts_with("Bear", "bearer "));
+    static_assert(mcpd::iequals("MCP", "mcp"));
 }
 
 TEST(core_random, alnum_id_has_the_requested_length) {
