@@ -35,7 +35,7 @@ int main() {
     server::http_transport mcp(disp, {}, io.get_executor()); // /mcp, /sse, /messages
     http::server http(io.get_executor(), [&](http::exchange& x) -> boost::asio::awaitable<void> {
         if (!co_await mcp.handle(x))
-            co_await x.respond(http::make_response(x.req(), http::status::not_found, "no"));
+            co_await x.respond(http::make_response(http::status::not_found, "no"));
     });
     http.listen("127.0.0.1", 3000).value();
     http.start();

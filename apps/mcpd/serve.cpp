@@ -367,14 +367,12 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
             co_return;
         if (co_await transport.handle(x))
             co_return;
-        auto res = http::make_response(x.req(), http::status::not_found, "Not found");
+        auto res = http::make_response(http::status::not_found, "Not found");
         co_await x.respond(std::move(res));
     };
     auto error_page = [](http::status s, std::string_view message) {
-        http::request dummy;
-        dummy.version(11);
         auto body = json::serialize(protocol_error_body(message));
-        return http::make_response(dummy, s, std::move(body), "application/json");
+        return http::make_response(s, std::move(body), "application/json");
     };
     // Shutdown: the first signal drains, the second one exits now. Installed before the
     // "serving" line, so a signal sent as soon as it appears is handled.

@@ -222,9 +222,8 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                 return true;
         }
         auto const& req = x.req();
-        bool proxied = req.find(bhttp::field::forwarded) != req.end() ||
-                       req.find("X-Forwarded-For") != req.end() ||
-                       req.find("X-Real-IP") != req.end();
+        bool proxied =
+            req.has(bhttp::field::forwarded) || req.has("X-Forwarded-For") || req.has("X-Real-IP");
         return opts.allow_loopback_dev && opts.bind_is_loopback && !proxied &&
                http::is_loopback_host(x.remote_address());
     }
@@ -255,7 +254,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
     }
 
     http::response json_response(http::exchange& x, http::status s, json::object const& body) {
-        auto res = http::make_response(x.req(), s, json::serialize(body), "application/json");
+        auto res = http::make_response(s, json::serialize(body), "application/json");
         bhttp::fields extra;
         add_cors(x, extra);
         for (auto const& f : extra)
@@ -283,7 +282,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             co_return;
         }
         if (req.method() == bhttp::verb::options) {
-            auto res = http::make_response(req, http::status::no_content, "");
+            auto res = http::make_response(http::status::no_content, "");
             bhttp::fields extra;
             add_cors(x, extra);
             for (auto const& f : extra)

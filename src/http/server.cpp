@@ -1,5 +1,5 @@
-// http/server.cpp — the accept loop, the per-connection request loop and SSE responses.
-// See server.hpp.
+// http/server.cpp — the accept loop, the per-connection request loop, SSE responses and the
+// deadline sweep. See server.hpp.
 #include "http/server.hpp"
 
 #include "core/log.hpp"
@@ -14,9 +14,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -29,6 +28,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
 using boost::system::error_code;
+using clock = std::chrono::steady_clock;
 
 namespace {
 auto use_ec(error_code& ec) {
@@ -69,9 +69,28 @@ std::string_view method_label(bhttp::verb v) {
 }
 
 // The path without the query (queries may carry session ids: they stay out of logs).
-std::string_view path_of(request const& req) {
-    auto t = std::string_view(req.target());
+std::string_view path_of(server_request const& req) {
+    auto t = req.target();
     return t.substr(0, t.find('?'));
+}
+
+// The start line of a response, "HTTP/1.1 200 OK\r\n".
+void append_status_line(std::string& out, unsigned version, unsigned code,
+                        std::string_view reason) {
+    out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    std::array<char, 8> digits{};
+    auto end = std::to_chars(digits.data(), digits.data() + digits.size(), code).ptr;
+    out.append(digits.data(), end);
+    out += ' ';
+    out += reason;
+    out += "\r\n";
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
 }
 
 // A response head as text: start line, fields and the blank line, with room for `then` more
@@ -84,19 +103,9 @@ std::string head_text(bhttp::response<Body> const& head, std::size_t then = 0) {
         reason = bhttp::obsolete_reason(head.result());
     std::string out;
     out.reserve(128 + then);
-    out += head.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    std::array<char, 8> code{};
-    auto end = std::to_chars(code.data(), code.data() + code.size(), head.result_int()).ptr;
-    out.append(code.data(), end);
-    out += ' ';
-    out += reason;
-    out += "\r\n";
-    for (auto const& f : head) {
-        out += f.name_string();
-        out += ": ";
-        out += f.value();
-        out += "\r\n";
-    }
+    append_status_line(out, head.version(), head.result_int(), reason);
+    for (auto const& f : head)
+        append_field(out, f.name_string(), f.value());
     out += "\r\n";
     return out;
 }
@@ -115,124 +124,11 @@ void append_chunk(std::string& out, std::string_view data) {
 }
 } // namespace
 
-response make_response(request const& req, status s, std::string body,
-                       std::string_view content_type) {
-    response res{s, req.version()};
+response make_response(status s, std::string body, std::string_view content_type) {
+    response res{s, 11};
     res.set(bhttp::field::content_type, content_type);
     res.body() = std::move(body);
     return res;
-}
-
-asio::any_io_executor exchange::executor() const {
-    return stream_.get_executor();
-}
-
-asio::awaitable<void> exchange::respond(response res) {
-    responded_ = true;
-    status_ = res.result();
-    res.version(req_.version());
-    res.set("X-Request-Id", id_);
-    res.keep_alive(keep_alive_ && req_.keep_alive() && !draining_);
-    keep_alive_ = res.keep_alive();
-    res.prepare_payload();
-    // One contiguous buffer: cheaper to write than Beast's serializer's buffer sequences.
-    std::string out = head_text(res, res.body().size());
-    out += res.body();
-    error_code ec;
-    stream_.expires_after(limits_.write_timeout);
-    co_await asio::async_write(stream_, asio::buffer(out), use_ec(ec));
-    stream_.expires_never();
-    if (ec)
-        keep_alive_ = false;
-}
-
-asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
-                                            bhttp::fields extra) {
-    responded_ = true;
-    status_ = status::ok;
-    bhttp::response<bhttp::empty_body> head{status::ok, req_.version()};
-    for (auto const& f : extra)
-        head.set(f.name_string(), f.value());
-    head.set(bhttp::field::content_type, "text/event-stream");
-    head.set(bhttp::field::cache_control, "no-cache");
-    head.set("X-Request-Id", id_);
-    head.keep_alive(keep_alive_ && req_.keep_alive() && !draining_);
-    keep_alive_ = head.keep_alive();
-    head.chunked(true);
-
-    // Each write sends everything queued by then: the head with the first events, and the last
-    // chunk with the last events, so that a quick answer costs one or two sends, not one per
-    // piece.
-    std::string out = head_text(head);
-    std::string events;
-    error_code ec;
-    if (on_sse_head_)
-        on_sse_head_(); // the response is decided: SSE (metrics time the request to here)
-
-    // While the stream waits for events, a read on the socket tells us when the client goes
-    // away (EOF or reset): an idle stream would otherwise never notice. Started at the first
-    // wait (a stream that ends at once needs none).
-    struct probe_state {
-        bool done = false;
-        bool got_data = false;
-        std::array<char, 256> buf{};
-    };
-    std::shared_ptr<probe_state> probe;
-
-    // The stream's writers (a POST's request handlers) were usually started just before: one
-    // turn of the event loop lets a quick one finish, and its answer then goes out with the head
-    // and the last chunk in a single write, with no watch on the socket needed.
-    co_await asio::post(stream_.get_executor(), asio::use_awaitable);
-
-    bool clean_end = false;
-    for (;;) {
-        auto const state = stream->current();
-        if (state != sse_stream::state::closed) {
-            stream->take(events);
-            append_chunk(out, events);
-            if (state == sse_stream::state::finishing)
-                out += "0\r\n\r\n"; // push() refuses events once finishing: this is the end
-        }
-        if (!out.empty()) {
-            stream_.expires_after(limits_.write_timeout);
-            co_await asio::async_write(stream_, asio::buffer(out), use_ec(ec));
-            stream_.expires_never();
-            if (ec)
-                break;
-            out.clear();
-        }
-        if (state == sse_stream::state::closed)
-            break;
-        if (state == sse_stream::state::finishing) {
-            clean_end = true;
-            break;
-        }
-        if (!probe) {
-            probe = std::make_shared<probe_state>();
-            stream_.socket().async_read_some(
-                asio::buffer(probe->buf), [probe, stream](error_code const& rec, std::size_t n) {
-                    if (probe->done)
-                        return;
-                    if (!rec && n > 0) {
-                        probe->got_data = true; // a pipelined request: cannot serve it mid-stream
-                        return;
-                    }
-                    stream->close();
-                });
-        }
-        co_await stream->wait();
-    }
-    if (probe)
-        probe->done = true;
-    if (!clean_end || (probe && probe->got_data)) {
-        keep_alive_ = false;
-        error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    } else if (probe) {
-        error_code ignored;
-        stream_.socket().cancel(ignored); // the probe read
-    }
-    stream->writer_done();
 }
 
 struct server::state {
@@ -241,16 +137,18 @@ struct server::state {
         , on_request(std::move(h))
         , lim(l)
         , page(std::move(p))
-        , acceptor(ex) {}
+        , acceptor(ex)
+        , sweep_timer(ex) {}
 
     asio::any_io_executor ex;
     handler on_request;
     limits lim;
     error_page page;
     tcp::acceptor acceptor;
-    std::unordered_set<beast::tcp_stream*> open;
-    std::unordered_set<beast::tcp_stream*> idle; // waiting for a request's first byte
+    asio::steady_timer sweep_timer;
+    std::unordered_set<connection*> open;
     bool draining = false;
+    bool stopped = false; // the server is gone: the sweep ends
 
     // Set by set_metrics(); null: not measured.
     metrics::counter_family* requests = nullptr;
@@ -282,25 +180,40 @@ struct server::state {
         it->second.requests->inc();
         it->second.duration->observe(seconds);
     }
+
+    // How often deadlines are checked: a quarter of the shortest limit, within 5 ms .. 1 s, so
+    // that a timeout fires at most a quarter late.
+    [[nodiscard]] duration sweep_interval() const {
+        auto shortest = std::min({lim.request_timeout, lim.idle_timeout, lim.write_timeout});
+        return std::clamp<duration>(shortest / 4, std::chrono::milliseconds(5),
+                                    std::chrono::seconds(1));
+    }
+    void sweep();
+};
+
+// What a connection is waiting for; each phase but `serving` has a deadline.
+enum class phase {
+    idle,    // the first byte of the next request (idle_timeout)
+    reading, // the rest of the request (request_timeout from its first byte)
+    serving, // the handler (no deadline of ours; SSE streams wait here between writes)
+    writing, // one write to the client (write_timeout)
 };
 
 class connection {
 public:
     connection(std::shared_ptr<server::state> st, tcp::socket sock)
         : st_(std::move(st))
-        , stream_(std::move(sock))
-        , request_deadline_(stream_.get_executor()) {
+        , socket_(std::move(sock)) {
         error_code ec;
-        auto ep = stream_.socket().remote_endpoint(ec);
+        auto ep = socket_.remote_endpoint(ec);
         if (!ec)
             remote_ = ep.address().to_string();
-        st_->open.insert(&stream_);
+        st_->open.insert(this);
         if (st_->connections)
             st_->connections->inc();
     }
     ~connection() {
-        st_->open.erase(&stream_);
-        st_->idle.erase(&stream_);
+        st_->open.erase(this);
         if (st_->connections)
             st_->connections->dec();
     }
@@ -309,32 +222,214 @@ public:
 
     asio::awaitable<void> run();
 
+    // Called by the sweep: ends what the connection waits for when its deadline has passed.
+    void check_deadline(clock::time_point now) {
+        if (phase_ != phase::serving && now >= deadline_ && !timed_out_) {
+            timed_out_ = true;
+            error_code ignored;
+            socket_.cancel(ignored);
+        }
+    }
+    // Draining: an idle connection ends now.
+    void end_if_idle() {
+        if (phase_ == phase::idle) {
+            error_code ignored;
+            socket_.cancel(ignored);
+        }
+    }
+    void close() {
+        error_code ignored;
+        socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        socket_.close(ignored);
+    }
+
 private:
+    friend class exchange;
+    void enter(phase p, duration limit) {
+        phase_ = p;
+        deadline_ = clock::now() + limit;
+    }
+    // One buffer to the client within write_timeout; false when it failed (the connection is
+    // then not kept).
+    asio::awaitable<bool> write(std::string_view bytes);
     asio::awaitable<void> send_error(status s, std::string_view message);
 
     std::shared_ptr<server::state> st_;
-    beast::tcp_stream stream_;
+    tcp::socket socket_;
     beast::flat_buffer buffer_;
+    server_request req_; // reused: its buffers keep their capacity from request to request
     std::string remote_;
-    asio::steady_timer request_deadline_;
-    std::uint64_t request_reads_ = 0;
-    bool reading_request_ = false;
-    bool request_timed_out_ = false;
+    phase phase_ = phase::idle;
+    clock::time_point deadline_ = clock::time_point::max();
+    bool timed_out_ = false;
 };
 
+void server::state::sweep() {
+    auto now = clock::now();
+    // check_deadline only cancels socket operations (their handlers run later): no connection
+    // leaves the set while it is walked.
+    for (auto* c : open)
+        c->check_deadline(now);
+}
+
+asio::awaitable<bool> connection::write(std::string_view bytes) {
+    auto const before = phase_;
+    enter(phase::writing, st_->lim.write_timeout);
+    error_code ec;
+    co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_ec(ec));
+    phase_ = before;
+    if (timed_out_) {
+        timed_out_ = false;
+        ec = beast::error::timeout;
+    }
+    co_return !ec;
+}
+
+std::string const& exchange::remote_address() const noexcept {
+    return conn_.remote_;
+}
+
+asio::any_io_executor exchange::executor() const {
+    return conn_.socket_.get_executor();
+}
+
+asio::awaitable<void> exchange::respond(response res) {
+    responded_ = true;
+    status_ = res.result();
+    res.version(req_.version());
+    res.set("X-Request-Id", id_);
+    res.keep_alive(keep_alive_ && req_.keep_alive() && !conn_.st_->draining);
+    keep_alive_ = res.keep_alive();
+    res.prepare_payload();
+    // One contiguous buffer: cheaper to write than Beast's serializer's buffer sequences.
+    std::string out = head_text(res, res.body().size());
+    out += res.body();
+    if (!co_await conn_.write(out))
+        keep_alive_ = false;
+}
+
+asio::awaitable<void> exchange::respond(status s, std::string_view content_type,
+                                        std::string_view body, std::span<field const> fields) {
+    responded_ = true;
+    status_ = s;
+    keep_alive_ = keep_alive_ && req_.keep_alive() && !conn_.st_->draining;
+    std::string out;
+    out.reserve(160 + body.size());
+    append_status_line(out, req_.version(), static_cast<unsigned>(s), bhttp::obsolete_reason(s));
+    append_field(out, "Content-Type", content_type);
+    for (auto const& [name, value] : fields)
+        append_field(out, name, value);
+    append_field(out, "X-Request-Id", id_);
+    // What Beast's keep_alive() writes: HTTP/1.1 says only close, HTTP/1.0 only keep-alive.
+    if (req_.version() == 10 && keep_alive_)
+        append_field(out, "Connection", "keep-alive");
+    else if (req_.version() != 10 && !keep_alive_)
+        append_field(out, "Connection", "close");
+    std::array<char, 24> length{};
+    auto end = std::to_chars(length.data(), length.data() + length.size(), body.size()).ptr;
+    append_field(out, "Content-Length", std::string_view(length.data(), end - length.data()));
+    out += "\r\n";
+    out += body;
+    if (!co_await conn_.write(out))
+        keep_alive_ = false;
+}
+
+asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
+                                            bhttp::fields extra) {
+    responded_ = true;
+    status_ = status::ok;
+    bhttp::response<bhttp::empty_body> head{status::ok, req_.version()};
+    for (auto const& f : extra)
+        head.set(f.name_string(), f.value());
+    head.set(bhttp::field::content_type, "text/event-stream");
+    head.set(bhttp::field::cache_control, "no-cache");
+    head.set("X-Request-Id", id_);
+    head.keep_alive(keep_alive_ && req_.keep_alive() && !conn_.st_->draining);
+    keep_alive_ = head.keep_alive();
+    head.chunked(true);
+
+    // Each write sends everything queued by then: the head with the first events, and the last
+    // chunk with the last events, so that a quick answer costs one or two sends, not one per
+    // piece.
+    std::string out = head_text(head);
+    std::string events;
+    sse_ = true; // the response is decided: SSE (metrics time the request to here)
+    head_seconds_ = watch_.seconds();
+
+    // While the stream waits for events, a read on the socket tells us when the client goes
+    // away (EOF or reset): an idle stream would otherwise never notice. Started at the first
+    // wait (a stream that ends at once needs none).
+    struct probe_state {
+        bool done = false;
+        bool got_data = false;
+        std::array<char, 256> buf{};
+    };
+    std::shared_ptr<probe_state> probe;
+    auto& socket = conn_.socket_;
+
+    // The stream's writers (a POST's request handlers) were usually started just before: one
+    // turn of the event loop lets a quick one finish, and its answer then goes out with the head
+    // and the last chunk in a single write, with no watch on the socket needed.
+    co_await asio::post(socket.get_executor(), asio::use_awaitable);
+
+    bool clean_end = false;
+    for (;;) {
+        auto const state = stream->current();
+        if (state != sse_stream::state::closed) {
+            stream->take(events);
+            append_chunk(out, events);
+            if (state == sse_stream::state::finishing)
+                out += "0\r\n\r\n"; // push() refuses events once finishing: this is the end
+        }
+        if (!out.empty()) {
+            if (!co_await conn_.write(out))
+                break;
+            out.clear();
+        }
+        if (state == sse_stream::state::closed)
+            break;
+        if (state == sse_stream::state::finishing) {
+            clean_end = true;
+            break;
+        }
+        if (!probe) {
+            probe = std::make_shared<probe_state>();
+            socket.async_read_some(asio::buffer(probe->buf),
+                                   [probe, stream](error_code const& rec, std::size_t n) {
+                                       if (probe->done)
+                                           return;
+                                       if (!rec && n > 0) {
+                                           // A pipelined request: cannot serve it mid-stream.
+                                           probe->got_data = true;
+                                           return;
+                                       }
+                                       stream->close();
+                                   });
+        }
+        co_await stream->wait();
+    }
+    if (probe)
+        probe->done = true;
+    if (!clean_end || (probe && probe->got_data)) {
+        keep_alive_ = false;
+        error_code ignored;
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+    } else if (probe) {
+        error_code ignored;
+        socket.cancel(ignored); // the probe read
+    }
+    stream->writer_done();
+}
+
 asio::awaitable<void> connection::send_error(status s, std::string_view message) {
-    request dummy;
-    dummy.version(11);
-    response res =
-        st_->page ? st_->page(s, message) : make_response(dummy, s, std::string(message));
+    response res = st_->page ? st_->page(s, message) : make_response(s, std::string(message));
     res.keep_alive(false);
     res.prepare_payload();
-    error_code ec;
-    stream_.expires_after(st_->lim.write_timeout);
-    co_await bhttp::async_write(stream_, res, use_ec(ec));
-    stream_.expires_never();
+    std::string out = head_text(res, res.body().size());
+    out += res.body();
+    bool sent = co_await write(out);
     st_->count("unparsed", s, 0);
-    if (ec)
+    if (!sent)
         co_return;
     // Lingering close: the client may still be sending the request we refused (a body over the
     // limit, a header that does not end). Closing with its bytes unread makes the kernel send a
@@ -342,57 +437,70 @@ asio::awaitable<void> connection::send_error(status s, std::string_view message)
     // read and drop what comes for a short while, until the client closes.
     constexpr auto linger_time = std::chrono::seconds(1);
     constexpr std::size_t linger_bytes = 1024 * 1024;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
     std::array<char, 16 * 1024> sink{};
     std::size_t dropped = buffer_.size();
     buffer_.consume(buffer_.size());
-    stream_.expires_after(linger_time);
-    while (!ec && dropped < linger_bytes)
-        dropped += co_await stream_.async_read_some(asio::buffer(sink), use_ec(ec));
-    stream_.expires_never();
+    enter(phase::reading, linger_time);
+    timed_out_ = false;
+    while (!ec && !timed_out_ && dropped < linger_bytes)
+        dropped += co_await socket_.async_read_some(asio::buffer(sink), use_ec(ec));
+    phase_ = phase::serving;
 }
 
 asio::awaitable<void> connection::run() {
     auto const& lim = st_->lim;
+    request_parser::limits const parse_limits{static_cast<std::uint32_t>(lim.max_header_bytes),
+                                              lim.max_body_bytes};
     for (;;) {
         error_code ec;
         // Draining: the last response said Connection: close.
         if (st_->draining)
             break;
+        timed_out_ = false;
         // Idle keep-alive: wait for the first byte of the next request.
         if (buffer_.size() == 0) {
-            stream_.expires_after(lim.idle_timeout);
-            st_->idle.insert(&stream_);
-            auto n = co_await stream_.async_read_some(buffer_.prepare(4096), use_ec(ec));
-            st_->idle.erase(&stream_);
+            enter(phase::idle, lim.idle_timeout);
+            auto n = co_await socket_.async_read_some(buffer_.prepare(4096), use_ec(ec));
+            if (ec || timed_out_)
+                break;
+            buffer_.commit(n);
+        }
+        // From the first byte, the whole request must arrive in time (slow senders): the sweep
+        // cancels the read at the deadline, and the 408 can still go out.
+        enter(phase::reading, lim.request_timeout);
+        request_parser parser(req_, parse_limits);
+        for (;;) {
+            if (buffer_.size() > 0) {
+                auto data = buffer_.data();
+                auto used = parser.put(
+                    std::string_view(static_cast<char const*>(data.data()), data.size()), ec);
+                buffer_.consume(used);
+                if (ec && ec != bhttp::error::need_more)
+                    break;
+                ec = {};
+                if (parser.is_done())
+                    break;
+            }
+            auto n = co_await socket_.async_read_some(
+                buffer_.prepare(std::max<std::size_t>(4096, buffer_.capacity() / 2)), use_ec(ec));
+            if (timed_out_) {
+                ec = beast::error::timeout;
+                break;
+            }
+            if (ec == asio::error::eof) {
+                // The end of input may end a body that has no length (HTTP/1.0 style).
+                parser.put_eof(ec);
+                if (!ec && !parser.is_done())
+                    ec = bhttp::error::partial_message;
+                break;
+            }
             if (ec)
                 break;
             buffer_.commit(n);
         }
-        // From the first byte, the whole request must arrive in time (slow senders). Our own
-        // timer, not the stream's expiry: that one closes the socket, and the 408 could not go.
-        // The generation keeps a timer that fires just as its read completes from cancelling
-        // the next one.
-        stream_.expires_never();
-        auto generation = ++request_reads_;
-        request_timed_out_ = false;
-        request_deadline_.expires_after(lim.request_timeout);
-        request_deadline_.async_wait([this, generation](error_code const& tec) {
-            if (tec || generation != request_reads_ || !reading_request_)
-                return;
-            request_timed_out_ = true;
-            error_code ignored;
-            stream_.socket().cancel(ignored);
-        });
-        bhttp::request_parser<bhttp::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
-        parser.body_limit(lim.max_body_bytes);
-        reading_request_ = true;
-        co_await bhttp::async_read(stream_, buffer_, parser, use_ec(ec));
-        reading_request_ = false;
-        request_deadline_.cancel();
-        if (request_timed_out_)
-            ec = beast::error::timeout;
+        phase_ = phase::serving;
         if (ec == bhttp::error::body_limit) {
             co_await send_error(status::payload_too_large, "Request body too large");
             break;
@@ -406,48 +514,37 @@ asio::awaitable<void> connection::run() {
             co_await send_error(status::request_timeout, "Request not received in time");
             break;
         }
-        if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-            ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
+        if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+            ec == asio::error::operation_aborted)
             break;
         if (ec) {
             co_await send_error(status::bad_request, "Malformed HTTP request: " + ec.message());
             break;
         }
-        request req = parser.release();
-        auto given_id = req["X-Request-Id"];
+        auto given_id = req_["X-Request-Id"];
         std::string id = sane_request_id(given_id) ? std::string(given_id) : log::new_request_id();
-        exchange ex(stream_, req, remote_, lim, st_->draining, std::move(id));
-        metrics::stopwatch watch;
-        bool sse = false;
-        double head_seconds = 0;
-        ex.on_sse_head_ = [&] {
-            sse = true;
-            head_seconds = watch.seconds();
-        };
+        exchange ex(*this, req_, std::move(id));
         try {
             co_await st_->on_request(ex);
         } catch (std::exception const& e) {
             log::for_request(log::level::error, ex.request_id(),
-                             "http: handler failed for {} {}: {}",
-                             std::string_view(req.method_string()), path_of(req), e.what());
+                             "http: handler failed for {} {}: {}", req_.method_string(),
+                             path_of(req_), e.what());
         }
         if (!ex.responded_) {
-            auto res = make_response(req, status::internal_server_error, "Internal server error");
+            auto res = make_response(status::internal_server_error, "Internal server error");
             co_await ex.respond(std::move(res));
         }
-        auto method = method_label(req.method());
+        auto method = method_label(req_.method());
         // An SSE stream is timed to its head: its length is the client's business.
-        st_->count(method, ex.status_, sse ? head_seconds : watch.seconds());
+        st_->count(method, ex.status_, ex.sse_ ? ex.head_seconds_ : ex.watch_.seconds());
         log::for_request(log::level::debug, ex.request_id(), "http: {} {} {}{} in {:.2f} ms",
-                         std::string_view(req.method_string()), path_of(req),
-                         static_cast<unsigned>(ex.status_), sse ? " (SSE stream ended)" : "",
-                         watch.seconds() * 1000);
+                         req_.method_string(), path_of(req_), static_cast<unsigned>(ex.status_),
+                         ex.sse_ ? " (SSE stream ended)" : "", ex.watch_.seconds() * 1000);
         if (!ex.keep_alive_)
             break;
     }
-    error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    close();
 }
 
 server::server(asio::any_io_executor ex, handler h, limits l, error_page page)
@@ -456,6 +553,8 @@ server::server(asio::any_io_executor ex, handler h, limits l, error_page page)
 server::~server() {
     stop_accepting();
     close_connections();
+    state_->stopped = true;
+    state_->sweep_timer.cancel();
 }
 
 result<tcp::endpoint> server::listen(std::string const& host, std::uint16_t port) {
@@ -510,6 +609,22 @@ void server::start() {
         }
     };
     asio::co_spawn(state_->ex, std::move(loop), asio::detached);
+
+    // The deadlines of every connection, checked a few times per shortest limit. It ends with
+    // the server, or once the listener is closed and the last connection has gone (so that an
+    // io_context with nothing else to do returns).
+    auto sweep = [st]() -> asio::awaitable<void> {
+        auto const interval = st->sweep_interval();
+        while (!st->stopped && (st->acceptor.is_open() || !st->open.empty())) {
+            error_code ec;
+            st->sweep_timer.expires_after(interval);
+            co_await st->sweep_timer.async_wait(use_ec(ec));
+            if (st->stopped)
+                break;
+            st->sweep();
+        }
+    };
+    asio::co_spawn(state_->ex, std::move(sweep), asio::detached);
 }
 
 void server::stop_accepting() {
@@ -517,8 +632,8 @@ void server::stop_accepting() {
     state_->acceptor.close(ignored);
     state_->draining = true;
     // Idle keep-alive connections end now; their read fails and the connection closes.
-    for (auto* s : state_->idle)
-        s->socket().cancel(ignored);
+    for (auto* c : state_->open)
+        c->end_if_idle();
 }
 
 void server::set_metrics(metrics::registry& reg) {
@@ -537,11 +652,8 @@ void server::set_metrics(metrics::registry& reg) {
 }
 
 void server::close_connections() {
-    for (auto* s : state_->open) {
-        error_code ignored;
-        s->socket().shutdown(tcp::socket::shutdown_both, ignored);
-        s->socket().close(ignored);
-    }
+    for (auto* c : state_->open)
+        c->close();
 }
 
 std::size_t server::connection_count() const noexcept {

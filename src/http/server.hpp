@@ -1,15 +1,18 @@
-// http/server.hpp — an HTTP/1.1 server on Beast: keep-alive, limits, and SSE responses.
+// http/server.hpp — an HTTP/1.1 server on Asio: keep-alive, limits, and SSE responses.
 //
 // One coroutine per connection, on the server's executor (mcpd runs its I/O on one thread, so a
 // handler never races another handler). For each request the handler gets an `exchange` and
 // answers it either with one complete response or with an SSE stream that it fills from
 // anywhere (exchange::respond_sse returns when the stream ends or the client goes away).
+// Requests are parsed by Beast's tokenizer into a flat server_request (http/request.hpp) that
+// the connection reuses; responses are written as one buffer each.
 //
 // What it protects against: bodies over the limit (413), headers over the limit (431), malformed
 // requests (400), clients that send slowly (the whole request must arrive within
 // request_timeout), idle keep-alive connections (idle_timeout), clients that stop reading
 // (write_timeout per write; SSE queues bounded in bytes), and too many connections (new ones are
-// accepted and closed at once beyond max_connections).
+// accepted and closed at once beyond max_connections). Deadlines are times kept per connection
+// and checked by one sweep timer for the whole server, so a request arms no timer of its own.
 //
 // Each request gets an id (exchange::request_id(): the client's X-Request-Id when it is a sane
 // token, else a new one), sent back in X-Request-Id and put on the log lines about it. With
@@ -22,24 +25,26 @@
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "http/request.hpp"
 #include "http/sse.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace mcpd::http {
 
 namespace bhttp = boost::beast::http;
-using request = bhttp::request<bhttp::string_body>;
 using response = bhttp::response<bhttp::string_body>;
 using status = bhttp::status;
 
@@ -53,11 +58,13 @@ struct limits {
     std::size_t sse_max_buffered_bytes = 1024 * 1024;
 };
 
+class connection;
+
 // One request and its answer.
 class exchange {
 public:
-    [[nodiscard]] request& req() noexcept { return req_; }
-    [[nodiscard]] std::string const& remote_address() const noexcept { return remote_; }
+    [[nodiscard]] server_request const& req() const noexcept { return req_; }
+    [[nodiscard]] std::string const& remote_address() const noexcept;
     // Ties this request's log lines together (and to the client's, via X-Request-Id).
     [[nodiscard]] std::string const& request_id() const noexcept { return id_; }
     [[nodiscard]] bool responded() const noexcept { return responded_; }
@@ -65,6 +72,12 @@ public:
 
     // Sends a complete response (keep-alive and the HTTP version follow the request).
     boost::asio::awaitable<void> respond(response res);
+    // The same, written straight from its parts without building a message first (for answers
+    // on the hot path): `fields` are header fields besides Content-Type, Content-Length,
+    // Connection and X-Request-Id, which this sets.
+    using field = std::pair<std::string_view, std::string_view>;
+    boost::asio::awaitable<void> respond(status s, std::string_view content_type,
+                                         std::string_view body, std::span<field const> fields = {});
     // Sends the SSE response head (plus `extra` headers), then everything pushed to `stream`
     // until it finishes or closes or the client disconnects. After it returns, the connection
     // is kept for the next request if the stream finished cleanly.
@@ -73,24 +86,19 @@ public:
 
 private:
     friend class connection;
-    exchange(boost::beast::tcp_stream& s, request& r, std::string const& remote, limits const& l,
-             bool const& draining, std::string id)
-        : stream_(s)
+    exchange(connection& c, server_request const& r, std::string id)
+        : conn_(c)
         , req_(r)
-        , remote_(remote)
-        , limits_(l)
-        , draining_(draining)
         , id_(std::move(id)) {}
 
-    boost::beast::tcp_stream& stream_;
-    request& req_;
-    std::string const& remote_;
-    limits const& limits_;
-    bool const& draining_; // the server's: no keep-alive once it drains
+    connection& conn_;
+    server_request const& req_;
     std::string id_;
     bool responded_ = false;
     bool keep_alive_ = true;
-    std::function<void()> on_sse_head_;             // the connection times the request to here
+    bool sse_ = false;                              // answered with a stream
+    metrics::stopwatch watch_;                      // from the request's arrival
+    double head_seconds_ = 0;                       // when the stream's head went out
     status status_ = status::internal_server_error; // what was sent, for the log and metrics
 };
 
@@ -98,8 +106,8 @@ using handler = std::function<boost::asio::awaitable<void>(exchange&)>;
 // Builds the response for errors found before the handler runs (413, 431, 400).
 using error_page = std::function<response(status, std::string_view message)>;
 
-// A plain-text response with the usual headers.
-response make_response(request const& req, status s, std::string body,
+// A plain-text response with the usual headers (exchange::respond sets the HTTP version).
+response make_response(status s, std::string body,
                        std::string_view content_type = "text/plain; charset=utf-8");
 
 class server {

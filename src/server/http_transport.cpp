@@ -22,9 +22,11 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <deque>
 #include <map>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -214,24 +216,35 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
 
     // --- responses --------------------------------------------------------------------------
 
-    http::response json_reply(http::request const& req, status s, json::value const& body) {
-        auto res = http::make_response(req, s, json::serialize(body), "application/json");
+    http::response json_reply(http::server_request const& req, status s, json::value const& body) {
+        auto res = http::make_response(s, json::serialize(body), "application/json");
         cors(req, res);
         return res;
     }
-    http::response error_reply(http::request const& req, status s, int c, std::string_view msg,
-                               json::value id = nullptr, json::value data = nullptr) {
+    http::response error_reply(http::server_request const& req, status s, int c,
+                               std::string_view msg, json::value id = nullptr,
+                               json::value data = nullptr) {
         return json_reply(req, s, protocol::make_error(id, c, msg, std::move(data)));
     }
-    void cors(http::request const& req, http::response& res) {
+    // A page in a browser (a request with an Origin, already allowed) may read the answer and
+    // its session id: the fields that say so, written to `out` (room for 3); how many.
+    static std::size_t cors_fields(http::server_request const& req,
+                                   std::span<http::exchange::field> out) {
         auto origin = req[bhttp::field::origin];
         if (origin.empty())
-            return;
-        res.set(bhttp::field::access_control_allow_origin, origin);
-        res.set(bhttp::field::access_control_expose_headers, "Mcp-Session-Id");
-        res.set(bhttp::field::vary, "Origin");
+            return 0;
+        out[0] = {"Access-Control-Allow-Origin", origin};
+        out[1] = {"Access-Control-Expose-Headers", "Mcp-Session-Id"};
+        out[2] = {"Vary", "Origin"};
+        return 3;
     }
-    bhttp::fields sse_headers(http::request const& req, std::string const& session_id) {
+    void cors(http::server_request const& req, http::response& res) {
+        std::array<http::exchange::field, 3> fields;
+        auto n = cors_fields(req, fields);
+        for (std::size_t i = 0; i < n; ++i)
+            res.set(fields[i].first, fields[i].second);
+    }
+    bhttp::fields sse_headers(http::server_request const& req, std::string const& session_id) {
         bhttp::fields f;
         if (!session_id.empty())
             f.set("Mcp-Session-Id", session_id);
@@ -342,11 +355,11 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
 
     // --- checks shared by every endpoint --------------------------------------------------
 
-    std::optional<http::response> check_origin(http::request const& req) {
+    std::optional<http::response> check_origin(http::server_request const& req) {
         // No CORS headers on a refusal: the refused page must not read it either.
         auto refuse = [&req](std::string const& message) {
             auto body = protocol::make_error(nullptr, code::connection_closed, message);
-            return http::make_response(req, status::forbidden, json::serialize(body),
+            return http::make_response(status::forbidden, json::serialize(body),
                                        "application/json");
         };
         auto host = req[bhttp::field::host];
@@ -361,7 +374,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     // --- POST /mcp ------------------------------------------------------------------------
 
     // The stateless checks of 2026-07-28 (headers against _meta, revision); the error to send.
-    std::optional<protocol::error_response> check_stateless(http::request const& req,
+    std::optional<protocol::error_response> check_stateless(http::server_request const& req,
                                                             protocol::request const& r) {
         auto err = [&](int c, std::string msg, json::value data = nullptr) {
             return protocol::error_response{r.id, c, std::move(msg), std::move(data)};
@@ -531,7 +544,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 }
             } else if (std::holds_alternative<protocol::notification>(m) &&
                        !version_header.empty() && !legacy_header) {
-                auto res = http::make_response(req, status::accepted, "");
+                auto res = http::make_response(status::accepted, "");
                 co_await ex.respond(std::move(res));
                 co_return;
             }
@@ -613,7 +626,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 post->responses.push_back(std::move(*reply));
         }
         if (requests.empty() && post->responses.empty()) {
-            auto res = http::make_response(req, status::accepted, "");
+            auto res = http::make_response(status::accepted, "");
             cors(req, res);
             co_await ex.respond(std::move(res));
             co_return;
@@ -694,7 +707,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         std::string sid = (s->ephemeral) ? std::string{} : s->state.id;
         if (!post->stream) {
             if (post->responses.empty()) {
-                auto res = http::make_response(req, status::accepted, "");
+                auto res = http::make_response(status::accepted, "");
                 cors(req, res);
                 co_await ex.respond(std::move(res));
                 co_return;
@@ -710,10 +723,14 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             }
             auto st =
                 s->ephemeral && body.is_object() ? stateless_status(body.get_object()) : status::ok;
-            auto res = json_reply(req, st, body);
+            // Written straight out: the answer to most POSTs.
+            auto text = json::serialize(body);
+            std::array<http::exchange::field, 4> fields;
+            std::size_t n = 0;
             if (!sid.empty() && (created || init == nullptr))
-                res.set("Mcp-Session-Id", sid);
-            co_await ex.respond(std::move(res));
+                fields[n++] = {"Mcp-Session-Id", sid};
+            n += cors_fields(req, std::span(fields).subspan(n));
+            co_await ex.respond(st, "application/json", text, std::span(fields.data(), n));
             co_return;
         }
         auto headers = sse_headers(req, sid);
@@ -860,7 +877,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             co_return;
         }
         co_await end_session(sid);
-        auto res = http::make_response(req, status::ok, "");
+        auto res = http::make_response(status::ok, "");
         cors(req, res);
         co_await ex.respond(std::move(res));
     }
@@ -925,7 +942,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             co_await ex.respond(json_reply(req, status::bad_request, to_json(*parsed.fatal)));
             co_return;
         }
-        auto res = http::make_response(req, status::accepted, "Accepted");
+        auto res = http::make_response(status::accepted, "Accepted");
         cors(req, res);
         co_await ex.respond(std::move(res));
         // Answers travel on the session's SSE stream.
@@ -979,7 +996,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         }
         auto method = req.method();
         if (method == bhttp::verb::options) {
-            auto res = http::make_response(req, status::no_content, "");
+            auto res = http::make_response(status::no_content, "");
             cors(req, res);
             res.set(bhttp::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
             res.set(bhttp::field::access_control_allow_headers,

@@ -413,7 +413,7 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
     if (path != "/health" && path != "/ready" && path != "/metrics")
         co_return false;
     if (req.method() != http::bhttp::verb::get) {
-        auto res = http::make_response(req, http::status::method_not_allowed,
+        auto res = http::make_response(http::status::method_not_allowed,
                                        "Method Not Allowed: use GET\n");
         res.set(http::bhttp::field::allow, "GET");
         co_await ex.respond(std::move(res));
@@ -426,7 +426,7 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
                           {"draining", self->draining},
                           {"uptime_s", (unix_time_ms() - self->started_ms) / 1000}};
         auto res =
-            http::make_response(req, http::status::ok, json::serialize(body), "application/json");
+            http::make_response(http::status::ok, json::serialize(body), "application/json");
         co_await ex.respond(std::move(res));
     } else if (path == "/ready") {
         auto body = self->report();
@@ -434,11 +434,11 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
         auto code = st == readiness::ok || st == readiness::degraded
                         ? http::status::ok
                         : http::status::service_unavailable;
-        auto res = http::make_response(req, code, json::serialize(body), "application/json");
+        auto res = http::make_response(code, json::serialize(body), "application/json");
         res.set(http::bhttp::field::cache_control, "no-store");
         co_await ex.respond(std::move(res));
     } else {
-        auto res = http::make_response(req, http::status::ok, self->reg.render(),
+        auto res = http::make_response(http::status::ok, self->reg.render(),
                                        "text/plain; version=0.0.4; charset=utf-8");
         co_await ex.respond(std::move(res));
     }

@@ -86,12 +86,10 @@ void check(bool ok, std::string const& what) {
 
 // Errors found before a request reaches MCP, in JSON-RPC's shape: as `mcpd serve` answers them.
 http::response error_page(http::status s, std::string_view message) {
-    http::request dummy;
-    dummy.version(11);
     json::object body{{"jsonrpc", "2.0"},
                       {"id", nullptr},
                       {"error", json::object{{"code", -32000}, {"message", message}}}};
-    return http::make_response(dummy, s, json::serialize(body), "application/json");
+    return http::make_response(s, json::serialize(body), "application/json");
 }
 
 // One server as `mcpd serve --conformance` builds it, in one response mode and with one set
@@ -127,12 +125,12 @@ struct stack {
             auto& req = x.req();
             auto target = std::string_view(req.target());
             if (target.substr(0, target.find('?')) == "/health") {
-                auto ok = http::make_response(req, http::status::ok, R"({"status":"ok"})",
-                                              "application/json");
+                auto ok =
+                    http::make_response(http::status::ok, R"({"status":"ok"})", "application/json");
                 co_await x.respond(std::move(ok));
                 co_return;
             }
-            auto missing = http::make_response(req, http::status::not_found, "Not found");
+            auto missing = http::make_response(http::status::not_found, "Not found");
             co_await x.respond(std::move(missing));
         };
     }
