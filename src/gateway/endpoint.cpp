@@ -487,10 +487,13 @@ void endpoint::publish(event const& ev) {
     impl_->publish(ev);
 }
 
+bool endpoint::serves(std::string_view path) const noexcept {
+    return path == impl_->opts.path;
+}
+
 asio::awaitable<bool> endpoint::handle(http::exchange& x) {
-    auto target = std::string_view(x.req().target());
-    auto path = target.substr(0, target.find('?'));
-    if (path != impl_->opts.path)
+    auto target = x.req().target();
+    if (!serves(target.substr(0, target.find('?'))))
         co_return false;
     co_await impl_->serve(x, target);
     co_return true;

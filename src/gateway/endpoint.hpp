@@ -96,6 +96,9 @@ public:
 
     // Handles requests to the path (true), leaves others alone (false).
     boost::asio::awaitable<bool> handle(http::exchange& x);
+    // Whether handle() serves this path (the target without its query): a router asks first
+    // and spends no coroutine on requests that are not for it.
+    [[nodiscard]] bool serves(std::string_view path) const noexcept;
 
     // Publishes on `channel` with `publisher` and subscribes to it on a connection of its own
     // (redis/subscriber.hpp) made from `cfg`. Returns once subscribed.

@@ -980,16 +980,21 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
 
     // --- routing --------------------------------------------------------------------------
 
+    [[nodiscard]] bool serves(std::string_view path) const noexcept {
+        return path == opts.endpoint ||
+               (opts.legacy_sse && (path == "/sse" || path == "/messages"));
+    }
+
     asio::awaitable<bool> handle(http::exchange& ex) {
         auto self = shared_from_this(); // the transport may be destroyed while a request runs
         auto& req = ex.req();
         auto target = std::string_view(req.target());
         auto path = target.substr(0, target.find('?'));
+        if (!serves(path))
+            co_return false;
         bool mcp = path == opts.endpoint;
         bool sse = opts.legacy_sse && path == "/sse";
         bool messages = opts.legacy_sse && path == "/messages";
-        if (!mcp && !sse && !messages)
-            co_return false;
         if (auto denied = check_origin(req)) {
             co_await ex.respond(std::move(*denied));
             co_return true;
@@ -1043,6 +1048,10 @@ http_transport::~http_transport() {
 
 asio::awaitable<bool> http_transport::handle(http::exchange& ex) {
     return impl_->handle(ex); // not a coroutine of its own: one frame less per request
+}
+
+bool http_transport::serves(std::string_view path) const noexcept {
+    return impl_->serves(path);
 }
 
 void http_transport::stop_accepting() {

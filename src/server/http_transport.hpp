@@ -67,6 +67,8 @@ public:
 
     // Serves the MCP endpoints; false when the request is for another path (not answered).
     boost::asio::awaitable<bool> handle(http::exchange& ex);
+    // Whether handle() serves this path (the target without its query).
+    [[nodiscard]] bool serves(std::string_view path) const noexcept;
 
     // Draining: new sessions and streams are refused (503) from now on.
     void stop_accepting();

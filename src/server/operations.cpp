@@ -406,15 +406,19 @@ json::object operations::report() const {
     return impl_->report();
 }
 
+bool operations::serves(std::string_view path) noexcept {
+    return path == "/health" || path == "/ready" || path == "/metrics";
+}
+
 asio::awaitable<bool> operations::handle(http::exchange& ex) {
     auto& req = ex.req();
-    auto target = std::string_view(req.target());
+    auto target = req.target();
     auto path = target.substr(0, target.find('?'));
-    if (path != "/health" && path != "/ready" && path != "/metrics")
+    if (!serves(path))
         co_return false;
     if (req.method() != http::bhttp::verb::get) {
-        auto res = http::make_response(http::status::method_not_allowed,
-                                       "Method Not Allowed: use GET\n");
+        auto res =
+            http::make_response(http::status::method_not_allowed, "Method Not Allowed: use GET\n");
         res.set(http::bhttp::field::allow, "GET");
         co_await ex.respond(std::move(res));
         co_return true;
@@ -425,8 +429,7 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
         json::object body{{"status", "ok"},
                           {"draining", self->draining},
                           {"uptime_s", (unix_time_ms() - self->started_ms) / 1000}};
-        auto res =
-            http::make_response(http::status::ok, json::serialize(body), "application/json");
+        auto res = http::make_response(http::status::ok, json::serialize(body), "application/json");
         co_await ex.respond(std::move(res));
     } else if (path == "/ready") {
         auto body = self->report();

@@ -95,6 +95,8 @@ public:
 
     // GET /health, /ready and /metrics; false (nothing sent) for other paths.
     boost::asio::awaitable<bool> handle(http::exchange& ex);
+    // Whether handle() serves this path (the target without its query).
+    [[nodiscard]] static bool serves(std::string_view path) noexcept;
 
 private:
     struct impl;
