@@ -19,6 +19,8 @@ namespace mcpd {
 [[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size())
         return false;
+    if (a == b) // the usual case, and a memcmp
+        return true;
     for (std::size_t i = 0; i < a.size(); ++i)
         if (ascii_lower(a[i]) != ascii_lower(b[i]))
             return false;

@@ -146,6 +146,9 @@ struct server::state {
     error_page page;
     tcp::acceptor acceptor;
     asio::steady_timer sweep_timer;
+    // The time as of the last sweep: deadlines are set from it, so that entering a phase reads
+    // no clock (they are checked only at sweeps anyway, a quarter of the shortest limit apart).
+    clock::time_point swept_at = clock::now();
     std::unordered_set<connection*> open;
     bool draining = false;
     bool stopped = false; // the server is gone: the sweep ends
@@ -189,6 +192,7 @@ struct server::state {
                                     std::chrono::seconds(1));
     }
     void sweep();
+    duration interval = sweep_interval();
 };
 
 // What a connection is waiting for; each phase but `serving` has a deadline.
@@ -247,7 +251,8 @@ private:
     friend class exchange;
     void enter(phase p, duration limit) {
         phase_ = p;
-        deadline_ = clock::now() + limit;
+        // From the last sweep, plus that sweep's interval: never earlier than `limit` from now.
+        deadline_ = st_->swept_at + st_->interval + limit;
     }
     // One buffer to the client within write_timeout; false when it failed (the connection is
     // then not kept).
@@ -265,7 +270,7 @@ private:
 };
 
 void server::state::sweep() {
-    auto now = clock::now();
+    auto now = swept_at = clock::now();
     // check_deadline only cancels socket operations (their handlers run later): no connection
     // leaves the set while it is walked.
     for (auto* c : open)
@@ -536,11 +541,12 @@ asio::awaitable<void> connection::run() {
             co_await ex.respond(std::move(res));
         }
         auto method = method_label(req_.method());
+        auto const seconds = ex.watch_.seconds();
         // An SSE stream is timed to its head: its length is the client's business.
-        st_->count(method, ex.status_, ex.sse_ ? ex.head_seconds_ : ex.watch_.seconds());
+        st_->count(method, ex.status_, ex.sse_ ? ex.head_seconds_ : seconds);
         log::for_request(log::level::debug, ex.request_id(), "http: {} {} {}{} in {:.2f} ms",
                          req_.method_string(), path_of(req_), static_cast<unsigned>(ex.status_),
-                         ex.sse_ ? " (SSE stream ended)" : "", ex.watch_.seconds() * 1000);
+                         ex.sse_ ? " (SSE stream ended)" : "", seconds * 1000);
         if (!ex.keep_alive_)
             break;
     }
@@ -614,7 +620,7 @@ void server::start() {
     // the server, or once the listener is closed and the last connection has gone (so that an
     // io_context with nothing else to do returns).
     auto sweep = [st]() -> asio::awaitable<void> {
-        auto const interval = st->sweep_interval();
+        auto const interval = st->interval;
         while (!st->stopped && (st->acceptor.is_open() || !st->open.empty())) {
             error_code ec;
             st->sweep_timer.expires_after(interval);

@@ -55,11 +55,9 @@ dispatch_metrics::children const& dispatch_metrics::children_for(std::string_vie
                                                                  std::string_view tool,
                                                                  std::string_view outcome) {
     auto label = method_label(method);
-    std::string key;
-    key.reserve(label.size() + tool.size() + outcome.size() + 2);
-    key.append(label).append(1, '\0').append(tool).append(1, '\0').append(outcome);
     std::lock_guard lock(mu_);
-    if (auto it = resolved_.find(key); it != resolved_.end())
+    key_.assign(label).append(1, '\0').append(tool).append(1, '\0').append(outcome);
+    if (auto it = resolved_.find(key_); it != resolved_.end())
         return it->second;
     children c{};
     std::vector<std::string> labels{std::string(label), std::string(outcome)};
@@ -72,7 +70,7 @@ dispatch_metrics::children const& dispatch_metrics::children_for(std::string_vie
         labels.pop_back();
         c.tool_seconds = &tool_seconds_.with(labels);
     }
-    return resolved_.emplace(std::move(key), c).first->second;
+    return resolved_.emplace(key_, c).first->second;
 }
 
 void dispatch_metrics::observe(std::string_view method, std::string_view tool,

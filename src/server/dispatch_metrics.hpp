@@ -54,6 +54,7 @@ private:
     metrics::histogram_family& tool_seconds_;
     std::mutex mu_;
     std::map<std::string, children, std::less<>> resolved_; // key: method \0 tool \0 outcome
+    std::string key_; // reused for lookups (under mu_): a lookup allocates nothing
 };
 
 } // namespace mcpd::server

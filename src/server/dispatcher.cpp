@@ -141,14 +141,16 @@ json::object describe(prompt const& p) {
     return o;
 }
 
-json::object to_json(tool_result const& r) {
-    json::object o{{"content", r.content}};
+// Consumes the result: its parts move into the answer.
+json::object to_json(tool_result&& r) {
+    json::object o;
+    o.emplace("content", std::move(r.content));
     if (r.structured_content)
-        o["structuredContent"] = *r.structured_content;
+        o.emplace("structuredContent", std::move(*r.structured_content));
     if (r.is_error)
-        o["isError"] = true;
+        o.emplace("isError", true);
     if (!r.meta.empty())
-        o["_meta"] = r.meta;
+        o.emplace("_meta", std::move(r.meta));
     return o;
 }
 
@@ -400,7 +402,7 @@ struct dispatcher::methods {
                 ctx.set_lock_lease(lease);
                 try {
                     auto r = co_await handler(ctx, std::move(args));
-                    co_return to_json(r);
+                    co_return to_json(std::move(r));
                 } catch (protocol_error const&) {
                     throw;
                 } catch (input_required const&) {
