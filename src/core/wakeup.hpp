@@ -20,13 +20,16 @@ public:
 
     void notify() {
         pending_ = true;
-        timer_.cancel();
+        if (waiting_) // cancelling a timer nobody waits on still costs a trip into Asio
+            timer_.cancel();
     }
 
     boost::asio::awaitable<void> wait() {
         if (!pending_) {
             boost::system::error_code ec;
+            waiting_ = true;
             co_await timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+            waiting_ = false;
         }
         pending_ = false;
     }
@@ -34,6 +37,7 @@ public:
 private:
     boost::asio::steady_timer timer_;
     bool pending_ = false;
+    bool waiting_ = false;
 };
 
 } // namespace mcpd

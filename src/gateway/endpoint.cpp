@@ -245,20 +245,18 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         return !host.empty() && (o == "http://" + host || o == "https://" + host);
     }
 
-    void add_cors(http::exchange& x, bhttp::fields& f) const {
-        auto origin = std::string_view(x.req()[bhttp::field::origin]);
+    // The CORS fields for a permitted page's request (views into the request), else none.
+    std::vector<http::exchange::field> cors(http::exchange& x) const {
+        auto origin = x.req()[bhttp::field::origin];
         if (origin.empty() || !origin_permitted(x, origin))
-            return;
-        f.set(bhttp::field::access_control_allow_origin, origin);
-        f.set(bhttp::field::vary, "Origin");
+            return {};
+        return {{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"}};
     }
 
     http::response json_response(http::exchange& x, http::status s, json::object const& body) {
         auto res = http::make_response(s, json::serialize(body), "application/json");
-        bhttp::fields extra;
-        add_cors(x, extra);
-        for (auto const& f : extra)
-            res.set(f.name_string(), f.value());
+        for (auto const& [name, value] : cors(x))
+            res.set(name, value);
         return res;
     }
 
@@ -283,10 +281,8 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         }
         if (req.method() == bhttp::verb::options) {
             auto res = http::make_response(http::status::no_content, "");
-            bhttp::fields extra;
-            add_cors(x, extra);
-            for (auto const& f : extra)
-                res.set(f.name_string(), f.value());
+            for (auto const& [name, value] : cors(x))
+                res.set(name, value);
             res.set(bhttp::field::access_control_allow_methods, "GET, POST, OPTIONS");
             res.set(bhttp::field::access_control_allow_headers,
                     "Content-Type, Accept, Authorization, X-Gateway-Token");
@@ -387,10 +383,9 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                 }
             },
             asio::detached);
-        bhttp::fields extra;
-        add_cors(x, extra);
-        extra.set("X-Accel-Buffering", "no");
-        co_await x.respond_sse(stream, std::move(extra));
+        auto extra = cors(x);
+        extra.emplace_back("X-Accel-Buffering", "no");
+        co_await x.respond_sse(stream, extra);
     }
 
     // An answer over max_result_bytes becomes an error that says so (the browser would
@@ -471,10 +466,9 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                 self->publish({identity, channel::rpc_response, answer});
             },
             asio::detached);
-        bhttp::fields extra;
-        add_cors(x, extra);
-        extra.set("X-Accel-Buffering", "no");
-        co_await x.respond_sse(stream, std::move(extra));
+        auto extra = cors(x);
+        extra.emplace_back("X-Accel-Buffering", "no");
+        co_await x.respond_sse(stream, extra);
     }
 };
 

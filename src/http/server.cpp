@@ -313,6 +313,18 @@ asio::awaitable<void> exchange::respond(response res) {
         keep_alive_ = false;
 }
 
+// The fields every response of ours ends its head with: X-Request-Id, Connection where the
+// default does not say it (HTTP/1.1 says only close, HTTP/1.0 only keep-alive, as Beast's
+// keep_alive() writes them).
+static void append_closing_fields(std::string& out, std::string_view request_id, unsigned version,
+                                  bool keep_alive) {
+    append_field(out, "X-Request-Id", request_id);
+    if (version == 10 && keep_alive)
+        append_field(out, "Connection", "keep-alive");
+    else if (version != 10 && !keep_alive)
+        append_field(out, "Connection", "close");
+}
+
 asio::awaitable<void> exchange::respond(status s, std::string_view content_type,
                                         std::string_view body, std::span<field const> fields) {
     responded_ = true;
@@ -324,12 +336,7 @@ asio::awaitable<void> exchange::respond(status s, std::string_view content_type,
     append_field(out, "Content-Type", content_type);
     for (auto const& [name, value] : fields)
         append_field(out, name, value);
-    append_field(out, "X-Request-Id", id_);
-    // What Beast's keep_alive() writes: HTTP/1.1 says only close, HTTP/1.0 only keep-alive.
-    if (req_.version() == 10 && keep_alive_)
-        append_field(out, "Connection", "keep-alive");
-    else if (req_.version() != 10 && !keep_alive_)
-        append_field(out, "Connection", "close");
+    append_closing_fields(out, id_, req_.version(), keep_alive_);
     std::array<char, 24> length{};
     auto end = std::to_chars(length.data(), length.data() + length.size(), body.size()).ptr;
     append_field(out, "Content-Length", std::string_view(length.data(), end - length.data()));
@@ -340,23 +347,24 @@ asio::awaitable<void> exchange::respond(status s, std::string_view content_type,
 }
 
 asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
-                                            bhttp::fields extra) {
+                                            std::span<field const> extra) {
     responded_ = true;
     status_ = status::ok;
-    bhttp::response<bhttp::empty_body> head{status::ok, req_.version()};
-    for (auto const& f : extra)
-        head.set(f.name_string(), f.value());
-    head.set(bhttp::field::content_type, "text/event-stream");
-    head.set(bhttp::field::cache_control, "no-cache");
-    head.set("X-Request-Id", id_);
-    head.keep_alive(keep_alive_ && req_.keep_alive() && !conn_.st_->draining);
-    keep_alive_ = head.keep_alive();
-    head.chunked(true);
+    keep_alive_ = keep_alive_ && req_.keep_alive() && !conn_.st_->draining;
+    std::string out;
+    out.reserve(256);
+    append_status_line(out, req_.version(), 200, "OK");
+    for (auto const& [name, value] : extra)
+        append_field(out, name, value);
+    append_field(out, "Content-Type", "text/event-stream");
+    append_field(out, "Cache-Control", "no-cache");
+    append_closing_fields(out, id_, req_.version(), keep_alive_);
+    append_field(out, "Transfer-Encoding", "chunked");
+    out += "\r\n";
 
     // Each write sends everything queued by then: the head with the first events, and the last
     // chunk with the last events, so that a quick answer costs one or two sends, not one per
     // piece.
-    std::string out = head_text(head);
     std::string events;
     sse_ = true; // the response is decided: SSE (metrics time the request to here)
     head_seconds_ = watch_.seconds();

@@ -78,11 +78,12 @@ public:
     using field = std::pair<std::string_view, std::string_view>;
     boost::asio::awaitable<void> respond(status s, std::string_view content_type,
                                          std::string_view body, std::span<field const> fields = {});
-    // Sends the SSE response head (plus `extra` headers), then everything pushed to `stream`
+    // Sends the SSE response head (plus `extra` header fields, whose views must last until it
+    // returns), then everything pushed to `stream`
     // until it finishes or closes or the client disconnects. After it returns, the connection
     // is kept for the next request if the stream finished cleanly.
     boost::asio::awaitable<void> respond_sse(std::shared_ptr<sse_stream> stream,
-                                             bhttp::fields extra = {});
+                                             std::span<field const> extra = {});
 
 private:
     friend class connection;

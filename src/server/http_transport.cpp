@@ -244,16 +244,17 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         for (std::size_t i = 0; i < n; ++i)
             res.set(fields[i].first, fields[i].second);
     }
-    bhttp::fields sse_headers(http::server_request const& req, std::string const& session_id) {
-        bhttp::fields f;
+    // The fields of an SSE answer (views into `req` and `session_id`, which must outlive it).
+    static std::vector<http::exchange::field> sse_headers(http::server_request const& req,
+                                                          std::string const& session_id) {
+        std::vector<http::exchange::field> f;
+        f.reserve(5);
         if (!session_id.empty())
-            f.set("Mcp-Session-Id", session_id);
-        f.set("X-Accel-Buffering", "no");
-        auto origin = req[bhttp::field::origin];
-        if (!origin.empty()) {
-            f.set(bhttp::field::access_control_allow_origin, origin);
-            f.set(bhttp::field::access_control_expose_headers, "Mcp-Session-Id");
-        }
+            f.emplace_back("Mcp-Session-Id", session_id);
+        f.emplace_back("X-Accel-Buffering", "no");
+        std::array<http::exchange::field, 3> cors{};
+        auto n = cors_fields(req, cors);
+        f.insert(f.end(), cors.begin(), cors.begin() + static_cast<std::ptrdiff_t>(n));
         return f;
     }
 
@@ -734,7 +735,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             co_return;
         }
         auto headers = sse_headers(req, sid);
-        co_await ex.respond_sse(post->response, std::move(headers));
+        co_await ex.respond_sse(post->response, headers);
         // 2026-07-28: a client that closes a request's response stream cancels the request
         // (the way a subscriptions/listen ends). The ephemeral session holds only this POST's.
         if (s->ephemeral && post->remaining > 0)
@@ -829,7 +830,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             prime(ws.get(), *ws->streams[0], s->state.protocol_version);
         }
         auto headers = sse_headers(req, sid);
-        co_await ex.respond_sse(conn, std::move(headers));
+        co_await ex.respond_sse(conn, headers);
     }
 
     void attach_standalone(std::shared_ptr<session> const& s, wire_session& ws,
@@ -918,7 +919,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         endpoint.data = "/messages?sessionId=" + s->state.id;
         conn->push(endpoint);
         auto headers = sse_headers(req, {});
-        co_await ex.respond_sse(conn, std::move(headers));
+        co_await ex.respond_sse(conn, headers);
         // The stream is the session: when it ends, so does the session.
         co_await end_session(s->state.id);
     }
