@@ -231,6 +231,13 @@ boost::system::error_code request_parser::parse_head(std::string_view head) {
     return {};
 }
 
+std::size_t request_parser::take_body(std::string_view in) {
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()));
+    req_.body_.append(in.substr(0, n));
+    remaining_ -= n;
+    return n;
+}
+
 std::size_t request_parser::put(std::string_view bytes, boost::system::error_code& ec) {
     ec = {};
     std::size_t used = 0;
@@ -266,18 +273,14 @@ std::size_t request_parser::put(std::string_view bytes, boost::system::error_cod
             searched_ = 0;
             break;
         }
-        case state::body: {
-            auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()));
-            req_.body_.append(in.substr(0, n));
-            used += n;
-            remaining_ -= n;
-            if (remaining_ == 0) {
-                state_ = state::done;
-                break;
+        case state::body:
+            used += take_body(in);
+            if (remaining_ > 0) {
+                ec = error::need_more;
+                return used;
             }
-            ec = error::need_more;
-            return used;
-        }
+            state_ = state::done;
+            break;
         case state::chunk_size: {
             auto eol = in.find("\r\n");
             if (eol == std::string_view::npos) {
@@ -307,18 +310,14 @@ std::size_t request_parser::put(std::string_view bytes, boost::system::error_cod
             state_ = size == 0 ? state::trailers : state::chunk_data;
             break;
         }
-        case state::chunk_data: {
-            auto n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size()));
-            req_.body_.append(in.substr(0, n));
-            used += n;
-            remaining_ -= n;
+        case state::chunk_data:
+            used += take_body(in);
             if (remaining_ > 0) {
                 ec = error::need_more;
                 return used;
             }
             state_ = state::chunk_end;
             break;
-        }
         case state::chunk_end:
             if (!std::string_view("\r\n").starts_with(in.substr(0, 2))) {
                 ec = error::bad_chunk; // what follows a chunk's data is CRLF, nothing else

@@ -102,6 +102,8 @@ private:
     enum class state { head, body, chunk_size, chunk_data, chunk_end, trailers, done };
     // Parses a complete head (ending with the blank line); the error, if any.
     boost::system::error_code parse_head(std::string_view head);
+    // Moves what `in` holds of the body (or of the current chunk) into the request; how much.
+    std::size_t take_body(std::string_view in);
 
     server_request& req_;
     limits limits_;
