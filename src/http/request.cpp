@@ -274,12 +274,13 @@ std::size_t request_parser::put(std::string_view bytes, boost::system::error_cod
             break;
         }
         case state::body:
+        case state::chunk_data:
             used += take_body(in);
             if (remaining_ > 0) {
                 ec = error::need_more;
                 return used;
             }
-            state_ = state::done;
+            state_ = state_ == state::body ? state::done : state::chunk_end;
             break;
         case state::chunk_size: {
             auto eol = in.find("\r\n");
@@ -310,14 +311,6 @@ std::size_t request_parser::put(std::string_view bytes, boost::system::error_cod
             state_ = size == 0 ? state::trailers : state::chunk_data;
             break;
         }
-        case state::chunk_data:
-            used += take_body(in);
-            if (remaining_ > 0) {
-                ec = error::need_more;
-                return used;
-            }
-            state_ = state::chunk_end;
-            break;
         case state::chunk_end:
             if (!std::string_view("\r\n").starts_with(in.substr(0, 2))) {
                 ec = error::bad_chunk; // what follows a chunk's data is CRLF, nothing else

@@ -12,7 +12,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include <algorithm>
@@ -96,8 +95,7 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 // A response head as text: start line, fields and the blank line, with room for `then` more
 // bytes (the body that follows it in the same buffer). Written directly: Beast's serializer
 // took ~7k instructions per response for the same bytes.
-template <class Body>
-std::string head_text(bhttp::response<Body> const& head, std::size_t then = 0) {
+std::string head_text(response const& head, std::size_t then = 0) {
     auto reason = head.reason();
     if (reason.empty())
         reason = bhttp::obsolete_reason(head.result());
