@@ -459,16 +459,24 @@ void connection::fail_connection(error e) {
 }
 
 asio::awaitable<void> connection::reader() {
+    // Room for a whole chunk before every read: a listing's reply is tens of kilobytes, and
+    // every read is a system call and an ACK on the wire (4 KiB reads cost a third of a
+    // list-of-50's time). A buffer that grew for a huge reply is given back once it drains.
+    constexpr std::size_t read_chunk = std::size_t{64} * 1024;
     while (!conn_failed_) {
         if (rbeg_ == rend_) {
             rbeg_ = rend_ = 0;
-        } else if (rbuf_.size() - rend_ < 1024 && rbeg_ > 0) {
+            if (rbuf_.size() > 16 * read_chunk) {
+                rbuf_.resize(read_chunk);
+                rbuf_.shrink_to_fit();
+            }
+        } else if (rbuf_.size() - rend_ < read_chunk && rbeg_ > 0) {
             std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
             rend_ -= rbeg_;
             rbeg_ = 0;
         }
-        if (rbuf_.size() - rend_ < 1024)
-            rbuf_.resize(std::max(std::size_t{16} * 1024, rbuf_.size() * 2));
+        if (rbuf_.size() - rend_ < read_chunk)
+            rbuf_.resize(rend_ + read_chunk);
         error_code ec;
         std::size_t n = co_await stream_->read_some(
             asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);

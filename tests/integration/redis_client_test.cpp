@@ -311,6 +311,46 @@ TEST(redis_client, concurrent_requests_are_pipelined_and_each_gets_its_own_reply
     });
 }
 
+TEST(redis_client, replies_larger_than_the_read_buffer_arrive_whole_between_small_ones) {
+    // The reader takes 64 KiB per read and gives back a buffer that grew past 1 MiB: replies of
+    // every size around those limits, interleaved with small ones, each reach their caller.
+    redis_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto c = co_await make_client(test_config(server));
+        auto ex = co_await asio::this_coro::executor;
+        std::vector<std::size_t> sizes{100, 65'535, 65'536, 200'000, 3'000'000, 10, 1'500'000};
+        for (std::size_t i = 0; i < sizes.size(); ++i) {
+            std::string v(sizes[i], static_cast<char>('a' + i));
+            v.front() = '<';
+            v.back() = '>';
+            CO_ASSERT(co_await c.exec(command("SET", "big" + std::to_string(i), v)));
+        }
+        int ok = 0, done = 0;
+        constexpr int rounds = 3;
+        for (int round = 0; round < rounds; ++round) {
+            for (std::size_t i = 0; i < sizes.size(); ++i) {
+                asio::co_spawn(
+                    ex,
+                    [&, i]() -> asio::awaitable<void> {
+                        auto big = co_await c.exec(command("GET", "big" + std::to_string(i)));
+                        auto small = co_await c.exec(command("ECHO", "after"));
+                        ok += big && big->str.size() == sizes[i] && big->str.front() == '<' &&
+                              big->str.back() == '>' &&
+                              big->str[sizes[i] / 2] == static_cast<char>('a' + i) && small &&
+                              small->str == "after";
+                        ++done;
+                    },
+                    asio::detached);
+            }
+        }
+        while (done < rounds * static_cast<int>(sizes.size()))
+            co_await sleep_for(5ms);
+        EXPECT_EQ(ok, rounds * static_cast<int>(sizes.size()));
+        EXPECT_EQ(text(co_await c.exec(command("ECHO", "still"))), "still");
+        EXPECT_TRUE(co_await c.quit());
+    });
+}
+
 TEST(redis_client, quit_answers_everything_in_flight_then_closes) {
     redis_server server;
     run_async([&]() -> asio::awaitable<void> {
