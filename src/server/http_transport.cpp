@@ -479,141 +479,153 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         }
     }
 
+    // A POST's Content-Type and Accept: the refusal, or nothing when both are right.
+    std::optional<http::response> check_post_headers(http::server_request const& req) {
+        auto ctype = req[bhttp::field::content_type];
+        if (!accepts(ctype, "application/json") || ctype.find('*') != std::string_view::npos)
+            return error_reply(req, status::unsupported_media_type, code::connection_closed,
+                               "Unsupported Media Type: Content-Type must be application/json");
+        auto accept = req[bhttp::field::accept];
+        if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
+            return error_reply(req, status::not_acceptable, code::connection_closed,
+                               "Not Acceptable: Accept must list application/json and "
+                               "text/event-stream");
+        return std::nullopt;
+    }
+
     asio::awaitable<void> post(http::exchange& ex) {
         auto& req = ex.req();
-        auto ctype = req[bhttp::field::content_type];
-        if (!accepts(ctype, "application/json") || ctype.find('*') != std::string_view::npos) {
-            co_await ex.respond(error_reply(req, status::unsupported_media_type,
-                                            code::connection_closed,
-                                            "Unsupported Media Type: Content-Type must be "
-                                            "application/json"));
-            co_return;
-        }
-        auto accept = req[bhttp::field::accept];
-        if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream")) {
-            co_await ex.respond(error_reply(req, status::not_acceptable, code::connection_closed,
-                                            "Not Acceptable: Accept must list application/json "
-                                            "and text/event-stream"));
-            co_return;
-        }
-        auto parsed = protocol::parse_body(req.body());
-        if (parsed.fatal) {
-            co_await ex.respond(json_reply(req, status::bad_request, to_json(*parsed.fatal)));
-            co_return;
-        }
-        // A body that is one message, and not JSON-RPC, is refused as a whole whatever its
-        // session headers say: there is nothing to serve, and "session required" would hide why.
-        if (!parsed.batch && parsed.messages.size() == 1)
-            if (auto const* bad = std::get_if<protocol::invalid>(&parsed.messages.front())) {
-                co_await ex.respond(json_reply(req, status::bad_request, to_json(bad->reply)));
-                co_return;
-            }
-
-        std::string session_header(trim(req["Mcp-Session-Id"]));
-        auto version_header = trim(req["MCP-Protocol-Version"]);
+        // Answers other than the requests' own (refusals, 202) go out from this one variable: a
+        // `co_await ex.respond(error_reply(…))` per case kept each case's Beast message in the
+        // coroutine frame (5.9 KB, too big for Asio to recycle: allocated on every POST).
+        std::optional<http::response> reply;
+        protocol::parsed_body parsed;
+        std::string session_header;
         protocol::request const* init = nullptr;
-        for (auto const& m : parsed.messages)
-            if (auto const* r = std::get_if<protocol::request>(&m);
-                r != nullptr && r->method == "initialize")
-                init = r;
-
         std::shared_ptr<session> s;
         std::shared_ptr<wire_session> ws;
         bool created = false;
-        // Stateless (2026-07-28): no session, and the request names a modern revision in its
-        // _meta or its MCP-Protocol-Version header. Checked first: a modern `initialize` is a
-        // method that no longer exists, not the start of a session.
-        bool legacy_header = !version_header.empty() && is_session_version(version_header);
-        if (session_header.empty() && !parsed.batch && parsed.messages.size() == 1) {
-            auto const& m = parsed.messages.front();
-            if (auto const* r = std::get_if<protocol::request>(&m)) {
-                auto const* meta = r->params.if_contains("_meta");
-                bool has_meta =
-                    meta != nullptr && meta->is_object() &&
-                    meta->get_object().contains("io.modelcontextprotocol/protocolVersion");
-                if (has_meta || (!version_header.empty() && !legacy_header)) {
-                    if (auto bad = check_stateless(req, *r)) {
-                        auto st = bad->code == code::invalid_params || bad->code <= -32020
-                                      ? status::bad_request
-                                      : status::ok;
-                        co_await ex.respond(json_reply(req, st, to_json(*bad)));
-                        co_return;
-                    }
-                    s = dispatcher::stateless_session(*r);
-                    s->client = ex.remote_address();
-                    init = nullptr;
+        std::string version;
+        do {
+            reply = check_post_headers(req);
+            if (reply)
+                break;
+            parsed = protocol::parse_body(req.body());
+            if (parsed.fatal) {
+                reply = json_reply(req, status::bad_request, to_json(*parsed.fatal));
+                break;
+            }
+            // A body that is one message, and not JSON-RPC, is refused as a whole whatever its
+            // session headers say: there is nothing to serve, and "session required" would hide
+            // why.
+            if (!parsed.batch && parsed.messages.size() == 1)
+                if (auto const* bad = std::get_if<protocol::invalid>(&parsed.messages.front())) {
+                    reply = json_reply(req, status::bad_request, to_json(bad->reply));
+                    break;
                 }
-            } else if (std::holds_alternative<protocol::notification>(m) &&
-                       !version_header.empty() && !legacy_header) {
-                auto res = http::make_response(status::accepted, "");
-                co_await ex.respond(std::move(res));
-                co_return;
-            }
-        }
-        if (s) {
-            // stateless: served below without a session
-        } else if (!session_header.empty()) {
-            auto found = co_await disp.sessions().find(session_header);
-            if (!found) {
-                co_await ex.respond(
-                    error_reply(req, status::service_unavailable, code::internal_error,
-                                "Session store unavailable: " + found.error().message()));
-                co_return;
-            }
-            s = *found;
-            if (!s || s->ended) {
-                co_await ex.respond(
-                    error_reply(req, status::not_found, -32001, "Session not found"));
-                co_return;
-            }
-            if (!version_header.empty() && !is_session_version(version_header)) {
-                co_await ex.respond(error_reply(req, status::bad_request, code::connection_closed,
-                                                "Bad Request: Unsupported protocol version: " +
-                                                    printable(version_header)));
-                co_return;
-            }
-            ws = wire_for(s->state.id);
-        } else if (init != nullptr) {
-            if (draining) {
-                co_await ex.respond(error_reply(req, status::service_unavailable,
-                                                code::connection_closed,
-                                                "Server is shutting down: no new sessions"));
-                co_return;
-            }
-            if (parsed.messages.size() > 1) {
-                co_await ex.respond(error_reply(req, status::bad_request, code::invalid_request,
-                                                "Invalid Request: initialize must be sent alone"));
-                co_return;
-            }
-            auto made = disp.sessions().create();
-            if (!made) {
-                co_await ex.respond(error_reply(req, status::service_unavailable,
-                                                code::connection_closed, made.error().message()));
-                co_return;
-            }
-            s = *made;
-            ws = wire_for(s->state.id);
-            created = true;
-        }
-        if (!s) {
-            co_await ex.respond(error_reply(req, status::bad_request, code::connection_closed,
-                                            "Bad Request: Mcp-Session-Id header is required"));
-            co_return;
-        }
 
-        std::string version =
-            init != nullptr
-                ? std::string(protocol::negotiate(
-                      init->params.contains("protocolVersion") &&
-                              init->params.at("protocolVersion").is_string()
-                          ? std::string_view(init->params.at("protocolVersion").get_string())
-                          : std::string_view{}))
-                : s->state.protocol_version;
-        if (parsed.batch && !protocol::allows_batches(version)) {
-            co_await ex.respond(error_reply(req, status::bad_request, code::invalid_request,
-                                            "Invalid Request: batches are not part of protocol "
-                                            "revision " +
-                                                version));
+            session_header = trim(req["Mcp-Session-Id"]);
+            auto version_header = trim(req["MCP-Protocol-Version"]);
+            for (auto const& m : parsed.messages)
+                if (auto const* r = std::get_if<protocol::request>(&m);
+                    r != nullptr && r->method == "initialize")
+                    init = r;
+
+            // Stateless (2026-07-28): no session, and the request names a modern revision in
+            // its _meta or its MCP-Protocol-Version header. Checked first: a modern
+            // `initialize` is a method that no longer exists, not the start of a session.
+            bool legacy_header = !version_header.empty() && is_session_version(version_header);
+            if (session_header.empty() && !parsed.batch && parsed.messages.size() == 1) {
+                auto const& m = parsed.messages.front();
+                if (auto const* r = std::get_if<protocol::request>(&m)) {
+                    auto const* meta = r->params.if_contains("_meta");
+                    bool has_meta =
+                        meta != nullptr && meta->is_object() &&
+                        meta->get_object().contains("io.modelcontextprotocol/protocolVersion");
+                    if (has_meta || (!version_header.empty() && !legacy_header)) {
+                        if (auto bad = check_stateless(req, *r)) {
+                            auto st = bad->code == code::invalid_params || bad->code <= -32020
+                                          ? status::bad_request
+                                          : status::ok;
+                            reply = json_reply(req, st, to_json(*bad));
+                            break;
+                        }
+                        s = dispatcher::stateless_session(*r);
+                        s->client = ex.remote_address();
+                        init = nullptr;
+                    }
+                } else if (std::holds_alternative<protocol::notification>(m) &&
+                           !version_header.empty() && !legacy_header) {
+                    reply = http::make_response(status::accepted, "");
+                    break;
+                }
+            }
+            if (s) {
+                // stateless: served below without a session
+            } else if (!session_header.empty()) {
+                auto found = co_await disp.sessions().find(session_header);
+                if (!found) {
+                    reply = error_reply(req, status::service_unavailable, code::internal_error,
+                                        "Session store unavailable: " + found.error().message());
+                    break;
+                }
+                s = *found;
+                if (!s || s->ended) {
+                    reply = error_reply(req, status::not_found, -32001, "Session not found");
+                    break;
+                }
+                if (!version_header.empty() && !is_session_version(version_header)) {
+                    reply = error_reply(req, status::bad_request, code::connection_closed,
+                                        "Bad Request: Unsupported protocol version: " +
+                                            printable(version_header));
+                    break;
+                }
+                ws = wire_for(s->state.id);
+            } else if (init != nullptr) {
+                if (draining) {
+                    reply = error_reply(req, status::service_unavailable, code::connection_closed,
+                                        "Server is shutting down: no new sessions");
+                    break;
+                }
+                if (parsed.messages.size() > 1) {
+                    reply = error_reply(req, status::bad_request, code::invalid_request,
+                                        "Invalid Request: initialize must be sent alone");
+                    break;
+                }
+                auto made = disp.sessions().create();
+                if (!made) {
+                    reply = error_reply(req, status::service_unavailable, code::connection_closed,
+                                        made.error().message());
+                    break;
+                }
+                s = *made;
+                ws = wire_for(s->state.id);
+                created = true;
+            }
+            if (!s) {
+                reply = error_reply(req, status::bad_request, code::connection_closed,
+                                    "Bad Request: Mcp-Session-Id header is required");
+                break;
+            }
+
+            version =
+                init != nullptr
+                    ? std::string(protocol::negotiate(
+                          init->params.contains("protocolVersion") &&
+                                  init->params.at("protocolVersion").is_string()
+                              ? std::string_view(init->params.at("protocolVersion").get_string())
+                              : std::string_view{}))
+                    : s->state.protocol_version;
+            if (parsed.batch && !protocol::allows_batches(version)) {
+                reply = error_reply(req, status::bad_request, code::invalid_request,
+                                    "Invalid Request: batches are not part of protocol "
+                                    "revision " +
+                                        version);
+                break;
+            }
+        } while (false);
+        if (reply) {
+            co_await ex.respond(std::move(*reply));
             co_return;
         }
 
@@ -623,18 +635,18 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         for (auto& m : parsed.messages) {
             if (auto* r = std::get_if<protocol::request>(&m))
                 requests.push_back(std::move(*r));
-            else if (auto reply = co_await disp.handle_non_request(s, std::move(m)))
-                post->responses.push_back(std::move(*reply));
+            else if (auto answer = co_await disp.handle_non_request(s, std::move(m)))
+                post->responses.push_back(std::move(*answer));
         }
         if (requests.empty() && post->responses.empty()) {
-            auto res = http::make_response(status::accepted, "");
-            cors(req, res);
-            co_await ex.respond(std::move(res));
-            co_return;
+            reply = http::make_response(status::accepted, "");
+            cors(req, *reply);
+        } else if (ws && ws->in_flight + requests.size() > opts.max_in_flight_per_session) {
+            reply = error_reply(req, status::too_many_requests, code::connection_closed,
+                                "Too many requests in flight for this session");
         }
-        if (ws && ws->in_flight + requests.size() > opts.max_in_flight_per_session) {
-            co_await ex.respond(error_reply(req, status::too_many_requests, code::connection_closed,
-                                            "Too many requests in flight for this session"));
+        if (reply) {
+            co_await ex.respond(std::move(*reply));
             co_return;
         }
 
@@ -708,9 +720,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         std::string sid = (s->ephemeral) ? std::string{} : s->state.id;
         if (!post->stream) {
             if (post->responses.empty()) {
-                auto res = http::make_response(status::accepted, "");
-                cors(req, res);
-                co_await ex.respond(std::move(res));
+                reply = http::make_response(status::accepted, "");
+                cors(req, *reply);
+                co_await ex.respond(std::move(*reply));
                 co_return;
             }
             json::value body;
