@@ -122,20 +122,17 @@ asio::awaitable<int> run_sessions(sessions_args a) {
             rc = fail(data.error());
         } else if (a.json) {
             boost::json::array out;
-            for (auto& r : *data)
-                out.push_back(a.show_secrets ? std::move(r) : masked(std::move(r)));
+            for (auto const& r : *data)
+                out.push_back(a.show_secrets ? r.object() : masked(r.object()));
             std::printf("%s\n", boost::json::serialize(out).c_str());
         } else {
             for (auto const& r : *data) {
-                auto text = [&](char const* k) {
-                    auto const* v = r.if_contains(k);
-                    return v && v->is_string() ? std::string(v->get_string()) : std::string("-");
+                auto text = [](std::optional<std::string_view> v) {
+                    return std::string(v.value_or("-"));
                 };
-                auto const* active = r.if_contains("active");
-                std::printf("%s  %s  %s  %s\n", text("sessionId").c_str(),
-                            text("serverUrl").c_str(), text("transportType").c_str(),
-                            active && active->is_bool() && !active->get_bool() ? "inactive"
-                                                                               : "active");
+                std::printf("%s  %s  %s  %s\n", text(r.session_id()).c_str(),
+                            text(r.server_url()).c_str(), text(r.transport_type()).c_str(),
+                            r.active().value_or(true) ? "active" : "inactive");
             }
         }
     } else if (a.action == "get") {

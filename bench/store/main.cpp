@@ -6,7 +6,8 @@
 //   create      create_session / createSession of a realistic record (OAuth tokens, client
 //               information, headers: ~800 bytes of JSON), a new id each call, default TTL;
 //   get         get_session / getSession of one of 1000 stored sessions;
-//   list-of-50  get_identity_sessions_data / getIdentitySessionsData of an identity with 50.
+//   list-of-50  get_identity_sessions_data / getIdentitySessionsData of an identity with 50,
+//               reading each one's sessionId, serverUrl and active (what a lister shows).
 // mcpd: one io_context thread, IN_FLIGHT coroutines looping `co_await store.op(...)` until the
 // calls are done, timed with steady_clock, through the same wrapper open_store() puts around a
 // backend (encrypting_store; no key, as the reference's Redis backend stores plain text).
@@ -190,10 +191,15 @@ asio::awaitable<void> worker(mcpd_run& s) {
         } else {
             std::string identity = "bench-list";
             auto r = co_await s.store->get_identity_sessions_data(identity);
+            // What a lister reads of each (as the gateway lists them): id, server, state.
+            auto listed = !r ? 0 : std::count_if(r->begin(), r->end(), [](auto const& rec) {
+                return !rec.session_id().value_or("").empty() &&
+                       !rec.server_url().value_or("").empty() && rec.active() == true;
+            });
             if (!r)
                 problem = r.error().message();
-            else if (r->size() != list_size)
-                problem = "list: " + std::to_string(r->size()) + " sessions, expected 50";
+            else if (listed != list_size)
+                problem = "list: " + std::to_string(listed) + " sessions, expected 50";
         }
         if (!problem.empty() && s.errors++ == 0)
             s.first_error = problem;

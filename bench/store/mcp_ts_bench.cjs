@@ -47,7 +47,9 @@ async function main() {
         },
         list: async () => {
             const all = await storage.getIdentitySessionsData('bench-list');
-            if (all.length !== 50) fail(`list: ${all.length} sessions, expected 50`);
+            // What a lister reads of each (as mcpd's gateway lists them): id, server, state.
+            const listed = all.filter((r) => r.sessionId && r.serverUrl && r.active === true);
+            if (listed.length !== 50) fail(`list: ${listed.length} sessions, expected 50`);
         },
     }[op];
     async function worker() {

@@ -789,18 +789,16 @@ manager::json_result manager::get_sessions(std::string identity) {
     json::array sessions;
     for (auto const& r : *records) {
         json::object s;
-        s["sessionId"] = text_field(r, "sessionId");
-        if (auto const* v = r.if_contains("serverId"); v != nullptr && v->is_string())
+        s["sessionId"] = r.session_id().value_or("");
+        if (auto v = r.server_id())
             s["serverId"] = *v;
-        if (auto const* v = r.if_contains("serverName"); v != nullptr && v->is_string())
+        if (auto v = r.server_name())
             s["serverName"] = *v;
-        s["serverUrl"] = text_field(r, "serverUrl");
-        auto transport = text_field(r, "transportType");
+        s["serverUrl"] = r.server_url().value_or("");
+        auto transport = r.transport_type().value_or("");
         s["transport"] = transport.empty() ? "streamable_http" : transport;
-        auto const* created = r.if_contains("createdAt");
-        s["createdAt"] = created != nullptr && created->is_number() ? *created : json::value(0);
-        auto const* active = r.if_contains("active");
-        s["active"] = !(active != nullptr && active->is_bool() && !active->get_bool());
+        s["createdAt"] = r.created_at().is_null() ? json::value(0) : r.created_at();
+        s["active"] = r.active().value_or(true);
         sessions.emplace_back(std::move(s));
     }
     // Oldest first, so that every tab lists them in the same order.
@@ -834,11 +832,10 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
     if (!existing)
         co_return existing.error();
     for (auto const& r : *existing) {
-        if (text_field(r, "serverId") != server_id && text_field(r, "serverUrl") != p.server_url)
+        if (r.server_id().value_or("") != server_id && r.server_url().value_or("") != p.server_url)
             continue;
-        auto sid = text_field(r, "sessionId");
-        auto const* active = r.if_contains("active");
-        if (active != nullptr && active->is_bool() && !active->get_bool()) {
+        std::string sid(r.session_id().value_or(""));
+        if (!r.active().value_or(true)) {
             // Waiting for OAuth: connect again means resume it.
             if (self.destroyed)
                 co_return fail(errc::not_connected, "the gateway is shutting down");
@@ -857,10 +854,10 @@ manager::json_result manager::connect(std::string identity, connect_params p, ev
             }
             co_return out;
         }
-        auto name = text_field(r, "serverName");
-        co_return fail(errc::duplicate_connection,
-                       "Connection already exists for server: " + text_field(r, "serverUrl") +
-                           " (" + name + ")");
+        std::string name(r.server_name().value_or(""));
+        co_return fail(errc::duplicate_connection, "Connection already exists for server: " +
+                                                       std::string(r.server_url().value_or("")) +
+                                                       " (" + name + ")");
     }
     if (existing->size() >= self.opts.max_sessions_per_identity)
         co_return fail(errc::limit_reached, "this identity already has " +
@@ -1018,10 +1015,9 @@ manager::json_result manager::restore_all(std::string identity, event_sink also)
         co_return records.error();
     std::vector<std::string> ids;
     for (auto const& r : *records) {
-        auto const* active = r.if_contains("active");
-        bool pending = active != nullptr && active->is_bool() && !active->get_bool();
-        if (!pending && !text_field(r, "serverUrl").empty())
-            ids.push_back(text_field(r, "sessionId"));
+        bool pending = !r.active().value_or(true);
+        if (!pending && !r.server_url().value_or("").empty())
+            ids.emplace_back(r.session_id().value_or(""));
     }
     std::vector<json::object> results(ids.size());
     auto batch = std::max<std::size_t>(1, self.opts.restore_batch);

@@ -75,13 +75,18 @@ encrypting_store::get_session(std::string identity, std::string session_id) {
     co_return got;
 }
 
-awaitable<result<std::vector<json::object>>>
+awaitable<result<std::vector<session_record>>>
 encrypting_store::get_identity_sessions_data(std::string identity) {
     auto data = co_await inner_->get_identity_sessions_data(std::move(identity));
     if (data)
-        for (auto& record : *data)
-            if (auto ok = open(record); !ok)
+        for (auto& record : *data) {
+            if (!record.has_sealed_secret())
+                continue; // nothing to open (and a plain record needs no key)
+            auto opened = record.object();
+            if (auto ok = open(opened); !ok)
                 co_return ok.error();
+            record = session_record(std::move(opened));
+        }
     co_return data;
 }
 

@@ -267,17 +267,17 @@ awaitable<result<std::optional<json::object>>> file_store::get_session(std::stri
     co_return co_await pool_.run(std::move(work));
 }
 
-awaitable<result<std::vector<json::object>>>
+awaitable<result<std::vector<session_record>>>
 file_store::get_identity_sessions_data(std::string identity) {
     if (auto ok = validate_identity(identity); !ok)
         co_return ok.error();
-    auto work = [&]() -> result<std::vector<json::object>> {
-        std::vector<json::object> out;
+    auto work = [&]() -> result<std::vector<session_record>> {
+        std::vector<session_record> out;
         auto ok = with_records(false, [&](json::array& records) -> result<bool> {
             auto now = unix_time_ms();
             for (auto& v : records)
                 if (record_identity(v.get_object()) == identity && is_live(v.get_object(), now))
-                    out.push_back(public_view(std::move(v.get_object())));
+                    out.emplace_back(public_view(std::move(v.get_object())));
             return false;
         });
         if (!ok)

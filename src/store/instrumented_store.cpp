@@ -68,7 +68,7 @@ instrumented_store::get_session(std::string identity, std::string session_id) {
     co_return r;
 }
 
-awaitable<result<std::vector<json::object>>>
+awaitable<result<std::vector<session_record>>>
 instrumented_store::get_identity_sessions_data(std::string identity) {
     metrics::stopwatch w;
     auto r = co_await inner_->get_identity_sessions_data(std::move(identity));

@@ -63,17 +63,17 @@ awaitable<result<std::optional<json::object>>> memory_store::get_session(std::st
     co_return std::optional<json::object>(it->second.record);
 }
 
-awaitable<result<std::vector<json::object>>>
+awaitable<result<std::vector<session_record>>>
 memory_store::get_identity_sessions_data(std::string identity) {
     if (auto ok = validate_identity(identity); !ok)
         co_return ok.error();
     std::lock_guard lock(mutex_);
     auto now = now_();
-    std::vector<json::object> out;
+    std::vector<session_record> out;
     for (auto it = sessions_.lower_bound(key{identity, ""});
          it != sessions_.end() && it->first.first == identity; ++it)
         if (it->second.expires > now)
-            out.push_back(it->second.record);
+            out.emplace_back(it->second.record);
     co_return out;
 }
 

@@ -203,14 +203,14 @@ result<json::object> to_record(std::vector<std::optional<std::string>> const& ro
     return r;
 }
 
-result<std::vector<json::object>> to_records(pg::rows const& rows) {
-    std::vector<json::object> out;
+result<std::vector<session_record>> to_records(pg::rows const& rows) {
+    std::vector<session_record> out;
     out.reserve(rows.values.size());
     for (auto const& row : rows.values) {
         auto r = to_record(row);
         if (!r)
             return r.error();
-        out.push_back(std::move(*r));
+        out.emplace_back(std::move(*r));
     }
     return out;
 }
@@ -578,7 +578,7 @@ awaitable<result<std::optional<json::object>>> postgres_store::get_session(std::
     co_return std::optional<json::object>(std::move(*record));
 }
 
-awaitable<result<std::vector<json::object>>>
+awaitable<result<std::vector<session_record>>>
 postgres_store::get_identity_sessions_data(std::string identity) {
     if (auto ok = validate_identity(identity); !ok)
         co_return ok.error();

@@ -180,7 +180,7 @@ awaitable<result<std::optional<json::object>>> redis_store::get_session(std::str
     co_return std::optional<json::object>(std::move(*record));
 }
 
-awaitable<result<std::vector<json::object>>>
+awaitable<result<std::vector<session_record>>>
 redis_store::get_identity_sessions_data(std::string identity) {
     if (auto ok = validate_identity(identity); !ok)
         co_return ok.error();
@@ -242,10 +242,10 @@ redis_store::get_identity_sessions_data(std::string identity) {
             }
         }
     }
-    std::vector<json::object> out;
+    std::vector<session_record> out;
     out.reserve(found.size());
     for (auto text : found) {
-        auto record = parse_record(text);
+        auto record = session_record::parse(text);
         if (!record)
             co_return record.error();
         out.push_back(std::move(*record));

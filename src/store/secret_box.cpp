@@ -78,7 +78,11 @@ std::string secret_box::seal(json::value const& v, iv_bytes const& iv) const {
 }
 
 bool secret_box::is_sealed(json::value const& v) noexcept {
-    return v.is_string() && std::string_view(v.get_string()).starts_with(prefix);
+    return v.is_string() && is_sealed(std::string_view(v.get_string()));
+}
+
+bool secret_box::is_sealed(std::string_view text) noexcept {
+    return text.starts_with(prefix);
 }
 
 result<json::value> secret_box::open(std::string_view sealed) const {

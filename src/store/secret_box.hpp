@@ -38,6 +38,7 @@ public:
     [[nodiscard]] result<boost::json::value> open(std::string_view sealed) const;
 
     static bool is_sealed(boost::json::value const& v) noexcept;
+    static bool is_sealed(std::string_view text) noexcept;
 
 private:
     key_bytes key_;

@@ -194,7 +194,7 @@ session_store::get_identity_session_ids(std::string identity) {
     std::vector<std::string> out;
     out.reserve(data->size());
     for (auto const& r : *data)
-        out.emplace_back(record_session_id(r));
+        out.emplace_back(r.session_id().value_or(""));
     co_return out;
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/duration.hpp"
 #include "core/error.hpp"
+#include "store/session_record.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -48,10 +49,11 @@ public:
     virtual boost::asio::awaitable<result<std::optional<boost::json::object>>>
     get_session(std::string identity, std::string session_id) = 0;
 
-    // Every live record of an identity, and just their ids (any order). The ids default to
-    // those of get_identity_sessions_data(); a backend that can list ids more cheaply (without
-    // reading the records) overrides it.
-    virtual boost::asio::awaitable<result<std::vector<boost::json::object>>>
+    // Every live record of an identity, and just their ids (any order). The records are
+    // session_records: their top-level fields read, the whole record on demand (see
+    // session_record.hpp). The ids default to those of get_identity_sessions_data(); a backend
+    // that can list ids more cheaply (without reading the records) overrides it.
+    virtual boost::asio::awaitable<result<std::vector<session_record>>>
     get_identity_sessions_data(std::string identity) = 0;
     virtual boost::asio::awaitable<result<std::vector<std::string>>>
     get_identity_session_ids(std::string identity);

@@ -280,18 +280,18 @@ awaitable<result<std::optional<json::object>>> sqlite_store::get_session(std::st
     co_return co_await pool_.run(std::move(work));
 }
 
-awaitable<result<std::vector<json::object>>>
+awaitable<result<std::vector<session_record>>>
 sqlite_store::get_identity_sessions_data(std::string identity) {
     if (auto ok = validate_identity(identity); !ok)
         co_return ok.error();
     // Named: a temporary inside co_await may be destroyed twice by GCC 12.
-    auto work = [&]() -> result<std::vector<json::object>> {
+    auto work = [&]() -> result<std::vector<session_record>> {
         statement read(db_, select_identity_data);
         read.bind(1, identity).bind(2, unix_time_ms());
-        std::vector<json::object> out;
+        std::vector<session_record> out;
         int rc;
         while ((rc = read.step()) == SQLITE_ROW) {
-            auto record = parse_record(read.text(0));
+            auto record = session_record::parse(read.text(0));
             if (!record)
                 return record.error();
             out.push_back(std::move(*record));

@@ -37,7 +37,7 @@ public:
                                                         std::optional<duration> ttl) override;
     boost::asio::awaitable<result<std::optional<boost::json::object>>>
     get_session(std::string identity, std::string session_id) override;
-    boost::asio::awaitable<result<std::vector<boost::json::object>>>
+    boost::asio::awaitable<result<std::vector<session_record>>>
     get_identity_sessions_data(std::string identity) override;
     boost::asio::awaitable<result<std::vector<std::string>>>
     get_identity_session_ids(std::string identity) override;

@@ -417,7 +417,7 @@ public:
     get_session(std::string identity, std::string sid) override {
         co_return co_await inner_->get_session(std::move(identity), std::move(sid));
     }
-    asio::awaitable<mcpd::result<std::vector<json::object>>>
+    asio::awaitable<mcpd::result<std::vector<mcpd::store::session_record>>>
     get_identity_sessions_data(std::string identity) override {
         co_return co_await inner_->get_identity_sessions_data(std::move(identity));
     }

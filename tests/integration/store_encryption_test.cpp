@@ -121,7 +121,7 @@ asio::awaitable<void> seal_create_and_update(store::session_store& s,
     EXPECT_EQ(after.at("active"), false);
     auto listed = co_await s.get_identity_sessions_data("alice");
     CO_ASSERT(listed && listed->size() == 1u);
-    EXPECT_EQ(listed->front(), after);
+    EXPECT_EQ(listed->front().object(), after);
 }
 
 std::unique_ptr<store::session_store> sealed(std::unique_ptr<store::session_store> backend,

@@ -160,7 +160,7 @@ TEST_P(store_suite, identities_with_glob_and_separator_characters_stay_apart) {
             auto data = co_await s.get_identity_sessions_data(identities[i]);
             CO_ASSERT(data.has_value());
             CO_ASSERT(data->size() == 1u);
-            EXPECT_EQ(store::record_identity(data->front()), identities[i]);
+            EXPECT_EQ(data->front().identity(), identities[i]);
             auto ids = co_await s.get_identity_session_ids(identities[i]);
             EXPECT_EQ(*ids, std::vector<std::string>{id_of(i)});
         }
@@ -316,8 +316,8 @@ TEST(store_redis, listing_is_one_sort_and_falls_back_to_smembers_and_mget) {
                 CO_ASSERT(list.has_value());
                 std::set<std::string> ids;
                 for (auto const& r : *list) {
-                    EXPECT_EQ(store::record_identity(r), who);
-                    ids.insert(std::string(store::record_session_id(r)));
+                    EXPECT_EQ(r.identity(), who);
+                    ids.insert(std::string(r.session_id().value_or("")));
                 }
                 EXPECT_EQ(ids, (std::set<std::string>{"s1", "s3"})) << who << " " << sort_available;
                 auto left = co_await raw.exec(

@@ -273,7 +273,10 @@ TEST_P(mcp_ts_interop, records_the_sdk_writes_are_read_by_mcpd_field_for_field) 
         EXPECT_EQ(json::value(**got_b), node_b);
         auto listed = co_await s->get_identity_sessions_data(identity);
         CO_ASSERT(listed.has_value());
-        EXPECT_EQ(sorted(*listed), sorted(objects(value(r[5]))));
+        std::vector<json::object> listed_objects;
+        for (auto const& rec : *listed)
+            listed_objects.push_back(rec.object());
+        EXPECT_EQ(sorted(listed_objects), sorted(objects(value(r[5]))));
         auto ids = co_await s->get_identity_session_ids(identity);
         CO_ASSERT(ids.has_value());
         std::sort(ids->begin(), ids->end());

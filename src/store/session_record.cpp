@@ -1,0 +1,214 @@
+// store/session_record.cpp — see session_record.hpp.
+//
+// Reading a record's text is one pass of Boost.JSON's SAX parser (basic_parser) with a handler
+// that keeps the top-level fields a lister reads and builds nothing else: the whole text is
+// still checked, as parse_record() checks it.
+#include "store/session_record.hpp"
+
+#include "store/error.hpp"
+#include "store/secret_box.hpp"
+#include "store/session.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+namespace mcpd::store {
+
+namespace json = boost::json;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::array<std::string_view, 7> string_field_names = {
+    "identity", "sessionId", "serverId", "serverName", "serverUrl", "transportType", "callbackUrl"};
+
+} // namespace
+
+// The SAX handler: depth 1 is the record's own fields; anything deeper is only checked.
+class record_reader {
+public:
+    constexpr static std::size_t max_object_size = std::numeric_limits<std::size_t>::max();
+    constexpr static std::size_t max_array_size = std::numeric_limits<std::size_t>::max();
+    constexpr static std::size_t max_key_size = std::numeric_limits<std::size_t>::max();
+    constexpr static std::size_t max_string_size = std::numeric_limits<std::size_t>::max();
+
+    explicit record_reader(session_record& into)
+        : r_(into) {}
+
+    bool root_was_object() const noexcept { return root_object_; }
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_object_begin(error_code&) {
+        if (depth_ == 0)
+            root_object_ = true;
+        else
+            value_at_top(); // a field that holds an object: not one the record keeps
+        ++depth_;
+        return true;
+    }
+    bool on_object_end(std::size_t, error_code&) {
+        --depth_;
+        return true;
+    }
+    bool on_array_begin(error_code&) {
+        value_at_top();
+        ++depth_;
+        return true;
+    }
+    bool on_array_end(std::size_t, error_code&) {
+        --depth_;
+        return true;
+    }
+    bool on_key_part(json::string_view s, std::size_t, error_code&) {
+        if (depth_ == 1)
+            key_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(json::string_view s, std::size_t, error_code&) {
+        if (depth_ == 1)
+            key_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string_part(json::string_view s, std::size_t, error_code&) {
+        if (depth_ == 1)
+            part_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string(json::string_view s, std::size_t, error_code&) {
+        if (depth_ != 1)
+            return true;
+        std::string_view text(s.data(), s.size());
+        if (!part_.empty()) {
+            part_.append(text);
+            text = part_;
+        }
+        auto name = std::string_view(key_);
+        auto it = std::find(string_field_names.begin(), string_field_names.end(), name);
+        if (it != string_field_names.end()) {
+            auto i = static_cast<std::size_t>(it - string_field_names.begin());
+            r_.strings_[i].assign(text);
+            r_.present_ = static_cast<unsigned char>(r_.present_ | (1u << i));
+        } else {
+            if (std::find(secret_fields.begin(), secret_fields.end(), name) != secret_fields.end())
+                r_.sealed_ = r_.sealed_ || secret_box::is_sealed(text);
+            forget(name);
+        }
+        part_.clear();
+        end_value();
+        return true;
+    }
+    bool on_number_part(json::string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t v, json::string_view, error_code&) { return number(v); }
+    bool on_uint64(std::uint64_t v, json::string_view, error_code&) { return number(v); }
+    bool on_double(double v, json::string_view, error_code&) { return number(v); }
+    bool on_bool(bool v, error_code&) {
+        if (depth_ == 1) {
+            if (key_ == "active")
+                r_.active_ = v;
+            else
+                forget(key_);
+            end_value();
+        }
+        return true;
+    }
+    bool on_null(error_code&) {
+        if (depth_ == 1) {
+            forget(key_);
+            end_value();
+        }
+        return true;
+    }
+    bool on_comment_part(json::string_view, error_code&) { return true; }
+    bool on_comment(json::string_view, error_code&) { return true; }
+
+private:
+    template <class Number>
+    bool number(Number v) {
+        if (depth_ == 1) {
+            if (key_ == "createdAt")
+                r_.created_at_ = v;
+            else
+                forget(key_);
+            end_value();
+        }
+        return true;
+    }
+    // A field of the record whose value is an object or an array.
+    void value_at_top() {
+        if (depth_ == 1) {
+            forget(key_);
+            end_value();
+        }
+    }
+    // A later duplicate of a kept field that is not of the kept type replaces it (the last
+    // one wins, as in the parsed object).
+    void forget(std::string_view name) {
+        auto it = std::find(string_field_names.begin(), string_field_names.end(), name);
+        if (it != string_field_names.end())
+            r_.present_ = static_cast<unsigned char>(
+                r_.present_ & ~(1u << static_cast<unsigned>(it - string_field_names.begin())));
+        else if (name == "createdAt")
+            r_.created_at_ = nullptr;
+        else if (name == "active")
+            r_.active_.reset();
+    }
+    void end_value() { key_.clear(); }
+
+    session_record& r_;
+    std::size_t depth_ = 0;
+    bool root_object_ = false;
+    std::string key_;  // the current field's name at depth 1
+    std::string part_; // a string value that came in parts
+};
+
+result<session_record> session_record::parse(std::string_view text) {
+    session_record r;
+    json::basic_parser<record_reader> p(json::parse_options{}, r);
+    error_code ec;
+    auto n = p.write_some(false, text.data(), text.size(), ec);
+    if (!ec && n != text.size())
+        ec = json::error::extra_data;
+    if (ec)
+        return error(store_errc::corrupt_record, ec.message());
+    if (!p.handler().root_was_object())
+        return error(store_errc::corrupt_record, "not an object");
+    r.text_.assign(text);
+    return r;
+}
+
+session_record::session_record(json::object record) {
+    for (std::size_t i = 0; i < string_field_names.size(); ++i)
+        if (auto const* v = record.if_contains(string_field_names[i]); v && v->is_string()) {
+            strings_[i].assign(v->get_string());
+            present_ = static_cast<unsigned char>(present_ | (1u << i));
+        }
+    if (auto const* v = record.if_contains("createdAt"); v && v->is_number())
+        created_at_ = *v;
+    if (auto const* v = record.if_contains("active"); v && v->is_bool())
+        active_ = v->get_bool();
+    for (auto name : secret_fields)
+        if (auto const* v = record.if_contains(name); v && secret_box::is_sealed(*v))
+            sealed_ = true;
+    object_ = std::move(record);
+}
+
+std::optional<std::string_view> session_record::text_field(field f) const noexcept {
+    if ((present_ & (1u << f)) == 0)
+        return std::nullopt;
+    return std::string_view(strings_[f]);
+}
+
+json::object session_record::object() const {
+    if (object_)
+        return *object_;
+    auto parsed = parse_record(text_);
+    if (!parsed) // checked when read: only a broken invariant gets here
+        throw std::logic_error("session_record: " + parsed.error().message());
+    return std::move(*parsed);
+}
+
+} // namespace mcpd::store
