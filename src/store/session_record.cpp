@@ -87,12 +87,7 @@ public:
             text = part_;
         }
         auto name = std::string_view(key_);
-        auto it = std::find(string_field_names.begin(), string_field_names.end(), name);
-        if (it != string_field_names.end()) {
-            auto i = static_cast<std::size_t>(it - string_field_names.begin());
-            r_.strings_[i].assign(text);
-            r_.present_ = static_cast<unsigned char>(r_.present_ | (1u << i));
-        } else {
+        if (!r_.keep_string(name, text)) {
             if (std::find(secret_fields.begin(), secret_fields.end(), name) != secret_fields.end())
                 r_.sealed_ = r_.sealed_ || secret_box::is_sealed(text);
             forget(name);
@@ -147,11 +142,9 @@ private:
     // A later duplicate of a kept field that is not of the kept type replaces it (the last
     // one wins, as in the parsed object).
     void forget(std::string_view name) {
-        auto it = std::find(string_field_names.begin(), string_field_names.end(), name);
-        if (it != string_field_names.end())
-            r_.present_ = static_cast<unsigned char>(
-                r_.present_ & ~(1u << static_cast<unsigned>(it - string_field_names.begin())));
-        else if (name == "createdAt")
+        if (r_.drop_string(name))
+            return;
+        if (name == "createdAt")
             r_.created_at_ = nullptr;
         else if (name == "active")
             r_.active_.reset();
@@ -181,11 +174,9 @@ result<session_record> session_record::parse(std::string_view text) {
 }
 
 session_record::session_record(json::object record) {
-    for (std::size_t i = 0; i < string_field_names.size(); ++i)
-        if (auto const* v = record.if_contains(string_field_names[i]); v && v->is_string()) {
-            strings_[i].assign(v->get_string());
-            present_ = static_cast<unsigned char>(present_ | (1u << i));
-        }
+    for (auto name : string_field_names)
+        if (auto const* v = record.if_contains(name); v && v->is_string())
+            keep_string(name, v->get_string());
     if (auto const* v = record.if_contains("createdAt"); v && v->is_number())
         created_at_ = *v;
     if (auto const* v = record.if_contains("active"); v && v->is_bool())
@@ -194,6 +185,34 @@ session_record::session_record(json::object record) {
         if (auto const* v = record.if_contains(name); v && secret_box::is_sealed(*v))
             sealed_ = true;
     object_ = std::move(record);
+}
+
+namespace {
+
+std::optional<unsigned> string_field_index(std::string_view name) noexcept {
+    auto it = std::find(string_field_names.begin(), string_field_names.end(), name);
+    if (it == string_field_names.end())
+        return std::nullopt;
+    return static_cast<unsigned>(it - string_field_names.begin());
+}
+
+} // namespace
+
+bool session_record::keep_string(std::string_view name, std::string_view text) {
+    auto i = string_field_index(name);
+    if (!i)
+        return false;
+    strings_[*i].assign(text);
+    present_ = static_cast<unsigned char>(present_ | (1u << *i));
+    return true;
+}
+
+bool session_record::drop_string(std::string_view name) noexcept {
+    auto i = string_field_index(name);
+    if (!i)
+        return false;
+    present_ = static_cast<unsigned char>(present_ & ~(1u << *i));
+    return true;
 }
 
 std::optional<std::string_view> session_record::text_field(field f) const noexcept {

@@ -78,6 +78,11 @@ private:
         string_field_count
     };
     [[nodiscard]] std::optional<std::string_view> text_field(field f) const noexcept;
+    // Keeps (or, for a later value of another type, drops) the string field `name`, if it is
+    // one of the kept ones; false when it is not. The one place the reader and the object
+    // constructor record a string field.
+    bool keep_string(std::string_view name, std::string_view text);
+    bool drop_string(std::string_view name) noexcept;
 
     std::string text_;                          // the stored text, when made from one
     std::optional<boost::json::object> object_; // the record, when made from an object
