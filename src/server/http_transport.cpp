@@ -563,13 +563,18 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             if (s) {
                 // stateless: served below without a session
             } else if (!session_header.empty()) {
-                auto found = co_await disp.sessions().find(session_header);
-                if (!found) {
-                    reply = error_reply(req, status::service_unavailable, code::internal_error,
+                // A live session without a coroutine (most requests); else the store's answer.
+                s = disp.sessions().find_live(session_header);
+                if (!s) {
+                    auto found = co_await disp.sessions().find(session_header);
+                    if (!found) {
+                        reply =
+                            error_reply(req, status::service_unavailable, code::internal_error,
                                         "Session store unavailable: " + found.error().message());
-                    break;
+                        break;
+                    }
+                    s = *found;
                 }
-                s = *found;
                 if (!s || s->ended) {
                     reply = error_reply(req, status::not_found, -32001, "Session not found");
                     break;

@@ -103,11 +103,17 @@ result<std::shared_ptr<session>> session_manager::create() {
     return s;
 }
 
+std::shared_ptr<session> session_manager::find_live(std::string const& id) {
+    auto it = live_.find(id);
+    if (it == live_.end())
+        return nullptr;
+    it->second->last_used = std::chrono::steady_clock::now();
+    return it->second;
+}
+
 asio::awaitable<result<std::shared_ptr<session>>> session_manager::find(std::string const& id) {
-    if (auto it = live_.find(id); it != live_.end()) {
-        it->second->last_used = std::chrono::steady_clock::now();
-        co_return it->second;
-    }
+    if (auto live = find_live(id))
+        co_return live;
     auto rec = co_await records_->load(id);
     if (!rec)
         co_return rec.error();
@@ -131,11 +137,9 @@ asio::awaitable<result<void>> session_manager::save(session& s) {
     co_return co_await records_->save(s.state);
 }
 
-asio::awaitable<result<void>> session_manager::touch(session& s) {
-    if (s.ephemeral || s.ended || s.state.protocol_version.empty() ||
-        std::chrono::steady_clock::now() - s.last_saved < refresh_after_)
-        co_return result<void>{};
-    co_return co_await save(s);
+bool session_manager::refresh_due(session const& s) const {
+    return !s.ephemeral && !s.ended && !s.state.protocol_version.empty() &&
+           std::chrono::steady_clock::now() - s.last_saved >= refresh_after_;
 }
 
 std::vector<std::string>

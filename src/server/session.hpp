@@ -141,9 +141,12 @@ public:
     result<std::shared_ptr<session>> create();
     // The live session, or one restored from the record store; nullptr when unknown.
     boost::asio::awaitable<result<std::shared_ptr<session>>> find(std::string const& id);
+    // The session when it is live here, else nullptr (then find() asks the store). No
+    // coroutine: every request after a session's first is served from here.
+    std::shared_ptr<session> find_live(std::string const& id);
     boost::asio::awaitable<result<void>> save(session& s);
-    // Saves when the record is due for a refresh (see the constructor).
-    boost::asio::awaitable<result<void>> touch(session& s);
+    // Whether a used session's record is due for a refresh (see the constructor): then save it.
+    [[nodiscard]] bool refresh_due(session const& s) const;
     // Ends a session: forgets it here and in the store.
     boost::asio::awaitable<result<void>> end(std::string const& id);
 
