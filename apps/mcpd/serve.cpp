@@ -454,7 +454,10 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
 } // namespace
 
 int run_serve(serve_args const& args) {
-    asio::io_context io(1);
+    // One thread runs every socket and timer of this context, so the reactor needs no lock per
+    // operation (two lock/unlock pairs per request); the scheduler keeps its lock, which the
+    // blocking pool's threads need to post their results back.
+    asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
     // Outlives everything that updates it (the serve coroutine's frame is destroyed with io).
     metrics::registry reg;
     int rc = 1;
