@@ -8,7 +8,18 @@ sse_stream::sse_stream(boost::asio::any_io_executor ex, std::size_t max_buffered
     , max_buffered_(max_buffered_bytes) {}
 
 bool sse_stream::push(sse_event const& ev) {
-    return push_raw(encode(ev));
+    if (state_ != state::open)
+        return false;
+    // Encoded straight into the queue; taken back out if it would go over the bound.
+    auto const before = pending_.size();
+    encode_to(pending_, ev);
+    if (pending_.size() > max_buffered_) {
+        pending_.resize(before);
+        close();
+        return false;
+    }
+    wake_.notify();
+    return true;
 }
 
 bool sse_stream::push_raw(std::string_view text) {

@@ -23,7 +23,12 @@ std::size_t first_line_break(std::string_view s) {
 
 std::string encode(sse_event const& ev) {
     std::string out;
-    out.reserve(ev.data.size() + ev.id.size() + ev.event.size() + 32);
+    encode_to(out, ev);
+    return out;
+}
+
+void encode_to(std::string& out, sse_event const& ev) {
+    out.reserve(out.size() + ev.data.size() + ev.id.size() + ev.event.size() + 32);
     if (!ev.event.empty()) {
         out += "event: ";
         out += ev.event;
@@ -53,7 +58,6 @@ std::string encode(sse_event const& ev) {
         rest.remove_prefix(nl + 1);
     }
     out += '\n';
-    return out;
 }
 
 } // namespace mcpd::http

@@ -18,5 +18,7 @@ struct sse_event {
 
 // The event's wire text, ending with the blank line.
 std::string encode(sse_event const& ev);
+// The same, appended to `out`.
+void encode_to(std::string& out, sse_event const& ev);
 
 } // namespace mcpd::http

@@ -24,7 +24,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <deque>
 #include <map>
 #include <span>
 #include <unordered_map>
@@ -49,7 +48,7 @@ public:
         : max_events_(max_events)
         , max_streams_(max_streams) {}
     void append(std::string const& session, std::uint64_t stream, std::uint64_t seq,
-                std::string const& data) override {
+                std::string data) override {
         auto& streams = sessions_[session];
         // Every POST opens a stream: a long session keeps only its newest ones (and stream 0,
         // the GET stream), else their events would pile up until the session ends.
@@ -57,10 +56,7 @@ public:
             while (streams.size() - streams.count(0) >= max_streams_)
                 streams.erase(streams.upper_bound(0));
         }
-        auto& q = streams[stream];
-        q.emplace_back(seq, data);
-        while (q.size() > max_events_)
-            q.pop_front();
+        streams[stream].add(seq, std::move(data), max_events_);
     }
     std::vector<std::pair<std::uint64_t, std::string>>
     replay(std::string const& session, std::uint64_t stream, std::uint64_t after) override {
@@ -71,7 +67,7 @@ public:
         auto q = s->second.find(stream);
         if (q == s->second.end())
             return out;
-        for (auto const& e : q->second)
+        for (auto const& e : q->second.live())
             if (e.first > after)
                 out.push_back(e);
         return out;
@@ -79,11 +75,30 @@ public:
     void forget_session(std::string const& session) override { sessions_.erase(session); }
 
 private:
+    // One stream's newest events, oldest first. A vector whose front is dropped by moving a
+    // start index (and compacted once half of it is dropped): a POST's stream holds one or two
+    // events, and a std::deque made two allocations of ~0.5 KB for each.
+    struct kept_events {
+        std::vector<std::pair<std::uint64_t, std::string>> events;
+        std::size_t first = 0; // events before it are dropped
+
+        void add(std::uint64_t seq, std::string data, std::size_t max) {
+            events.emplace_back(seq, std::move(data));
+            while (events.size() - first > max)
+                events[first++].second = std::string{}; // its memory goes now
+            if (first > 16 && first * 2 > events.size()) {
+                events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(first));
+                first = 0;
+            }
+        }
+        [[nodiscard]] std::span<std::pair<std::uint64_t, std::string> const> live() const {
+            return std::span(events).subspan(first);
+        }
+    };
+
     std::size_t max_events_;
     std::size_t max_streams_;
-    std::unordered_map<std::string,
-                       std::map<std::uint64_t, std::deque<std::pair<std::uint64_t, std::string>>>>
-        sessions_;
+    std::unordered_map<std::string, std::map<std::uint64_t, kept_events>> sessions_;
 };
 
 std::string_view trim(std::string_view v) {
@@ -274,19 +289,36 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     }
 
     // Writes a message as the next event of `ls` (stored for replay, then sent if attached).
+    // "<session>.<stream>.<seq>": an event's id, which a Last-Event-ID names to resume after.
+    static std::string event_id(std::string const& session, std::uint64_t stream,
+                                std::uint64_t seq) {
+        std::array<char, 48> numbers{};
+        auto* end = std::to_chars(numbers.data(), numbers.data() + 20, stream).ptr;
+        *end++ = '.';
+        end = std::to_chars(end, numbers.data() + numbers.size(), seq).ptr;
+        auto const n = static_cast<std::size_t>(end - numbers.data());
+        std::string id;
+        id.reserve(session.size() + 1 + n);
+        id.append(session).append(1, '.').append(numbers.data(), n);
+        return id;
+    }
+
+    // Writes a message as the next event of `ls` (sent if attached, then stored for replay).
     void emit(wire_session* ws, logical_stream& ls, json::object const& msg) {
-        auto data = json::serialize(msg);
         http::sse_event ev;
-        if (ws != nullptr && !ws->legacy) {
-            auto seq = ls.next_seq++;
-            events->append(ws->id, ls.no, seq, data);
-            ev.id = ws->id + "." + std::to_string(ls.no) + "." + std::to_string(seq);
+        ev.data = json::serialize(msg);
+        std::uint64_t seq = 0;
+        bool const stored = ws != nullptr && !ws->legacy;
+        if (stored) {
+            seq = ls.next_seq++;
+            ev.id = event_id(ws->id, ls.no, seq);
         }
         if (ws != nullptr && ws->legacy)
             ev.event = "message";
-        ev.data = std::move(data);
         if (ls.conn && ls.conn->is_open())
             ls.conn->push(ev);
+        if (stored)
+            events->append(ws->id, ls.no, seq, std::move(ev.data));
     }
 
     void prime(wire_session* ws, logical_stream& ls, std::string_view version) {
@@ -295,7 +327,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         if (ws == nullptr || ws->legacy || version < protocol::v2025_11_25)
             return;
         http::sse_event ev;
-        ev.id = ws->id + "." + std::to_string(ls.no) + ".0";
+        ev.id = event_id(ws->id, ls.no, 0);
         ev.retry_ms = opts.retry_ms;
         ls.conn->push(ev);
     }
@@ -819,10 +851,10 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                                                 "this session"));
                 co_return;
             }
-            for (auto const& [n, data] : events->replay(sid, stream_no, seq)) {
+            for (auto& [n, data] : events->replay(sid, stream_no, seq)) {
                 http::sse_event ev;
-                ev.id = sid + "." + std::to_string(stream_no) + "." + std::to_string(n);
-                ev.data = data;
+                ev.id = event_id(sid, stream_no, n);
+                ev.data = std::move(data);
                 conn->push(ev);
             }
             auto it = ws->streams.find(stream_no);

@@ -28,8 +28,9 @@ namespace mcpd::server {
 class event_store {
 public:
     virtual ~event_store() = default;
+    // `data` is the store's to keep (the caller has sent its copy).
     virtual void append(std::string const& session, std::uint64_t stream, std::uint64_t seq,
-                        std::string const& data) = 0;
+                        std::string data) = 0;
     // The events of one stream after `after_seq`, oldest first, as (seq, data).
     virtual std::vector<std::pair<std::uint64_t, std::string>>
     replay(std::string const& session, std::uint64_t stream, std::uint64_t after_seq) = 0;

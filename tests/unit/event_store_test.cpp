@@ -43,3 +43,21 @@ TEST(MemoryEventStore, KeepsTheNewestPostStreamsOfASessionAndItsGetStream) {
     store->forget_session("s");
     EXPECT_TRUE(store->replay("s", 1000, 0).empty());
 }
+
+// The store drops a stream's oldest events by moving a start index and compacts now and then:
+// across many compactions, what a replay gives is exactly the newest events after the one named.
+TEST(MemoryEventStore, ALongStreamKeepsExactlyItsNewestEvents) {
+    auto store = make_memory_event_store(5, 4);
+    for (std::uint64_t seq = 1; seq <= 1000; ++seq) {
+        store->append("s", 0, seq, "event " + std::to_string(seq));
+        auto events = store->replay("s", 0, 0);
+        auto const kept = std::min<std::uint64_t>(seq, 5);
+        ASSERT_EQ(events.size(), kept) << seq;
+        for (std::uint64_t i = 0; i < kept; ++i) {
+            EXPECT_EQ(events[i].first, seq - kept + 1 + i);
+            EXPECT_EQ(events[i].second, "event " + std::to_string(seq - kept + 1 + i));
+        }
+        auto after = store->replay("s", 0, seq >= 2 ? seq - 2 : 0);
+        EXPECT_EQ(after.size(), std::min<std::uint64_t>(seq, 2)) << seq;
+    }
+}
