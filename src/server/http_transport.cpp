@@ -716,7 +716,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             }
             return true;
         };
-        for (auto& r : requests) {
+        for (std::size_t i = 0; i < requests.size(); ++i) {
             if (ws)
                 ++ws->in_flight;
             ++in_flight;
@@ -724,8 +724,11 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             // may turn into a stream while they run), bound to the request's cancellation so
             // that its handler needs no coroutine more.
             auto flight = std::make_shared<in_flight_request>();
-            auto task = [self, s, ws, post, related, flight, rid = ex.request_id(),
-                         r = std::move(r)]() mutable -> asio::awaitable<void> {
+            // The last request takes the sink itself: copying one copies two std::functions.
+            auto sink = i + 1 < requests.size() ? related : std::move(related);
+            auto task = [self, s, ws, post, related = std::move(sink), flight,
+                         rid = ex.request_id(),
+                         r = std::move(requests[i])]() mutable -> asio::awaitable<void> {
                 std::optional<json::object> response;
                 auto id = r.id;
                 try {
