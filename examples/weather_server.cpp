@@ -32,11 +32,8 @@ int main() {
         });
     server::session_manager sessions(std::make_shared<server::memory_session_records>(), 1000);
     server::dispatcher disp(srv, sessions, io.get_executor());
-    server::http_transport mcp(disp, {}, io.get_executor()); // /mcp, /sse, /messages
-    http::server http(io.get_executor(), [&](http::exchange& x) -> boost::asio::awaitable<void> {
-        if (!co_await mcp.handle(x))
-            co_await x.respond(http::make_response(http::status::not_found, "no"));
-    });
+    server::http_transport mcp(disp, {}, io.get_executor()); // /mcp, /sse, /messages; else 404
+    http::server http(io.get_executor(), [&](http::exchange& x) { return mcp.handle(x); });
     http.listen("127.0.0.1", 3000).value();
     http.start();
     io.run();

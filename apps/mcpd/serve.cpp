@@ -360,20 +360,27 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     http::limits lim;
     lim.max_body_bytes = a.max_body_bytes;
     lim.request_timeout = a.request_timeout;
-    // Routed by path first, so that a request costs only the coroutine of what serves it.
-    auto handler = [&transport, &ops, &gw_endpoint](http::exchange& x) -> asio::awaitable<void> {
-        auto target = x.req().target();
-        auto path = target.substr(0, target.find('?'));
+    // Routed by path first, so that a request costs only the coroutine of what serves it: the
+    // router is not a coroutine, and an MCP request (nearly every one) is the transport's
+    // coroutine itself.
+    auto other_paths = [&ops, &gw_endpoint](http::exchange& x,
+                                            std::string_view path) -> asio::awaitable<void> {
         if (server::operations::serves(path)) {
             co_await ops.handle(x);
         } else if (gw_endpoint && gw_endpoint->serves(path)) {
             co_await gw_endpoint->handle(x);
-        } else if (transport.serves(path)) {
-            co_await transport.handle(x);
         } else {
             auto res = http::make_response(http::status::not_found, "Not found");
             co_await x.respond(std::move(res));
         }
+    };
+    auto handler = [&transport, &gw_endpoint, other_paths](http::exchange& x) {
+        auto target = x.req().target();
+        auto path = target.substr(0, target.find('?'));
+        if (!server::operations::serves(path) && !(gw_endpoint && gw_endpoint->serves(path)) &&
+            transport.serves(path))
+            return transport.handle(x);
+        return other_paths(x, path);
     };
     auto error_page = [](http::status s, std::string_view message) {
         auto body = json::serialize(protocol_error_body(message));

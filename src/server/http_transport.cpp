@@ -1038,19 +1038,21 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                (opts.legacy_sse && (path == "/sse" || path == "/messages"));
     }
 
-    asio::awaitable<bool> handle(http::exchange& ex) {
+    asio::awaitable<void> handle(http::exchange& ex) {
         auto self = shared_from_this(); // the transport may be destroyed while a request runs
         auto& req = ex.req();
         auto target = std::string_view(req.target());
         auto path = target.substr(0, target.find('?'));
-        if (!serves(path))
-            co_return false;
+        if (!serves(path)) {
+            co_await ex.respond(http::make_response(status::not_found, "Not found"));
+            co_return;
+        }
         bool mcp = path == opts.endpoint;
         bool sse = opts.legacy_sse && path == "/sse";
         bool messages = opts.legacy_sse && path == "/messages";
         if (auto denied = check_origin(req)) {
             co_await ex.respond(std::move(*denied));
-            co_return true;
+            co_return;
         }
         auto method = req.method();
         if (method == bhttp::verb::options) {
@@ -1061,7 +1063,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                     "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
                     "Last-Event-ID, Mcp-Method, Mcp-Name");
             co_await ex.respond(std::move(res));
-            co_return true;
+            co_return;
         }
         if (mcp && method == bhttp::verb::post)
             co_await post(ex);
@@ -1085,7 +1087,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             res.set(bhttp::field::allow, mcp ? "GET, POST, DELETE" : (sse ? "GET" : "POST"));
             co_await ex.respond(std::move(res));
         }
-        co_return true;
+        co_return;
     }
 };
 
@@ -1099,7 +1101,7 @@ http_transport::~http_transport() {
     impl_->keepalive.cancel();
 }
 
-asio::awaitable<bool> http_transport::handle(http::exchange& ex) {
+asio::awaitable<void> http_transport::handle(http::exchange& ex) {
     return impl_->handle(ex); // not a coroutine of its own: one frame less per request
 }
 

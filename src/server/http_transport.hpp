@@ -66,8 +66,9 @@ public:
     http_transport(http_transport const&) = delete;
     http_transport& operator=(http_transport const&) = delete;
 
-    // Serves the MCP endpoints; false when the request is for another path (not answered).
-    boost::asio::awaitable<bool> handle(http::exchange& ex);
+    // Answers a request for one of the MCP endpoints (a path serves() takes; any other gets a
+    // 404).
+    boost::asio::awaitable<void> handle(http::exchange& ex);
     // Whether handle() serves this path (the target without its query).
     [[nodiscard]] bool serves(std::string_view path) const noexcept;
 

@@ -120,10 +120,12 @@ struct stack {
     // The request handler of `mcpd serve`: MCP endpoints, /health, else 404.
     http::handler handler() {
         return [this](http::exchange& x) -> asio::awaitable<void> {
-            if (co_await transport.handle(x))
-                co_return;
             auto& req = x.req();
             auto target = std::string_view(req.target());
+            if (transport.serves(target.substr(0, target.find('?')))) {
+                co_await transport.handle(x);
+                co_return;
+            }
             if (target.substr(0, target.find('?')) == "/health") {
                 auto ok =
                     http::make_response(http::status::ok, R"({"status":"ok"})", "application/json");
