@@ -380,8 +380,10 @@ asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
 
     // The stream's writers (a POST's request handlers) were usually started just before: one
     // turn of the event loop lets a quick one finish, and its answer then goes out with the head
-    // and the last chunk in a single write, with no watch on the socket needed.
-    co_await asio::post(socket.get_executor(), asio::use_awaitable);
+    // and the last chunk in a single write, with no watch on the socket needed. A stream that
+    // is already finishing (its handlers finished as they started) has nothing to wait for.
+    if (stream->current() == sse_stream::state::open)
+        co_await asio::post(socket.get_executor(), asio::use_awaitable);
 
     bool clean_end = false;
     for (;;) {
