@@ -10,26 +10,25 @@ sse_stream::sse_stream(boost::asio::any_io_executor ex, std::size_t max_buffered
 bool sse_stream::push(sse_event const& ev) {
     if (state_ != state::open)
         return false;
-    // Encoded straight into the queue; taken back out if it would go over the bound.
     auto const before = pending_.size();
-    encode_to(pending_, ev);
-    if (pending_.size() > max_buffered_) {
-        pending_.resize(before);
-        close();
-        return false;
-    }
-    wake_.notify();
-    return true;
+    encode_to(pending_, ev); // straight into the queue
+    return queued(before);
 }
 
 bool sse_stream::push_raw(std::string_view text) {
     if (state_ != state::open)
         return false;
-    if (pending_.size() + text.size() > max_buffered_) {
+    auto const before = pending_.size();
+    pending_ += text;
+    return queued(before);
+}
+
+bool sse_stream::queued(std::size_t before) {
+    if (pending_.size() > max_buffered_) {
+        pending_.resize(before); // not sent: the stream closes instead
         close();
         return false;
     }
-    pending_ += text;
     wake_.notify();
     return true;
 }

@@ -55,6 +55,9 @@ public:
 
 private:
     void ended();
+    // After text was appended to the queue from `before`: over the bound, it is taken back and
+    // the stream closes (false); else the writer is woken.
+    bool queued(std::size_t before);
 
     wakeup wake_;
     std::string pending_;
