@@ -21,12 +21,6 @@ std::size_t first_line_break(std::string_view s) {
 }
 } // namespace
 
-std::string encode(sse_event const& ev) {
-    std::string out;
-    encode_to(out, ev);
-    return out;
-}
-
 void encode_to(std::string& out, sse_event const& ev) {
     out.reserve(out.size() + ev.data.size() + ev.id.size() + ev.event.size() + 32);
     if (!ev.event.empty()) {

@@ -16,9 +16,7 @@ struct sse_event {
     std::optional<std::uint32_t> retry_ms;
 };
 
-// The event's wire text, ending with the blank line.
-std::string encode(sse_event const& ev);
-// The same, appended to `out`.
+// Appends the event's wire text, ending with the blank line, to `out` (a stream's queue).
 void encode_to(std::string& out, sse_event const& ev);
 
 } // namespace mcpd::http

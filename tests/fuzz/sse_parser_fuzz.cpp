@@ -77,7 +77,9 @@ void check_round_trip(sse_message const& ev) {
     if ((!out.event.empty() && out.event.front() == ' ') ||
         (!out.id.empty() && out.id.front() == ' '))
         return;
-    auto again = mcpd::http::parse_sse(mcpd::http::encode(out));
+    std::string text;
+    mcpd::http::encode_to(text, out);
+    auto again = mcpd::http::parse_sse(text);
     check(again.error.empty(), "our own SSE writer's text broke the parser's limits");
     check(again.events.size() == 1, "our own SSE writer's event did not parse as one event");
     check(again.events[0].data == ev.data, "data changed through the writer");
