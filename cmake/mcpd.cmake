@@ -23,6 +23,35 @@ if(MCPD_SANITIZE)
   target_link_options(mcpd_build_settings INTERFACE -fsanitize=address,undefined)
 endif()
 
+# Profile-guided optimization (scripts/build-pgo, the build the benchmarks measure). "generate"
+# builds binaries that count, as they run, which branches and calls are taken; scripts/pgo-train
+# runs them under the benchmarks' kinds of load; "use" compiles again with those counts, so that
+# GCC lays the hot path out straight and inlines and devirtualizes along it. On the request path
+# that is ~10% fewer instructions, and fewer instruction-cache misses and mispredicted branches.
+# The two builds live in different directories: -fprofile-prefix-path names each one's root, so
+# that a profile is found by the object's path inside its build tree. Code the training never
+# ran is compiled as without a profile (-fprofile-partial-training), not for size.
+set(MCPD_PGO "" CACHE STRING "Profile-guided optimization: empty, generate or use")
+set_property(CACHE MCPD_PGO PROPERTY STRINGS "" generate use)
+set(MCPD_PGO_DIR "${PROJECT_SOURCE_DIR}/build/pgo-profile" CACHE PATH
+    "Where the profile is written (generate) and read (use)")
+if(MCPD_PGO STREQUAL "generate")
+  target_compile_options(mcpd_build_settings INTERFACE
+    -fprofile-generate=${MCPD_PGO_DIR} -fprofile-prefix-path=${PROJECT_BINARY_DIR}
+    # Counters stay exact when a process has threads (the SQLite and PostgreSQL workers).
+    -fprofile-update=prefer-atomic)
+  target_link_options(mcpd_build_settings INTERFACE -fprofile-generate=${MCPD_PGO_DIR})
+elseif(MCPD_PGO STREQUAL "use")
+  target_compile_options(mcpd_build_settings INTERFACE
+    -fprofile-use=${MCPD_PGO_DIR} -fprofile-prefix-path=${PROJECT_BINARY_DIR}
+    -fprofile-partial-training -Wno-missing-profile
+    # With the profile, GCC inlines Boost.JSON's string code into json_impl.cpp differently and
+    # its flow analysis reports an overflow on a path that cannot run; shown, not fatal.
+    -Wno-error=stringop-overflow)
+elseif(NOT MCPD_PGO STREQUAL "")
+  message(FATAL_ERROR "MCPD_PGO must be empty, generate or use (not \"${MCPD_PGO}\")")
+endif()
+
 # The fuzz build (tests/fuzz/run_fuzz.sh) turns this off: it compiles with clang, whose extra
 # warnings should not stop the fuzzers; the presets keep warnings as errors.
 option(MCPD_WARNINGS_AS_ERRORS "Treat warnings in our code as errors" ON)
