@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace mcpd::http {
 
 struct sse_event {
-    std::string id;    // empty: no id line
+    // Empty: no id line. A view, read only while the event is encoded: ids are made for every
+    // event of a stream, into one reused buffer.
+    std::string_view id;
     std::string event; // empty: the default "message"
     std::string data;  // split on newlines into data: lines; empty data still sends "data:"
     std::optional<std::uint32_t> retry_ms;

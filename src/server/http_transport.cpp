@@ -259,17 +259,21 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         for (std::size_t i = 0; i < n; ++i)
             res.set(fields[i].first, fields[i].second);
     }
-    // The fields of an SSE answer (views into `req` and `session_id`, which must outlive it).
-    static std::vector<http::exchange::field> sse_headers(http::server_request const& req,
-                                                          std::string const& session_id) {
-        std::vector<http::exchange::field> f;
-        f.reserve(5);
+    // The fields of an SSE answer (views into `req` and `session_id`, which must outlive them),
+    // in place: every SSE answer has them.
+    struct sse_fields {
+        std::array<http::exchange::field, 5> all;
+        std::size_t count = 0;
+        [[nodiscard]] std::span<http::exchange::field const> view() const {
+            return std::span(all.data(), count);
+        }
+    };
+    static sse_fields sse_headers(http::server_request const& req, std::string const& session_id) {
+        sse_fields f;
         if (!session_id.empty())
-            f.emplace_back("Mcp-Session-Id", session_id);
-        f.emplace_back("X-Accel-Buffering", "no");
-        std::array<http::exchange::field, 3> cors{};
-        auto n = cors_fields(req, cors);
-        f.insert(f.end(), cors.begin(), cors.begin() + static_cast<std::ptrdiff_t>(n));
+            f.all[f.count++] = {"Mcp-Session-Id", session_id};
+        f.all[f.count++] = {"X-Accel-Buffering", "no"};
+        f.count += cors_fields(req, std::span(f.all).subspan(f.count));
         return f;
     }
 
@@ -288,19 +292,16 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         return conn;
     }
 
-    // Writes a message as the next event of `ls` (stored for replay, then sent if attached).
     // "<session>.<stream>.<seq>": an event's id, which a Last-Event-ID names to resume after.
-    static std::string event_id(std::string const& session, std::uint64_t stream,
-                                std::uint64_t seq) {
+    // Written into one buffer, valid until the next id (an event is encoded as it is pushed).
+    std::string event_id_buffer;
+    std::string_view event_id(std::string const& session, std::uint64_t stream, std::uint64_t seq) {
         std::array<char, 48> numbers{};
         auto* end = std::to_chars(numbers.data(), numbers.data() + 20, stream).ptr;
         *end++ = '.';
         end = std::to_chars(end, numbers.data() + numbers.size(), seq).ptr;
-        auto const n = static_cast<std::size_t>(end - numbers.data());
-        std::string id;
-        id.reserve(session.size() + 1 + n);
-        id.append(session).append(1, '.').append(numbers.data(), n);
-        return id;
+        event_id_buffer.assign(session).append(1, '.').append(numbers.data(), end);
+        return event_id_buffer;
     }
 
     // Writes a message as the next event of `ls` (sent if attached, then stored for replay).
@@ -787,7 +788,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             co_return;
         }
         auto headers = sse_headers(req, sid);
-        co_await ex.respond_sse(post->response, headers);
+        co_await ex.respond_sse(post->response, headers.view());
         // 2026-07-28: a client that closes a request's response stream cancels the request
         // (the way a subscriptions/listen ends). The ephemeral session holds only this POST's.
         if (s->ephemeral && post->remaining > 0)
@@ -882,7 +883,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             prime(ws.get(), *ws->streams[0], s->state.protocol_version);
         }
         auto headers = sse_headers(req, sid);
-        co_await ex.respond_sse(conn, headers);
+        co_await ex.respond_sse(conn, headers.view());
     }
 
     void attach_standalone(std::shared_ptr<session> const& s, wire_session& ws,
@@ -971,7 +972,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         endpoint.data = "/messages?sessionId=" + s->state.id;
         conn->push(endpoint);
         auto headers = sse_headers(req, {});
-        co_await ex.respond_sse(conn, headers);
+        co_await ex.respond_sse(conn, headers.view());
         // The stream is the session: when it ends, so does the session.
         co_await end_session(s->state.id);
     }
