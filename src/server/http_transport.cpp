@@ -228,6 +228,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     bool stopped = false;
     std::size_t in_flight = 0;
     std::size_t sse_max_buffered = 1024 * 1024;
+    std::string event_id_buffer; // event_id()'s: one for every event written
 
     // --- responses --------------------------------------------------------------------------
 
@@ -293,8 +294,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     }
 
     // "<session>.<stream>.<seq>": an event's id, which a Last-Event-ID names to resume after.
-    // Written into one buffer, valid until the next id (an event is encoded as it is pushed).
-    std::string event_id_buffer;
+    // Written into event_id_buffer, valid until the next id (an event is encoded as it is pushed).
     std::string_view event_id(std::string const& session, std::uint64_t stream, std::uint64_t seq) {
         std::array<char, 48> numbers{};
         auto* end = std::to_chars(numbers.data(), numbers.data() + 20, stream).ptr;
