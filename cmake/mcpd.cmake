@@ -45,16 +45,24 @@ elseif(MCPD_PGO STREQUAL "use")
   target_compile_options(mcpd_build_settings INTERFACE
     -fprofile-use=${MCPD_PGO_DIR} -fprofile-prefix-path=${PROJECT_BINARY_DIR}
     -fprofile-partial-training -Wno-missing-profile
-    # With the profile, GCC inlines Boost.JSON's string code into json_impl.cpp differently and
-    # its flow analysis can report an overflow on a path that cannot run: shown, not fatal.
-    -Wno-error=stringop-overflow)
+    # GCC fails on a function whose source changed since the training; compile it without its
+    # counts and say so (scripts/build-pgo retrains every time).
+    -Wno-error=coverage-mismatch)
 elseif(NOT MCPD_PGO STREQUAL "")
   message(FATAL_ERROR "MCPD_PGO must be empty, generate or use (not \"${MCPD_PGO}\")")
 endif()
 
 # The fuzz build (tests/fuzz/run_fuzz.sh) turns this off: it compiles with clang, whose extra
-# warnings should not stop the fuzzers; the presets keep warnings as errors.
+# warnings should not stop the fuzzers; so does the pgo preset (below).
 option(MCPD_WARNINGS_AS_ERRORS "Treat warnings in our code as errors" ON)
+# The profile-guided build shows its warnings without failing on them: they depend on the
+# profile's state, not only on the code (a source edited since the training no longer matches
+# its counts, and the profile changes what GCC inlines, so its flow analysis can report an
+# overflow in Boost.JSON's string code on a path that cannot run). The same code is built with
+# warnings as errors in every other preset.
+if(MCPD_PGO STREQUAL "use")
+  set(MCPD_WARNINGS_AS_ERRORS OFF)
+endif()
 
 # mcpd_warnings(<target>): the warning set for code we write.
 function(mcpd_warnings target)
