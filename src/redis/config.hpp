@@ -60,10 +60,12 @@ struct config {
 
     protocol_version protocol = protocol_version::automatic;
 
-    duration connect_timeout = 10s;      // resolve + TCP connect + TLS + handshake
-    duration command_timeout = 10s;      // per request, from submission; zero: none
-    duration health_check_interval = 5s; // PING when idle this long; zero: off
-    duration tcp_keepalive = 30s;        // TCP keep-alive idle time; zero: off
+    duration connect_timeout = 10s; // resolve + TCP connect + TLS + handshake
+    duration command_timeout = 10s; // per request, from submission; zero: none
+    // PING when idle this long; when busy, drop the connection if nothing was read for this
+    // long and the next reply is owed to a request that timed out this long ago. Zero: off.
+    duration health_check_interval = 5s;
+    duration tcp_keepalive = 30s; // TCP keep-alive idle time; zero: off
 
     // Prepended to every key argument (see command_keys.hpp); not to values or script bodies.
     std::string key_prefix;

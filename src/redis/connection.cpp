@@ -554,9 +554,25 @@ asio::awaitable<void> connection::health() {
         if (conn_failed_ || interval.count() <= 0)
             break;
         // Only an idle connection is probed: traffic proves it alive, and a PING queued behind
-        // a slow command would time out and tear down a healthy connection.
+        // a slow command would time out and tear down a healthy connection. A busy one is dead
+        // when the reply it waits for is owed to a caller that gave up, a whole interval past
+        // that caller's deadline, with nothing read meanwhile: a silent network partition
+        // (TCP retransmits for many minutes) or a hung server. Nothing else would notice, since
+        // the requests owed keep the connection from ever being idle.
         auto now = steady_clock::now();
-        if (now - last_read_ < interval || !mux_.idle())
+        if (now - last_read_ < interval)
+            continue;
+        if (auto deadline = mux_.abandoned_head_deadline();
+            deadline != steady_clock::time_point::max() && now - interval >= deadline) {
+            fail_connection(
+                error(client_errc::connection_lost,
+                      "no reply for " +
+                          format_duration(std::chrono::duration_cast<duration>(now - last_read_)) +
+                          " while " + std::to_string(mux_.in_flight()) +
+                          " requests are owed, the oldest timed out or cancelled"));
+            break;
+        }
+        if (!mux_.idle())
             continue;
         auto ping = std::make_shared<internal_request>();
         encode_command(ping->payload, command("PING").args());

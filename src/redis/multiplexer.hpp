@@ -115,6 +115,13 @@ public:
     [[nodiscard]] bool idle() const noexcept {
         return queue_.empty() && written_.empty() && staged_no_reply_.empty();
     }
+    // The deadline of the request whose reply comes next, if its caller gave up on it (timed
+    // out or cancelled); time_point::max() otherwise. A reply owed long past it, with nothing
+    // read meanwhile, means the connection is dead (the health check's test while busy).
+    [[nodiscard]] steady_clock::time_point abandoned_head_deadline() const noexcept {
+        return !written_.empty() && written_.front()->abandoned ? written_.front()->deadline
+                                                                : steady_clock::time_point::max();
+    }
 
     static constexpr std::size_t max_write_bytes = 1 << 20;
 

@@ -274,6 +274,41 @@ TEST(redis_faults, a_frozen_server_is_detected_by_the_idle_health_check) {
     });
 }
 
+TEST(redis_faults, a_frozen_server_owing_timed_out_replies_is_detected) {
+    // The idle health check cannot see this: the timed-out request's reply is still owed, so
+    // the connection is never idle. Its deadline, a health interval past, is what tells.
+    redis_server server;
+    run_async([&]() -> asio::awaitable<void> {
+        auto cfg = test_config(server);
+        cfg.health_check_interval = 100ms;
+        cfg.command_timeout = 50ms;
+        cfg.connect_timeout = 200ms;
+        redis::client c(co_await asio::this_coro::executor, cfg);
+        std::vector<redis::event> events;
+        c.on_event([&](redis::event const& e) { events.push_back(e); });
+        co_await c.exec(command("PING"));
+        server.freeze();
+        auto owed = co_await c.exec(command("INCR", "owed"));
+        CO_ASSERT(!owed);
+        EXPECT_EQ(owed.error().code, redis::client_errc::timeout);
+        for (int i = 0; i < 100 && events.size() < 2; ++i)
+            co_await sleep_for(10ms);
+        server.thaw();
+        CO_ASSERT(events.size() >= 2u);
+        EXPECT_EQ(events[1].what, redis::event::kind::error);
+        EXPECT_EQ(events[1].err.code, redis::client_errc::connection_lost);
+        EXPECT_NE(events[1].err.detail.find("requests are owed"), std::string::npos)
+            << events[1].err.message();
+        // Back: the client reconnects and answers again.
+        for (int i = 0; i < 200 && events.back().what != redis::event::kind::connected; ++i)
+            co_await sleep_for(10ms);
+        EXPECT_EQ(text(co_await c.exec(command("PING"))), "PONG");
+        // The INCR was sent before the freeze was noticed: Redis ran it once the server was
+        // thawed (the reply went nowhere); it did not run twice.
+        EXPECT_EQ(text(co_await c.exec(command("GET", "owed"))), "1");
+    });
+}
+
 TEST(redis_faults, a_server_that_accepts_but_never_answers_hits_the_connect_timeout) {
     asio::io_context accept_io;
     asio::ip::tcp::acceptor silent(accept_io, {asio::ip::make_address("127.0.0.1"), 0});

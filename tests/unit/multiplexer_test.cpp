@@ -909,6 +909,34 @@ TEST(multiplexer, cancelling_a_queued_request_finishes_it_and_it_is_never_writte
     EXPECT_EQ(commands_in(write_and_commit(mux)), labels{"GET b"});
 }
 
+TEST(multiplexer, abandoned_head_deadline_names_the_next_reply_only_when_its_caller_gave_up) {
+    multiplexer mux;
+    mux.set_ready(true);
+    auto none = steady_clock::time_point::max();
+    EXPECT_EQ(mux.abandoned_head_deadline(), none);
+    auto first = make_request(command("GET", "first"));
+    first->deadline = t0 + 10ms;
+    auto second = make_request(command("GET", "second"));
+    second->deadline = t0 + 5ms;
+    mux.add(first);
+    mux.add(second);
+    write_and_commit(mux);
+    EXPECT_EQ(mux.abandoned_head_deadline(), none); // both callers still wait
+    // second times out, but first's reply comes next and first's caller still waits.
+    mux.expire(t0 + 6ms);
+    EXPECT_EQ(drain(mux), labels{"GET second"});
+    EXPECT_EQ(mux.abandoned_head_deadline(), none);
+    mux.expire(t0 + 10ms);
+    EXPECT_EQ(drain(mux), labels{"GET first"});
+    EXPECT_EQ(mux.abandoned_head_deadline(), t0 + 10ms);
+    // first's late reply arrives: second's reply is next, owed to a caller that gave up at 5ms.
+    consume_all(mux, bulk("late"));
+    EXPECT_EQ(mux.abandoned_head_deadline(), t0 + 5ms);
+    consume_all(mux, bulk("later"));
+    EXPECT_EQ(mux.abandoned_head_deadline(), none);
+    EXPECT_TRUE(mux.idle());
+}
+
 TEST(multiplexer, cancelling_a_written_request_finishes_it_once_and_absorbs_its_reply) {
     multiplexer mux;
     mux.set_ready(true);
