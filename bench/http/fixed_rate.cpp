@@ -75,8 +75,8 @@ void note_error(totals& t, std::string what) {
 }
 
 // One keep-alive connection: at most one request on the wire; the requests that came due
-// meanwhile wait in `due` (their due times, oldest first: the front is the one on the wire
-// while `busy`).
+// meanwhile wait in due_ (their due times, oldest first: the front is the one on the wire
+// while busy_).
 class connection {
 public:
     connection(asio::io_context& io, std::string const& request, totals& t)
@@ -237,8 +237,12 @@ int main(int argc, char** argv) {
     for (;;) {
         io.poll();
         auto now = clock_type::now();
-        for (; next < total && due(next) <= now; ++next)
-            connections[next % connections.size()]->release(due(next));
+        for (; next < total; ++next) {
+            auto when = due(next);
+            if (when > now)
+                break;
+            connections[next % connections.size()]->release(when);
+        }
         if (next == total && t.latencies_us.size() + t.dropped == total)
             break;
         if (now > give_up) {
