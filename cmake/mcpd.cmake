@@ -17,10 +17,13 @@ target_compile_definitions(mcpd_build_settings INTERFACE
   BOOST_URL_NO_LIB
   BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=16
   BOOST_ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING)
+# Sanitizer and profile flags are this build's own ($<BUILD_INTERFACE>): a program built against
+# an installed mcpd gets only the definitions above, which it must share with the libraries.
 if(MCPD_SANITIZE)
-  target_compile_options(mcpd_build_settings INTERFACE
-    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-  target_link_options(mcpd_build_settings INTERFACE -fsanitize=address,undefined)
+  set(flags -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_compile_options(mcpd_build_settings INTERFACE "$<BUILD_INTERFACE:${flags}>")
+  target_link_options(mcpd_build_settings INTERFACE
+    "$<BUILD_INTERFACE:-fsanitize=address,undefined>")
 endif()
 
 # Profile-guided optimization (scripts/build-pgo, the build the benchmarks measure). "generate"
@@ -36,18 +39,19 @@ set_property(CACHE MCPD_PGO PROPERTY STRINGS "" generate use)
 set(MCPD_PGO_DIR "${PROJECT_SOURCE_DIR}/build/pgo-profile" CACHE PATH
     "Where the profile is written (generate) and read (use)")
 if(MCPD_PGO STREQUAL "generate")
-  target_compile_options(mcpd_build_settings INTERFACE
-    -fprofile-generate=${MCPD_PGO_DIR} -fprofile-prefix-path=${PROJECT_BINARY_DIR}
+  set(flags -fprofile-generate=${MCPD_PGO_DIR} -fprofile-prefix-path=${PROJECT_BINARY_DIR}
     # Counters stay exact when a process has threads (the SQLite and PostgreSQL workers).
     -fprofile-update=prefer-atomic)
-  target_link_options(mcpd_build_settings INTERFACE -fprofile-generate=${MCPD_PGO_DIR})
+  target_compile_options(mcpd_build_settings INTERFACE "$<BUILD_INTERFACE:${flags}>")
+  target_link_options(mcpd_build_settings INTERFACE
+    "$<BUILD_INTERFACE:-fprofile-generate=${MCPD_PGO_DIR}>")
 elseif(MCPD_PGO STREQUAL "use")
-  target_compile_options(mcpd_build_settings INTERFACE
-    -fprofile-use=${MCPD_PGO_DIR} -fprofile-prefix-path=${PROJECT_BINARY_DIR}
+  set(flags -fprofile-use=${MCPD_PGO_DIR} -fprofile-prefix-path=${PROJECT_BINARY_DIR}
     -fprofile-partial-training -Wno-missing-profile
     # GCC fails on a function whose source changed since the training; compile it without its
     # counts and say so (scripts/build-pgo retrains every time).
     -Wno-error=coverage-mismatch)
+  target_compile_options(mcpd_build_settings INTERFACE "$<BUILD_INTERFACE:${flags}>")
 elseif(NOT MCPD_PGO STREQUAL "")
   message(FATAL_ERROR "MCPD_PGO must be empty, generate or use (not \"${MCPD_PGO}\")")
 endif()
@@ -81,11 +85,38 @@ function(mcpd_warnings target)
   endif()
 endfunction()
 
-# mcpd_library(<name> SOURCES ... DEPS ...): one layer's static library.
+# mcpd/version.hpp, from project(VERSION): a generated public header.
+configure_file(${CMAKE_CURRENT_LIST_DIR}/version.hpp.in ${PROJECT_BINARY_DIR}/include/mcpd/version.hpp
+  @ONLY)
+
+# mcpd_library(<name> SOURCES ... DEPS ... PRIVATE_DEPS ...): one layer's library (static, or
+# shared with BUILD_SHARED_LIBS), installed as mcpd::<name without mcpd_> (cmake/install.cmake).
+# DEPS are what its public headers need (lower layers, Boost); PRIVATE_DEPS what only its
+# sources use (OpenSSL, SQLite, libpq, spdlog, fmt): a consumer links them, but never includes
+# them. include/ (the public headers) is its public include directory; src/ is private to the
+# libraries and to this repository's daemon, tests and benchmarks (through mcpd_internals, below);
+# examples/ build as a user's program would.
 function(mcpd_library name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
-  add_library(${name} STATIC ${ARG_SOURCES})
-  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
-  target_link_libraries(${name} PUBLIC mcpd_build_settings ${ARG_DEPS})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} ${ARG_SOURCES})
+  string(REGEX REPLACE "^mcpd_" "" export_name ${name})
+  add_library(mcpd::${export_name} ALIAS ${name})
+  set_target_properties(${name} PROPERTIES EXPORT_NAME ${export_name}
+    VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+  target_include_directories(${name}
+    PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+           $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>
+           $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+    PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC mcpd_build_settings ${ARG_DEPS}
+                                PRIVATE ${ARG_PRIVATE_DEPS})
   mcpd_warnings(${name})
+  set_property(GLOBAL APPEND PROPERTY MCPD_LIBRARIES ${name})
 endfunction()
+
+# What this repository's own programs and tests may use beyond the public surface: the private
+# headers (src/) and the libraries behind them. Never installed.
+add_library(mcpd_internals INTERFACE)
+target_include_directories(mcpd_internals INTERFACE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(mcpd_internals INTERFACE spdlog::spdlog fmt::fmt OpenSSL::SSL OpenSSL::Crypto
+  SQLite::SQLite3 PkgConfig::LIBPQ Threads::Threads)

@@ -1,6 +1,7 @@
 // examples/oauth_client.cpp — lists the tools of an OAuth-protected MCP server. Its OAuth state
 // (client registration, tokens) lives in ./oauth-sessions.json, so only the first run asks you
-// to log in; later runs reuse or refresh the tokens.
+// to log in; later runs reuse or refresh the tokens. The session's record is kept by mcpd's file
+// store, and the gateway's adapter lets the client's OAuth read and update it.
 //   oauth_client http://127.0.0.1:3000/mcp
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -8,17 +9,19 @@
 #include <boost/url/parse.hpp>
 #include <iostream>
 #include <mcpd/client.hpp>
-#include <store/file_store.hpp>
+#include <mcpd/gateway.hpp>
+#include <mcpd/store.hpp>
 using namespace mcpd;
 namespace asio = boost::asio;
 
 asio::awaitable<void> run(asio::any_io_executor ex, std::string url) {
-    std::string path = "oauth-sessions.json";
-    std::shared_ptr<store::session_store> st = (co_await store::file_store::open(path)).value();
+    store::store_choice file{.type = store::store_type::file, .location = "oauth-sessions.json"};
+    std::shared_ptr<store::session_store> st =
+        std::move((co_await store::open_store(ex, file, {}, nullptr)).value().store);
     boost::json::object rec{{"identity", "me"}, {"sessionId", "example"}, {"serverUrl", url}};
     co_await st->create_session(rec); // fails harmlessly when it exists from an earlier run
     auto auth = std::make_shared<client::oauth::session_auth>(
-        ex, st, "me", "example",
+        ex, gateway::stored_oauth_record(st, "me", "example"), "me", "example",
         client::oauth::session_auth_options{
             .client = {.redirect_url = "http://127.0.0.1:8976/callback"}});
     client::session_options opts;

@@ -1,6 +1,8 @@
-// examples/weather_server.cpp — one typed tool served over Streamable HTTP on port 3000.
+// examples/weather_server.cpp — one typed tool served over Streamable HTTP on port 3000 (or $PORT).
 #include <boost/asio/io_context.hpp>
 #include <boost/describe/class.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <mcpd/server.hpp>
 using namespace mcpd;
 
@@ -34,7 +36,10 @@ int main() {
     server::dispatcher disp(srv, sessions, io.get_executor());
     server::http_transport mcp(disp, {}, io.get_executor()); // /mcp, /sse, /messages; else 404
     http::server http(io.get_executor(), [&](http::exchange& x) { return mcp.handle(x); });
-    http.listen("127.0.0.1", 3000).value();
+    char const* port = std::getenv("PORT");
+    auto bound = http.listen("127.0.0.1", port ? std::atoi(port) : 3000).value();
+    std::printf("serving on %s/mcp\n", bound.url().c_str());
+    std::fflush(stdout);
     http.start();
     io.run();
 }

@@ -4,9 +4,9 @@
 #include "serve.hpp"
 
 #include "core/boolean.hpp"
-#include "core/duration.hpp"
 #include "core/log.hpp"
-#include "redis/config.hpp"
+#include "mcpd/core/duration.hpp"
+#include "mcpd/redis/config.hpp"
 
 #include <boost/system/errc.hpp>
 #include <boost/url/parse.hpp>
@@ -70,6 +70,32 @@ std::optional<std::uint64_t> parse_size(std::string_view v) {
     return n * mult;
 }
 
+// A checked value as the type of the serve_args field it fills (its kind says how to read it).
+template <class T>
+T value_as(setting_def const& d, setting_value const& v) {
+    auto const& t = v.text();
+    if constexpr (std::is_same_v<T, bool>) {
+        return t == "true";
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        return t;
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+        return v.values;
+    } else if constexpr (std::is_same_v<T, duration>) {
+        return *parse_duration(t);
+    } else {
+        static_assert(std::is_integral_v<T>, "a setting fills a bool, string, list, duration or "
+                                             "number");
+        return static_cast<T>(d.kind == setting_kind::size ? *parse_size(t) : std::stoull(t));
+    }
+}
+
+// apply: the serve_args field at the end of `Path` (members of members) takes the value.
+template <auto... Path>
+void into(serve_args& a, setting_def const& d, setting_value const& v) {
+    auto& field = (a.*....*Path);
+    field = value_as<std::remove_reference_t<decltype(field)>>(d, v);
+}
+
 } // namespace
 
 std::string mask_url_credentials(std::string_view url) {
@@ -89,99 +115,116 @@ std::vector<setting_def> const& serve_settings() {
         {.key = "host",
          .env = {"MCPD_HOST"},
          .default_value = "127.0.0.1",
-         .help = "address to bind"},
+         .help = "address to bind",
+         .apply = into<&serve_args::host>},
         {.key = "port",
          .env = {"PORT", "MCPD_PORT"},
          .default_value = "3000",
          .kind = k::port,
-         .help = "port to listen on (0 picks a free one)"},
+         .help = "port to listen on (0 picks a free one)",
+         .apply = into<&serve_args::port>},
         {.key = "stdio",
          .env = {"MCPD_STDIO"},
          .default_value = "false",
          .kind = k::boolean,
-         .help = "serve one client on stdin/stdout instead of HTTP"},
+         .help = "serve one client on stdin/stdout instead of HTTP",
+         .apply = into<&serve_args::stdio>},
         {.key = "json-response",
          .env = {"MCPD_JSON_RESPONSE"},
          .default_value = "false",
          .kind = k::boolean,
          .help = "answer POSTs with application/json unless a handler streams first (default: "
-                 "SSE streams)"},
+                 "SSE streams)",
+         .apply = into<&serve_args::json_response>},
         {.key = "legacy-sse",
          .env = {"MCPD_LEGACY_SSE"},
          .default_value = "true",
          .kind = k::boolean,
          .help = "serve the legacy GET /sse + POST /messages transport",
          .flag_name = "no-legacy-sse",
-         .flag_inverts = true},
+         .flag_inverts = true,
+         .apply = into<&serve_args::legacy_sse>},
         {.key = "allowed-host",
          .env = {"MCPD_ALLOWED_HOSTS"},
          .kind = k::list,
-         .help = "also accept this Host name (repeatable; * for any)"},
+         .help = "also accept this Host name (repeatable; * for any)",
+         .apply = into<&serve_args::allowed_hosts>},
         {.key = "allowed-origin",
          .env = {"MCPD_ALLOWED_ORIGINS"},
          .kind = k::list,
-         .help = "accept this Origin (scheme://host[:port]; repeatable; * for any)"},
+         .help = "accept this Origin (scheme://host[:port]; repeatable; * for any)",
+         .apply = into<&serve_args::allowed_origins>},
         {.key = "guard",
          .env = {"MCPD_GUARDS"},
          .kind = k::list,
          .help = "guard a demo tool: <tool>=cache:300s,rate:30/1min,lock:<key>/30s (repeatable; "
                  "';' between them in MCPD_GUARDS or a file line; see docs/guards.md)",
-         .list_separator = ';'},
+         .list_separator = ';',
+         .apply = into<&serve_args::guards>},
         {.key = "max-body",
          .env = {"MCPD_MAX_BODY"},
          .default_value = "4MiB",
          .kind = k::size,
          .help = "largest request body (HTTP) or line (stdio): bytes, KiB, MiB",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::max_body_bytes>},
         {.key = "page-size",
          .env = {"MCPD_PAGE_SIZE"},
          .default_value = "100",
          .kind = k::count,
          .help = "items per page of tools/list, resources/list, prompts/list …",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::page_size>},
         {.key = "request-timeout",
          .env = {"MCPD_REQUEST_TIMEOUT"},
          .default_value = "10s",
          .kind = k::duration,
          .help = "how long a client may take to send a whole request, from its first byte "
                  "(slow senders get 408)",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::request_timeout>},
         {.key = "drain-timeout",
          .env = {"MCPD_DRAIN_TIMEOUT"},
          .default_value = "30s",
          .kind = k::duration,
-         .help = "on SIGTERM/SIGINT, how long to wait for requests in flight and streams"},
+         .help = "on SIGTERM/SIGINT, how long to wait for requests in flight and streams",
+         .apply = into<&serve_args::drain_timeout>},
         {.key = "shutdown-delay",
          .env = {"MCPD_SHUTDOWN_DELAY"},
          .default_value = "0s",
          .kind = k::duration,
          .help = "on SIGTERM/SIGINT, keep the listener open this long while /ready answers 503 "
-                 "and new sessions are refused, so that load balancers stop sending first"},
+                 "and new sessions are refused, so that load balancers stop sending first",
+         .apply = into<&serve_args::shutdown_delay>},
         {.key = "ready-interval",
          .env = {"MCPD_READY_INTERVAL"},
          .default_value = "5s",
          .kind = k::duration,
          .help = "how often /ready's dependency checks run",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::ready, &server::readiness_options::interval>},
         {.key = "ready-timeout",
          .env = {"MCPD_READY_TIMEOUT"},
          .default_value = "1s",
          .kind = k::duration,
          .help = "each readiness check's own time limit",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::ready, &server::readiness_options::timeout>},
         {.key = "conformance",
          .env = {"MCPD_CONFORMANCE"},
          .default_value = "false",
          .kind = k::boolean,
          .help = "also register the MCP conformance suite's fixture tools, resources and "
-                 "prompts"},
+                 "prompts",
+         .apply = into<&serve_args::conformance>},
         {.key = "state-key",
          .env = {"MCPD_STATE_KEY"},
          .kind = k::hex_key,
          .help = "64 hex characters sealing stateless requests' requestState (a fleet shares "
                  "it); unset: random per process",
          .secret = true,
-         .no_flag = true},
+         .no_flag = true,
+         .apply = into<&serve_args::state_key>},
         // --- the client gateway (/gateway; docs/gateway.md) ---
         {.key = "gateway",
          .env = {"MCPD_GATEWAY"},
@@ -189,27 +232,32 @@ std::vector<setting_def> const& serve_settings() {
          .kind = k::boolean,
          .help = "serve the MCP client gateway for browsers (GET/POST /gateway)",
          .flag_name = "no-gateway",
-         .flag_inverts = true},
+         .flag_inverts = true,
+         .apply = into<&serve_args::gateway, &gateway_args::enabled>},
         {.key = "gateway-token",
          .env = {"MCPD_GATEWAY_TOKEN"},
          .help = "TRUSTED BACKEND token: a request to /gateway carrying it (Authorization: "
                  "Bearer … or X-Gateway-Token) acts as ANY identity; for server-to-server calls "
                  "only, never give it to a browser (browsers get gateway-secret tokens)",
          .secret = true,
-         .no_flag = true},
+         .no_flag = true,
+         .apply = into<&serve_args::gateway, &gateway_args::token>},
         {.key = "gateway-secret",
          .env = {"MCPD_GATEWAY_SECRET"},
          .help = "key of per-identity /gateway tokens (v1.<expiry>.<hex HMAC-SHA256(secret, "
                  "identity.expiry)>, minted by the app backend or `mcpd gateway token`) and of "
                  "the Redis fan-out's message seal; at least 32 characters",
          .secret = true,
-         .no_flag = true},
+         .no_flag = true,
+         .apply = into<&serve_args::gateway, &gateway_args::secret>},
         {.key = "gateway-allowed-servers",
          .env = {"MCPD_GATEWAY_ALLOWED_SERVERS"},
          .kind = k::list,
          .help = "remote MCP servers the gateway may connect to: host names (*.example.com "
                  "for subdomains) or URL prefixes (https://mcp.example.com/); unset: any "
-                 "server on a public address"},
+                 "server on a public address",
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::allowed_servers>},
         {.key = "gateway-max-result-size",
          .env = {"MCPD_GATEWAY_MAX_RESULT_SIZE"},
          .default_value = "16MiB",
@@ -217,116 +265,148 @@ std::vector<setting_def> const& serve_settings() {
          .help = "the largest RPC answer /gateway sends (a bigger one is an EXECUTION_ERROR "
                  "naming this limit); answers and events over 256 KiB are not copied to the "
                  "identity's other streams",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::max_result_bytes>},
         {.key = "gateway-max-tools",
          .env = {"MCPD_GATEWAY_MAX_TOOLS"},
          .default_value = "1000",
          .kind = k::count,
          .help = "tool discovery: at most this many tools per server",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::max_tools>},
         {.key = "gateway-max-tools-size",
          .env = {"MCPD_GATEWAY_MAX_TOOLS_SIZE"},
          .default_value = "4MiB",
          .kind = k::size,
          .help = "tool discovery: at most this many bytes of tool definitions per server",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::max_tools_bytes>},
         {.key = "gateway-discovery-timeout",
          .env = {"MCPD_GATEWAY_DISCOVERY_TIMEOUT"},
          .default_value = "30s",
          .kind = k::duration,
          .help = "tool discovery: the whole tools/list (every page) within this",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::discovery_timeout>},
         {.key = "gateway-max-sessions-per-identity",
          .env = {"MCPD_GATEWAY_MAX_SESSIONS_PER_IDENTITY"},
          .default_value = "50",
          .kind = k::count,
          .help = "stored gateway sessions one identity may have (connect refuses more)",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::max_sessions_per_identity>},
         {.key = "gateway-max-connections-per-identity",
          .env = {"MCPD_GATEWAY_MAX_CONNECTIONS_PER_IDENTITY"},
          .default_value = "20",
          .kind = k::count,
          .help = "live connections to remote servers one identity may hold on this instance",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::max_live_per_identity>},
         {.key = "gateway-max-connections",
          .env = {"MCPD_GATEWAY_MAX_CONNECTIONS"},
          .default_value = "1000",
          .kind = k::count,
          .help = "live connections to remote servers this instance holds in all",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::max_live_total>},
         {.key = "gateway-max-rpcs-per-identity",
          .env = {"MCPD_GATEWAY_MAX_RPCS_PER_IDENTITY"},
          .default_value = "16",
          .kind = k::count,
          .help = "RPCs of one identity answered at once (more get 429)",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::max_rpcs_per_identity>},
         {.key = "gateway-idle-timeout",
          .env = {"MCPD_GATEWAY_IDLE_TIMEOUT"},
          .default_value = "30min",
          .kind = k::duration,
          .help = "close a connection unused this long whose identity has no open event stream "
-                 "(its record stays; 0: never)"},
+                 "(its record stays; 0: never)",
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::idle_timeout>},
         {.key = "gateway-allow-private-servers",
          .env = {"MCPD_GATEWAY_ALLOW_PRIVATE_SERVERS"},
          .default_value = "false",
          .kind = k::boolean,
          .help = "development: let the gateway reach servers (and OAuth endpoints) on "
-                 "loopback, private, link-local and other non-public addresses"},
+                 "loopback, private, link-local and other non-public addresses",
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::allow_private_servers>},
         {.key = "gateway-dev",
          .env = {"MCPD_GATEWAY_DEV"},
          .default_value = "false",
          .kind = k::boolean,
          .help = "development: /gateway needs no token when mcpd is bound to loopback and the "
-                 "peer is loopback"},
+                 "peer is loopback",
+         .apply = into<&serve_args::gateway, &gateway_args::dev>},
         {.key = "gateway-heartbeat",
          .env = {"MCPD_GATEWAY_HEARTBEAT"},
          .default_value = "30s",
          .kind = k::duration,
          .help = "heartbeat interval on /gateway event streams",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::heartbeat>},
         {.key = "gateway-connect-timeout",
          .env = {"MCPD_GATEWAY_CONNECT_TIMEOUT"},
          .default_value = "15s",
          .kind = k::duration,
          .help = "limit of one connection attempt to a remote MCP server",
-         .positive = true},
+         .positive = true,
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::connect_timeout>},
         {.key = "gateway-retries",
          .env = {"MCPD_GATEWAY_RETRIES"},
          .default_value = "2",
          .kind = k::count,
-         .help = "restoring all sessions: attempts after the first, per session"},
+         .help = "restoring all sessions: attempts after the first, per session",
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::max_retries>},
         {.key = "gateway-retry-delay",
          .env = {"MCPD_GATEWAY_RETRY_DELAY"},
          .default_value = "1s",
          .kind = k::duration,
-         .help = "restoring all sessions: the wait between attempts"},
+         .help = "restoring all sessions: the wait between attempts",
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::retry_delay>},
         {.key = "gateway-oauth-client-name",
          .env = {"MCPD_GATEWAY_OAUTH_CLIENT_NAME"},
          .default_value = "mcpd",
          .help = "client_name the gateway registers with remote servers' authorization servers "
-                 "(OAuth dynamic client registration)"},
+                 "(OAuth dynamic client registration)",
+         .apply = into<&serve_args::gateway, &gateway_args::oauth_client_name>},
         {.key = "gateway-oauth-scope",
          .env = {"MCPD_GATEWAY_OAUTH_SCOPE"},
-         .help = "OAuth scope to ask for when a remote server names none"},
+         .help = "OAuth scope to ask for when a remote server names none",
+         .apply = into<&serve_args::gateway, &gateway_args::oauth_scope>},
         {.key = "gateway-ping-interval",
          .env = {"MCPD_GATEWAY_PING_INTERVAL"},
          .default_value = "0s",
          .kind = k::duration,
          .help = "ping remote MCP servers this often; one that stops answering fails its "
-                 "session (0: off; a broken stream or refused request still does)"},
+                 "session (0: off; a broken stream or refused request still does)",
+         .apply = into<&serve_args::gateway, &gateway_args::manager,
+                       &gateway::manager_options::client, &client::session_options::ping_interval>},
         // --- logs ---
         {.key = "log-level",
          .env = {"MCPD_LOG_LEVEL"},
          .default_value = "info",
          .kind = k::choice,
          .help = "trace, debug, info, warn, error, off",
-         .choices = {"trace", "debug", "info", "warn", "warning", "error", "off"}},
+         .choices = {"trace", "debug", "info", "warn", "warning", "error", "off"},
+         .apply = into<&serve_args::log_level>},
         {.key = "log-format",
          .env = {"MCPD_LOG_FORMAT"},
          .default_value = "auto",
          .kind = k::choice,
          .help = "text, json, or auto (text on a terminal, else JSON lines)",
-         .choices = {"auto", "text", "json"}},
+         .choices = {"auto", "text", "json"},
+         .apply = into<&serve_args::log_format>},
         // --- storage (as @mcp-ts/sdk selects it) ---
         {.key = "storage-type",
          .env = {"MCP_TS_STORAGE_TYPE"},
@@ -339,7 +419,8 @@ std::vector<setting_def> const& serve_settings() {
          .env = {"MCP_TS_STORAGE_REQUIRED"},
          .default_value = "false",
          .kind = k::boolean,
-         .help = "fail instead of falling back to memory when Redis is unreachable at start"},
+         .help = "fail instead of falling back to memory when Redis is unreachable at start",
+         .apply = into<&serve_args::storage_required>},
         {.key = "storage-file", .env = {"MCP_TS_STORAGE_FILE"}, .help = "JSON file storage path"},
         {.key = "storage-sqlite-path",
          .env = {"MCP_TS_STORAGE_SQLITE_PATH"},
@@ -687,52 +768,9 @@ std::string configuration::print() const {
 
 serve_args serve_args_from(configuration const& cfg) {
     serve_args a;
-    a.host = cfg.text("host");
-    a.port = static_cast<std::uint16_t>(std::stoul(cfg.text("port")));
-    a.stdio = cfg.flag("stdio");
-    a.json_response = cfg.flag("json-response");
-    a.conformance = cfg.flag("conformance");
-    a.storage_required = cfg.flag("storage-required");
-    a.no_legacy_sse = !cfg.flag("legacy-sse");
-    a.allowed_hosts = cfg.list("allowed-host");
-    a.allowed_origins = cfg.list("allowed-origin");
-    a.guards = cfg.list("guard");
-    a.max_body_bytes = static_cast<std::size_t>(*parse_size(cfg.text("max-body")));
-    a.page_size = static_cast<std::size_t>(std::stoull(cfg.text("page-size")));
-    a.drain_timeout = *parse_duration(cfg.text("drain-timeout"));
-    a.shutdown_delay = *parse_duration(cfg.text("shutdown-delay"));
-    a.request_timeout = *parse_duration(cfg.text("request-timeout"));
-    a.ready.interval = *parse_duration(cfg.text("ready-interval"));
-    a.ready.timeout = *parse_duration(cfg.text("ready-timeout"));
-    a.state_key = cfg.text("state-key");
-    a.gateway.enabled = cfg.flag("gateway");
-    a.gateway.token = cfg.text("gateway-token");
-    a.gateway.secret = cfg.text("gateway-secret");
-    a.gateway.manager.allowed_servers = cfg.list("gateway-allowed-servers");
-    a.gateway.manager.allow_private_servers = cfg.flag("gateway-allow-private-servers");
-    a.gateway.max_result_bytes =
-        static_cast<std::size_t>(*parse_size(cfg.text("gateway-max-result-size")));
-    a.gateway.manager.max_tools =
-        static_cast<std::size_t>(std::stoull(cfg.text("gateway-max-tools")));
-    a.gateway.manager.max_tools_bytes =
-        static_cast<std::size_t>(*parse_size(cfg.text("gateway-max-tools-size")));
-    a.gateway.manager.discovery_timeout = *parse_duration(cfg.text("gateway-discovery-timeout"));
-    auto count_of = [&](std::string_view key) {
-        return static_cast<std::size_t>(std::stoull(cfg.text(key)));
-    };
-    a.gateway.manager.max_sessions_per_identity = count_of("gateway-max-sessions-per-identity");
-    a.gateway.manager.max_live_per_identity = count_of("gateway-max-connections-per-identity");
-    a.gateway.manager.max_live_total = count_of("gateway-max-connections");
-    a.gateway.max_rpcs_per_identity = count_of("gateway-max-rpcs-per-identity");
-    a.gateway.manager.idle_timeout = *parse_duration(cfg.text("gateway-idle-timeout"));
-    a.gateway.dev = cfg.flag("gateway-dev");
-    a.gateway.heartbeat = *parse_duration(cfg.text("gateway-heartbeat"));
-    a.gateway.manager.connect_timeout = *parse_duration(cfg.text("gateway-connect-timeout"));
-    a.gateway.manager.max_retries = static_cast<unsigned>(std::stoul(cfg.text("gateway-retries")));
-    a.gateway.manager.retry_delay = *parse_duration(cfg.text("gateway-retry-delay"));
-    a.gateway.manager.client.ping_interval = *parse_duration(cfg.text("gateway-ping-interval"));
-    a.gateway.oauth_client_name = cfg.text("gateway-oauth-client-name");
-    a.gateway.oauth_scope = cfg.text("gateway-oauth-scope");
+    for (auto const& d : serve_settings())
+        if (d.apply != nullptr)
+            d.apply(a, d, cfg.get(d.key));
     a.getenv = cfg.as_getenv();
     return a;
 }

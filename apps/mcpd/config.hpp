@@ -23,7 +23,7 @@
 // credentials in URLs) are masked when printed, and have no flags (a flag shows in `ps`).
 #pragma once
 
-#include "core/error.hpp"
+#include "mcpd/core/error.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -35,6 +35,9 @@
 #include <vector>
 
 namespace mcpd::app {
+
+struct serve_args;
+struct setting_value;
 
 enum class setting_kind {
     text,     // any string
@@ -62,6 +65,9 @@ struct setting_def {
     bool flag_inverts = false;  // the flag sets the boolean to false
     bool positive = false;      // duration, size, count: must be more than zero
     char list_separator = ',';  // lists: between items in one environment value or file line
+    // Where `mcpd serve` takes the checked value (serve_args_from); null: the libraries read it
+    // through configuration::as_getenv() (storage and Redis settings).
+    void (*apply)(serve_args&, setting_def const&, setting_value const&) = nullptr;
 };
 
 // Every setting of `mcpd serve`.

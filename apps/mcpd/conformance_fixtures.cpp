@@ -4,8 +4,8 @@
 // purpose: it shows one protocol feature working end to end.
 #include "fixtures.hpp"
 
-#include "protocol/jsonrpc.hpp"
-#include "server/context.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
+#include "mcpd/server/context.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>

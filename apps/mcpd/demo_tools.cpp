@@ -3,9 +3,9 @@
 // progress, logging, cancellation).
 #include "fixtures.hpp"
 
-#include "core/duration.hpp"
-#include "server/context.hpp"
-#include "server/typed_tool.hpp"
+#include "mcpd/core/duration.hpp"
+#include "mcpd/server/context.hpp"
+#include "mcpd/server/typed_tool.hpp"
 
 #include <boost/describe/class.hpp>
 

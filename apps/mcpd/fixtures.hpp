@@ -2,7 +2,7 @@
 // conformance suite's fixture set behind --conformance.
 #pragma once
 
-#include "server/server.hpp"
+#include "mcpd/server/server.hpp"
 
 namespace mcpd::app {
 

@@ -2,9 +2,9 @@
 // each tool's guards from MCPD_GUARDS and --guard flags.
 #pragma once
 
-#include "core/error.hpp"
-#include "guard/guards.hpp"
-#include "server/server.hpp"
+#include "mcpd/core/error.hpp"
+#include "mcpd/guard/guards.hpp"
+#include "mcpd/server/server.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 

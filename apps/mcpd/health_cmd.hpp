@@ -6,7 +6,7 @@
 // mcpd's JSON).
 #pragma once
 
-#include "core/duration.hpp"
+#include "mcpd/core/duration.hpp"
 
 #include <string>
 

@@ -1,12 +1,13 @@
 // apps/mcpd/serve.hpp — `mcpd serve`: the MCP server daemon.
 //
 // Its settings come from the configuration model (config.hpp: flags > environment > file >
-// defaults), already checked: run_serve() trusts them.
+// defaults), already checked: run_serve() trusts them. Each field is filled by its setting's
+// entry in config.cpp's table (setting_def::apply), the one place a setting is named.
 #pragma once
 
-#include "core/duration.hpp"
-#include "gateway/manager.hpp"
-#include "server/operations.hpp"
+#include "mcpd/core/duration.hpp"
+#include "mcpd/gateway/manager.hpp"
+#include "mcpd/server/operations.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -41,7 +42,7 @@ struct serve_args {
     bool json_response = false;
     bool conformance = false;
     bool storage_required = false;
-    bool no_legacy_sse = false;
+    bool legacy_sse = true;
     std::vector<std::string> allowed_hosts;
     std::vector<std::string> allowed_origins;
     std::size_t max_body_bytes = 4 * 1024 * 1024;
@@ -56,6 +57,8 @@ struct serve_args {
     std::function<char const*(char const*)> getenv;
     gateway_args gateway;
     std::vector<std::string> guards; // --guard <tool>=<guards> (see guard_setup.hpp)
+    std::string log_level = "info";
+    std::string log_format = "auto"; // text | json | auto
 };
 
 // The arguments from a loaded configuration (its values are already checked).

@@ -28,7 +28,7 @@
 // redis-benchmark creates its connection before starting its clock.
 #include "process.hpp"
 
-#include "redis/redis.hpp"
+#include "mcpd/redis.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -26,8 +26,8 @@
 // something failed (a failed or wrong call on either side, a program that did not start).
 #include "process.hpp"
 
-#include "redis/redis.hpp"
-#include "store/store.hpp"
+#include "mcpd/redis.hpp"
+#include "store/backends.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -6,8 +6,10 @@
 // `mcpd serve` puts them together; docs/gateway.md describes the wire.
 #pragma once
 
-#include "gateway/authorizer.hpp"
-#include "gateway/endpoint.hpp"
-#include "gateway/events.hpp"
-#include "gateway/manager.hpp"
-#include "gateway/rpc.hpp"
+#include "mcpd/gateway/authorizer.hpp"
+#include "mcpd/gateway/endpoint.hpp"
+#include "mcpd/gateway/error.hpp"
+#include "mcpd/gateway/events.hpp"
+#include "mcpd/gateway/manager.hpp"
+#include "mcpd/gateway/rpc.hpp"
+#include "mcpd/gateway/token.hpp"

@@ -1,100 +1,72 @@
-// client/error.cpp — the client's error categories. See error.hpp.
-#include "client/error.hpp"
+// client/error.cpp — the client's error categories (core/error_category.hpp). See error.hpp.
+#include "mcpd/client/error.hpp"
 
-#include "protocol/jsonrpc.hpp"
-
-#include <boost/json/serialize.hpp>
+#include "core/error_category.hpp"
 
 namespace mcpd::client {
 
 namespace {
 
-// error_category's destructor is protected and non-virtual by design (as in store/).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-
-class client_category_impl final : public boost::system::error_category {
-public:
-    char const* name() const noexcept override { return "mcpd.client"; }
-    std::string message(int ev) const override {
-        switch (static_cast<errc>(ev)) {
-        case errc::not_connected:
-            return "the MCP session is not open";
-        case errc::closed:
-            return "the MCP session was closed";
-        case errc::connection_lost:
-            return "the connection to the MCP server was lost";
-        case errc::session_expired:
-            return "the MCP server no longer knows this session";
-        case errc::timeout:
-            return "the MCP server did not answer in time";
-        case errc::cancelled:
-            return "the request was cancelled";
-        case errc::unsupported_protocol_version:
-            return "the MCP server speaks a protocol revision this client does not support";
-        case errc::invalid_response:
-            return "the MCP server sent an invalid answer";
-        case errc::transport_unavailable:
-            return "no MCP transport works at this URL";
-        }
-        return "unknown MCP client error";
+std::string client_message(int ev) {
+    switch (static_cast<errc>(ev)) {
+    case errc::not_connected:
+        return "the MCP session is not open";
+    case errc::closed:
+        return "the MCP session was closed";
+    case errc::connection_lost:
+        return "the connection to the MCP server was lost";
+    case errc::session_expired:
+        return "the MCP server no longer knows this session";
+    case errc::timeout:
+        return "the MCP server did not answer in time";
+    case errc::cancelled:
+        return "the request was cancelled";
+    case errc::unsupported_protocol_version:
+        return "the MCP server speaks a protocol revision this client does not support";
+    case errc::invalid_response:
+        return "the MCP server sent an invalid answer";
+    case errc::transport_unavailable:
+        return "no MCP transport works at this URL";
     }
-};
+    return {};
+}
 
-class rpc_category_impl final : public boost::system::error_category {
-public:
-    char const* name() const noexcept override { return "mcpd.jsonrpc"; }
-    std::string message(int ev) const override {
-        namespace code = protocol::code;
-        switch (ev) {
-        case code::parse_error:
-            return "JSON-RPC parse error";
-        case code::invalid_request:
-            return "JSON-RPC invalid request";
-        case code::method_not_found:
-            return "method not found";
-        case code::invalid_params:
-            return "invalid params";
-        case code::internal_error:
-            return "internal error";
-        case code::connection_closed:
-            return "connection closed";
-        case code::request_timeout:
-            return "request timeout";
-        case code::resource_not_found:
-            return "resource not found";
-        case code::url_elicitation_required:
-            return "URL elicitation required";
-        default:
-            return "JSON-RPC error " + std::to_string(ev);
-        }
+std::string oauth_message(int ev) {
+    switch (static_cast<oauth::errc>(ev)) {
+    case oauth::errc::discovery_failed:
+        return "OAuth discovery failed";
+    case oauth::errc::pkce_unsupported:
+        return "authorization server does not support PKCE S256";
+    case oauth::errc::resource_mismatch:
+        return "protected resource metadata names another resource";
+    case oauth::errc::registration_failed:
+        return "OAuth client registration failed";
+    case oauth::errc::authorization_required:
+        return "user authorization required";
+    case oauth::errc::invalid_state:
+        return "invalid OAuth state";
+    case oauth::errc::token_request_failed:
+        return "token request failed";
+    case oauth::errc::invalid_grant:
+        return "authorization grant no longer valid";
+    case oauth::errc::invalid_token_response:
+        return "invalid token response";
+    case oauth::errc::invalid_record:
+        return "session record unusable for OAuth";
     }
-};
-
-#pragma GCC diagnostic pop
+    return {};
+}
 
 } // namespace
 
 boost::system::error_category const& client_category() noexcept {
-    static client_category_impl const c;
+    static auto const& c = declare_category("mcpd.client", client_message);
     return c;
 }
 
-boost::system::error_category const& rpc_category() noexcept {
-    static rpc_category_impl const c;
+boost::system::error_category const& oauth::oauth_category() noexcept {
+    static auto const& c = declare_category("mcpd.client.oauth", oauth_message);
     return c;
-}
-
-error rpc_error(int code, std::string message, boost::json::value const& data) {
-    if (code == 0) // an error code of 0 would read as success
-        code = protocol::code::internal_error;
-    if (!data.is_null())
-        message += " (data: " + boost::json::serialize(data) + ")";
-    return error{boost::system::error_code(code, rpc_category()), std::move(message)};
-}
-
-int rpc_code_of(error const& e) noexcept {
-    return e.code.category() == rpc_category() ? e.code.value() : 0;
 }
 
 } // namespace mcpd::client

@@ -1,7 +1,7 @@
 // client/http_exchange.cpp — authorized HTTP requests and status errors. See http_exchange.hpp.
 #include "client/http_exchange.hpp"
 
-#include "http/policy.hpp"
+#include "mcpd/http/policy.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -12,7 +12,7 @@ namespace json = boost::json;
 
 asio::awaitable<result<http::client_response>>
 send_authorized(http::client& http, transport_options const& opts, http::url const& to,
-                http::request req, http::exchange_options xo) {
+                http::beast_request req, http::exchange_options xo) {
     for (auto const& [name, value] : opts.headers) {
         // session::connect refuses these; checked again here, as every request's last gate.
         if (auto why = http::refused_extra_header(name, value); !why.empty())
@@ -22,11 +22,14 @@ send_authorized(http::client& http, transport_options const& opts, http::url con
             req.set(name, value);
     }
     for (int attempt = 0;; ++attempt) {
-        http::request attempt_req = req;
+        http::beast_request attempt_req = req;
         if (opts.auth) {
-            auto authorized = co_await opts.auth->authorize(attempt_req);
+            http::header_list credentials;
+            auto authorized = co_await opts.auth->authorize(credentials);
             if (!authorized)
                 co_return authorized.error();
+            for (auto const& [name, value] : credentials)
+                attempt_req.set(name, value);
         }
         std::string sent_authorization(attempt_req[http::bhttp::field::authorization]);
         auto opened = co_await http.open(to, std::move(attempt_req), xo);

@@ -4,7 +4,8 @@
 // error. Internal to src/client/.
 #pragma once
 
-#include "client/transport.hpp"
+#include "http/client.hpp"
+#include "mcpd/client/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -16,7 +17,7 @@ namespace mcpd::client::detail {
 // auth provider whether to send it again (once).
 boost::asio::awaitable<result<http::client_response>>
 send_authorized(http::client& http, transport_options const& opts, http::url const& to,
-                http::request req, http::exchange_options xo);
+                http::beast_request req, http::exchange_options xo);
 
 // An error for an HTTP status: the status as the code (http::status_of reads it back), and a
 // detail with `what` was sent and what the server said: its JSON-RPC error message, or the

@@ -9,16 +9,14 @@
 // re-reads the record once it holds it: tokens that another holder stored meanwhile are taken as
 // they are (a rotated refresh token is never used twice), a pending authorization is handed out
 // again rather than replaced, a state is used once.
-#include "client/oauth.hpp"
+#include "mcpd/client/oauth.hpp"
 
 #include "client/oauth_detail.hpp"
 #include "core/log.hpp"
-#include "guard/keys.hpp"
-#include "guard/lock.hpp"
-#include "store/session.hpp"
-#include "store/session_store.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -26,6 +24,8 @@
 #include <openssl/crypto.h>
 
 #include <chrono>
+#include <mutex>
+#include <set>
 
 namespace mcpd::client::oauth {
 
@@ -34,40 +34,6 @@ namespace json = boost::json;
 using asio::awaitable;
 
 namespace {
-
-// Boost's error_category has a protected non-virtual destructor by design.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-class oauth_category_impl final : public boost::system::error_category {
-public:
-    [[nodiscard]] char const* name() const noexcept override { return "mcpd.oauth"; }
-    [[nodiscard]] std::string message(int ev) const override {
-        switch (static_cast<errc>(ev)) {
-        case errc::discovery_failed:
-            return "OAuth discovery failed";
-        case errc::pkce_unsupported:
-            return "authorization server does not support PKCE S256";
-        case errc::resource_mismatch:
-            return "protected resource metadata names another resource";
-        case errc::registration_failed:
-            return "OAuth client registration failed";
-        case errc::authorization_required:
-            return "user authorization required";
-        case errc::invalid_state:
-            return "invalid OAuth state";
-        case errc::token_request_failed:
-            return "token request failed";
-        case errc::invalid_grant:
-            return "authorization grant no longer valid";
-        case errc::invalid_token_response:
-            return "invalid token response";
-        case errc::invalid_record:
-            return "session record unusable for OAuth";
-        }
-        return "unknown OAuth error";
-    }
-};
-#pragma GCC diagnostic pop
 
 constexpr auto state_lifetime = std::chrono::minutes(10);
 
@@ -99,11 +65,57 @@ bool has_list(json::object const& o, std::string_view key) {
     return v != nullptr && v->is_array() && !v->get_array().empty();
 }
 
-std::shared_ptr<guard::lock_service> process_locks() {
-    static guard::metrics m;
-    static auto const svc =
-        std::make_shared<guard::lock_service>(std::make_shared<guard::memory_lock_backend>(), m);
-    return svc;
+// The lock session_auth uses when it is given none: one holder per key in this process. A
+// waiter looks again every few milliseconds (refreshes are rare, and a holder may be on another
+// thread's io_context).
+class process_oauth_lock final : public oauth_lock {
+public:
+    asio::awaitable<result<void>> run(std::string key, duration /*ttl*/, duration wait,
+                                      body_fn body) override {
+        auto until = std::chrono::steady_clock::now() + wait;
+        asio::steady_timer pause(co_await asio::this_coro::executor);
+        while (!take(key)) {
+            if (std::chrono::steady_clock::now() >= until)
+                co_return error{errc::token_request_failed,
+                                "another refresh of this session did not finish in time"};
+            pause.expires_after(std::chrono::milliseconds(5));
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        struct release {
+            process_oauth_lock& self;
+            std::string const& key;
+            ~release() {
+                std::lock_guard<std::mutex> hold(self.mu_);
+                self.held_.erase(key);
+            }
+        } released{*this, key};
+        co_await body();
+        co_return result<void>();
+    }
+
+private:
+    bool take(std::string const& key) {
+        std::lock_guard<std::mutex> hold(mu_);
+        return held_.insert(key).second;
+    }
+    std::mutex mu_;
+    std::set<std::string> held_;
+};
+
+std::shared_ptr<oauth_lock> process_lock() {
+    static auto const lock = std::make_shared<process_oauth_lock>();
+    return lock;
+}
+
+// A session id as a state may carry one: what a session store accepts (1 to 255 bytes, no
+// control character, no ':').
+bool plausible_session_id(std::string_view id) {
+    if (id.empty() || id.size() > 255)
+        return false;
+    for (unsigned char c : id)
+        if (c < 0x20 || c == 0x7F || c == ':')
+            return false;
+    return true;
 }
 
 // What steps 2 and 3 found; stored as the record's oauthDiscovery.
@@ -205,11 +217,6 @@ bool same_issuer(std::string_view a, std::string_view b) {
 
 } // namespace
 
-boost::system::error_category const& oauth_category() noexcept {
-    static oauth_category_impl const c;
-    return c;
-}
-
 std::optional<std::string_view> state_session_id(std::string_view state) noexcept {
     auto dot = state.rfind('.');
     if (dot == std::string_view::npos || dot == 0 || state.size() - dot - 1 != 32)
@@ -218,19 +225,19 @@ std::optional<std::string_view> state_session_id(std::string_view state) noexcep
         if ((c < '0' || c > '9') && (c < 'a' || c > 'f'))
             return std::nullopt;
     auto id = state.substr(0, dot);
-    if (!store::validate_session_id(id))
+    if (!plausible_session_id(id))
         return std::nullopt;
     return id;
 }
 
 struct session_auth::impl {
     asio::any_io_executor ex;
-    std::shared_ptr<store::session_store> store;
+    std::shared_ptr<oauth_record> record;
     std::string identity;
     std::string session_id;
     session_auth_options opts;
     std::shared_ptr<http::client> http;
-    std::shared_ptr<guard::lock_service> locks;
+    std::shared_ptr<oauth_lock> lock;
 
     bool loaded = false;
     std::optional<json::object> tokens; // what the record held when last read
@@ -242,15 +249,15 @@ struct session_auth::impl {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     int unauthorized_running = 0;
 
-    impl(asio::any_io_executor e, std::shared_ptr<store::session_store> s, std::string id,
-         std::string sid, session_auth_options o)
+    impl(asio::any_io_executor e, std::shared_ptr<oauth_record> r, std::string id, std::string sid,
+         session_auth_options o)
         : ex(std::move(e))
-        , store(std::move(s))
+        , record(std::move(r))
         , identity(std::move(id))
         , session_id(std::move(sid))
         , opts(std::move(o))
         , http(std::make_shared<http::client>(ex, oauth_http_options(opts.http)))
-        , locks(opts.locks ? opts.locks : process_locks()) {}
+        , lock(opts.lock ? opts.lock : process_lock()) {}
 
     error fail(error e) {
         last_err = e;
@@ -261,7 +268,7 @@ struct session_auth::impl {
     // --- the record ---------------------------------------------------------------------------
 
     awaitable<result<json::object>> read_record() {
-        auto rec = co_await store->get_session(identity, session_id);
+        auto rec = co_await record->read();
         if (!rec)
             co_return rec.error();
         if (!*rec)
@@ -270,7 +277,7 @@ struct session_auth::impl {
     }
 
     awaitable<result<void>> update(json::object partial) {
-        co_return co_await store->update_session(identity, session_id, std::move(partial));
+        co_return co_await record->update(std::move(partial));
     }
 
     static std::optional<json::object> tokens_of(json::object const& rec) {
@@ -307,21 +314,17 @@ struct session_auth::impl {
     // the pending authorization and the state), across instances when a lock service is given.
     awaitable<result<void>> with_record_lock(std::function<awaitable<void>()> body,
                                              std::string const& what) {
-        guard::lock_request lr;
         // Hashed: identities may hold any character, and a '{' or '}' would upset Redis
         // Cluster's hash tags.
-        lr.key = guard::key_space().lock_key("oauth-refresh:" +
-                                             detail::sha256_hex(identity + '\n' + session_id));
-        lr.ttl = std::chrono::seconds(30);
-        lr.when_busy = guard::lock_wait::wait;
+        auto key = "oauth-refresh:" + detail::sha256_hex(identity + '\n' + session_id);
         auto const& h = opts.http;
-        lr.wait_timeout = bounded(h.connect_timeout + h.response_timeout + std::chrono::seconds(5));
-        lr.on_unavailable = guard::lock_failure::proceed;
-        guard::lock_service::body_fn run = [&body](guard::lock_lease const&) -> awaitable<void> {
-            co_await body();
-        };
+        auto wait = bounded(h.connect_timeout + h.response_timeout + std::chrono::seconds(5));
         try {
-            co_await locks->run(std::move(lr), std::move(run));
+            auto held =
+                co_await lock->run(std::move(key), std::chrono::seconds(30), wait, std::move(body));
+            if (!held)
+                co_return error{errc::token_request_failed,
+                                what + " lock: " + held.error().message()};
         } catch (std::exception const& e) {
             co_return error{errc::token_request_failed, what + " lock: " + e.what()};
         }
@@ -343,7 +346,8 @@ struct session_auth::impl {
 
     // --- HTTP ---------------------------------------------------------------------------------
 
-    awaitable<result<http::response>> send(std::string const& url_text, http::request req) {
+    awaitable<result<http::beast_response>> send(std::string const& url_text,
+                                                 http::beast_request req) {
         auto to = http::parse_url(url_text);
         if (!to)
             co_return to.error();
@@ -362,7 +366,7 @@ struct session_auth::impl {
     // GET a JSON metadata document: the object, nullopt on a 4xx (try the next URL), or an
     // error (network, 5xx, not a JSON object).
     awaitable<result<std::optional<json::object>>> get_metadata(std::string const& url_text) {
-        http::request req{http::bhttp::verb::get, "/", 11};
+        http::beast_request req{http::bhttp::verb::get, "/", 11};
         req.set("MCP-Protocol-Version", "2025-11-25");
         auto res = co_await send(url_text, std::move(req));
         if (!res)
@@ -587,7 +591,7 @@ struct session_auth::impl {
         body["application_type"] = loopback ? "native" : "web";
         if (!opts.client.client_uri.empty())
             body["client_uri"] = opts.client.client_uri;
-        http::request req{http::bhttp::verb::post, "/", 11};
+        http::beast_request req{http::bhttp::verb::post, "/", 11};
         req.set(http::bhttp::field::content_type, "application/json");
         req.body() = json::serialize(body);
         auto res = co_await send(endpoint, std::move(req));
@@ -758,7 +762,7 @@ struct session_auth::impl {
     token_request(discovery const& d, client_identity const& c,
                   std::vector<std::pair<std::string, std::string>> fields, std::string const& what,
                   detail::refusal* refused = nullptr) {
-        http::request req{http::bhttp::verb::post, "/", 11};
+        http::beast_request req{http::bhttp::verb::post, "/", 11};
         req.set(http::bhttp::field::content_type, "application/x-www-form-urlencoded");
         if (c.auth_method == "client_secret_basic") {
             auto creds = detail::form_urlencode(c.id) + ":" + detail::form_urlencode(c.secret);
@@ -903,7 +907,7 @@ struct session_auth::impl {
 
     // --- the hooks ---------------------------------------------------------------------------
 
-    awaitable<result<void>> authorize(http::request& req) {
+    awaitable<result<void>> authorize(http::header_list& headers) {
         if (!loaded) {
             auto l = co_await load();
             if (!l)
@@ -924,7 +928,7 @@ struct session_auth::impl {
             }
         }
         if (tokens)
-            req.set(http::bhttp::field::authorization, "Bearer " + str(*tokens, "access_token"));
+            headers.set("Authorization", "Bearer " + str(*tokens, "access_token"));
         co_return result<void>();
     }
 
@@ -1085,16 +1089,30 @@ struct session_auth::impl {
     }
 };
 
-session_auth::session_auth(asio::any_io_executor ex, std::shared_ptr<store::session_store> store,
+asio::awaitable<result<std::optional<json::object>>> memory_oauth_record::read() {
+    co_return std::optional<json::object>(record_);
+}
+
+asio::awaitable<result<void>> memory_oauth_record::update(json::object partial) {
+    for (auto& [key, value] : partial) {
+        if (value.is_null())
+            record_.erase(key);
+        else
+            record_[key] = std::move(value);
+    }
+    co_return result<void>();
+}
+
+session_auth::session_auth(asio::any_io_executor ex, std::shared_ptr<oauth_record> record,
                            std::string identity, std::string session_id, session_auth_options opts)
-    : impl_(std::make_shared<impl>(std::move(ex), std::move(store), std::move(identity),
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(record), std::move(identity),
                                    std::move(session_id), std::move(opts))) {}
 
 session_auth::~session_auth() = default;
 
-awaitable<result<void>> session_auth::authorize(http::request& req) {
+awaitable<result<void>> session_auth::authorize(http::header_list& headers) {
     auto keep = impl_;
-    co_return co_await keep->authorize(req);
+    co_return co_await keep->authorize(headers);
 }
 
 awaitable<bool> session_auth::unauthorized(auth_challenge const& challenge) {

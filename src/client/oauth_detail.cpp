@@ -1,10 +1,10 @@
 // client/oauth_detail.cpp — the pure pieces of the OAuth client. See oauth_detail.hpp.
 #include "client/oauth_detail.hpp"
 
-#include "client/oauth.hpp"
 #include "core/ascii.hpp"
 #include "core/hex.hpp"
 #include "core/random.hpp"
+#include "mcpd/client/oauth.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -3,8 +3,8 @@
 // tests check each against the RFCs' own examples.
 #pragma once
 
-#include "core/error.hpp"
 #include "http/client.hpp"
+#include "mcpd/core/error.hpp"
 
 #include <boost/json/object.hpp>
 

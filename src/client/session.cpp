@@ -7,13 +7,14 @@
 // cancellation of the waiting coroutine cancels it, and a failure of the session completes all
 // of them with the failure. The POST that carries a request is sent from a coroutine of its
 // own, so that waiting (and giving up) never depends on how long the HTTP exchange takes.
-#include "client/session.hpp"
+#include "mcpd/client/session.hpp"
+#include "client/transports.hpp"
 
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
-#include "http/policy.hpp"
-#include "protocol/jsonrpc.hpp"
-#include "protocol/version.hpp"
+#include "mcpd/http/policy.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
+#include "mcpd/protocol/version.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -344,7 +345,7 @@ struct session::impl : std::enable_shared_from_this<impl> {
                 complete(r->id.get_int64(), std::move(r->result));
         } else if (auto* e = std::get_if<protocol::error_response>(&m)) {
             if (e->id.is_int64())
-                complete(e->id.get_int64(), rpc_error(e->code, e->message, e->data));
+                complete(e->id.get_int64(), rpc_error(e->code, e->message, &e->data));
         } else if (auto* n = std::get_if<protocol::notification>(&m)) {
             on_notification(std::move(*n));
         } else if (auto* q = std::get_if<protocol::request>(&m)) {

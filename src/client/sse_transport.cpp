@@ -6,11 +6,12 @@
 // on the stream's origin. Everything the server sends arrives as `message` events on that one
 // stream, answers included. The stream is the session: when it ends, the connection is gone for
 // good (this transport has no resumption), and the session hears `failed`.
-#include "client/error.hpp"
 #include "client/http_exchange.hpp"
-#include "client/transport.hpp"
+#include "client/stream_state.hpp"
+#include "client/transports.hpp"
 #include "core/log.hpp"
 #include "http/sse_parser.hpp"
+#include "mcpd/client/error.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -94,7 +95,7 @@ private:
 
 asio::awaitable<result<void>> sse_transport::start() {
     auto self = shared_from_this();
-    http::request req{bhttp::verb::get, url_.target, 11};
+    http::beast_request req{bhttp::verb::get, url_.target, 11};
     req.set(bhttp::field::accept, "text/event-stream");
     req.set(bhttp::field::cache_control, "no-cache");
     http::exchange_options xo;
@@ -209,7 +210,7 @@ asio::awaitable<result<void>> sse_transport::send(json::object const& message) {
     auto self = shared_from_this();
     if (closed_ || !endpoint_)
         co_return error{errc::not_connected, "the HTTP+SSE transport is not open"};
-    http::request req{bhttp::verb::post, endpoint_->target, 11};
+    http::beast_request req{bhttp::verb::post, endpoint_->target, 11};
     req.set(bhttp::field::content_type, "application/json");
     req.set(bhttp::field::accept, "application/json, text/event-stream");
     req.body() = json::serialize(message);

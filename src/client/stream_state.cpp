@@ -2,8 +2,8 @@
 // stream_state.hpp.
 #include "client/stream_state.hpp"
 
-#include "client/error.hpp"
 #include "core/log.hpp"
+#include "mcpd/client/error.hpp"
 
 #include <boost/json/parse.hpp>
 

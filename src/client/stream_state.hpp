@@ -16,9 +16,10 @@
 // attempt), or give up (no event id to resume from, or too many attempts in a row).
 #pragma once
 
-#include "core/duration.hpp"
-#include "core/error.hpp"
 #include "http/sse_parser.hpp"
+#include "mcpd/client/transport.hpp"
+#include "mcpd/core/duration.hpp"
+#include "mcpd/core/error.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -27,13 +28,6 @@
 #include <vector>
 
 namespace mcpd::client {
-
-struct reconnect_policy {
-    duration initial_delay = std::chrono::seconds(1); // when the server sent no retry field
-    duration max_delay = std::chrono::seconds(30);
-    double growth = 1.5;  // each failed attempt in a row waits this much longer
-    int max_attempts = 2; // failed reconnections in a row before the stream is given up
-};
 
 class stream_state {
 public:

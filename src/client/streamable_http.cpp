@@ -10,10 +10,11 @@
 //
 // Every open HTTP exchange has an abort_handle in `handles_`, so close() and abort() end them
 // all, and abandon() ends the one a cancelled request still waits on.
-#include "client/error.hpp"
 #include "client/http_exchange.hpp"
-#include "client/transport.hpp"
+#include "client/stream_state.hpp"
+#include "client/transports.hpp"
 #include "core/log.hpp"
+#include "mcpd/client/error.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -74,8 +75,8 @@ private:
         std::shared_ptr<stream_state> stream; // set once the POST turned into an SSE stream
     };
 
-    http::request make_request(bhttp::verb verb, std::string_view accept) const {
-        http::request req{verb, url_.target, 11};
+    http::beast_request make_request(bhttp::verb verb, std::string_view accept) const {
+        http::beast_request req{verb, url_.target, 11};
         req.set(bhttp::field::accept, accept);
         if (!session_id_.empty())
             req.set("Mcp-Session-Id", session_id_);

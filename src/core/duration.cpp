@@ -1,5 +1,5 @@
 // core/duration.cpp — parse_duration and format_duration.
-#include "core/duration.hpp"
+#include "mcpd/core/duration.hpp"
 
 #include <boost/system/errc.hpp>
 

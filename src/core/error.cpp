@@ -1,5 +1,5 @@
 // core/error.cpp — formatting and throwing mcpd::error.
-#include "core/error.hpp"
+#include "mcpd/core/error.hpp"
 
 namespace mcpd {
 

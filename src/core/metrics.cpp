@@ -1,5 +1,5 @@
 // core/metrics.cpp — the registry and the text exposition format. See metrics.hpp.
-#include "core/metrics.hpp"
+#include "mcpd/core/metrics.hpp"
 
 #include <fmt/format.h>
 

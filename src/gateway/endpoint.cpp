@@ -1,15 +1,17 @@
 // gateway/endpoint.cpp — GET/POST/OPTIONS /gateway, the access check, local delivery to the
 // identity's streams and the Redis fan-out. See endpoint.hpp.
-#include "gateway/endpoint.hpp"
+#include "mcpd/gateway/endpoint.hpp"
+
+#include "http/sse.hpp"
 
 #include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
-#include "gateway/manager.hpp"
-#include "gateway/rpc.hpp"
-#include "gateway/token.hpp"
-#include "redis/client.hpp"
-#include "redis/subscriber.hpp"
+#include "mcpd/gateway/manager.hpp"
+#include "mcpd/gateway/rpc.hpp"
+#include "mcpd/gateway/token.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/redis/subscriber.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -29,7 +31,6 @@ namespace mcpd::gateway {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-namespace bhttp = boost::beast::http;
 
 namespace {
 
@@ -202,7 +203,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
     // The token the request carries: `Authorization: Bearer …` or `X-Gateway-Token: …`.
     static std::string_view presented_token(http::exchange& x) {
         auto const& req = x.req();
-        auto authz = std::string_view(req[bhttp::field::authorization]);
+        auto authz = std::string_view(req[http::field::authorization]);
         constexpr std::string_view bearer = "Bearer ";
         if (authz.size() > bearer.size() && istarts_with(authz, bearer))
             return authz.substr(bearer.size());
@@ -223,7 +224,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         }
         auto const& req = x.req();
         bool proxied =
-            req.has(bhttp::field::forwarded) || req.has("X-Forwarded-For") || req.has("X-Real-IP");
+            req.has(http::field::forwarded) || req.has("X-Forwarded-For") || req.has("X-Real-IP");
         return opts.allow_loopback_dev && opts.bind_is_loopback && !proxied &&
                http::is_loopback_host(x.remote_address());
     }
@@ -240,14 +241,14 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         if (!opts.origins.allowed_hosts.empty() || !opts.origins.allowed_origins.empty())
             if (http::origin_allowed(opts.origins, origin))
                 return true;
-        auto host = ascii_lower(std::string_view(x.req()[bhttp::field::host]));
+        auto host = ascii_lower(std::string_view(x.req()[http::field::host]));
         auto o = ascii_lower(origin);
         return !host.empty() && (o == "http://" + host || o == "https://" + host);
     }
 
     // The CORS fields for a permitted page's request (views into the request), else none.
-    std::vector<http::exchange::field> cors(http::exchange& x) const {
-        auto origin = x.req()[bhttp::field::origin];
+    std::vector<http::exchange::header> cors(http::exchange& x) const {
+        auto origin = x.req()[http::field::origin];
         if (origin.empty() || !origin_permitted(x, origin))
             return {};
         return {{"Access-Control-Allow-Origin", origin}, {"Vary", "Origin"}};
@@ -270,8 +271,8 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
 
     asio::awaitable<void> serve(http::exchange& x, std::string_view target) {
         auto& req = x.req();
-        auto host = std::string_view(req[bhttp::field::host]);
-        auto origin = std::string_view(req[bhttp::field::origin]);
+        auto host = std::string_view(req[http::field::host]);
+        auto origin = std::string_view(req[http::field::origin]);
         if (!http::host_allowed(opts.origins, host) || !origin_permitted(x, origin)) {
             co_await x.respond(error_response(
                 x, http::status::forbidden, "FORBIDDEN",
@@ -279,21 +280,21 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                 "allowed-origin)"));
             co_return;
         }
-        if (req.method() == bhttp::verb::options) {
+        if (req.method() == http::verb::options) {
             auto res = http::make_response(http::status::no_content, "");
             for (auto const& [name, value] : cors(x))
                 res.set(name, value);
-            res.set(bhttp::field::access_control_allow_methods, "GET, POST, OPTIONS");
-            res.set(bhttp::field::access_control_allow_headers,
+            res.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            res.set("Access-Control-Allow-Headers",
                     "Content-Type, Accept, Authorization, X-Gateway-Token");
-            res.set(bhttp::field::access_control_max_age, "600");
+            res.set("Access-Control-Max-Age", "600");
             co_await x.respond(std::move(res));
             co_return;
         }
-        if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::post) {
+        if (req.method() != http::verb::get && req.method() != http::verb::post) {
             auto res = error_response(x, http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
                                       "Use GET (event stream) or POST (RPC)");
-            res.set(bhttp::field::allow, "GET, POST, OPTIONS");
+            res.set("Allow", "GET, POST, OPTIONS");
             co_await x.respond(std::move(res));
             co_return;
         }
@@ -310,7 +311,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                              x.remote_address());
             auto res =
                 error_response(x, http::status::unauthorized, "UNAUTHORIZED", "Unauthorized");
-            res.set(bhttp::field::www_authenticate, "Bearer realm=\"mcpd-gateway\"");
+            res.set("WWW-Authenticate", "Bearer realm=\"mcpd-gateway\"");
             co_await x.respond(std::move(res));
             co_return;
         }
@@ -324,7 +325,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                                               "The server is shutting down"));
             co_return;
         }
-        if (req.method() == bhttp::verb::get)
+        if (req.method() == http::verb::get)
             co_await events_stream(x, std::move(identity));
         else
             co_await rpc(x, std::move(identity));
@@ -421,7 +422,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
                 "Too many RPCs of this identity in flight (gateway-max-rpcs-per-identity)"));
             co_return;
         }
-        auto accept = std::string_view(x.req()[bhttp::field::accept]);
+        auto accept = std::string_view(x.req()[http::field::accept]);
         bool streamed = accept.find("text/event-stream") != std::string_view::npos;
         if (!streamed) {
             json::object answer;

@@ -1,8 +1,8 @@
 // gateway/events.cpp — the connection and observability events' JSON shapes. See events.hpp.
-#include "gateway/events.hpp"
+#include "mcpd/gateway/events.hpp"
 
-#include "core/duration.hpp"
 #include "core/random.hpp"
+#include "mcpd/core/duration.hpp"
 
 #include <boost/json/array.hpp>
 

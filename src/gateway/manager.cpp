@@ -1,13 +1,13 @@
 // gateway/manager.cpp — the multi-session manager. See manager.hpp.
-#include "gateway/manager.hpp"
+#include "mcpd/gateway/manager.hpp"
 
 #include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "http/client.hpp"
-#include "http/policy.hpp"
-#include "store/session.hpp"
-#include "store/session_store.hpp"
+#include "mcpd/http/policy.hpp"
+#include "mcpd/store/session.hpp"
+#include "mcpd/store/session_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -32,36 +32,6 @@ namespace json = boost::json;
 
 namespace {
 
-// error_category's destructor is protected and non-virtual by design (as in client/).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-class category final : public boost::system::error_category {
-public:
-    [[nodiscard]] char const* name() const noexcept override { return "mcpd.gateway"; }
-    [[nodiscard]] std::string message(int ev) const override {
-        switch (static_cast<errc>(ev)) {
-        case errc::invalid_params:
-            return "invalid parameters";
-        case errc::session_not_found:
-            return "session not found";
-        case errc::duplicate_connection:
-            return "connection already exists";
-        case errc::auth_required:
-            return "OAuth authorization required";
-        case errc::auth_failed:
-            return "OAuth failed";
-        case errc::connect_failed:
-            return "connection failed";
-        case errc::not_connected:
-            return "not connected";
-        case errc::limit_reached:
-            return "limit reached";
-        }
-        return "gateway error";
-    }
-};
-#pragma GCC diagnostic pop
-
 error fail(errc c, std::string detail) {
     return error(make_error_code(c), std::move(detail));
 }
@@ -84,11 +54,6 @@ std::string describe(error const& e) {
 }
 
 } // namespace
-
-boost::system::error_category const& gateway_category() noexcept {
-    static category const c;
-    return c;
-}
 
 std::function<std::string(boost::asio::ip::address const&)>
 server_address_policy(bool allow_private) {

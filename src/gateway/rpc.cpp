@@ -1,8 +1,8 @@
 // gateway/rpc.cpp — the browser's RPC methods mapped onto the manager. See rpc.hpp.
-#include "gateway/rpc.hpp"
+#include "mcpd/gateway/rpc.hpp"
 
-#include "gateway/manager.hpp"
-#include "http/policy.hpp"
+#include "mcpd/gateway/manager.hpp"
+#include "mcpd/http/policy.hpp"
 
 #include <boost/json/serialize.hpp>
 

@@ -1,5 +1,5 @@
 // gateway/token.cpp — per-identity gateway tokens and the fan-out's seal. See token.hpp.
-#include "gateway/token.hpp"
+#include "mcpd/gateway/token.hpp"
 
 #include "core/hex.hpp"
 

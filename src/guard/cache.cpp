@@ -1,14 +1,14 @@
 // guard/cache.cpp — the LRU and Redis cache backends, and cache-aside with single-flight,
 // cross-process fill locks and XFetch. See cache.hpp.
-#include "guard/cache.hpp"
+#include "mcpd/guard/cache.hpp"
 
 #include "core/log.hpp"
 #include "core/random.hpp"
-#include "guard/keys.hpp"
 #include "guard/scripts.hpp"
 #include "guard/waiter.hpp"
-#include "redis/client.hpp"
-#include "redis/error.hpp"
+#include "mcpd/guard/keys.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/redis/error.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -272,12 +272,12 @@ struct response_cache::flight {
     std::vector<std::shared_ptr<waiter>> waiters;
 };
 
-response_cache::response_cache(std::shared_ptr<cache_backend> backend, metrics& m,
+response_cache::response_cache(std::shared_ptr<cache_backend> backend, counters& m,
                                cache_options opts)
     : backend_(std::move(backend))
-    , metrics_(m)
+    , counters_(m)
     , opts_(opts)
-    , outage_("cache", "tool calls run uncached", m.cache_outages, m.cache_errors) {}
+    , outage_("cache", "tool calls run uncached", m, event::cache_outage, event::cache_error) {}
 
 bool response_cache::xfetch_due(duration delta, duration ttl_left, double beta, double u) {
     if (delta.count() <= 0 || beta <= 0)
@@ -316,7 +316,7 @@ awaitable<void> response_cache::store(std::string const& key, json::value const&
         co_return;
     }
     outage_.success();
-    metrics::add(metrics_.cache_stores);
+    counters_.add(event::cache_store);
 }
 
 awaitable<std::optional<json::value>> response_cache::wait_for_filler(std::string const& key) {
@@ -369,12 +369,12 @@ awaitable<json::value> response_cache::lead(std::string const& key, cache_settin
             fill_key.clear();
             // Another process is computing this entry: use its result when it lands in time.
             if (auto v = co_await wait_for_filler(key)) {
-                metrics::add(metrics_.cache_coalesced);
+                counters_.add(event::cache_coalesced);
                 co_return std::move(*v);
             }
         }
     }
-    metrics::add(refresh ? metrics_.cache_early_refreshes : metrics_.cache_misses);
+    counters_.add(refresh ? event::cache_early_refresh : event::cache_miss);
     auto started = std::chrono::steady_clock::now();
     std::optional<json::value> value;
     std::exception_ptr failure;
@@ -422,7 +422,7 @@ awaitable<json::value> response_cache::get_or_compute(std::string key, cache_set
                 } else if (!(s.early_refresh &&
                              xfetch_due(hit->delta, (*got)->ttl_left, opts_.xfetch_beta,
                                         1.0 - fast_uniform01()))) {
-                    metrics::add(metrics_.cache_hits);
+                    counters_.add(event::cache_hit);
                     co_return std::move(hit->value);
                 }
             }
@@ -449,7 +449,7 @@ awaitable<json::value> response_cache::get_or_compute(std::string key, cache_set
         }
         if (!leader && refresh) {
             // Someone is refreshing it already: the current value is still good.
-            metrics::add(metrics_.cache_hits);
+            counters_.add(event::cache_hit);
             co_return std::move(hit->value);
         }
         if (!leader) {
@@ -462,7 +462,7 @@ awaitable<json::value> response_cache::get_or_compute(std::string key, cache_set
                 f = fl->failure;
             }
             if (v) {
-                metrics::add(metrics_.cache_coalesced);
+                counters_.add(event::cache_coalesced);
                 co_return std::move(*v);
             }
             if (f && !is_cancellation(f))

@@ -1,12 +1,13 @@
 // guard/guards.cpp — tool_guards declarations and their text form, guard_set (the backends and
 // policies), and the declared guards around a tool call. See guards.hpp.
-#include "guard/guards.hpp"
+#include "mcpd/guard/guards.hpp"
 
 #include "core/boolean.hpp"
 #include "core/log.hpp"
-#include "guard/texts.hpp"
-#include "redis/client.hpp"
-#include "redis/config.hpp"
+#include "mcpd/guard/error.hpp"
+#include "mcpd/guard/texts.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/redis/config.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -26,7 +27,7 @@ using asio::awaitable;
 namespace {
 
 error invalid(std::string detail) {
-    return error(make_error_code(boost::system::errc::invalid_argument), std::move(detail));
+    return error(errc::invalid_spec, std::move(detail));
 }
 
 void require(bool ok, std::string const& what) {
@@ -309,13 +310,13 @@ guard_set::guard_set(std::shared_ptr<cache_backend> cache, std::shared_ptr<rate_
     : opts_(std::move(opts))
     , keys_(opts_.key_prefix)
     , rate_(std::move(rate))
-    , cache_(std::move(cache), metrics_, opts_.cache)
-    , locks_(std::move(locks), metrics_)
+    , cache_(std::move(cache), counters_, opts_.cache)
+    , locks_(std::move(locks), counters_)
     , rate_outage_("rate limit",
                    opts_.rate_unavailable == rate_failure::open
                        ? "calls are allowed unchecked (fail open)"
                        : "calls are refused (fail closed)",
-                   metrics_.rate_outages, metrics_.rate_errors)
+                   counters_, event::rate_outage, event::rate_error)
     , clients_(std::move(clients)) {}
 
 guard_set::~guard_set() = default;
@@ -395,7 +396,7 @@ awaitable<rate_decision> guard_set::check_rate_limit(std::string_view session,
     auto r = co_await rate_->hit(std::move(key), p.max, p.window, p.algorithm);
     if (r) {
         rate_outage_.success();
-        metrics::add(r->allowed ? metrics_.rate_allowed : metrics_.rate_denied);
+        counters_.add(r->allowed ? event::rate_allowed : event::rate_denied);
         co_return *r;
     }
     rate_outage_.failure(r.error());
@@ -403,10 +404,10 @@ awaitable<rate_decision> guard_set::check_rate_limit(std::string_view session,
     d.limit = p.max;
     d.decided = false;
     if (p.on_unavailable.value_or(opts_.rate_unavailable) == rate_failure::open) {
-        metrics::add(metrics_.rate_failed_open);
+        counters_.add(event::rate_failed_open);
         d.allowed = true;
     } else {
-        metrics::add(metrics_.rate_failed_closed);
+        counters_.add(event::rate_failed_closed);
         d.allowed = false;
         d.retry_after = 1s;
     }

@@ -1,5 +1,5 @@
 // guard/keys.cpp — key layout, canonical JSON, SHA-256, hash slots and key templates.
-#include "guard/keys.hpp"
+#include "mcpd/guard/keys.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/system/errc.hpp>

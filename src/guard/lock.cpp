@@ -1,12 +1,12 @@
 // guard/lock.cpp — lock backends and the acquire / extend / release protocol. See lock.hpp.
-#include "guard/lock.hpp"
+#include "mcpd/guard/lock.hpp"
 
 #include "core/log.hpp"
 #include "core/random.hpp"
-#include "guard/keys.hpp"
 #include "guard/scripts.hpp"
-#include "redis/client.hpp"
-#include "redis/error.hpp"
+#include "mcpd/guard/keys.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/redis/error.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -143,7 +143,7 @@ namespace {
 awaitable<void> keep_extended(std::shared_ptr<lock_backend> backend,
                               std::shared_ptr<lock_service::extender> self, std::string key,
                               std::string token, duration ttl,
-                              std::shared_ptr<std::atomic<bool>> lost, metrics* m) {
+                              std::shared_ptr<std::atomic<bool>> lost, counters* m) {
     auto valid_until = clock::now() + ttl;
     auto next = clock::now() + ttl * 2 / 3;
     while (!self->stopped) {
@@ -157,14 +157,14 @@ awaitable<void> keep_extended(std::shared_ptr<lock_backend> backend,
         if (self->stopped)
             co_return; // released meanwhile; `m` may be gone with its guard_set
         if (r && *r) {
-            metrics::add(m->lock_extended);
+            m->add(event::lock_extended);
             valid_until = sent + ttl;
             next = sent + ttl * 2 / 3;
             continue;
         }
         if (r || clock::now() + ttl / 10 >= valid_until) {
             lost->store(true);
-            metrics::add(m->lock_lost);
+            m->add(event::lock_lost);
             log::warn("guard lock: {} was lost while its holder ran ({}); its fencing token "
                       "still orders writes",
                       key, r ? "another owner or expired" : r.error().message());
@@ -176,11 +176,11 @@ awaitable<void> keep_extended(std::shared_ptr<lock_backend> backend,
 
 } // namespace
 
-lock_service::lock_service(std::shared_ptr<lock_backend> backend, metrics& m)
+lock_service::lock_service(std::shared_ptr<lock_backend> backend, counters& m)
     : backend_(std::move(backend))
-    , metrics_(m)
-    , outage_("lock", "the lock policy decides (proceed without the lock, or refuse)",
-              m.lock_outages, m.lock_errors) {}
+    , counters_(m)
+    , outage_("lock", "the lock policy decides (proceed without the lock, or refuse)", m,
+              event::lock_outage, event::lock_error) {}
 
 awaitable<void> lock_service::run(lock_request req, body_fn body) {
     auto ex = co_await asio::this_coro::executor;
@@ -202,25 +202,25 @@ awaitable<void> lock_service::run(lock_request req, body_fn body) {
             if (!got) {
                 outage_.failure(got.error());
                 if (req.on_unavailable == lock_failure::refuse) {
-                    metrics::add(metrics_.lock_refused);
+                    counters_.add(event::lock_refused);
                     throw lock_unavailable();
                 }
-                metrics::add(metrics_.lock_proceeded);
+                counters_.add(event::lock_proceeded);
                 break;
             }
             outage_.success();
             if (*got) {
                 lease.fence = **got;
                 lease.held = true;
-                metrics::add(metrics_.lock_acquired);
+                counters_.add(event::lock_acquired);
                 if (waited)
-                    metrics::add(metrics_.lock_waited);
+                    counters_.add(event::lock_waited);
                 break;
             }
             may_hold = false;
             auto now = clock::now();
             if (req.when_busy == lock_wait::fail_fast || now >= deadline) {
-                metrics::add(metrics_.lock_busy);
+                counters_.add(event::lock_busy);
                 throw lock_busy();
             }
             // Full jitter in [delay/2, delay], never past the deadline.
@@ -235,7 +235,7 @@ awaitable<void> lock_service::run(lock_request req, body_fn body) {
         if (lease.held && req.auto_extend) {
             ext = std::make_shared<extender>(ex);
             auto loop =
-                keep_extended(backend_, ext, req.key, token, req.ttl, lease.lost_, &metrics_);
+                keep_extended(backend_, ext, req.key, token, req.ttl, lease.lost_, &counters_);
             asio::co_spawn(ex, std::move(loop), asio::detached);
         }
         co_await body(lease);

@@ -1,10 +1,10 @@
 // guard/rate_limit.cpp — sliding log and sliding-window counter, in process and in Redis.
-#include "guard/rate_limit.hpp"
+#include "mcpd/guard/rate_limit.hpp"
 
 #include "core/random.hpp"
 #include "guard/scripts.hpp"
-#include "redis/client.hpp"
-#include "redis/error.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/redis/error.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -4,7 +4,7 @@
 // the one every process of a fleet shares — never a time sent by the caller.
 #pragma once
 
-#include "redis/script.hpp"
+#include "mcpd/redis/script.hpp"
 
 namespace mcpd::guard::scripts {
 

@@ -1,5 +1,5 @@
 // guard/texts.cpp — the wording of guard refusals. See texts.hpp.
-#include "guard/texts.hpp"
+#include "mcpd/guard/texts.hpp"
 
 namespace mcpd::guard {
 

@@ -48,43 +48,6 @@ auto use_ec(error_code& ec) {
     return asio::redirect_error(asio::use_awaitable, ec);
 }
 
-// error_category's destructor is protected and non-virtual by design (as in store/).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-
-class client_category_impl final : public boost::system::error_category {
-public:
-    char const* name() const noexcept override { return "mcpd.http.client"; }
-    std::string message(int ev) const override {
-        switch (static_cast<client_errc>(ev)) {
-        case client_errc::invalid_url:
-            return "not an absolute http(s) URL";
-        case client_errc::unsupported_scheme:
-            return "unsupported URL scheme (http and https only)";
-        case client_errc::body_too_large:
-            return "response body too large";
-        case client_errc::aborted:
-            return "request aborted";
-        case client_errc::connection_closed:
-            return "the server closed the connection before the response was complete";
-        case client_errc::address_refused:
-            return "the server's address is not allowed";
-        }
-        return "unknown HTTP client error";
-    }
-};
-
-class status_category_impl final : public boost::system::error_category {
-public:
-    char const* name() const noexcept override { return "mcpd.http.status"; }
-    std::string message(int ev) const override {
-        auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(ev));
-        return std::to_string(ev) + (reason.empty() ? "" : " " + std::string(reason));
-    }
-};
-
-#pragma GCC diagnostic pop
-
 result<url> from_view(boost::urls::url_view const& u, std::string_view text) {
     auto scheme = ascii_lower(u.scheme());
     if (!u.has_scheme() || !u.has_authority() || u.encoded_host().empty())
@@ -115,24 +78,6 @@ result<url> from_view(boost::urls::url_view const& u, std::string_view text) {
 }
 
 } // namespace
-
-boost::system::error_category const& client_category() noexcept {
-    static client_category_impl const c;
-    return c;
-}
-
-boost::system::error_category const& status_category() noexcept {
-    static status_category_impl const c;
-    return c;
-}
-
-error_code status_error(unsigned status) noexcept {
-    return {static_cast<int>(status), status_category()};
-}
-
-unsigned status_of(error const& e) noexcept {
-    return e.code.category() == status_category() ? static_cast<unsigned>(e.code.value()) : 0;
-}
 
 // ---------------------------------------------------------------------------------------------
 // URLs
@@ -553,7 +498,7 @@ connect_to(client::state& st, url const& to, std::shared_ptr<abort_handle> const
 
 } // namespace
 
-asio::awaitable<result<client_response>> client::open(url const& to, request req,
+asio::awaitable<result<client_response>> client::open(url const& to, beast_request req,
                                                       exchange_options opts) {
     auto st = st_;
     auto what = std::string(req.method_string()) + " " + to.text();
@@ -637,14 +582,15 @@ asio::awaitable<result<client_response>> client::open(url const& to, request req
     }
 }
 
-asio::awaitable<result<response>> client::fetch(url const& to, request req, exchange_options opts) {
+asio::awaitable<result<beast_response>> client::fetch(url const& to, beast_request req,
+                                                      exchange_options opts) {
     auto opened = co_await open(to, std::move(req), opts);
     if (!opened)
         co_return opened.error();
     auto body = co_await opened->read_body();
     if (!body)
         co_return body.error();
-    response res{static_cast<bhttp::status>(opened->status()), 11};
+    beast_response res{static_cast<bhttp::status>(opened->status()), 11};
     for (auto const& f : opened->headers())
         res.insert(f.name_string(), f.value());
     res.body() = std::move(*body);

@@ -21,8 +21,10 @@
 // made on (mcpd runs its I/O on one thread per io_context).
 #pragma once
 
-#include "core/duration.hpp"
-#include "core/error.hpp"
+#include "mcpd/core/duration.hpp"
+#include "mcpd/core/error.hpp"
+#include "mcpd/http/client_options.hpp"
+#include "mcpd/http/error.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -43,71 +45,8 @@
 namespace mcpd::http {
 
 namespace bhttp = boost::beast::http;
-using request = bhttp::request<bhttp::string_body>;
-using response = bhttp::response<bhttp::string_body>;
-
-// An absolute http or https URL, split the way a request needs it.
-struct url {
-    std::string scheme;     // "http" or "https"
-    std::string host;       // a name, an IPv4 address, or an IPv6 address without brackets
-    std::uint16_t port = 0; // always set (80 / 443 when the URL has none)
-    std::string target;     // path and query, at least "/"; the fragment is dropped
-
-    [[nodiscard]] bool tls() const noexcept { return scheme == "https"; }
-    // host[:port] as the Host header wants it: the port only when not the scheme's default,
-    // IPv6 addresses in brackets.
-    [[nodiscard]] std::string authority() const;
-    [[nodiscard]] std::string origin() const; // scheme://authority
-    [[nodiscard]] std::string text() const;   // origin + target
-    friend bool operator==(url const&, url const&) = default;
-};
-
-// Parses an absolute http:// or https:// URL (userinfo is refused: credentials do not belong in
-// a URL that ends up in logs and records).
-result<url> parse_url(std::string_view text);
-// Resolves a reference (absolute, or relative like "/messages?sessionId=1") against `base`,
-// RFC 3986 §5.
-result<url> resolve_url(url const& base, std::string_view reference);
-
-enum class client_errc {
-    invalid_url = 1,    // not an absolute http(s) URL
-    unsupported_scheme, // a scheme other than http and https
-    body_too_large,     // the body went over max_body_bytes
-    aborted,            // abort_handle::abort() or client_response::abort()
-    connection_closed,  // the server closed the connection before the response was complete
-    address_refused,    // every address the host resolved to was refused (refuse_address)
-};
-boost::system::error_category const& client_category() noexcept;
-inline boost::system::error_code make_error_code(client_errc e) noexcept {
-    return {static_cast<int>(e), client_category()};
-}
-
-// An HTTP status as an error code: its value is the status, its message the status line
-// ("404 Not Found"), so callers branch on status_of(e) and humans read e.message().
-boost::system::error_category const& status_category() noexcept;
-boost::system::error_code status_error(unsigned status) noexcept;
-// The status an error carries, or 0 when it is not an HTTP status.
-unsigned status_of(error const& e) noexcept;
-
-struct client_options {
-    duration connect_timeout = std::chrono::seconds(10);  // DNS + TCP + TLS handshake
-    duration response_timeout = std::chrono::seconds(30); // per request, unless it says otherwise
-    // A streamed body (read_some) that sends no byte for this long fails; zero: no limit (an
-    // SSE stream may be quiet for long; the MCP layer has its own liveness checks).
-    duration stream_idle_timeout = duration::zero();
-    std::size_t max_body_bytes = 16 * 1024 * 1024; // fetch() and read_body()
-    std::size_t max_header_bytes = 64 * 1024;
-    std::string ca_file; // PEM file of CAs to trust instead of the system's store
-    std::string user_agent = "mcpd";
-    std::size_t max_idle_connections = 8;
-    // An idle kept-alive connection older than this is not reused (servers close theirs: Node's
-    // default is 5 s).
-    duration idle_connection_ttl = std::chrono::seconds(4);
-    // Consulted on every address a host name resolves to, after resolution (so a name that
-    // resolves to a private address later, DNS rebinding, is caught at connect time): a reason
-    // refuses that address, an empty string allows it. Unset: every address is allowed.
-    std::function<std::string(boost::asio::ip::address const&)> refuse_address;
-};
+using beast_request = bhttp::request<bhttp::string_body>;
+using beast_response = bhttp::response<bhttp::string_body>;
 
 // Ends an exchange from elsewhere: while connecting, while waiting for the head, or while the
 // body is read. The pending operation then fails with client_errc::aborted.
@@ -175,11 +114,11 @@ public:
 
     // Sends `req` to `to` (the target, Host and User-Agent are set here; the body's length too)
     // and reads the response head.
-    boost::asio::awaitable<result<client_response>> open(url const& to, request req,
+    boost::asio::awaitable<result<client_response>> open(url const& to, beast_request req,
                                                          exchange_options opts = {});
     // open() + the whole body.
-    boost::asio::awaitable<result<response>> fetch(url const& to, request req,
-                                                   exchange_options opts = {});
+    boost::asio::awaitable<result<beast_response>> fetch(url const& to, beast_request req,
+                                                         exchange_options opts = {});
 
     // Closes the pooled idle connections.
     void close_idle();
@@ -194,6 +133,3 @@ private:
 };
 
 } // namespace mcpd::http
-
-template <>
-struct boost::system::is_error_code_enum<mcpd::http::client_errc> : std::true_type {};

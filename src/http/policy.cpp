@@ -1,5 +1,5 @@
 // http/policy.cpp — Host and Origin checks. See policy.hpp.
-#include "http/policy.hpp"
+#include "mcpd/http/policy.hpp"
 
 #include "core/ascii.hpp"
 

@@ -1,5 +1,5 @@
-// http/request.cpp — see request.hpp.
-#include "http/request.hpp"
+// http/request.cpp — the request and its parser. See request.hpp and request_parser.hpp.
+#include "http/request_parser.hpp"
 
 #include "core/ascii.hpp"
 
@@ -19,7 +19,7 @@ auto server_request::keep(std::string_view s) -> piece {
     return p;
 }
 
-auto server_request::find(bhttp::field name) const noexcept -> field_entry const* {
+auto server_request::find(field name) const noexcept -> field_entry const* {
     for (auto const& f : fields_)
         if (f.known == name)
             return &f;
@@ -27,14 +27,14 @@ auto server_request::find(bhttp::field name) const noexcept -> field_entry const
 }
 
 auto server_request::find(std::string_view name) const noexcept -> field_entry const* {
-    // Compared as text (the size first): cheaper than hashing the name into Beast's enum.
+    // Compared as text (the size first).
     for (auto const& f : fields_)
         if (f.name.size == name.size() && iequals(slice(f.name), name))
             return &f;
     return nullptr;
 }
 
-std::string_view server_request::operator[](bhttp::field name) const noexcept {
+std::string_view server_request::operator[](field name) const noexcept {
     auto const* f = find(name);
     return f != nullptr ? slice(f->value) : std::string_view{};
 }
@@ -42,8 +42,14 @@ std::string_view server_request::operator[](std::string_view name) const noexcep
     auto const* f = find(name);
     return f != nullptr ? slice(f->value) : std::string_view{};
 }
-bool server_request::has(bhttp::field name) const noexcept {
+bool server_request::has(field name) const noexcept {
     return find(name) != nullptr;
+}
+std::size_t server_request::count(field name) const noexcept {
+    std::size_t n = 0;
+    for (auto const& f : fields_)
+        n += f.known == name ? 1 : 0;
+    return n;
 }
 bool server_request::has(std::string_view name) const noexcept {
     return find(name) != nullptr;
@@ -54,14 +60,14 @@ void server_request::clear() noexcept {
     fields_.clear();
     body_.clear();
     method_text_ = target_ = {};
-    method_ = bhttp::verb::unknown;
+    method_ = verb::unknown;
     version_ = 11;
     keep_alive_ = true;
 }
 
 namespace {
 
-using bhttp::error;
+using boost::beast::http::error;
 
 // RFC 9110 5.6.2 tchar, as a table: the head is checked character by character.
 constexpr std::array<bool, 256> tchar_table = [] {
@@ -165,7 +171,7 @@ boost::system::error_code request_parser::parse_head(std::string_view head) {
         req_.version_ = 10;
     else
         return error::bad_version;
-    req_.method_ = bhttp::string_to_verb(method);
+    req_.method_ = to_verb(method);
     req_.method_text_ = req_.keep(method);
     req_.target_ = req_.keep(target);
 
@@ -187,9 +193,9 @@ boost::system::error_code request_parser::parse_head(std::string_view head) {
         auto value = trim_blanks(field_line.substr(colon + 1));
         if (!is_field_value(value))
             return error::bad_value;
-        auto known = bhttp::string_to_field(name);
+        auto known = to_field(name);
         switch (known) {
-        case bhttp::field::content_length: {
+        case field::content_length: {
             std::uint64_t n = 0;
             auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
             if (value.empty() || ec != std::errc{} || ptr != value.data() + value.size() ||
@@ -198,13 +204,13 @@ boost::system::error_code request_parser::parse_head(std::string_view head) {
             content_length = n;
             break;
         }
-        case bhttp::field::transfer_encoding:
+        case field::transfer_encoding:
             // The last coding must be chunked (RFC 9112 6.3); others cannot be read here.
             if (!iequals(last_list_item(value), "chunked"))
                 return error::bad_transfer_encoding;
             chunked = has_transfer_encoding = true;
             break;
-        case bhttp::field::connection:
+        case field::connection:
             close = close || list_has(value, "close");
             keep_alive = keep_alive || list_has(value, "keep-alive");
             break;

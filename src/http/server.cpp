@@ -1,11 +1,16 @@
 // http/server.cpp — the accept loop, the per-connection request loop, SSE responses and the
 // deadline sweep. See server.hpp.
-#include "http/server.hpp"
+#include "mcpd/http/server.hpp"
 
+#include "http/sse.hpp"
+
+#include "core/ascii.hpp"
 #include "core/log.hpp"
+#include "http/request_parser.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -46,21 +51,21 @@ bool sane_request_id(std::string_view v) {
 }
 
 // A bounded set: anything else is "other", so that clients cannot grow the metrics page.
-std::string_view method_label(bhttp::verb v) {
+std::string_view method_label(verb v) {
     switch (v) {
-    case bhttp::verb::get:
+    case verb::get:
         return "GET";
-    case bhttp::verb::post:
+    case verb::post:
         return "POST";
-    case bhttp::verb::delete_:
+    case verb::delete_:
         return "DELETE";
-    case bhttp::verb::options:
+    case verb::options:
         return "OPTIONS";
-    case bhttp::verb::head:
+    case verb::head:
         return "HEAD";
-    case bhttp::verb::put:
+    case verb::put:
         return "PUT";
-    case bhttp::verb::patch:
+    case verb::patch:
         return "PATCH";
     default:
         return "other";
@@ -92,22 +97,6 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
     out += "\r\n";
 }
 
-// A response head as text: start line, fields and the blank line, with room for `then` more
-// bytes (the body that follows it in the same buffer). Written directly: Beast's serializer
-// took ~7k instructions per response for the same bytes.
-std::string head_text(response const& head, std::size_t then = 0) {
-    auto reason = head.reason();
-    if (reason.empty())
-        reason = bhttp::obsolete_reason(head.result());
-    std::string out;
-    out.reserve(128 + then);
-    append_status_line(out, head.version(), head.result_int(), reason);
-    for (auto const& f : head)
-        append_field(out, f.name_string(), f.value());
-    out += "\r\n";
-    return out;
-}
-
 // Appends `data` as one chunk of a chunked body (nothing when it is empty: an empty chunk
 // would end the body).
 void append_chunk(std::string& out, std::string_view data) {
@@ -122,11 +111,8 @@ void append_chunk(std::string& out, std::string_view data) {
 }
 } // namespace
 
-response make_response(status s, std::string body, std::string_view content_type) {
-    response res{s, 11};
-    res.set(bhttp::field::content_type, content_type);
-    res.body() = std::move(body);
-    return res;
+std::string listen_address::url() const {
+    return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 struct server::state {
@@ -296,56 +282,74 @@ asio::any_io_executor exchange::executor() const {
     return conn_.socket_.get_executor();
 }
 
-asio::awaitable<void> exchange::respond(response res) {
-    responded_ = true;
-    status_ = res.result();
-    res.version(req_.version());
-    res.set("X-Request-Id", id_);
-    res.keep_alive(keep_alive_ && req_.keep_alive() && !conn_.st_->draining);
-    keep_alive_ = res.keep_alive();
-    res.prepare_payload();
-    // One contiguous buffer: cheaper to write than Beast's serializer's buffer sequences.
-    std::string out = head_text(res, res.body().size());
-    out += res.body();
-    if (!co_await conn_.write(out))
-        keep_alive_ = false;
-}
-
 // The fields every response of ours ends its head with: X-Request-Id, Connection where the
 // default does not say it (HTTP/1.1 says only close, HTTP/1.0 only keep-alive, as Beast's
 // keep_alive() writes them).
 static void append_closing_fields(std::string& out, std::string_view request_id, unsigned version,
                                   bool keep_alive) {
-    append_field(out, "X-Request-Id", request_id);
+    if (!request_id.empty())
+        append_field(out, "X-Request-Id", request_id);
     if (version == 10 && keep_alive)
         append_field(out, "Connection", "keep-alive");
     else if (version != 10 && !keep_alive)
         append_field(out, "Connection", "close");
 }
 
+// A whole response as one buffer: the status line, `fields` (then Content-Type when given), the
+// closing fields, Content-Length and the body. Written directly: Beast's serializer took ~7k
+// instructions per response for the same bytes.
+static std::string response_text(unsigned version, status s, std::string_view content_type,
+                                 std::span<exchange::header const> fields,
+                                 std::string_view request_id, bool keep_alive,
+                                 std::string_view body) {
+    std::string out;
+    out.reserve(160 + body.size());
+    append_status_line(out, version, static_cast<unsigned>(s), reason(s));
+    if (!content_type.empty())
+        append_field(out, "Content-Type", content_type);
+    for (auto const& [name, value] : fields)
+        append_field(out, name, value);
+    append_closing_fields(out, request_id, version, keep_alive);
+    if (s != status::no_content) { // a 204 has no body, and says no length (RFC 9110 8.6)
+        std::array<char, 24> length{};
+        auto end = std::to_chars(length.data(), length.data() + length.size(), body.size()).ptr;
+        append_field(out, "Content-Length", std::string_view(length.data(), end - length.data()));
+    }
+    out += "\r\n";
+    if (s != status::no_content)
+        out += body;
+    return out;
+}
+
+// A response's fields as views, without Content-Length, Connection and X-Request-Id (the
+// writer's own).
+static std::vector<exchange::header> fields_of(response const& res) {
+    std::vector<exchange::header> out;
+    out.reserve(res.fields.size());
+    for (auto const& [name, value] : res.fields)
+        if (!iequals(name, "Content-Length") && !iequals(name, "Connection") &&
+            !iequals(name, "X-Request-Id"))
+            out.emplace_back(name, value);
+    return out;
+}
+
+asio::awaitable<void> exchange::respond(response res) {
+    auto fields = fields_of(res);
+    co_await respond(res.status, {}, res.body, fields);
+}
+
 asio::awaitable<void> exchange::respond(status s, std::string_view content_type,
-                                        std::string_view body, std::span<field const> fields) {
+                                        std::string_view body, std::span<header const> fields) {
     responded_ = true;
     status_ = s;
     keep_alive_ = keep_alive_ && req_.keep_alive() && !conn_.st_->draining;
-    std::string out;
-    out.reserve(160 + body.size());
-    append_status_line(out, req_.version(), static_cast<unsigned>(s), bhttp::obsolete_reason(s));
-    append_field(out, "Content-Type", content_type);
-    for (auto const& [name, value] : fields)
-        append_field(out, name, value);
-    append_closing_fields(out, id_, req_.version(), keep_alive_);
-    std::array<char, 24> length{};
-    auto end = std::to_chars(length.data(), length.data() + length.size(), body.size()).ptr;
-    append_field(out, "Content-Length", std::string_view(length.data(), end - length.data()));
-    out += "\r\n";
-    out += body;
+    auto out = response_text(req_.version(), s, content_type, fields, id_, keep_alive_, body);
     if (!co_await conn_.write(out))
         keep_alive_ = false;
 }
 
 asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
-                                            std::span<field const> extra) {
+                                            std::span<header const> extra) {
     responded_ = true;
     status_ = status::ok;
     keep_alive_ = keep_alive_ && req_.keep_alive() && !conn_.st_->draining;
@@ -436,10 +440,8 @@ asio::awaitable<void> exchange::respond_sse(std::shared_ptr<sse_stream> stream,
 
 asio::awaitable<void> connection::send_error(status s, std::string_view message) {
     response res = st_->page ? st_->page(s, message) : make_response(s, std::string(message));
-    res.keep_alive(false);
-    res.prepare_payload();
-    std::string out = head_text(res, res.body().size());
-    out += res.body();
+    auto fields = fields_of(res);
+    auto out = response_text(11, res.status, {}, fields, {}, false, res.body);
     bool sent = co_await write(out);
     st_->count("unparsed", s, 0);
     if (!sent)
@@ -490,7 +492,7 @@ asio::awaitable<void> connection::run() {
                 auto used = parser.put(
                     std::string_view(static_cast<char const*>(data.data()), data.size()), ec);
                 buffer_.consume(used);
-                if (ec && ec != bhttp::error::need_more)
+                if (ec && ec != beast::http::error::need_more)
                     break;
                 ec = {};
                 if (parser.is_done())
@@ -506,7 +508,7 @@ asio::awaitable<void> connection::run() {
                 // The end of input may end a body that has no length (HTTP/1.0 style).
                 parser.put_eof(ec);
                 if (!ec && !parser.is_done())
-                    ec = bhttp::error::partial_message;
+                    ec = beast::http::error::partial_message;
                 break;
             }
             if (ec)
@@ -514,11 +516,11 @@ asio::awaitable<void> connection::run() {
             buffer_.commit(n);
         }
         phase_ = phase::serving;
-        if (ec == bhttp::error::body_limit) {
+        if (ec == beast::http::error::body_limit) {
             co_await send_error(status::payload_too_large, "Request body too large");
             break;
         }
-        if (ec == bhttp::error::header_limit) {
+        if (ec == beast::http::error::header_limit) {
             co_await send_error(status::request_header_fields_too_large,
                                 "Request header too large");
             break;
@@ -571,7 +573,7 @@ server::~server() {
     state_->sweep_timer.cancel();
 }
 
-result<tcp::endpoint> server::listen(std::string const& host, std::uint16_t port) {
+result<listen_address> server::listen(std::string const& host, std::uint16_t port) {
     error_code ec;
     auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
     if (ec)
@@ -590,7 +592,8 @@ result<tcp::endpoint> server::listen(std::string const& host, std::uint16_t port
         acc.close(ignored);
         return error{ec, "listen on " + host + ":" + std::to_string(port)};
     }
-    return acc.local_endpoint();
+    auto bound = acc.local_endpoint();
+    return listen_address{bound.address().to_string(), bound.port(), bound.address().is_v6()};
 }
 
 void server::start() {

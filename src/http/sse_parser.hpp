@@ -22,6 +22,8 @@
 // buffer without bound).
 #pragma once
 
+#include "mcpd/http/client_options.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -36,11 +38,6 @@ struct sse_message {
     std::string type = "message"; // the `event` field, or "message"
     std::string data;             // `data` lines joined with LF
     std::string last_event_id;    // the stream's last event id when this event was dispatched
-};
-
-struct sse_parser_limits {
-    std::size_t max_line_bytes = 1024 * 1024;
-    std::size_t max_event_bytes = 16 * 1024 * 1024;
 };
 
 class sse_parser {

@@ -1,5 +1,5 @@
 // protocol/jsonrpc.cpp — parsing and writing JSON-RPC 2.0 messages. See jsonrpc.hpp.
-#include "protocol/jsonrpc.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>

@@ -1,7 +1,7 @@
 // protocol/schema.cpp — the type-independent half of schema.hpp: reading JSON scalars with
 // their checks, wording the problems with the path of the field, and assembling schemas.
 // Kept out of the header so that each tool's struct instantiates only the walk over its type.
-#include "protocol/schema.hpp"
+#include "mcpd/protocol/schema.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>

@@ -1,9 +1,9 @@
 // redis/client.cpp — the public client over detail::connection: commands, scripts, SCAN, quit.
-#include "redis/client.hpp"
+#include "mcpd/redis/client.hpp"
 
-#include "redis/command_keys.hpp"
+#include "mcpd/redis/command_keys.hpp"
+#include "mcpd/redis/error.hpp"
 #include "redis/connection.hpp"
-#include "redis/error.hpp"
 
 #include "core/log.hpp"
 

@@ -14,7 +14,7 @@
 //    (SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE): channels and patterns are not keys; use escape_glob
 //    to build a pattern from a literal prefix.
 //  - DEBUG OBJECT, CLUSTER KEYSLOT / COUNTKEYSINSLOT: administrative, sent as given.
-#include "redis/command_keys.hpp"
+#include "mcpd/redis/command_keys.hpp"
 
 #include "core/log.hpp"
 

@@ -9,11 +9,11 @@
 //
 // Error details name the part that is wrong and never contain the password: not the URL, not a
 // query value that could be the password.
-#include "redis/config.hpp"
+#include "mcpd/redis/config.hpp"
 
 #include "core/boolean.hpp"
 #include "core/random.hpp"
-#include "redis/error.hpp"
+#include "mcpd/redis/error.hpp"
 
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>

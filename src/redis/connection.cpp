@@ -6,8 +6,8 @@
 #include "redis/connection.hpp"
 
 #include "core/log.hpp"
-#include "redis/command_keys.hpp"
-#include "redis/error.hpp"
+#include "mcpd/redis/command_keys.hpp"
+#include "mcpd/redis/error.hpp"
 #include "redis/handshake.hpp"
 
 #include <boost/asio/co_spawn.hpp>

@@ -13,9 +13,9 @@
 // closes at once and fails whatever is pending.
 #pragma once
 
-#include "redis/command.hpp"
-#include "redis/config.hpp"
-#include "redis/event.hpp"
+#include "mcpd/redis/command.hpp"
+#include "mcpd/redis/config.hpp"
+#include "mcpd/redis/event.hpp"
 #include "redis/multiplexer.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>

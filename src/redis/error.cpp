@@ -1,11 +1,10 @@
 // redis/error.cpp — the client and server error categories, and the classification of a server
 // error reply by its first word.
 //
-// Each category is one object, created on first use and never destroyed, so error codes stay
-// valid in destructors of other statics. boost::system::error_category has a protected,
-// non-virtual destructor by design (categories are never deleted through a base pointer); GCC's
-// -Wnon-virtual-dtor flags every class derived from it, so the warning is off around ours.
-#include "redis/error.hpp"
+// The categories are declared as every layer's are (core/error_category.hpp).
+#include "mcpd/redis/error.hpp"
+
+#include "core/error_category.hpp"
 
 #include <array>
 #include <string>
@@ -14,126 +13,93 @@
 namespace mcpd::redis {
 namespace {
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-
-class client_category_impl final : public boost::system::error_category {
-public:
-    static client_category_impl const& instance() {
-        static auto const* const category = new client_category_impl();
-        return *category;
+std::string client_message(int ev) {
+    switch (static_cast<client_errc>(ev)) {
+    case client_errc::not_connected:
+        return "not connected to Redis and the offline queue is disabled";
+    case client_errc::connection_lost:
+        return "the Redis connection was lost before the reply arrived";
+    case client_errc::max_retries_exceeded:
+        return "the request was retried too many times: the Redis connection kept dropping";
+    case client_errc::timeout:
+        return "the Redis command timed out";
+    case client_errc::connect_timeout:
+        return "connecting to Redis (TCP, TLS and handshake) timed out";
+    case client_errc::offline_queue_full:
+        return "the offline queue is full";
+    case client_errc::closing:
+        return "the Redis client is closing and takes no new requests";
+    case client_errc::disconnected:
+        return "the Redis client was disconnected";
+    case client_errc::reconnect_gave_up:
+        return "the retry strategy gave up reconnecting to Redis";
+    case client_errc::protocol_error:
+        return "Redis sent bytes that are not valid RESP";
+    case client_errc::handshake_failed:
+        return "the Redis connection handshake (HELLO/AUTH/SELECT/CLIENT SETNAME) failed";
+    case client_errc::invalid_config:
+        return "invalid Redis client configuration";
+    case client_errc::unexpected_reply:
+        return "Redis replied with a type the operation does not accept";
+    case client_errc::unsupported_command:
+        return "this API cannot carry that command (SUBSCRIBE and friends need a subscriber)";
     }
+    return {};
+}
 
-    [[nodiscard]] char const* name() const noexcept override { return "mcpd.redis.client"; }
-
-    [[nodiscard]] std::string message(int ev) const override {
-        switch (static_cast<client_errc>(ev)) {
-        case client_errc::not_connected:
-            return "not connected to Redis and the offline queue is disabled";
-        case client_errc::connection_lost:
-            return "the Redis connection was lost before the reply arrived";
-        case client_errc::max_retries_exceeded:
-            return "the request was retried too many times: the Redis connection kept dropping";
-        case client_errc::timeout:
-            return "the Redis command timed out";
-        case client_errc::connect_timeout:
-            return "connecting to Redis (TCP, TLS and handshake) timed out";
-        case client_errc::offline_queue_full:
-            return "the offline queue is full";
-        case client_errc::closing:
-            return "the Redis client is closing and takes no new requests";
-        case client_errc::disconnected:
-            return "the Redis client was disconnected";
-        case client_errc::reconnect_gave_up:
-            return "the retry strategy gave up reconnecting to Redis";
-        case client_errc::protocol_error:
-            return "Redis sent bytes that are not valid RESP";
-        case client_errc::handshake_failed:
-            return "the Redis connection handshake (HELLO/AUTH/SELECT/CLIENT SETNAME) failed";
-        case client_errc::invalid_config:
-            return "invalid Redis client configuration";
-        case client_errc::unexpected_reply:
-            return "Redis replied with a type the operation does not accept";
-        case client_errc::unsupported_command:
-            return "this API cannot carry that command (SUBSCRIBE and friends need a subscriber)";
-        }
-        return "unknown mcpd.redis.client error " + std::to_string(ev);
+std::string server_message(int ev) {
+    switch (static_cast<server_errc>(ev)) {
+    case server_errc::err:
+        return "Redis error (ERR)";
+    case server_errc::unknown_command:
+        return "unknown Redis command";
+    case server_errc::wrongtype:
+        return "operation against a key holding the wrong kind of value (WRONGTYPE)";
+    case server_errc::moved:
+        return "the key's slot moved to another cluster node (MOVED)";
+    case server_errc::ask:
+        return "the key's slot is migrating: ask another cluster node (ASK)";
+    case server_errc::noscript:
+        return "no script with that SHA1 is loaded (NOSCRIPT)";
+    case server_errc::noauth:
+        return "authentication required (NOAUTH)";
+    case server_errc::wrongpass:
+        return "invalid username or password (WRONGPASS)";
+    case server_errc::noperm:
+        return "the user lacks the permission for this command or key (NOPERM)";
+    case server_errc::loading:
+        return "Redis is loading its dataset into memory (LOADING)";
+    case server_errc::busy:
+        return "Redis is busy running a script or function (BUSY)";
+    case server_errc::busykey:
+        return "the target key already exists (BUSYKEY)";
+    case server_errc::readonly:
+        return "the server is a read-only replica (READONLY)";
+    case server_errc::oom:
+        return "Redis is out of memory: command refused (OOM)";
+    case server_errc::execabort:
+        return "the transaction was discarded because of previous errors (EXECABORT)";
+    case server_errc::crossslot:
+        return "the keys of one command hash to different cluster slots (CROSSSLOT)";
+    case server_errc::clusterdown:
+        return "the Redis cluster is down (CLUSTERDOWN)";
+    case server_errc::tryagain:
+        return "the cluster cannot serve the keys right now: try again (TRYAGAIN)";
+    case server_errc::masterdown:
+        return "the replica lost its link with the master (MASTERDOWN)";
+    case server_errc::noproto:
+        return "the server does not support the requested protocol version (NOPROTO)";
+    case server_errc::noreplicas:
+        return "not enough good replicas to accept the write (NOREPLICAS)";
+    case server_errc::misconf:
+        return "Redis cannot persist to disk: writes refused (MISCONF)";
+    case server_errc::unblocked:
+        return "the blocked command was unblocked by another client (UNBLOCKED)";
+    case server_errc::other:
+        return "Redis error reply";
     }
-
-private:
-    client_category_impl() = default;
-    ~client_category_impl() = default;
-};
-
-class server_category_impl final : public boost::system::error_category {
-public:
-    static server_category_impl const& instance() {
-        static auto const* const category = new server_category_impl();
-        return *category;
-    }
-
-    [[nodiscard]] char const* name() const noexcept override { return "mcpd.redis.server"; }
-
-    [[nodiscard]] std::string message(int ev) const override {
-        switch (static_cast<server_errc>(ev)) {
-        case server_errc::err:
-            return "Redis error (ERR)";
-        case server_errc::unknown_command:
-            return "unknown Redis command";
-        case server_errc::wrongtype:
-            return "operation against a key holding the wrong kind of value (WRONGTYPE)";
-        case server_errc::moved:
-            return "the key's slot moved to another cluster node (MOVED)";
-        case server_errc::ask:
-            return "the key's slot is migrating: ask another cluster node (ASK)";
-        case server_errc::noscript:
-            return "no script with that SHA1 is loaded (NOSCRIPT)";
-        case server_errc::noauth:
-            return "authentication required (NOAUTH)";
-        case server_errc::wrongpass:
-            return "invalid username or password (WRONGPASS)";
-        case server_errc::noperm:
-            return "the user lacks the permission for this command or key (NOPERM)";
-        case server_errc::loading:
-            return "Redis is loading its dataset into memory (LOADING)";
-        case server_errc::busy:
-            return "Redis is busy running a script or function (BUSY)";
-        case server_errc::busykey:
-            return "the target key already exists (BUSYKEY)";
-        case server_errc::readonly:
-            return "the server is a read-only replica (READONLY)";
-        case server_errc::oom:
-            return "Redis is out of memory: command refused (OOM)";
-        case server_errc::execabort:
-            return "the transaction was discarded because of previous errors (EXECABORT)";
-        case server_errc::crossslot:
-            return "the keys of one command hash to different cluster slots (CROSSSLOT)";
-        case server_errc::clusterdown:
-            return "the Redis cluster is down (CLUSTERDOWN)";
-        case server_errc::tryagain:
-            return "the cluster cannot serve the keys right now: try again (TRYAGAIN)";
-        case server_errc::masterdown:
-            return "the replica lost its link with the master (MASTERDOWN)";
-        case server_errc::noproto:
-            return "the server does not support the requested protocol version (NOPROTO)";
-        case server_errc::noreplicas:
-            return "not enough good replicas to accept the write (NOREPLICAS)";
-        case server_errc::misconf:
-            return "Redis cannot persist to disk: writes refused (MISCONF)";
-        case server_errc::unblocked:
-            return "the blocked command was unblocked by another client (UNBLOCKED)";
-        case server_errc::other:
-            return "Redis error reply";
-        }
-        return "unknown mcpd.redis.server error " + std::to_string(ev);
-    }
-
-private:
-    server_category_impl() = default;
-    ~server_category_impl() = default;
-};
-
-#pragma GCC diagnostic pop
+    return {};
+}
 
 // First words Redis puts in front of an error message, as it sends them (case-sensitive).
 constexpr std::array<std::pair<std::string_view, server_errc>, 22> prefixes{{
@@ -164,11 +130,13 @@ constexpr std::array<std::pair<std::string_view, server_errc>, 22> prefixes{{
 } // namespace
 
 boost::system::error_category const& client_category() noexcept {
-    return client_category_impl::instance();
+    static auto const& c = declare_category("mcpd.redis.client", client_message);
+    return c;
 }
 
 boost::system::error_category const& server_category() noexcept {
-    return server_category_impl::instance();
+    static auto const& c = declare_category("mcpd.redis.server", server_message);
+    return c;
 }
 
 server_errc classify_server_error(std::string_view text) noexcept {

@@ -1,7 +1,7 @@
 // redis/handshake.cpp — the connection set-up sequence (see the header).
 #include "redis/handshake.hpp"
 
-#include "redis/error.hpp"
+#include "mcpd/redis/error.hpp"
 
 namespace mcpd::redis {
 

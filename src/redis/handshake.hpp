@@ -10,10 +10,10 @@
 // The glue writes step().commands as one request, reads as many replies, and calls on_replies().
 #pragma once
 
-#include "core/error.hpp"
-#include "redis/command.hpp"
-#include "redis/config.hpp"
-#include "redis/resp.hpp"
+#include "mcpd/core/error.hpp"
+#include "mcpd/redis/command.hpp"
+#include "mcpd/redis/config.hpp"
+#include "mcpd/redis/resp.hpp"
 
 #include <string>
 #include <vector>

@@ -1,7 +1,7 @@
 // redis/multiplexer.cpp — request queueing, reply routing and loss policy (see the header).
 #include "redis/multiplexer.hpp"
 
-#include "redis/error.hpp"
+#include "mcpd/redis/error.hpp"
 
 #include <boost/asio/error.hpp>
 

@@ -15,8 +15,8 @@
 // is completed exactly once and replies never shift onto the wrong request.
 #pragma once
 
-#include "core/error.hpp"
-#include "redis/resp.hpp"
+#include "mcpd/core/error.hpp"
+#include "mcpd/redis/resp.hpp"
 
 #include <boost/container/small_vector.hpp>
 

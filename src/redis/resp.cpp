@@ -13,7 +13,7 @@
 // to_debug_string and value's destructor and comparison, bounded by max_depth.
 //
 // This file depends only on the standard library and resp.hpp: the fuzzer compiles it alone.
-#include "redis/resp.hpp"
+#include "mcpd/redis/resp.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,5 +1,5 @@
 // redis/script.cpp — script digests with OpenSSL's SHA1.
-#include "redis/script.hpp"
+#include "mcpd/redis/script.hpp"
 
 #include <openssl/evp.h>
 

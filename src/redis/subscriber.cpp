@@ -1,10 +1,10 @@
 // redis/subscriber.cpp — channel bookkeeping, message buffering and resubscription.
-#include "redis/subscriber.hpp"
+#include "mcpd/redis/subscriber.hpp"
 
 #include "core/log.hpp"
+#include "mcpd/redis/error.hpp"
+#include "mcpd/redis/resp.hpp"
 #include "redis/connection.hpp"
-#include "redis/error.hpp"
-#include "redis/resp.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -1,8 +1,9 @@
 // server/context.cpp — progress, logging and server→client requests for handlers.
 // See context.hpp.
-#include "server/context.hpp"
+#include "mcpd/server/context.hpp"
+#include "server/outgoing_request.hpp"
 
-#include "protocol/jsonrpc.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
 #include "server/registry.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -20,39 +21,10 @@ namespace asio = boost::asio;
 
 namespace {
 
-// boost::system::error_category has a protected non-virtual destructor by design.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-class client_category_impl final : public boost::system::error_category {
-public:
-    char const* name() const noexcept override { return "mcpd.client"; }
-    std::string message(int ev) const override {
-        switch (static_cast<client_errc>(ev)) {
-        case client_errc::capability_missing:
-            return "the client did not declare the capability this request needs";
-        case client_errc::timeout:
-            return "the client did not answer in time";
-        case client_errc::peer_error:
-            return "the client answered with an error";
-        case client_errc::channel_closed:
-            return "the request's channel to the client closed";
-        case client_errc::stateless:
-            return "a stateless request cannot send requests to the client";
-        }
-        return "unknown client error";
-    }
-};
-#pragma GCC diagnostic pop
-
 constexpr std::array<std::string_view, 8> log_levels = {"debug", "info",     "notice", "warning",
                                                         "error", "critical", "alert",  "emergency"};
 
 } // namespace
-
-boost::system::error_category const& client_category() noexcept {
-    static client_category_impl const cat;
-    return cat;
-}
 
 int log_level_rank(std::string_view level) {
     for (std::size_t i = 0; i < log_levels.size(); ++i)

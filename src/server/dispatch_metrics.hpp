@@ -10,7 +10,7 @@
 // registered when the call arrived: a client cannot add label values.
 #pragma once
 
-#include "core/metrics.hpp"
+#include "mcpd/core/metrics.hpp"
 
 #include <boost/json/object.hpp>
 

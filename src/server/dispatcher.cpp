@@ -5,25 +5,39 @@
 // the answer the spec asks for (a tool error, a JSON-RPC error, or an input_required result).
 // Stateless (2026-07-28) requests get the same methods plus the 2026 result decorations
 // (resultType, serverInfo in _meta, caching hints), minus the session-only methods.
-#include "server/dispatcher.hpp"
+#include "mcpd/server/dispatcher.hpp"
+#include "server/outgoing_request.hpp"
 
 #include "core/log.hpp"
-#include "protocol/version.hpp"
-#include "server/context.hpp"
+#include "mcpd/protocol/version.hpp"
+#include "mcpd/server/context.hpp"
 #include "server/dispatch_metrics.hpp"
 #include "server/registry.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <array>
 #include <charconv>
+#include <set>
 
 namespace mcpd::server {
+
+// An open subscriptions/listen request (2026-07-28): the notification types it asked for and
+// the stream they go to, each stamped with its subscription id (the request's id).
+struct dispatcher::listener {
+    boost::json::value id;
+    bool tools = false, prompts = false, resources = false;
+    std::set<std::string, std::less<>> uris; // resourceSubscriptions
+    message_sink sink;
+    boost::asio::steady_timer* waiting = nullptr; // cancelled by end_listens()
+    void notify(std::string_view method, boost::json::object params) const;
+};
 
 namespace json = boost::json;
 namespace asio = boost::asio;

@@ -5,13 +5,16 @@
 // sequence of its events and the HTTP response currently attached to it, if any. Events go to
 // the event store first, then to the attached response; a client that reconnects with
 // Last-Event-ID gets the rest from the store and the stream's future events.
-#include "server/http_transport.hpp"
+#include "mcpd/server/http_transport.hpp"
+#include "server/http_route.hpp"
+
+#include "http/sse.hpp"
 
 #include "core/ascii.hpp"
-#include "core/duration.hpp"
 #include "core/log.hpp"
-#include "protocol/jsonrpc.hpp"
-#include "protocol/version.hpp"
+#include "mcpd/core/duration.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
+#include "mcpd/protocol/version.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,7 +36,6 @@ namespace mcpd::server {
 
 namespace json = boost::json;
 namespace asio = boost::asio;
-namespace bhttp = boost::beast::http;
 using http::status;
 namespace code = protocol::code;
 
@@ -100,68 +102,6 @@ private:
     std::size_t max_streams_;
     std::unordered_map<std::string, std::map<std::uint64_t, kept_events>> sessions_;
 };
-
-std::string_view trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    return v;
-}
-
-// Whether an Accept header lists a media type (or a wildcard covering it).
-bool accepts(std::string_view accept, std::string_view type) {
-    auto family = type.substr(0, type.find('/') + 1); // "text/" of "text/event-stream"
-    while (!accept.empty()) {
-        auto comma = accept.find(',');
-        auto item = trim(accept.substr(0, comma));
-        item = trim(item.substr(0, item.find(';')));
-        // Media types are case-insensitive (RFC 9110 8.3.1).
-        if (iequals(item, type) || item == "*/*" ||
-            (item.size() == family.size() + 1 && item.back() == '*' && istarts_with(item, family)))
-            return true;
-        if (comma == std::string_view::npos)
-            break;
-        accept.remove_prefix(comma + 1);
-    }
-    return false;
-}
-
-// "=?base64?<b64>?=" header values (2026-07-28) decode to their UTF-8 text.
-std::optional<std::string> decode_header_value(std::string_view v) {
-    v = trim(v);
-    constexpr std::string_view pre = "=?base64?", post = "?=";
-    if (v.size() < pre.size() + post.size() || v.substr(0, pre.size()) != pre ||
-        v.substr(v.size() - post.size()) != post)
-        return std::string(v);
-    auto b64 = v.substr(pre.size(), v.size() - pre.size() - post.size());
-    if (b64.size() % 4 != 0)
-        return std::nullopt;
-    for (char c : b64)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '='))
-            return std::nullopt;
-    std::string out(boost::beast::detail::base64::decoded_size(b64.size()), '\0');
-    auto [written, read] = boost::beast::detail::base64::decode(out.data(), b64.data(), b64.size());
-    if (read != b64.size())
-        return std::nullopt;
-    out.resize(written);
-    return out;
-}
-
-// A request header's value as quoted in an error message: bytes outside printable ASCII become
-// '?', so that the JSON reply stays valid UTF-8 whatever the client sent (found by
-// http_request_fuzz: a Host header with bytes >= 0x80 made the 403 body invalid JSON).
-std::string printable(std::string_view header_value) {
-    std::string out(header_value);
-    for (char& c : out)
-        if (c < 0x20 || c > 0x7e)
-            c = '?';
-    return out;
-}
-
-bool is_session_version(std::string_view v) {
-    return protocol::is_supported(v) && !protocol::is_stateless(v);
-}
 
 } // namespace
 
@@ -245,8 +185,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     // A page in a browser (a request with an Origin, already allowed) may read the answer and
     // its session id: the fields that say so, written to `out` (room for 3); how many.
     static std::size_t cors_fields(http::server_request const& req,
-                                   std::span<http::exchange::field> out) {
-        auto origin = req[bhttp::field::origin];
+                                   std::span<http::exchange::header> out) {
+        auto origin = req[http::field::origin];
         if (origin.empty())
             return 0;
         out[0] = {"Access-Control-Allow-Origin", origin};
@@ -255,7 +195,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         return 3;
     }
     void cors(http::server_request const& req, http::response& res) {
-        std::array<http::exchange::field, 3> fields;
+        std::array<http::exchange::header, 3> fields;
         auto n = cors_fields(req, fields);
         for (std::size_t i = 0; i < n; ++i)
             res.set(fields[i].first, fields[i].second);
@@ -263,9 +203,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     // The fields of an SSE answer (views into `req` and `session_id`, which must outlive them),
     // in place: every SSE answer has them.
     struct sse_fields {
-        std::array<http::exchange::field, 5> all;
+        std::array<http::exchange::header, 5> all;
         std::size_t count = 0;
-        [[nodiscard]] std::span<http::exchange::field const> view() const {
+        [[nodiscard]] std::span<http::exchange::header const> view() const {
             return std::span(all.data(), count);
         }
     };
@@ -387,95 +327,6 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             log::warn("mcp: ending session {}: {}", id, r.error().message());
     }
 
-    // --- checks shared by every endpoint --------------------------------------------------
-
-    std::optional<http::response> check_origin(http::server_request const& req) {
-        // No CORS headers on a refusal: the refused page must not read it either.
-        auto refuse = [&req](std::string const& message) {
-            auto body = protocol::make_error(nullptr, code::connection_closed, message);
-            return http::make_response(status::forbidden, json::serialize(body),
-                                       "application/json");
-        };
-        auto host = req[bhttp::field::host];
-        if (!http::host_allowed(opts.origins, host))
-            return refuse("Forbidden: Host header \"" + printable(host) + "\" is not allowed");
-        auto origin = req[bhttp::field::origin];
-        if (!http::origin_allowed(opts.origins, origin))
-            return refuse("Forbidden: Origin \"" + printable(origin) + "\" is not allowed");
-        return std::nullopt;
-    }
-
-    // --- POST /mcp ------------------------------------------------------------------------
-
-    // The stateless checks of 2026-07-28 (headers against _meta, revision); the error to send.
-    std::optional<protocol::error_response> check_stateless(http::server_request const& req,
-                                                            protocol::request const& r) {
-        auto err = [&](int c, std::string msg, json::value data = nullptr) {
-            return protocol::error_response{r.id, c, std::move(msg), std::move(data)};
-        };
-        auto const* meta = r.params.if_contains("_meta");
-        if (meta == nullptr || !meta->is_object())
-            return err(code::invalid_params, "Invalid params: \"_meta\" is required");
-        auto const& m = meta->get_object();
-        auto const* v = m.if_contains("io.modelcontextprotocol/protocolVersion");
-        if (v == nullptr || !v->is_string())
-            return err(
-                code::invalid_params,
-                "Invalid params: _meta[\"io.modelcontextprotocol/protocolVersion\"] is required");
-        auto const* caps = m.if_contains("io.modelcontextprotocol/clientCapabilities");
-        if (caps == nullptr || !caps->is_object())
-            return err(code::invalid_params,
-                       "Invalid params: "
-                       "_meta[\"io.modelcontextprotocol/clientCapabilities\"] "
-                       "is required");
-        std::string_view version = v->get_string();
-        auto header = trim(req["MCP-Protocol-Version"]);
-        if (header.empty())
-            return err(-32020, "Missing MCP-Protocol-Version header");
-        if (header != version)
-            return err(-32020, "Header mismatch: MCP-Protocol-Version header value '" +
-                                   printable(header) + "' does not match _meta value '" +
-                                   std::string(version) + "'");
-        if (!protocol::is_stateless(version) || !protocol::is_supported(version)) {
-            json::array supported;
-            supported.emplace_back(protocol::v2026_07_28);
-            json::object data{{"supported", std::move(supported)}, {"requested", version}};
-            return err(-32022, "Unsupported protocol version: " + std::string(version),
-                       std::move(data));
-        }
-        auto method_header = req["Mcp-Method"];
-        auto method = decode_header_value(method_header);
-        if (method_header.empty() || !method || *method != r.method)
-            return err(-32020, "Header mismatch: Mcp-Method header must equal the method \"" +
-                                   r.method + "\"");
-        std::string_view name_field = r.method == "resources/read" ? "uri" : "name";
-        if (r.method == "tools/call" || r.method == "prompts/get" || r.method == "resources/read") {
-            auto const* body_name = r.params.if_contains(name_field);
-            auto name_header = req["Mcp-Name"];
-            auto name = decode_header_value(name_header);
-            if (name_header.empty() || !name || body_name == nullptr || !body_name->is_string() ||
-                *name != std::string_view(body_name->get_string()))
-                return err(-32020, "Header mismatch: Mcp-Name header must equal params." +
-                                       std::string(name_field));
-        }
-        return std::nullopt;
-    }
-
-    static status stateless_status(json::object const& response) {
-        auto const* e = response.if_contains("error");
-        if (e == nullptr || !e->is_object())
-            return status::ok;
-        auto const* c = e->get_object().if_contains("code");
-        if (c == nullptr || !c->is_int64())
-            return status::ok;
-        auto v = c->get_int64();
-        if (v == code::method_not_found)
-            return status::not_found;
-        if (v == -32020 || v == -32021 || v == -32022)
-            return status::bad_request;
-        return status::ok;
-    }
-
     // Switches a POST to SSE: a logical stream, attached to a new response.
     void start_sse(post_state& post, wire_session* ws, std::string_view version) {
         auto ls = std::make_shared<logical_stream>();
@@ -512,165 +363,23 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         }
     }
 
-    // A POST's Content-Type and Accept: the refusal, or nothing when both are right.
-    std::optional<http::response> check_post_headers(http::server_request const& req) {
-        auto ctype = req[bhttp::field::content_type];
-        if (!accepts(ctype, "application/json") || ctype.find('*') != std::string_view::npos)
-            return error_reply(req, status::unsupported_media_type, code::connection_closed,
-                               "Unsupported Media Type: Content-Type must be application/json");
-        auto accept = req[bhttp::field::accept];
-        if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
-            return error_reply(req, status::not_acceptable, code::connection_closed,
-                               "Not Acceptable: Accept must list application/json and "
-                               "text/event-stream");
-        return std::nullopt;
-    }
+    // --- POST /mcp: serving the messages -------------------------------------------------
 
-    asio::awaitable<void> post(http::exchange& ex) {
+    // The POST's messages in session `s` (a stateless request's ephemeral one, or a session
+    // found or just created), answered as one JSON body or as an SSE stream.
+    asio::awaitable<void> serve_post(http::exchange& ex, http_route& route,
+                                     std::shared_ptr<session> s, bool created) {
         auto& req = ex.req();
-        // Answers other than the requests' own (refusals, 202) go out from this one variable: a
-        // `co_await ex.respond(error_reply(…))` per case kept each case's Beast message in the
-        // coroutine frame (5.9 KB, too big for Asio to recycle: allocated on every POST).
+        bool const init = route.initialize() != nullptr;
+        std::string const version = s->ephemeral ? s->state.protocol_version : route.version();
+        std::shared_ptr<wire_session> ws = s->ephemeral ? nullptr : wire_for(s->state.id);
+        auto parsed_batch = route.batch();
+        auto messages = route.take_messages();
         std::optional<http::response> reply;
-        protocol::parsed_body parsed;
-        std::string session_header;
-        protocol::request const* init = nullptr;
-        std::shared_ptr<session> s;
-        std::shared_ptr<wire_session> ws;
-        bool created = false;
-        std::string version;
-        do {
-            reply = check_post_headers(req);
-            if (reply)
-                break;
-            parsed = protocol::parse_body(req.body());
-            if (parsed.fatal) {
-                reply = json_reply(req, status::bad_request, to_json(*parsed.fatal));
-                break;
-            }
-            // A body that is one message, and not JSON-RPC, is refused as a whole whatever its
-            // session headers say: there is nothing to serve, and "session required" would hide
-            // why.
-            if (!parsed.batch && parsed.messages.size() == 1)
-                if (auto const* bad = std::get_if<protocol::invalid>(&parsed.messages.front())) {
-                    reply = json_reply(req, status::bad_request, to_json(bad->reply));
-                    break;
-                }
-
-            session_header = trim(req["Mcp-Session-Id"]);
-            auto version_header = trim(req["MCP-Protocol-Version"]);
-            for (auto const& m : parsed.messages)
-                if (auto const* r = std::get_if<protocol::request>(&m);
-                    r != nullptr && r->method == "initialize")
-                    init = r;
-
-            // Stateless (2026-07-28): no session, and the request names a modern revision in
-            // its _meta or its MCP-Protocol-Version header. Checked first: a modern
-            // `initialize` is a method that no longer exists, not the start of a session.
-            bool legacy_header = !version_header.empty() && is_session_version(version_header);
-            if (session_header.empty() && !parsed.batch && parsed.messages.size() == 1) {
-                auto const& m = parsed.messages.front();
-                if (auto const* r = std::get_if<protocol::request>(&m)) {
-                    auto const* meta = r->params.if_contains("_meta");
-                    bool has_meta =
-                        meta != nullptr && meta->is_object() &&
-                        meta->get_object().contains("io.modelcontextprotocol/protocolVersion");
-                    if (has_meta || (!version_header.empty() && !legacy_header)) {
-                        if (auto bad = check_stateless(req, *r)) {
-                            auto st = bad->code == code::invalid_params || bad->code <= -32020
-                                          ? status::bad_request
-                                          : status::ok;
-                            reply = json_reply(req, st, to_json(*bad));
-                            break;
-                        }
-                        s = dispatcher::stateless_session(*r);
-                        s->client = ex.remote_address();
-                        init = nullptr;
-                    }
-                } else if (std::holds_alternative<protocol::notification>(m) &&
-                           !version_header.empty() && !legacy_header) {
-                    reply = http::make_response(status::accepted, "");
-                    break;
-                }
-            }
-            if (s) {
-                // stateless: served below without a session
-            } else if (!session_header.empty()) {
-                // A live session without a coroutine (most requests); else the store's answer.
-                s = disp.sessions().find_live(session_header);
-                if (!s) {
-                    auto found = co_await disp.sessions().find(session_header);
-                    if (!found) {
-                        reply =
-                            error_reply(req, status::service_unavailable, code::internal_error,
-                                        "Session store unavailable: " + found.error().message());
-                        break;
-                    }
-                    s = *found;
-                }
-                if (!s || s->ended) {
-                    reply = error_reply(req, status::not_found, -32001, "Session not found");
-                    break;
-                }
-                if (!version_header.empty() && !is_session_version(version_header)) {
-                    reply = error_reply(req, status::bad_request, code::connection_closed,
-                                        "Bad Request: Unsupported protocol version: " +
-                                            printable(version_header));
-                    break;
-                }
-                ws = wire_for(s->state.id);
-            } else if (init != nullptr) {
-                if (draining) {
-                    reply = error_reply(req, status::service_unavailable, code::connection_closed,
-                                        "Server is shutting down: no new sessions");
-                    break;
-                }
-                if (parsed.messages.size() > 1) {
-                    reply = error_reply(req, status::bad_request, code::invalid_request,
-                                        "Invalid Request: initialize must be sent alone");
-                    break;
-                }
-                auto made = disp.sessions().create();
-                if (!made) {
-                    reply = error_reply(req, status::service_unavailable, code::connection_closed,
-                                        made.error().message());
-                    break;
-                }
-                s = *made;
-                ws = wire_for(s->state.id);
-                created = true;
-            }
-            if (!s) {
-                reply = error_reply(req, status::bad_request, code::connection_closed,
-                                    "Bad Request: Mcp-Session-Id header is required");
-                break;
-            }
-
-            version =
-                init != nullptr
-                    ? std::string(protocol::negotiate(
-                          init->params.contains("protocolVersion") &&
-                                  init->params.at("protocolVersion").is_string()
-                              ? std::string_view(init->params.at("protocolVersion").get_string())
-                              : std::string_view{}))
-                    : s->state.protocol_version;
-            if (parsed.batch && !protocol::allows_batches(version)) {
-                reply = error_reply(req, status::bad_request, code::invalid_request,
-                                    "Invalid Request: batches are not part of protocol "
-                                    "revision " +
-                                        version);
-                break;
-            }
-        } while (false);
-        if (reply) {
-            co_await ex.respond(std::move(*reply));
-            co_return;
-        }
-
         auto post = std::make_shared<post_state>(ex.executor());
-        post->batch = parsed.batch;
+        post->batch = parsed_batch;
         std::vector<protocol::request> requests;
-        for (auto& m : parsed.messages) {
+        for (auto& m : messages) {
             if (auto* r = std::get_if<protocol::request>(&m))
                 requests.push_back(std::move(*r));
             else if (auto answer = co_await disp.handle_non_request(s, std::move(m)))
@@ -753,7 +462,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         while (post->remaining > 0 && !post->stream)
             co_await post->wake.wait();
 
-        if (created && init != nullptr && s->state.protocol_version.empty()) {
+        if (created && init && s->state.protocol_version.empty()) {
             // initialize failed: the session never existed.
             co_await end_session(s->state.id);
             created = false;
@@ -779,9 +488,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 s->ephemeral && body.is_object() ? stateless_status(body.get_object()) : status::ok;
             // Written straight out: the answer to most POSTs.
             auto text = json::serialize(body);
-            std::array<http::exchange::field, 4> fields;
+            std::array<http::exchange::header, 4> fields;
             std::size_t n = 0;
-            if (!sid.empty() && (created || init == nullptr))
+            if (!sid.empty() && (created || !init))
                 fields[n++] = {"Mcp-Session-Id", sid};
             n += cors_fields(req, std::span(fields).subspan(n));
             co_await ex.respond(st, "application/json", text, std::span(fields.data(), n));
@@ -798,87 +507,33 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             }
     }
 
-    // --- GET /mcp -------------------------------------------------------------------------
+    // --- GET /mcp: the session's streams ------------------------------------------------
 
-    asio::awaitable<void> get(http::exchange& ex) {
+    asio::awaitable<void> open_stream(http::exchange& ex, http_route const& route,
+                                      std::shared_ptr<session> const& s) {
         auto& req = ex.req();
-        if (!accepts(req[bhttp::field::accept], "text/event-stream")) {
-            co_await ex.respond(error_reply(req, status::not_acceptable, code::connection_closed,
-                                            "Not Acceptable: Accept must list text/event-stream"));
-            co_return;
-        }
-        std::string sid(trim(req["Mcp-Session-Id"]));
-        if (sid.empty()) {
-            auto res = error_reply(req, status::method_not_allowed, code::connection_closed,
-                                   "Method Not Allowed: GET needs an Mcp-Session-Id (stateless "
-                                   "servers have no GET stream)");
-            res.set(bhttp::field::allow, "POST, GET, DELETE");
-            co_await ex.respond(std::move(res));
-            co_return;
-        }
-        auto found = co_await disp.sessions().find(sid);
-        if (!found) {
-            co_await ex.respond(
-                error_reply(req, status::service_unavailable, code::internal_error,
-                            "Session store unavailable: " + found.error().message()));
-            co_return;
-        }
-        auto s = *found;
-        if (!s || s->ended) {
-            co_await ex.respond(error_reply(req, status::not_found, -32001, "Session not found"));
-            co_return;
-        }
-        if (draining) {
-            co_await ex.respond(error_reply(req, status::service_unavailable,
-                                            code::connection_closed,
-                                            "Server is shutting down: no new streams"));
-            co_return;
-        }
+        auto const& sid = route.session_id();
         auto ws = wire_for(sid);
-        auto last = trim(req["Last-Event-ID"]);
         auto conn = new_conn();
-        if (!last.empty()) {
-            // "<session>.<stream>.<seq>": replay that stream only.
-            auto d1 = last.find('.');
-            auto d2 = last.rfind('.');
-            std::uint64_t stream_no = 0, seq = 0;
-            bool ok = d1 != std::string_view::npos && d2 != d1 && last.substr(0, d1) == sid;
-            if (ok) {
-                auto a = last.substr(d1 + 1, d2 - d1 - 1), b = last.substr(d2 + 1);
-                ok = std::from_chars(a.data(), a.data() + a.size(), stream_no).ec == std::errc{} &&
-                     std::from_chars(b.data(), b.data() + b.size(), seq).ec == std::errc{};
-            }
-            if (!ok) {
-                conn->close();
-                co_await ex.respond(error_reply(req, status::bad_request, code::connection_closed,
-                                                "Bad Request: Last-Event-ID does not belong to "
-                                                "this session"));
-                co_return;
-            }
-            for (auto& [n, data] : events->replay(sid, stream_no, seq)) {
+        if (auto const& from = route.resume_from()) {
+            // Replay that stream only.
+            for (auto& [n, data] : events->replay(sid, from->stream, from->seq)) {
                 http::sse_event ev;
-                ev.id = event_id(sid, stream_no, n);
+                ev.id = event_id(sid, from->stream, n);
                 ev.data = std::move(data);
                 conn->push(ev);
             }
-            auto it = ws->streams.find(stream_no);
+            auto it = ws->streams.find(from->stream);
             if (it != ws->streams.end() && !it->second->done) {
                 if (it->second->conn && it->second->conn != conn)
                     it->second->conn->close();
                 it->second->conn = conn; // the rest of the stream comes here
-            } else if (stream_no != 0) {
+            } else if (from->stream != 0) {
                 conn->finish(); // that POST's answers are all in the replay
             }
-            if (stream_no == 0)
+            if (from->stream == 0)
                 attach_standalone(s, *ws, conn);
         } else {
-            auto it = ws->streams.find(0);
-            if (it != ws->streams.end() && it->second->conn && it->second->conn->is_open()) {
-                conn->close();
-                co_await ex.respond(error_reply(req, status::conflict, code::connection_closed,
-                                                "Conflict: this session already has a GET stream"));
-                co_return;
-            }
             attach_standalone(s, *ws, conn);
             prime(ws.get(), *ws->streams[0], s->state.protocol_version);
         }
@@ -909,50 +564,10 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         };
     }
 
-    // --- DELETE /mcp ----------------------------------------------------------------------
-
-    asio::awaitable<void> del(http::exchange& ex) {
-        auto& req = ex.req();
-        std::string sid(trim(req["Mcp-Session-Id"]));
-        if (sid.empty()) {
-            co_await ex.respond(error_reply(req, status::bad_request, code::connection_closed,
-                                            "Bad Request: Mcp-Session-Id header is required"));
-            co_return;
-        }
-        auto found = co_await disp.sessions().find(sid);
-        if (!found) {
-            co_await ex.respond(
-                error_reply(req, status::service_unavailable, code::internal_error,
-                            "Session store unavailable: " + found.error().message()));
-            co_return;
-        }
-        if (!*found || (*found)->ended) {
-            co_await ex.respond(error_reply(req, status::not_found, -32001, "Session not found"));
-            co_return;
-        }
-        co_await end_session(sid);
-        auto res = http::make_response(status::ok, "");
-        cors(req, res);
-        co_await ex.respond(std::move(res));
-    }
-
     // --- legacy HTTP+SSE ------------------------------------------------------------------
 
-    asio::awaitable<void> legacy_get(http::exchange& ex) {
+    asio::awaitable<void> legacy_stream(http::exchange& ex, std::shared_ptr<session> s) {
         auto& req = ex.req();
-        if (draining) {
-            co_await ex.respond(error_reply(req, status::service_unavailable,
-                                            code::connection_closed,
-                                            "Server is shutting down: no new sessions"));
-            co_return;
-        }
-        auto made = disp.sessions().create();
-        if (!made) {
-            co_await ex.respond(error_reply(req, status::service_unavailable,
-                                            code::connection_closed, made.error().message()));
-            co_return;
-        }
-        auto s = *made;
         auto ws = wire_for(s->state.id);
         ws->legacy = true;
         auto conn = new_conn();
@@ -977,25 +592,11 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         co_await end_session(s->state.id);
     }
 
-    asio::awaitable<void> legacy_post(http::exchange& ex, std::string const& sid) {
+    asio::awaitable<void> legacy_post(http::exchange& ex, http_route& route,
+                                      std::shared_ptr<session> s) {
         auto& req = ex.req();
-        auto it = wires.find(sid);
-        if (sid.empty() || it == wires.end() || !it->second->legacy) {
-            co_await ex.respond(error_reply(req, status::not_found, -32001, "Session not found"));
-            co_return;
-        }
-        auto found = co_await disp.sessions().find(sid);
-        if (!found || !*found) {
-            co_await ex.respond(error_reply(req, status::not_found, -32001, "Session not found"));
-            co_return;
-        }
-        auto s = *found;
-        auto ws = it->second;
-        auto parsed = protocol::parse_body(req.body());
-        if (parsed.fatal) {
-            co_await ex.respond(json_reply(req, status::bad_request, to_json(*parsed.fatal)));
-            co_return;
-        }
+        auto ws = wire_for(s->state.id);
+        auto messages = route.take_messages();
         auto res = http::make_response(status::accepted, "Accepted");
         cors(req, res);
         co_await ex.respond(std::move(res));
@@ -1008,7 +609,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             self->emit(ws.get(), *st->second, msg);
             return true;
         };
-        for (auto& m : parsed.messages) {
+        for (auto& m : messages) {
             if (auto* r = std::get_if<protocol::request>(&m)) {
                 // Counted before it is spawned: a drain must not see zero in between.
                 ++in_flight;
@@ -1032,63 +633,127 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         }
     }
 
-    // --- routing --------------------------------------------------------------------------
+    // --- routing (http_route.hpp decides; this does what it asks) --------------------------
 
     [[nodiscard]] bool serves(std::string_view path) const noexcept {
         return path == opts.endpoint ||
                (opts.legacy_sse && (path == "/sse" || path == "/messages"));
     }
 
+    // A refusal as the client reads it: a JSON-RPC error, a text, or nothing (202).
+    http::response refusal_reply(http::server_request const& req, refusal const& r) {
+        auto res = r.code != 0
+                       ? http::make_response(
+                             r.status,
+                             json::serialize(protocol::make_error(r.id, r.code, r.message, r.data)),
+                             "application/json")
+                       : http::make_response(r.status, r.message);
+        if (r.cors)
+            cors(req, res);
+        if (!r.allow.empty())
+            res.set("Allow", r.allow);
+        return res;
+    }
+
+    http::response preflight(http::server_request const& req) {
+        auto res = http::make_response(status::no_content, "");
+        cors(req, res);
+        res.set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        res.set("Access-Control-Allow-Headers",
+                "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
+                "Last-Event-ID, Mcp-Method, Mcp-Name");
+        return res;
+    }
+
+    // What the transport knows of the session a route names: live here (no coroutine: most
+    // requests), else from the store; `s` is set when found.
+    asio::awaitable<session_facts> find_session(std::string const& id, std::shared_ptr<session>& s,
+                                                std::string& store_error) {
+        session_facts facts;
+        s = disp.sessions().find_live(id);
+        if (!s) {
+            auto found = co_await disp.sessions().find(id);
+            if (!found) {
+                store_error = found.error().message();
+                facts.what = session_facts::outcome::store_failed;
+                facts.store_error = store_error;
+                co_return facts;
+            }
+            s = *found;
+        }
+        if (!s || s->ended) {
+            facts.what = session_facts::outcome::unknown;
+            co_return facts;
+        }
+        facts.what = session_facts::outcome::found;
+        facts.protocol_version = s->state.protocol_version;
+        if (auto w = wires.find(id); w != wires.end()) {
+            facts.legacy = w->second->legacy;
+            auto standalone = w->second->streams.find(0);
+            facts.stream_open = standalone != w->second->streams.end() &&
+                                standalone->second->conn && standalone->second->conn->is_open();
+        }
+        co_return facts;
+    }
+
     asio::awaitable<void> handle(http::exchange& ex) {
         auto self = shared_from_this(); // the transport may be destroyed while a request runs
         auto& req = ex.req();
-        auto target = std::string_view(req.target());
-        auto path = target.substr(0, target.find('?'));
-        if (!serves(path)) {
-            co_await ex.respond(http::make_response(status::not_found, "Not found"));
-            co_return;
-        }
-        bool mcp = path == opts.endpoint;
-        bool sse = opts.legacy_sse && path == "/sse";
-        bool messages = opts.legacy_sse && path == "/messages";
-        if (auto denied = check_origin(req)) {
-            co_await ex.respond(std::move(*denied));
-            co_return;
-        }
-        auto method = req.method();
-        if (method == bhttp::verb::options) {
-            auto res = http::make_response(status::no_content, "");
-            cors(req, res);
-            res.set(bhttp::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
-            res.set(bhttp::field::access_control_allow_headers,
-                    "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, "
-                    "Last-Event-ID, Mcp-Method, Mcp-Name");
-            co_await ex.respond(std::move(res));
-            co_return;
-        }
-        if (mcp && method == bhttp::verb::post)
-            co_await post(ex);
-        else if (mcp && method == bhttp::verb::get)
-            co_await get(ex);
-        else if (mcp && method == bhttp::verb::delete_)
-            co_await del(ex);
-        else if (sse && method == bhttp::verb::get)
-            co_await legacy_get(ex);
-        else if (messages && method == bhttp::verb::post) {
-            std::string sid;
-            if (auto u = boost::urls::parse_origin_form(target)) {
-                auto params = u->params();
-                if (auto it = params.find("sessionId"); it != params.end())
-                    sid = (*it).value;
+        route_settings settings{opts.endpoint, opts.legacy_sse, &opts.origins, draining};
+        http_route route(settings, req);
+        std::shared_ptr<session> s;
+        std::string failure; // the store's or the session manager's, while the route reads it
+        bool created = false;
+        for (auto step = route.start();;) {
+            switch (step) {
+            case route_step::respond:
+                co_await ex.respond(refusal_reply(req, route.refused()));
+                co_return;
+            case route_step::preflight:
+                co_await ex.respond(preflight(req));
+                co_return;
+            case route_step::find_session: {
+                auto facts = co_await find_session(route.session_id(), s, failure);
+                step = route.session_found(facts);
+                break;
             }
-            co_await legacy_post(ex, sid);
-        } else {
-            auto res = error_reply(req, status::method_not_allowed, code::connection_closed,
-                                   "Method Not Allowed");
-            res.set(bhttp::field::allow, mcp ? "GET, POST, DELETE" : (sse ? "GET" : "POST"));
-            co_await ex.respond(std::move(res));
+            case route_step::create_session: {
+                auto made = disp.sessions().create();
+                if (made) {
+                    s = *made;
+                    created = true;
+                } else {
+                    failure = made.error().message();
+                }
+                step = route.session_created(failure);
+                break;
+            }
+            case route_step::serve_stateless:
+                s = dispatcher::stateless_session(*route.stateless_request());
+                s->client = ex.remote_address();
+                co_await serve_post(ex, route, std::move(s), false);
+                co_return;
+            case route_step::serve_post:
+                co_await serve_post(ex, route, std::move(s), created);
+                co_return;
+            case route_step::open_stream:
+                co_await open_stream(ex, route, s);
+                co_return;
+            case route_step::end_session: {
+                co_await end_session(route.session_id());
+                auto res = http::make_response(status::ok, "");
+                cors(req, res);
+                co_await ex.respond(std::move(res));
+                co_return;
+            }
+            case route_step::open_legacy_stream:
+                co_await legacy_stream(ex, std::move(s));
+                co_return;
+            case route_step::serve_legacy_post:
+                co_await legacy_post(ex, route, std::move(s));
+                co_return;
+            }
         }
-        co_return;
     }
 };
 

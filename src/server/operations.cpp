@@ -1,10 +1,10 @@
 // server/operations.cpp — readiness checks and the /health, /ready, /metrics endpoints.
 // See operations.hpp.
-#include "server/operations.hpp"
+#include "mcpd/server/operations.hpp"
 
 #include "core/log.hpp"
-#include "redis/client.hpp"
-#include "store/session_store.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/store/session_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -297,8 +297,6 @@ void operations::add_storage(std::shared_ptr<store::session_store> s) {
     std::string backend(s->backend_name());
     c->describe = [backend] { return json::object{{"backend", backend}}; };
     impl_->add(std::move(c));
-    if (auto* rc = s->redis_client())
-        add_redis("storage", *rc, true, {}, s);
 }
 
 void operations::add_redis(std::string name, redis::client& client, bool required,
@@ -416,10 +414,10 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
     auto path = target.substr(0, target.find('?'));
     if (!serves(path))
         co_return false;
-    if (req.method() != http::bhttp::verb::get) {
+    if (req.method() != http::verb::get) {
         auto res =
             http::make_response(http::status::method_not_allowed, "Method Not Allowed: use GET\n");
-        res.set(http::bhttp::field::allow, "GET");
+        res.set("Allow", "GET");
         co_await ex.respond(std::move(res));
         co_return true;
     }
@@ -438,7 +436,7 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
                         ? http::status::ok
                         : http::status::service_unavailable;
         auto res = http::make_response(code, json::serialize(body), "application/json");
-        res.set(http::bhttp::field::cache_control, "no-store");
+        res.set("Cache-Control", "no-store");
         co_await ex.respond(std::move(res));
     } else {
         auto res = http::make_response(http::status::ok, self->reg.render(),

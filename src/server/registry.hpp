@@ -4,7 +4,7 @@
 // while nothing changes) with an index by name or URI.
 #pragma once
 
-#include "server/server.hpp"
+#include "mcpd/server/server.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,5 +1,5 @@
 // server/server.cpp — the registry of tools, resources and prompts. See server.hpp.
-#include "server/server.hpp"
+#include "mcpd/server/server.hpp"
 
 #include "server/registry.hpp"
 

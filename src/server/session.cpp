@@ -1,8 +1,9 @@
 // server/session.cpp — session records and the live-session table. See session.hpp.
-#include "server/session.hpp"
+#include "mcpd/server/session.hpp"
+#include "server/outgoing_request.hpp"
 
 #include "core/random.hpp"
-#include "protocol/jsonrpc.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
 
 #include <chrono>
 

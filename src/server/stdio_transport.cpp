@@ -1,9 +1,9 @@
 // server/stdio_transport.cpp — newline-delimited JSON-RPC on file descriptors. See the header.
-#include "server/stdio_transport.hpp"
+#include "mcpd/server/stdio_transport.hpp"
 
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
-#include "protocol/jsonrpc.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -1,8 +1,8 @@
 // server/stored_session_records.cpp — protocol sessions as session-store records. See header.
-#include "server/stored_session_records.hpp"
+#include "mcpd/server/stored_session_records.hpp"
 
-#include "store/error.hpp"
-#include "store/session.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session.hpp"
 
 namespace mcpd::server {
 

@@ -1,8 +1,8 @@
 // store/encrypting_store.cpp — sealing on the way in, opening on the way out.
 #include "store/encrypting_store.hpp"
 
-#include "store/error.hpp"
-#include "store/session.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session.hpp"
 
 namespace mcpd::store {
 

@@ -14,8 +14,8 @@
 // open_store() (select.hpp) wraps every backend it opens in one of these.
 #pragma once
 
-#include "store/secret_box.hpp"
-#include "store/session_store.hpp"
+#include "mcpd/store/secret_box.hpp"
+#include "mcpd/store/session_store.hpp"
 
 #include <memory>
 #include <optional>
@@ -55,7 +55,6 @@ public:
     boost::asio::awaitable<result<std::size_t>> cleanup_expired_sessions() override;
     boost::asio::awaitable<result<void>> ping() override;
     boost::asio::awaitable<void> close() override;
-    [[nodiscard]] redis::client* redis_client() noexcept override { return inner_->redis_client(); }
 
 private:
     // Opens the record's sealed fields in place; the error names the session.

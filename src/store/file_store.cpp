@@ -1,8 +1,8 @@
 // store/file_store.cpp — the JSON file backend: locking, atomic replacement, expiry.
 #include "store/file_store.hpp"
 
-#include "store/error.hpp"
-#include "store/session.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -13,7 +13,7 @@
 #pragma once
 
 #include "core/blocking_pool.hpp"
-#include "store/session_store.hpp"
+#include "mcpd/store/session_store.hpp"
 
 #include <boost/json/array.hpp>
 

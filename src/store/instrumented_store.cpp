@@ -1,7 +1,7 @@
 // store/instrumented_store.cpp — see instrumented_store.hpp.
 #include "store/instrumented_store.hpp"
 
-#include "store/error.hpp"
+#include "mcpd/store/error.hpp"
 
 namespace mcpd::store {
 

@@ -11,8 +11,8 @@
 // the caller waits for it, queueing included. Everything else is passed through.
 #pragma once
 
-#include "core/metrics.hpp"
-#include "store/session_store.hpp"
+#include "mcpd/core/metrics.hpp"
+#include "mcpd/store/session_store.hpp"
 
 #include <array>
 #include <memory>
@@ -45,7 +45,6 @@ public:
     boost::asio::awaitable<result<std::size_t>> cleanup_expired_sessions() override;
     boost::asio::awaitable<result<void>> ping() override;
     boost::asio::awaitable<void> close() override;
-    [[nodiscard]] redis::client* redis_client() noexcept override { return inner_->redis_client(); }
 
     [[nodiscard]] session_store& inner() noexcept { return *inner_; }
 

@@ -1,8 +1,8 @@
 // store/memory_store.cpp — the in-process backend.
-#include "store/memory_store.hpp"
+#include "mcpd/store/memory_store.hpp"
 
-#include "store/error.hpp"
-#include "store/session.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session.hpp"
 
 #include <algorithm>
 

@@ -2,6 +2,7 @@
 // connection's state machine (connect, send, flush, receive), host resolution, and the pool.
 #include "store/postgres_client.hpp"
 
+#include "core/error_category.hpp"
 #include "core/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -30,53 +31,40 @@ using boost::system::error_code;
 
 namespace {
 
-// error_category's destructor is protected and non-virtual by design; see store/session.cpp.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-
-class client_category_impl final : public boost::system::error_category {
-public:
-    [[nodiscard]] char const* name() const noexcept override { return "mcpd.postgres"; }
-    [[nodiscard]] std::string message(int ev) const override {
-        switch (static_cast<client_errc>(ev)) {
-        case client_errc::invalid_conninfo:
-            return "invalid PostgreSQL connection string";
-        case client_errc::connect_failed:
-            return "cannot connect to PostgreSQL";
-        case client_errc::connection_lost:
-            return "the PostgreSQL connection was lost; the statement may or may not have run";
-        case client_errc::timeout:
-            return "PostgreSQL did not answer in time";
-        case client_errc::closed:
-            return "the PostgreSQL client is closed";
-        case client_errc::unexpected_result:
-            return "unexpected PostgreSQL result";
-        }
-        return "unknown PostgreSQL client error";
+std::string client_message(int ev) {
+    switch (static_cast<client_errc>(ev)) {
+    case client_errc::invalid_conninfo:
+        return "invalid PostgreSQL connection string";
+    case client_errc::connect_failed:
+        return "cannot connect to PostgreSQL";
+    case client_errc::connection_lost:
+        return "the PostgreSQL connection was lost; the statement may or may not have run";
+    case client_errc::timeout:
+        return "PostgreSQL did not answer in time";
+    case client_errc::closed:
+        return "the PostgreSQL client is closed";
+    case client_errc::unexpected_result:
+        return "unexpected PostgreSQL result";
     }
-};
+    return {};
+}
 
 // SQLSTATEs are five characters from [0-9A-Z]: read as a base-36 number (plus one, so that
 // "00000", success, is not the zero error code).
-class server_category_impl final : public boost::system::error_category {
-public:
-    [[nodiscard]] char const* name() const noexcept override { return "mcpd.postgres.server"; }
-    [[nodiscard]] std::string message(int ev) const override {
-        return "PostgreSQL error " + decode(ev);
+std::string decode_sqlstate(int ev) {
+    std::string s(5, '0');
+    auto v = static_cast<unsigned>(ev - 1);
+    for (int i = 4; i >= 0; --i) {
+        unsigned d = v % 36;
+        s[static_cast<std::size_t>(i)] = static_cast<char>(d < 10 ? '0' + d : 'A' + d - 10);
+        v /= 36;
     }
-    static std::string decode(int ev) {
-        std::string s(5, '0');
-        auto v = static_cast<unsigned>(ev - 1);
-        for (int i = 4; i >= 0; --i) {
-            unsigned d = v % 36;
-            s[static_cast<std::size_t>(i)] = static_cast<char>(d < 10 ? '0' + d : 'A' + d - 10);
-            v /= 36;
-        }
-        return s;
-    }
-};
+    return s;
+}
 
-#pragma GCC diagnostic pop
+std::string server_message(int ev) {
+    return "PostgreSQL error " + decode_sqlstate(ev);
+}
 
 error client_error(client_errc e, std::string detail) {
     return error(make_error_code(e), std::move(detail));
@@ -489,13 +477,13 @@ private:
 } // namespace
 
 boost::system::error_category const& client_category() noexcept {
-    static client_category_impl const instance;
-    return instance;
+    static auto const& c = declare_category("mcpd.postgres", client_message);
+    return c;
 }
 
 boost::system::error_category const& server_category() noexcept {
-    static server_category_impl const instance;
-    return instance;
+    static auto const& c = declare_category("mcpd.postgres.server", server_message);
+    return c;
 }
 
 boost::system::error_code sqlstate_error(std::string_view sqlstate) noexcept {
@@ -511,7 +499,7 @@ boost::system::error_code sqlstate_error(std::string_view sqlstate) noexcept {
 std::string sqlstate_of(boost::system::error_code const& code) {
     if (code.category() != server_category())
         return {};
-    return server_category_impl::decode(code.value());
+    return decode_sqlstate(code.value());
 }
 
 std::string describe_conninfo(std::string const& conninfo) {

@@ -18,8 +18,8 @@
 // format): values never become SQL. Results come back as text.
 #pragma once
 
-#include "core/duration.hpp"
-#include "core/error.hpp"
+#include "mcpd/core/duration.hpp"
+#include "mcpd/core/error.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

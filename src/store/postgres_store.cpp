@@ -3,8 +3,8 @@
 #include "store/postgres_store.hpp"
 
 #include "core/log.hpp"
-#include "store/error.hpp"
-#include "store/session.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>

@@ -32,8 +32,8 @@
 // error. The connection: postgres_client.hpp (libpq's async API on the Asio loop).
 #pragma once
 
+#include "mcpd/store/session_store.hpp"
 #include "store/postgres_client.hpp"
-#include "store/session_store.hpp"
 
 #include <memory>
 #include <string>

@@ -1,9 +1,9 @@
 // store/redis_store.cpp — the Redis backend's scripts and operations.
 #include "store/redis_store.hpp"
 
-#include "redis/error.hpp"
-#include "store/error.hpp"
-#include "store/session.hpp"
+#include "mcpd/redis/error.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -100,7 +100,10 @@ redis::config without_prefix(redis::config cfg) {
 } // namespace
 
 redis_store::redis_store(boost::asio::any_io_executor const& ex, redis::config cfg)
-    : client_(ex, without_prefix(std::move(cfg))) {}
+    : client_(std::make_shared<redis::client>(ex, without_prefix(std::move(cfg)))) {}
+
+redis_store::redis_store(std::shared_ptr<redis::client> client)
+    : client_(std::move(client)) {}
 
 std::string redis_store::session_key(std::string_view identity, std::string_view session_id) {
     std::string k(session_prefix);
@@ -125,7 +128,7 @@ awaitable<result<void>> redis_store::create_session(json::object record,
                                   ttl_seconds(ttl.value_or(default_session_ttl)), id};
     // Not re-sent after a lost connection: a create that ran before the loss would come back
     // as session_exists. The caller sees connection_lost (outcome unknown) instead.
-    auto r = co_await client_.eval(create_script, keys, args, {.retry_on_connection_lost = false});
+    auto r = co_await client_->eval(create_script, keys, args, {.retry_on_connection_lost = false});
     if (!r)
         co_return r.error();
     if (r->as_integer() != 1)
@@ -140,7 +143,7 @@ awaitable<result<void>> redis_store::update_session(std::string identity, std::s
         co_return ok.error();
     std::vector<std::string> keys{session_key(identity, session_id), identity_key(identity)};
     for (int attempt = 0; attempt < max_update_attempts; ++attempt) {
-        auto current = co_await client_.exec(command("GET", keys[0]));
+        auto current = co_await client_->exec(command("GET", keys[0]));
         if (!current)
             co_return current.error();
         if (current->is_null())
@@ -152,7 +155,7 @@ awaitable<result<void>> redis_store::update_session(std::string identity, std::s
             co_return ok.error();
         std::vector<std::string> args{current->str, json::serialize(*record),
                                       ttl ? ttl_seconds(*ttl) : std::string(), session_id};
-        auto r = co_await client_.eval(update_script, keys, args);
+        auto r = co_await client_->eval(update_script, keys, args);
         if (!r)
             co_return r.error();
         auto outcome = r->as_integer().value_or(-2);
@@ -169,7 +172,7 @@ awaitable<result<std::optional<json::object>>> redis_store::get_session(std::str
                                                                         std::string session_id) {
     if (auto ok = validate_keys(identity, session_id); !ok)
         co_return ok.error();
-    auto r = co_await client_.exec(command("GET", session_key(identity, session_id)));
+    auto r = co_await client_->exec(command("GET", session_key(identity, session_id)));
     if (!r)
         co_return r.error();
     if (r->is_null())
@@ -196,7 +199,7 @@ redis_store::get_identity_sessions_data(std::string identity) {
     std::vector<std::string> missing;
     bool listed = false;
     if (identity.find('*') == std::string::npos) {
-        auto sorted = co_await client_.exec(
+        auto sorted = co_await client_->exec(
             command("SORT", set, "BY", "nosort", "GET", "#", "GET", session_key(identity, "*")));
         if (sorted) {
             sorted_reply = std::move(*sorted);
@@ -216,7 +219,7 @@ redis_store::get_identity_sessions_data(std::string identity) {
         }
     }
     if (!listed) {
-        auto ids = co_await client_.exec(command("SMEMBERS", set));
+        auto ids = co_await client_->exec(command("SMEMBERS", set));
         if (!ids)
             co_return ids.error();
         ids_reply = std::move(*ids);
@@ -225,7 +228,7 @@ redis_store::get_identity_sessions_data(std::string identity) {
             command mget("MGET");
             for (auto const& id : id_list)
                 mget.arg(session_key(identity, id.str));
-            auto values = co_await client_.exec(mget);
+            auto values = co_await client_->exec(mget);
             if (!values)
                 co_return values.error();
             values_reply = std::move(*values);
@@ -254,7 +257,7 @@ redis_store::get_identity_sessions_data(std::string identity) {
         std::vector<std::string> keys{set};
         std::vector<std::string> prune_args{session_key(identity, "")};
         prune_args.insert(prune_args.end(), missing.begin(), missing.end());
-        if (auto r = co_await client_.eval(prune_ids_script, keys, prune_args); !r)
+        if (auto r = co_await client_->eval(prune_ids_script, keys, prune_args); !r)
             co_return r.error();
     }
     co_return out;
@@ -266,7 +269,7 @@ redis_store::get_identity_session_ids(std::string identity) {
         co_return ok.error();
     std::vector<std::string> keys{identity_key(identity)};
     std::vector<std::string> args{session_key(identity, ""), "ids"};
-    auto r = co_await client_.eval(list_script, keys, args);
+    auto r = co_await client_->eval(list_script, keys, args);
     if (!r)
         co_return r.error();
     std::vector<std::string> out;
@@ -281,14 +284,14 @@ awaitable<result<void>> redis_store::remove_session(std::string identity, std::s
         co_return ok.error();
     std::vector<std::string> keys{session_key(identity, session_id), identity_key(identity)};
     std::vector<std::string> args{session_id};
-    auto r = co_await client_.eval(remove_script, keys, args);
+    auto r = co_await client_->eval(remove_script, keys, args);
     if (!r)
         co_return r.error();
     co_return result<void>();
 }
 
 awaitable<result<std::vector<std::string>>> redis_store::get_all_session_ids() {
-    auto keys = co_await client_.scan(std::string(session_prefix) + "*").collect();
+    auto keys = co_await client_->scan(std::string(session_prefix) + "*").collect();
     if (!keys)
         co_return keys.error();
     std::vector<std::string> out;
@@ -303,14 +306,14 @@ awaitable<result<void>> redis_store::clear_all() {
     for (std::string pattern :
          {std::string(session_prefix) + "*",
           std::string(identity_prefix) + "*" + std::string(identity_suffix)}) {
-        auto keys = co_await client_.scan(pattern).collect();
+        auto keys = co_await client_->scan(pattern).collect();
         if (!keys)
             co_return keys.error();
         for (std::size_t i = 0; i < keys->size(); i += 500) {
             command unlink("UNLINK");
             for (std::size_t j = i; j < std::min(keys->size(), i + 500); ++j)
                 unlink.arg((*keys)[j]);
-            if (auto r = co_await client_.exec(unlink); !r)
+            if (auto r = co_await client_->exec(unlink); !r)
                 co_return r.error();
         }
     }
@@ -320,7 +323,7 @@ awaitable<result<void>> redis_store::clear_all() {
 awaitable<result<std::size_t>> redis_store::cleanup_expired_sessions() {
     // Records expire by themselves; what is left are ids in identity sets.
     auto sets =
-        co_await client_.scan(std::string(identity_prefix) + "*" + std::string(identity_suffix))
+        co_await client_->scan(std::string(identity_prefix) + "*" + std::string(identity_suffix))
             .collect();
     if (!sets)
         co_return sets.error();
@@ -330,7 +333,7 @@ awaitable<result<std::size_t>> redis_store::cleanup_expired_sessions() {
             identity_prefix.size(), set.size() - identity_prefix.size() - identity_suffix.size());
         std::vector<std::string> keys{set};
         std::vector<std::string> args{session_key(identity, ""), "prune"};
-        auto r = co_await client_.eval(list_script, keys, args);
+        auto r = co_await client_->eval(list_script, keys, args);
         if (!r)
             co_return r.error();
         pruned += static_cast<std::size_t>(r->as_integer().value_or(0));
@@ -339,14 +342,14 @@ awaitable<result<std::size_t>> redis_store::cleanup_expired_sessions() {
 }
 
 awaitable<result<void>> redis_store::ping() {
-    auto r = co_await client_.exec(command("PING"));
+    auto r = co_await client_->exec(command("PING"));
     if (!r)
         co_return r.error();
     co_return result<void>();
 }
 
 awaitable<void> redis_store::close() {
-    co_await client_.quit();
+    co_await client_->quit();
 }
 
 } // namespace mcpd::store

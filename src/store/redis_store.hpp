@@ -19,8 +19,8 @@
 // Redis (and Sentinel), not Cluster.
 #pragma once
 
-#include "redis/client.hpp"
-#include "store/session_store.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/store/session_store.hpp"
 
 namespace mcpd::store {
 
@@ -28,6 +28,9 @@ class redis_store final : public session_store {
 public:
     // The config's key_prefix is ignored (cleared): the key layout is fixed.
     redis_store(boost::asio::any_io_executor const& ex, redis::config cfg);
+    // On a client made by the caller (which may use it too: readiness checks, pub/sub); its
+    // key prefix must be empty.
+    explicit redis_store(std::shared_ptr<redis::client> client);
 
     [[nodiscard]] std::string_view backend_name() const noexcept override { return "redis"; }
     boost::asio::awaitable<result<void>> create_session(boost::json::object record,
@@ -49,7 +52,6 @@ public:
     boost::asio::awaitable<result<std::size_t>> cleanup_expired_sessions() override;
     boost::asio::awaitable<result<void>> ping() override;
     boost::asio::awaitable<void> close() override;
-    [[nodiscard]] redis::client* redis_client() noexcept override { return &client_; }
 
     // The keys of a session and of an identity's set.
     static std::string session_key(std::string_view identity, std::string_view session_id);
@@ -59,7 +61,7 @@ public:
     static constexpr int max_update_attempts = 32;
 
 private:
-    redis::client client_;
+    std::shared_ptr<redis::client> client_;
 };
 
 } // namespace mcpd::store

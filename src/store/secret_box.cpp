@@ -1,10 +1,10 @@
 // store/secret_box.cpp — AES-256-GCM sealing with OpenSSL's EVP interface.
-#include "store/secret_box.hpp"
+#include "mcpd/store/secret_box.hpp"
 
 #include "core/hex.hpp"
 
 #include "core/random.hpp"
-#include "store/error.hpp"
+#include "mcpd/store/error.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

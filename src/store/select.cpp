@@ -1,12 +1,12 @@
 // store/select.cpp — backend selection from the environment and opening the choice.
-#include "store/select.hpp"
+#include "mcpd/store/select.hpp"
 
 #include "core/log.hpp"
-#include "redis/client.hpp"
-#include "redis/config.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/redis/config.hpp"
+#include "mcpd/store/memory_store.hpp"
 #include "store/encrypting_store.hpp"
 #include "store/file_store.hpp"
-#include "store/memory_store.hpp"
 #include "store/postgres_store.hpp"
 #include "store/redis_store.hpp"
 #include "store/sqlite_store.hpp"
@@ -51,10 +51,9 @@ getenv_fn or_process_env(getenv_fn getenv) {
 }
 
 // Opens Redis, or falls back to memory (unless required) when it cannot be reached.
-boost::asio::awaitable<result<std::unique_ptr<session_store>>>
-open_redis(boost::asio::any_io_executor ex, store_choice const& choice, bool required,
-           getenv_fn const& getenv) {
-    using store_ptr = std::unique_ptr<session_store>;
+boost::asio::awaitable<result<opened_store>> open_redis(boost::asio::any_io_executor ex,
+                                                        store_choice const& choice, bool required,
+                                                        getenv_fn const& getenv) {
     redis::config base;
     base.connect_timeout = std::chrono::seconds(5);
     base.command_timeout = std::chrono::seconds(5);
@@ -73,7 +72,9 @@ open_redis(boost::asio::any_io_executor ex, store_choice const& choice, bool req
     if (ping) {
         log::info("[mcpd][Storage] Using Redis storage at {} ({})", cfg->redacted_url(),
                   choice.reason);
-        co_return store_ptr(std::make_unique<redis_store>(ex, *cfg));
+        cfg->key_prefix.clear(); // the layout is @mcp-ts/sdk's, without a prefix
+        auto client = std::make_shared<redis::client>(ex, *cfg);
+        co_return opened_store{std::make_unique<redis_store>(client), client};
     }
     log::error("[mcpd][Storage] Failed to initialize Redis: {}", ping.error().message());
     if (required)
@@ -81,7 +82,7 @@ open_redis(boost::asio::any_io_executor ex, store_choice const& choice, bool req
                         "storage is required (MCP_TS_STORAGE_REQUIRED) and Redis at " +
                             cfg->redacted_url() + " cannot be reached: " + ping.error().detail);
     log::warn("[mcpd][Storage] Falling back to In-Memory storage");
-    co_return store_ptr(std::make_unique<memory_store>());
+    co_return opened_store{std::make_unique<memory_store>(), nullptr};
 }
 
 } // namespace
@@ -146,21 +147,23 @@ result<store_choice> choose_store(getenv_fn getenv, store_type default_type) {
 namespace {
 
 // The backend itself, before encrypting_store wraps it.
-boost::asio::awaitable<result<std::unique_ptr<session_store>>>
-open_backend(boost::asio::any_io_executor ex, store_choice const& choice, bool required,
-             getenv_fn const& getenv) {
-    using store_ptr = std::unique_ptr<session_store>;
+boost::asio::awaitable<result<opened_store>> open_backend(boost::asio::any_io_executor ex,
+                                                          store_choice const& choice, bool required,
+                                                          getenv_fn const& getenv) {
+    auto without_redis = [](std::unique_ptr<session_store> s) {
+        return opened_store{std::move(s), {}};
+    };
     switch (choice.type) {
     case store_type::memory:
         log::info("[mcpd][Storage] Using in-memory storage ({}); sessions do not survive a restart",
                   choice.reason);
-        co_return store_ptr(std::make_unique<memory_store>());
+        co_return without_redis(std::make_unique<memory_store>());
     case store_type::file: {
         auto s = co_await file_store::open(choice.location);
         if (!s)
             co_return s.error();
         log::info("[mcpd][Storage] Using file storage at {} ({})", choice.location, choice.reason);
-        co_return store_ptr(std::move(*s));
+        co_return without_redis(std::move(*s));
     }
     case store_type::sqlite: {
         auto s = co_await sqlite_store::open(choice.location);
@@ -168,7 +171,7 @@ open_backend(boost::asio::any_io_executor ex, store_choice const& choice, bool r
             co_return s.error();
         log::info("[mcpd][Storage] Using SQLite storage at {} ({})", choice.location,
                   choice.reason);
-        co_return store_ptr(std::move(*s));
+        co_return without_redis(std::move(*s));
     }
     case store_type::redis:
         co_return co_await open_redis(ex, choice, required, getenv);
@@ -179,7 +182,7 @@ open_backend(boost::asio::any_io_executor ex, store_choice const& choice, bool r
             co_return s.error();
         log::info("[mcpd][Storage] Using PostgreSQL storage at {} ({})", (*s)->description(),
                   choice.reason);
-        co_return store_ptr(std::move(*s));
+        co_return without_redis(std::move(*s));
     }
     }
     co_return invalid("unknown store type");
@@ -206,9 +209,9 @@ result<std::optional<secret_box>> secret_box_from_env(getenv_fn getenv) {
     return std::optional<secret_box>(std::move(*box));
 }
 
-boost::asio::awaitable<result<std::unique_ptr<session_store>>>
-open_store(boost::asio::any_io_executor ex, store_choice choice, open_options opts,
-           getenv_fn getenv) {
+boost::asio::awaitable<result<opened_store>> open_store(boost::asio::any_io_executor ex,
+                                                        store_choice choice, open_options opts,
+                                                        getenv_fn getenv) {
     getenv = or_process_env(std::move(getenv));
     auto required_env = env(getenv, "MCP_TS_STORAGE_REQUIRED");
     bool required = opts.required || required_env == "1" || required_env == "true";
@@ -229,8 +232,9 @@ open_store(boost::asio::any_io_executor ex, store_choice choice, open_options op
     std::span<std::string_view const> sealed = secret_fields;
     if (choice.type == store_type::postgres)
         sealed = supabase_secret_fields;
-    co_return std::unique_ptr<session_store>(
-        std::make_unique<encrypting_store>(std::move(*backend), std::move(*box), sealed));
+    backend->store =
+        std::make_unique<encrypting_store>(std::move(backend->store), std::move(*box), sealed);
+    co_return std::move(*backend);
 }
 
 } // namespace mcpd::store

@@ -1,9 +1,9 @@
 // store/session.cpp — validation, ids and merging of session records.
-#include "store/session.hpp"
+#include "mcpd/store/session.hpp"
 
 #include "core/random.hpp"
-#include "store/error.hpp"
-#include "store/session_store.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session_store.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -15,39 +15,6 @@ namespace mcpd::store {
 namespace json = boost::json;
 
 namespace {
-
-// error_category's destructor is protected and non-virtual by design (categories are never
-// deleted through a base pointer); GCC's -Wnon-virtual-dtor flags every derived class.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-
-class store_category_impl final : public boost::system::error_category {
-public:
-    [[nodiscard]] char const* name() const noexcept override { return "mcpd.store"; }
-    [[nodiscard]] std::string message(int ev) const override {
-        switch (static_cast<store_errc>(ev)) {
-        case store_errc::session_exists:
-            return "a session with this identity and id exists already";
-        case store_errc::session_not_found:
-            return "no such session";
-        case store_errc::invalid_identity:
-            return "invalid identity";
-        case store_errc::invalid_session_id:
-            return "invalid session id";
-        case store_errc::invalid_record:
-            return "invalid session record";
-        case store_errc::corrupt_record:
-            return "a stored session record is not a JSON object";
-        case store_errc::conflict:
-            return "the session kept changing under the update; try again";
-        case store_errc::decrypt_failed:
-            return "an encrypted session field cannot be decrypted";
-        }
-        return "unknown store error";
-    }
-};
-
-#pragma GCC diagnostic pop
 
 bool has_control_character(std::string_view s) {
     for (unsigned char c : s)
@@ -68,11 +35,6 @@ result<void> check_text(std::string_view value, std::size_t max, store_errc code
 }
 
 } // namespace
-
-boost::system::error_category const& store_category() noexcept {
-    static store_category_impl const instance;
-    return instance;
-}
 
 std::string generate_session_id() {
     return random_alnum_id(12);

@@ -3,11 +3,11 @@
 // Reading a record's text is one pass of Boost.JSON's SAX parser (basic_parser) with a handler
 // that keeps the top-level fields a lister reads and builds nothing else: the whole text is
 // still checked, as parse_record() checks it.
-#include "store/session_record.hpp"
+#include "mcpd/store/session_record.hpp"
 
-#include "store/error.hpp"
-#include "store/secret_box.hpp"
-#include "store/session.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/secret_box.hpp"
+#include "mcpd/store/session.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 

@@ -1,8 +1,9 @@
 // store/sqlite_store.cpp — the SQLite backend: statements, transactions, and the error category.
 #include "store/sqlite_store.hpp"
 
-#include "store/error.hpp"
-#include "store/session.hpp"
+#include "core/error_category.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -20,19 +21,8 @@ using boost::asio::awaitable;
 
 namespace {
 
-// error_category's destructor is protected and non-virtual by design; see store/session.cpp.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
-class sqlite_category_impl final : public boost::system::error_category {
-public:
-    [[nodiscard]] char const* name() const noexcept override { return "mcpd.sqlite"; }
-    [[nodiscard]] std::string message(int ev) const override { return sqlite3_errstr(ev); }
-};
-#pragma GCC diagnostic pop
-
-boost::system::error_category const& sqlite_category() {
-    static sqlite_category_impl const instance;
-    return instance;
+std::string sqlite_message(int ev) {
+    return sqlite3_errstr(ev);
 }
 
 error sqlite_error(sqlite3* db, int rc, std::string_view doing) {
@@ -143,6 +133,11 @@ std::optional<std::int64_t> expiry(std::optional<duration> ttl) {
 }
 
 } // namespace
+
+boost::system::error_category const& sqlite_category() noexcept {
+    static auto const& c = declare_category("mcpd.sqlite", sqlite_message);
+    return c;
+}
 
 sqlite_store::sqlite_store(std::string path)
     : path_(std::move(path)) {}

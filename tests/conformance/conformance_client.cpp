@@ -11,9 +11,11 @@
 // state and iss from the Location, finishes, and runs again — at most three times, so a server
 // that keeps refusing does not keep it authorizing. Exit status 0 when everything worked (a
 // tool the server lists but answers with a JSON-RPC error does not count against it).
-#include "client/oauth.hpp"
-#include "client/session.hpp"
-#include "store/memory_store.hpp"
+#include "mcpd/client/oauth.hpp"
+#include "mcpd/client/session.hpp"
+#include "mcpd/gateway/authorizer.hpp"
+#include "http/client.hpp"
+#include "mcpd/store/memory_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -113,7 +115,7 @@ asio::awaitable<result<void>> play_user(std::string const& authorization_url,
     auto to = http::parse_url(authorization_url);
     if (!to)
         co_return to.error();
-    http::request req{http::bhttp::verb::get, "/", 11};
+    http::beast_request req{http::bhttp::verb::get, "/", 11};
     http::exchange_options xo;
     auto res = co_await web.fetch(*to, std::move(req), xo);
     if (!res)
@@ -166,7 +168,9 @@ asio::awaitable<int> run(std::string url) {
     }
     ao.http.connect_timeout = std::chrono::seconds(5);
     ao.http.response_timeout = std::chrono::seconds(10);
-    auto auth = std::make_shared<oauth::session_auth>(ex, st, "conformance", "conformance1", ao);
+    auto auth = std::make_shared<oauth::session_auth>(
+        ex, gateway::stored_oauth_record(st, "conformance", "conformance1"), "conformance",
+        "conformance1", ao);
 
     for (int authorizations = 0;;) {
         auto ran = co_await run_once(url, auth);

@@ -31,17 +31,18 @@
 // without libFuzzer together with fuzz_driver.cpp.
 #include "../../apps/mcpd/fixtures.hpp"
 #include "core/log.hpp"
-#include "http/server.hpp"
-#include "server/dispatcher.hpp"
-#include "server/http_transport.hpp"
-#include "server/session.hpp"
-#include "server/stored_session_records.hpp"
-#include "store/memory_store.hpp"
+#include "mcpd/http/server.hpp"
+#include "mcpd/server/dispatcher.hpp"
+#include "mcpd/server/http_transport.hpp"
+#include "mcpd/server/session.hpp"
+#include "mcpd/server/stored_session_records.hpp"
+#include "mcpd/store/memory_store.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -106,7 +107,7 @@ struct stack {
         auto bound = http_server.listen("127.0.0.1", 0);
         if (!bound)
             fail("listen: " + bound.error().message());
-        endpoint = *bound;
+        endpoint = tcp::endpoint(asio::ip::make_address(bound->host), bound->port);
         http_server.start();
     }
 

@@ -16,8 +16,8 @@
 //
 // Built by run_fuzz.sh (see README.md) with clang++ -fsanitize=fuzzer,address,undefined, or
 // without libFuzzer together with fuzz_driver.cpp.
-#include "protocol/jsonrpc.hpp"
-#include "protocol/version.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
+#include "mcpd/protocol/version.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>

@@ -13,7 +13,7 @@
 //
 // Built by run_resp_parser_fuzz.sh with clang++ -fsanitize=fuzzer,address,undefined, or without
 // libFuzzer together with fuzz_driver.cpp (see README.md).
-#include "redis/resp.hpp"
+#include "mcpd/redis/resp.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -15,6 +15,7 @@ function(mcpd_fuzz_target name)
     target_sources(${name} PRIVATE ${MCPD_FUZZ_DIR}/fuzz_driver.cpp)
   endif()
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  target_link_libraries(${name} PRIVATE mcpd_internals)
   mcpd_warnings(${name})
 endfunction()
 

@@ -8,11 +8,11 @@
 #include "mcpd_process.hpp"
 #include "ts_mcp_server.hpp"
 
-#include "gateway/manager.hpp"
-#include "gateway/rpc.hpp"
-#include "gateway/token.hpp"
-#include "http/policy.hpp"
-#include "store/memory_store.hpp"
+#include "mcpd/gateway/manager.hpp"
+#include "mcpd/gateway/rpc.hpp"
+#include "mcpd/gateway/token.hpp"
+#include "mcpd/http/policy.hpp"
+#include "mcpd/store/memory_store.hpp"
 #include "store/sqlite_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>

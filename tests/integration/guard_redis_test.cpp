@@ -10,10 +10,10 @@
 #include "async_test.hpp"
 #include "redis_test_util.hpp"
 
-#include "guard/guard.hpp"
-#include "protocol/jsonrpc.hpp"
-#include "server/context.hpp"
-#include "server/dispatcher.hpp"
+#include "mcpd/guard.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
+#include "mcpd/server/context.hpp"
+#include "mcpd/server/dispatcher.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -148,9 +148,9 @@ TEST(guard_redis_cache, miss_hit_ttl_and_canonical_keys) {
         co_await gs->run_tool({"get_user", "s1", a}, g, handler);
         EXPECT_EQ(calls, 2);
         auto s = gs->stats();
-        EXPECT_EQ(s.cache_hits, 1u);
-        EXPECT_EQ(s.cache_misses, 2u);
-        EXPECT_EQ(s.cache_errors, 0u);
+        EXPECT_EQ(s[guard::event::cache_hit], 1u);
+        EXPECT_EQ(s[guard::event::cache_miss], 2u);
+        EXPECT_EQ(s[guard::event::cache_error], 0u);
         co_await gs->close();
         co_await raw.quit();
     });
@@ -207,7 +207,7 @@ TEST(guard_redis_cache, a_hundred_concurrent_identical_calls_run_the_handler_onc
         while (done < 100)
             co_await sleep_for(5ms);
         EXPECT_EQ(calls, 1);
-        EXPECT_EQ(gs->stats().cache_coalesced, 99u);
+        EXPECT_EQ(gs->stats()[guard::event::cache_coalesced], 99u);
         co_await gs->close();
     });
 }
@@ -469,8 +469,8 @@ TEST(guard_redis_cache, redis_killed_every_call_still_succeeds_logged_once_then_
         }
         EXPECT_EQ(calls, 21); // every call fell through to the handler
         auto s = gs->stats();
-        EXPECT_EQ(s.cache_outages, 1u); // logged once for the whole outage
-        EXPECT_GE(s.cache_errors, 20u);
+        EXPECT_EQ(s[guard::event::cache_outage], 1u); // logged once for the whole outage
+        EXPECT_GE(s[guard::event::cache_error], 20u);
 
         server.start();
         CO_ASSERT(co_await gs->wait_ready(5s));
@@ -478,7 +478,7 @@ TEST(guard_redis_cache, redis_killed_every_call_still_succeeds_logged_once_then_
         co_await gs->run_tool({"t", "s", args}, g, handler); // hit
         EXPECT_EQ(calls, 22);
 
-        EXPECT_EQ(gs->stats().cache_outages, 1u);
+        EXPECT_EQ(gs->stats()[guard::event::cache_outage], 1u);
         co_await gs->close();
     });
 }
@@ -607,9 +607,9 @@ TEST(guard_redis_rate_failure, open_by_default_closed_when_configured_and_no_rep
         EXPECT_EQ(open_allowed, 25);
         EXPECT_EQ(closed_allowed, 0);
         auto s = open->stats();
-        EXPECT_EQ(s.rate_failed_open, 25u);
-        EXPECT_EQ(s.rate_outages, 1u);
-        EXPECT_EQ(closed->stats().rate_failed_closed, 25u);
+        EXPECT_EQ(s[guard::event::rate_failed_open], 25u);
+        EXPECT_EQ(s[guard::event::rate_outage], 1u);
+        EXPECT_EQ(closed->stats()[guard::event::rate_failed_closed], 25u);
 
         // Declared, fail closed: the text says so.
         guard_set::tool_body never = [](lock_lease const&) -> asio::awaitable<json::object> {
@@ -752,7 +752,7 @@ TEST(guard_redis_lock, extension_keeps_a_long_handlers_lock) {
         EXPECT_EQ(intruded, 0);
         EXPECT_EQ(refused, 12);
         EXPECT_FALSE(lost);
-        EXPECT_GE(gs->stats().lock_extended, 3u);
+        EXPECT_GE(gs->stats()[guard::event::lock_extended], 3u);
         co_await gs->close();
         co_await other->close();
     });
@@ -834,8 +834,8 @@ TEST(guard_redis_lock, redis_down_proceeds_by_default_or_refuses_when_configured
         }
         EXPECT_TRUE(refused);
         EXPECT_EQ(ran, 1);
-        EXPECT_EQ(proceed->stats().lock_proceeded, 1u);
-        EXPECT_EQ(refuse->stats().lock_refused, 1u);
+        EXPECT_EQ(proceed->stats()[guard::event::lock_proceeded], 1u);
+        EXPECT_EQ(refuse->stats()[guard::event::lock_refused], 1u);
         co_await proceed->close();
         co_await refuse->close();
     });

@@ -36,8 +36,8 @@ http::url url_on(std::uint16_t port, std::string const& path) {
     return http::parse_url("http://127.0.0.1:" + std::to_string(port) + path).value();
 }
 
-http::request get(std::string const& target = "/") {
-    return http::request{boost::beast::http::verb::get, target, 11};
+http::beast_request get(std::string const& target = "/") {
+    return http::beast_request{boost::beast::http::verb::get, target, 11};
 }
 
 // A server that runs `script` on each connection it accepts (on 127.0.0.1, ephemeral port).

@@ -7,7 +7,7 @@
 #include "mcp_client_util.hpp"
 #include "ts_mcp_server.hpp"
 
-#include "client/session.hpp"
+#include "mcpd/client/session.hpp"
 
 #include <boost/json/serialize.hpp>
 

@@ -9,9 +9,9 @@
 #include "mcpd_process.hpp"
 #include "tcp_proxy.hpp"
 
-#include "client/session.hpp"
 #include "http/client.hpp"
-#include "protocol/version.hpp"
+#include "mcpd/client/session.hpp"
+#include "mcpd/protocol/version.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -425,7 +425,7 @@ TEST_P(over_every_wire, close_ends_the_session_on_both_sides) {
         mcpd::http::client http(ex);
         auto target = mcpd::http::parse_url(url(server.port()));
         CO_ASSERT(target.has_value());
-        mcpd::http::request req{boost::beast::http::verb::post, "/mcp", 11};
+        mcpd::http::beast_request req{boost::beast::http::verb::post, "/mcp", 11};
         req.set("Mcp-Session-Id", id);
         req.set("Content-Type", "application/json");
         req.set("Accept", "application/json, text/event-stream");

@@ -9,8 +9,8 @@
 #include "tcp_proxy.hpp"
 #include "ts_mcp_server.hpp"
 
-#include "client/session.hpp"
 #include "http/client.hpp"
+#include "mcpd/client/session.hpp"
 
 #include <boost/beast/http/field.hpp>
 
@@ -238,10 +238,10 @@ public:
     // The token to use after a refusal; empty: give up.
     std::function<std::string(client::auth_challenge const&)> next_token;
 
-    asio::awaitable<mcpd::result<void>> authorize(mcpd::http::request& req) override {
+    asio::awaitable<mcpd::result<void>> authorize(mcpd::http::header_list& headers) override {
         ++authorized;
         if (!token.empty())
-            req.set(boost::beast::http::field::authorization, "Bearer " + token);
+            headers.set("Authorization", "Bearer " + token);
         co_return mcpd::result<void>{};
     }
     asio::awaitable<bool> unauthorized(client::auth_challenge const& c) override {

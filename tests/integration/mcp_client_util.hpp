@@ -4,7 +4,7 @@
 
 #include "async_test.hpp"
 
-#include "client/session.hpp"
+#include "mcpd/client/session.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>

@@ -109,6 +109,14 @@ TEST(mcpd_cli, sessions_commands_work_on_the_selected_store) {
     EXPECT_EQ(get.output.find("secret-token-123"), std::string::npos) << get.output;
     auto shown = run(env + mcpd_binary + " sessions --show-secrets get alice NodeSession1");
     EXPECT_NE(shown.output.find("secret-token-123"), std::string::npos) << shown.output;
+    // A flag of `sessions` is taken where a person types it: after the subcommand and its
+    // arguments too.
+    auto after = run(env + mcpd_binary + " sessions get alice NodeSession1 --show-secrets --json",
+                     capture::stdout_only);
+    EXPECT_EQ(after.exit_code, 0) << after.output;
+    EXPECT_NE(after.output.find("secret-token-123"), std::string::npos) << after.output;
+    EXPECT_EQ(run(env + mcpd_binary + " sessions list --json", capture::stdout_only).output,
+              json_list.output);
     auto missing = run(env + mcpd_binary + " sessions get alice nope");
     EXPECT_EQ(missing.exit_code, 1);
     EXPECT_EQ(run(env + mcpd_binary + " sessions rm alice NodeSession1").exit_code, 0);

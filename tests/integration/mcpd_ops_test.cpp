@@ -10,10 +10,10 @@
 #include "redis_server.hpp"
 
 #include "core/log.hpp"
-#include "core/metrics.hpp"
-#include "redis/client.hpp"
-#include "server/operations.hpp"
-#include "store/memory_store.hpp"
+#include "mcpd/core/metrics.hpp"
+#include "mcpd/redis/client.hpp"
+#include "mcpd/server/operations.hpp"
+#include "mcpd/store/memory_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

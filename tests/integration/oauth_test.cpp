@@ -14,10 +14,12 @@
 #include "redis_test_util.hpp"
 #include "store_backends.hpp"
 
-#include "client/oauth.hpp"
-#include "client/session.hpp"
-#include "guard/lock.hpp"
-#include "store/store.hpp"
+#include "mcpd/client/oauth.hpp"
+#include "mcpd/client/session.hpp"
+#include "mcpd/gateway/authorizer.hpp"
+#include "http/client.hpp"
+#include "mcpd/guard/lock.hpp"
+#include "store/backends.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -45,7 +47,8 @@ oauth::session_auth_options auth_options(std::shared_ptr<guard::lock_service> lo
     o.client.client_name = "mcpd-oauth-test";
     o.http.connect_timeout = 5s;
     o.http.response_timeout = 10s;
-    o.locks = std::move(locks);
+    if (locks)
+        o.lock = gateway::guarded_oauth_lock(std::move(locks));
     return o;
 }
 
@@ -92,7 +95,7 @@ asio::awaitable<result<callback>> user_authorizes(std::string authorization_url)
     auto to = http::parse_url(authorization_url);
     if (!to)
         co_return to.error();
-    http::request req{http::bhttp::verb::get, "/", 11};
+    http::beast_request req{http::bhttp::verb::get, "/", 11};
     auto res = co_await web.fetch(*to, std::move(req));
     if (!res)
         co_return res.error();
@@ -121,7 +124,7 @@ asio::awaitable<json::object> counts(oauth_demo_server const& demo) {
     auto ex = co_await asio::this_coro::executor;
     http::client web(ex);
     auto to = http::parse_url(demo.base_url() + "/test/counts").value();
-    http::request req{http::bhttp::verb::get, "/", 11};
+    http::beast_request req{http::bhttp::verb::get, "/", 11};
     auto res = co_await web.fetch(to, std::move(req));
     if (!res)
         co_return json::object();
@@ -136,7 +139,7 @@ asio::awaitable<void> post_hook(oauth_demo_server const& demo, std::string path)
     auto ex = co_await asio::this_coro::executor;
     http::client web(ex);
     auto to = http::parse_url(demo.base_url() + path).value();
-    http::request req{http::bhttp::verb::post, "/", 11};
+    http::beast_request req{http::bhttp::verb::post, "/", 11};
     auto res = co_await web.fetch(to, std::move(req));
     EXPECT_TRUE(res && res->result_int() == 200) << path;
 }
@@ -207,8 +210,9 @@ TEST_P(oauth_store_suite, LoginRestartAndOneRefresh) {
             auto created = co_await create_record(*st, "s1", demo.mcp_url());
             CO_ASSERT(created);
 
-            auto auth =
-                std::make_shared<oauth::session_auth>(ex, st, identity, "s1", auth_options());
+            auto auth = std::make_shared<oauth::session_auth>(
+                ex, gateway::stored_oauth_record(st, identity, "s1"), identity, "s1",
+                auth_options());
             bool logged_in = co_await log_in(demo, auth);
             CO_ASSERT(logged_in);
             auto after_login = co_await record_of(*st, "s1");
@@ -239,8 +243,9 @@ TEST_P(oauth_store_suite, LoginRestartAndOneRefresh) {
             }
 
             // A restart: a new object on the same store, no login.
-            auto restarted =
-                std::make_shared<oauth::session_auth>(ex, st, identity, "s1", auth_options());
+            auto restarted = std::make_shared<oauth::session_auth>(
+                ex, gateway::stored_oauth_record(st, identity, "s1"), identity, "s1",
+                auth_options());
             {
                 auto s = co_await connect(demo, restarted);
                 CO_ASSERT(s);
@@ -254,8 +259,9 @@ TEST_P(oauth_store_suite, LoginRestartAndOneRefresh) {
 
             // Expired: exactly one refresh, then the new tokens are stored.
             co_await expire_tokens(*st, "s1");
-            auto after_expiry =
-                std::make_shared<oauth::session_auth>(ex, st, identity, "s1", auth_options());
+            auto after_expiry = std::make_shared<oauth::session_auth>(
+                ex, gateway::stored_oauth_record(st, identity, "s1"), identity, "s1",
+                auth_options());
             {
                 auto s = co_await connect(demo, after_expiry);
                 CO_ASSERT(s);
@@ -295,10 +301,10 @@ asio::awaitable<void> refresh_twice_at_once(std::shared_ptr<oauth::session_auth>
     int done = 0;
     auto one = [&done](std::shared_ptr<oauth::session_auth> auth,
                        std::string& header) -> asio::awaitable<void> {
-        http::request req{http::bhttp::verb::post, "/", 11};
-        auto r = co_await auth->authorize(req);
+        http::header_list headers;
+        auto r = co_await auth->authorize(headers);
         EXPECT_TRUE(r) << r.error().message();
-        header = std::string(req[http::bhttp::field::authorization]);
+        header = std::string(headers["Authorization"]);
         ++done;
     };
     asio::co_spawn(ex, one(a, header_a), asio::detached);
@@ -318,23 +324,26 @@ TEST(oauth, TwoInstancesOnRedisRefreshOnce) {
             auto st_b = std::make_shared<store::redis_store>(ex, test_config(redis));
             auto redis_a = std::make_shared<redis::client>(ex, test_config(redis));
             auto redis_b = std::make_shared<redis::client>(ex, test_config(redis));
-            guard::metrics metrics_a, metrics_b;
+            guard::counters metrics_a, metrics_b;
             auto locks_a = std::make_shared<guard::lock_service>(
                 std::make_shared<guard::redis_lock_backend>(redis_a), metrics_a);
             auto locks_b = std::make_shared<guard::lock_service>(
                 std::make_shared<guard::redis_lock_backend>(redis_b), metrics_b);
             auto created = co_await create_record(*st_a, "s2", demo.mcp_url());
             CO_ASSERT(created);
-            auto first = std::make_shared<oauth::session_auth>(ex, st_a, identity, "s2",
-                                                               auth_options(locks_a));
+            auto first = std::make_shared<oauth::session_auth>(
+                ex, gateway::stored_oauth_record(st_a, identity, "s2"), identity, "s2",
+                auth_options(locks_a));
             bool logged_in = co_await log_in(demo, first);
             CO_ASSERT(logged_in);
             co_await expire_tokens(*st_a, "s2");
 
-            auto a = std::make_shared<oauth::session_auth>(ex, st_a, identity, "s2",
-                                                           auth_options(locks_a));
-            auto b = std::make_shared<oauth::session_auth>(ex, st_b, identity, "s2",
-                                                           auth_options(locks_b));
+            auto a = std::make_shared<oauth::session_auth>(
+                ex, gateway::stored_oauth_record(st_a, identity, "s2"), identity, "s2",
+                auth_options(locks_a));
+            auto b = std::make_shared<oauth::session_auth>(
+                ex, gateway::stored_oauth_record(st_b, identity, "s2"), identity, "s2",
+                auth_options(locks_b));
             std::string header_a, header_b;
             co_await refresh_twice_at_once(a, b, header_a, header_b);
             auto rec = co_await record_of(*st_b, "s2");
@@ -342,7 +351,9 @@ TEST(oauth, TwoInstancesOnRedisRefreshOnce) {
             EXPECT_EQ(header_b, header_a);
             auto c = co_await counts(demo);
             EXPECT_EQ(count(c, "refresh"), 1);
-            EXPECT_GE(metrics_a.snapshot().lock_acquired + metrics_b.snapshot().lock_acquired, 2U);
+            EXPECT_GE(metrics_a.snapshot()[guard::event::lock_acquired] +
+                          metrics_b.snapshot()[guard::event::lock_acquired],
+                      2U);
             std::vector<std::shared_ptr<oauth::session_auth>> both{a, b};
             for (auto const& auth : both) {
                 auto s = co_await connect(demo, auth);
@@ -370,16 +381,20 @@ TEST(oauth, TwoObjectsInOneProcessRefreshOnce) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s3", demo.mcp_url());
         CO_ASSERT(created);
-        auto first = std::make_shared<oauth::session_auth>(ex, st, identity, "s3", auth_options());
+        auto first = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s3"), identity, "s3", auth_options());
         bool logged_in = co_await log_in(demo, first);
         CO_ASSERT(logged_in);
         co_await expire_tokens(*st, "s3");
         // One object's two requests, and a second object, all at once.
-        auto a = std::make_shared<oauth::session_auth>(ex, st, identity, "s3", auth_options());
-        auto b = std::make_shared<oauth::session_auth>(ex, st, identity, "s3", auth_options());
+        auto a = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s3"), identity, "s3", auth_options());
+        auto b = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s3"), identity, "s3", auth_options());
         std::string h1, h2, h3, h4;
         co_await refresh_twice_at_once(a, a, h1, h2);
-        auto c = std::make_shared<oauth::session_auth>(ex, st, identity, "s3", auth_options());
+        auto c = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s3"), identity, "s3", auth_options());
         co_await refresh_twice_at_once(b, c, h3, h4);
         EXPECT_FALSE(h1.empty());
         EXPECT_EQ(h2, h1);
@@ -399,7 +414,8 @@ TEST(oauth, RefreshOn401OfASentToken) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s4", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s4", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s4"), identity, "s4", auth_options());
         bool logged_in = co_await log_in(demo, auth);
         CO_ASSERT(logged_in);
         co_await post_hook(demo, "/test/expire"); // the server forgets every access token
@@ -425,13 +441,15 @@ TEST(oauth, InvalidGrantStartsOver) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s5", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s5", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s5"), identity, "s5", auth_options());
         bool logged_in = co_await log_in(demo, auth);
         CO_ASSERT(logged_in);
         co_await expire_tokens(*st, "s5");
         co_await post_hook(demo, "/test/revoke"); // every refresh token is now invalid_grant
         // A restarted instance (this one's cache would still send the old, unexpired token).
-        auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s5", auth_options());
+        auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s5"), identity, "s5", auth_options());
         auto again = co_await connect(demo, auth);
         CO_ASSERT(!again);
         EXPECT_EQ(http::status_of(again.error()), 401U) << again.error().message();
@@ -463,7 +481,8 @@ TEST(oauth, NewCallbackUrlRegistersAgain) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s14", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s14", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s14"), identity, "s14", auth_options());
         bool logged_in = co_await log_in(demo, auth);
         CO_ASSERT(logged_in);
         auto before = co_await record_of(*st, "s14");
@@ -472,7 +491,8 @@ TEST(oauth, NewCallbackUrlRegistersAgain) {
         co_await post_hook(demo, "/test/revoke");
         auto moved = auth_options();
         moved.client.redirect_url = "http://127.0.0.1:9/elsewhere";
-        auto again = std::make_shared<oauth::session_auth>(ex, st, identity, "s14", moved);
+        auto again = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s14"), identity, "s14", moved);
         auto refused = co_await connect(demo, again);
         CO_ASSERT(!refused);
         if (!again->authorization_url())
@@ -498,7 +518,8 @@ TEST(oauth, StepUpAsksForTheUnionOfScopes) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s6", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s6", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s6"), identity, "s6", auth_options());
         bool logged_in = co_await log_in(demo, auth);
         CO_ASSERT(logged_in);
         auto s = co_await connect(demo, auth);
@@ -533,8 +554,10 @@ TEST(oauth, StateIsBoundAndSingleUse) {
         CO_ASSERT(created7);
         auto created8 = co_await create_record(*st, "s8", demo.mcp_url());
         CO_ASSERT(created8);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s7", auth_options());
-        auto other = std::make_shared<oauth::session_auth>(ex, st, identity, "s8", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s7"), identity, "s7", auth_options());
+        auto other = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s8"), identity, "s8", auth_options());
         auto first = co_await connect(demo, auth);
         CO_ASSERT(!first);
         CO_ASSERT(auth->authorization_url());
@@ -572,7 +595,8 @@ asio::awaitable<error> failed_login(oauth_demo_server const& demo, std::string s
     auto st = std::make_shared<store::memory_store>();
     auto created = co_await create_record(*st, sid, demo.mcp_url());
     EXPECT_TRUE(created);
-    auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, sid, auth_options());
+    auto auth = std::make_shared<oauth::session_auth>(
+        ex, gateway::stored_oauth_record(st, identity, sid), identity, sid, auth_options());
     auto s = co_await connect(demo, auth);
     EXPECT_FALSE(s);
     if (s)
@@ -620,7 +644,8 @@ TEST(oauth, HangingTokenEndpointTimesOut) {
         CO_ASSERT(created);
         auto opts = auth_options();
         opts.http.response_timeout = 1s;
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s12", opts);
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s12"), identity, "s12", opts);
         auto first = co_await connect(demo, auth);
         CO_ASSERT(!first);
         CO_ASSERT(auth->authorization_url());
@@ -646,7 +671,8 @@ TEST(oauth, PendingLoginSurvivesOtherRequests) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s20", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s20", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s20"), identity, "s20", auth_options());
         auto first = co_await connect(demo, auth);
         CO_ASSERT(!first);
         CO_ASSERT(auth->authorization_url());
@@ -656,8 +682,8 @@ TEST(oauth, PendingLoginSurvivesOtherRequests) {
         CO_ASSERT(!second);
         CO_ASSERT(auth->authorization_url());
         EXPECT_EQ(*auth->authorization_url(), url1);
-        auto restarted =
-            std::make_shared<oauth::session_auth>(ex, st, identity, "s20", auth_options());
+        auto restarted = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s20"), identity, "s20", auth_options());
         auto third = co_await connect(demo, restarted);
         CO_ASSERT(!third);
         CO_ASSERT(restarted->authorization_url());
@@ -684,8 +710,10 @@ TEST(oauth, ConcurrentFirstRequestsRegisterOnce) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s21", demo.mcp_url());
         CO_ASSERT(created);
-        auto a = std::make_shared<oauth::session_auth>(ex, st, identity, "s21", auth_options());
-        auto b = std::make_shared<oauth::session_auth>(ex, st, identity, "s21", auth_options());
+        auto a = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s21"), identity, "s21", auth_options());
+        auto b = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s21"), identity, "s21", auth_options());
         int done = 0;
         auto one = [&](std::shared_ptr<oauth::session_auth> auth) -> asio::awaitable<void> {
             auto s = co_await connect(demo, auth);
@@ -719,17 +747,19 @@ TEST(oauth, ConcurrentFinishExchangesOnce) {
             auto st_b = std::make_shared<store::redis_store>(ex, test_config(redis));
             auto redis_a = std::make_shared<redis::client>(ex, test_config(redis));
             auto redis_b = std::make_shared<redis::client>(ex, test_config(redis));
-            guard::metrics metrics_a, metrics_b;
+            guard::counters metrics_a, metrics_b;
             auto locks_a = std::make_shared<guard::lock_service>(
                 std::make_shared<guard::redis_lock_backend>(redis_a), metrics_a);
             auto locks_b = std::make_shared<guard::lock_service>(
                 std::make_shared<guard::redis_lock_backend>(redis_b), metrics_b);
             auto created = co_await create_record(*st_a, "s22", demo.mcp_url());
             CO_ASSERT(created);
-            auto a = std::make_shared<oauth::session_auth>(ex, st_a, identity, "s22",
-                                                           auth_options(locks_a));
-            auto b = std::make_shared<oauth::session_auth>(ex, st_b, identity, "s22",
-                                                           auth_options(locks_b));
+            auto a = std::make_shared<oauth::session_auth>(
+                ex, gateway::stored_oauth_record(st_a, identity, "s22"), identity, "s22",
+                auth_options(locks_a));
+            auto b = std::make_shared<oauth::session_auth>(
+                ex, gateway::stored_oauth_record(st_b, identity, "s22"), identity, "s22",
+                auth_options(locks_b));
             auto first = co_await connect(demo, a);
             CO_ASSERT(!first);
             CO_ASSERT(a->authorization_url());
@@ -768,7 +798,8 @@ TEST(oauth, RefusedTokenDropKeepsNewerTokens) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s23", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s23", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s23"), identity, "s23", auth_options());
         bool logged_in = co_await log_in(demo, auth);
         CO_ASSERT(logged_in);
         auto rec = co_await record_of(*st, "s23");
@@ -804,12 +835,14 @@ TEST(oauth, InvalidClientOnRefreshStartsOver) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s24", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s24", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s24"), identity, "s24", auth_options());
         bool logged_in = co_await log_in(demo, auth);
         CO_ASSERT(logged_in);
         co_await expire_tokens(*st, "s24");
         co_await post_hook(demo, "/test/forget-clients"); // the refresh is now invalid_client
-        auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s24", auth_options());
+        auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s24"), identity, "s24", auth_options());
         auto again = co_await connect(demo, auth);
         CO_ASSERT(!again);
         EXPECT_EQ(http::status_of(again.error()), 401U) << again.error().message();
@@ -837,11 +870,12 @@ TEST(oauth, StepUpAfterRestartKeepsEarlierScopes) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s25", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s25", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s25"), identity, "s25", auth_options());
         bool logged_in = co_await log_in(demo, auth);
         CO_ASSERT(logged_in);
-        auto restarted =
-            std::make_shared<oauth::session_auth>(ex, st, identity, "s25", auth_options());
+        auto restarted = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s25"), identity, "s25", auth_options());
         auto s = co_await connect(demo, restarted);
         CO_ASSERT(s);
         auto refused = co_await s->call_tool("admin_only");
@@ -877,7 +911,8 @@ TEST(oauth, PreRegisteredClientOnlyAtItsIssuer) {
         opts.client.client_id = "pre-registered";
         opts.client.client_secret = "secret";
         opts.client.issuer = "https://as.example/";
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s27", opts);
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s27"), identity, "s27", opts);
         auto s = co_await connect(demo, auth);
         CO_ASSERT(!s);
         EXPECT_FALSE(auth->authorization_url());
@@ -895,7 +930,8 @@ TEST(oauth, PreRegisteredClientOnlyAtItsIssuer) {
         auto updated = co_await update_record(*st, "s28", std::move(partial));
         CO_ASSERT(updated);
         opts.client.issuer.clear();
-        auto tofu = std::make_shared<oauth::session_auth>(ex, st, identity, "s28", opts);
+        auto tofu = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s28"), identity, "s28", opts);
         auto s2 = co_await connect(demo, tofu);
         CO_ASSERT(!s2);
         EXPECT_FALSE(tofu->authorization_url());
@@ -904,7 +940,8 @@ TEST(oauth, PreRegisteredClientOnlyAtItsIssuer) {
             << tofu->last_error()->message();
         // The right issuer: the authorization starts with the pre-registered client.
         opts.client.issuer = demo.auth_url();
-        auto right = std::make_shared<oauth::session_auth>(ex, st, identity, "s27", opts);
+        auto right = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s27"), identity, "s27", opts);
         auto s3 = co_await connect(demo, right);
         CO_ASSERT(!s3);
         CO_ASSERT(right->authorization_url());
@@ -919,7 +956,8 @@ TEST(oauth, FinishWithoutIssIsRefusedWhenTheServerSendsIt) {
         auto st = std::make_shared<store::memory_store>();
         auto created = co_await create_record(*st, "s29", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s29", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s29"), identity, "s29", auth_options());
         auto first = co_await connect(demo, auth);
         CO_ASSERT(!first);
         CO_ASSERT(auth->authorization_url());
@@ -983,7 +1021,8 @@ TEST(oauth, ChallengeHandlingIsBounded) {
         auto opts = auth_options();
         opts.http.response_timeout = 300s; // longer than run_async's limit
         opts.challenge_budget = 1s;
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s33", opts);
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s33"), identity, "s33", opts);
         auto s = co_await connect(demo, auth);
         CO_ASSERT(!s);
         EXPECT_FALSE(auth->authorization_url());
@@ -1006,7 +1045,8 @@ TEST(oauth, TokensAndClientSealedAtRest) {
             std::make_shared<store::encrypting_store>(std::move(plain), box);
         auto created = co_await create_record(*st, "s13", demo.mcp_url());
         CO_ASSERT(created);
-        auto auth = std::make_shared<oauth::session_auth>(ex, st, identity, "s13", auth_options());
+        auto auth = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s13"), identity, "s13", auth_options());
         bool logged_in = co_await log_in(demo, auth);
         CO_ASSERT(logged_in);
         auto opened = co_await record_of(*st, "s13");
@@ -1021,8 +1061,8 @@ TEST(oauth, TokensAndClientSealedAtRest) {
         EXPECT_EQ(text.find(token), std::string::npos);
         EXPECT_EQ(text.find(field(opened, "/tokens/refresh_token")), std::string::npos);
         // And the sealed record still works after a restart.
-        auto restarted =
-            std::make_shared<oauth::session_auth>(ex, st, identity, "s13", auth_options());
+        auto restarted = std::make_shared<oauth::session_auth>(
+            ex, gateway::stored_oauth_record(st, identity, "s13"), identity, "s13", auth_options());
         auto s = co_await connect(demo, restarted);
         CO_ASSERT(s);
         auto text_back = co_await greet(*s);

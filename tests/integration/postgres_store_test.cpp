@@ -7,7 +7,7 @@
 #include "postgres_server.hpp"
 #include "redis_server.hpp" // free_port()
 
-#include "store/store.hpp"
+#include "store/backends.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -449,8 +449,8 @@ TEST(store_postgres, is_selected_from_the_environment_without_a_fallback) {
             CO_ASSERT(choice.has_value());
             auto opened = co_await store::open_store(ex, *choice, {}, env);
             CO_ASSERT(opened.has_value());
-            EXPECT_EQ((*opened)->backend_name(), "postgres");
-            co_await (*opened)->close();
+            EXPECT_EQ(opened->store->backend_name(), "postgres");
+            co_await opened->store->close();
         }
         // Unreachable: an error naming where, without the password; never memory.
         auto env = env_of({{"DATABASE_URL", "postgresql://postgres:s3cret@127.0.0.1:" +
@@ -503,12 +503,12 @@ TEST(store_postgres, with_a_key_seals_headers_and_tokens_as_the_supabase_backend
         rec["headers"] = json::object{{"Authorization", "Bearer h"}};
         rec["tokens"] = json::object{{"access_token", "tok"}};
         rec["clientInformation"] = json::object{{"client_id", "cid"}};
-        CO_ASSERT((co_await (*opened)->create_session(rec, {})).has_value());
-        auto back = co_await (*opened)->get_session("alice", "Sealed1");
+        CO_ASSERT((co_await opened->store->create_session(rec, {})).has_value());
+        auto back = co_await opened->store->get_session("alice", "Sealed1");
         CO_ASSERT(back && *back);
         EXPECT_EQ((**back).at("tokens").at("access_token"), "tok");
         EXPECT_EQ((**back).at("clientInformation").at("client_id"), "cid");
-        co_await (*opened)->close();
+        co_await opened->store->close();
     });
     auto raw = server.exec("SELECT tokens::text, headers::text, client_information::text FROM "
                            "public.mcp_sessions WHERE session_id = 'Sealed1'");

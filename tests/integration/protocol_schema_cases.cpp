@@ -2,7 +2,7 @@
 // json_schema_for<T>() and sample instances, each with from_json<T>'s verdict and, when it
 // converts, to_json of the result. ajv_agrees.mjs then asks ajv, a JSON Schema 2020-12
 // validator no one here wrote, whether it agrees on every instance. Prints one JSON document.
-#include "protocol/schema.hpp"
+#include "mcpd/protocol/schema.hpp"
 
 #include <boost/describe/class.hpp>
 #include <boost/describe/enum.hpp>

@@ -4,7 +4,7 @@
 
 #include "redis_server.hpp"
 
-#include "redis/redis.hpp"
+#include "mcpd/redis.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 
 #include "redis_test_util.hpp"
 
-#include "store/store.hpp"
+#include "store/backends.hpp"
 
 #include <filesystem>
 

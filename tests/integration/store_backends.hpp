@@ -8,7 +8,7 @@
 #include "postgres_server.hpp"
 #include "redis_server.hpp"
 
-#include "store/session_store.hpp"
+#include "mcpd/store/session_store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

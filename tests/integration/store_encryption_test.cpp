@@ -6,7 +6,7 @@
 #include "async_test.hpp"
 #include "redis_test_util.hpp"
 
-#include "store/store.hpp"
+#include "store/backends.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -287,21 +287,21 @@ TEST(store_encryption, open_store_seals_with_the_key_from_the_environment) {
         CO_ASSERT(choice.has_value());
         auto opened = co_await store::open_store(ex, *choice, {}, env);
         CO_ASSERT(opened.has_value());
-        EXPECT_EQ((*opened)->backend_name(), "sqlite");
+        EXPECT_EQ(opened->store->backend_name(), "sqlite");
         auto rec = secret_record("erin", "EnvKeySess01");
-        CO_ASSERT(co_await (*opened)->create_session(rec, {}));
+        CO_ASSERT(co_await opened->store->create_session(rec, {}));
         expect_sealed_at_rest(sqlite_data(path, "EnvKeySess01"));
-        EXPECT_EQ(**co_await (*opened)->get_session("erin", "EnvKeySess01"), rec);
-        co_await (*opened)->close();
+        EXPECT_EQ(**co_await opened->store->get_session("erin", "EnvKeySess01"), rec);
+        co_await opened->store->close();
 
         // A passphrase works too (as the reference: its bytes, zero-padded); it is another key.
         auto pass_env = env_of({{"MCP_TS_STORAGE_SQLITE_PATH", path},
                                 {"STORAGE_ENCRYPTION_KEY", "correct horse battery staple"}});
         auto with_pass = co_await store::open_store(ex, *choice, {}, pass_env);
         CO_ASSERT(with_pass.has_value());
-        auto wrong = co_await (*with_pass)->get_session("erin", "EnvKeySess01");
+        auto wrong = co_await with_pass->store->get_session("erin", "EnvKeySess01");
         EXPECT_EQ(wrong.error().code, store_errc::decrypt_failed);
-        co_await (*with_pass)->close();
+        co_await with_pass->store->close();
     });
 }
 
@@ -325,8 +325,8 @@ TEST(store_encryption, a_malformed_key_stops_open_store_with_a_clear_error) {
         auto plain = co_await store::open_store(ex, memory, {}, empty);
         CO_ASSERT(plain.has_value());
         auto rec = secret_record("frank", "PlainSess003");
-        CO_ASSERT(co_await (*plain)->create_session(rec, {}));
-        auto* wrapper = dynamic_cast<store::encrypting_store*>(plain->get());
+        CO_ASSERT(co_await plain->store->create_session(rec, {}));
+        auto* wrapper = dynamic_cast<store::encrypting_store*>(plain->store.get());
         CO_ASSERT(wrapper != nullptr);
         EXPECT_FALSE(wrapper->encrypts());
         EXPECT_EQ(**co_await wrapper->inner().get_session("frank", "PlainSess003"), rec);

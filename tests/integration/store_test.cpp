@@ -8,7 +8,7 @@
 #include "redis_test_util.hpp"
 #include "store_backends.hpp"
 
-#include "store/store.hpp"
+#include "store/backends.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -649,7 +649,7 @@ TEST(store_select, an_unreachable_redis_falls_back_to_memory_unless_required) {
         CO_ASSERT(choice.has_value());
         auto fallback = co_await store::open_store(ex, *choice, {}, env);
         CO_ASSERT(fallback.has_value());
-        EXPECT_EQ((*fallback)->backend_name(), "memory");
+        EXPECT_EQ(fallback->store->backend_name(), "memory");
         auto refused = co_await store::open_store(ex, *choice, {.required = true}, env);
         EXPECT_FALSE(refused);
     });

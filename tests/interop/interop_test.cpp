@@ -12,7 +12,7 @@
 #include "async_test.hpp"
 #include "redis_server.hpp"
 
-#include "store/store.hpp"
+#include "store/backends.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -217,8 +217,8 @@ protected:
             co_await store::open_store(co_await asio::this_coro::executor, *choice, {}, getenv);
         if (!opened)
             throw mcpd::exception(opened.error());
-        EXPECT_EQ((*opened)->backend_name(), GetParam().name);
-        co_return std::move(*opened);
+        EXPECT_EQ(opened->store->backend_name(), GetParam().name);
+        co_return std::move(opened->store);
     }
 
     // A record as the sdk returns it from mcpd's file: the file keeps mcpd's expiry in a field

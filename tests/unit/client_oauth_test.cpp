@@ -1,8 +1,8 @@
 // tests/unit/client_oauth_test.cpp — the pure pieces of the OAuth client (client/oauth_detail):
 // WWW-Authenticate parsing, PKCE against RFC 7636's own example, discovery URL lists, the state
 // format, token responses and errors.
-#include "client/oauth.hpp"
 #include "client/oauth_detail.hpp"
+#include "mcpd/client/oauth.hpp"
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>

@@ -2,10 +2,10 @@
 // Host header and origin), HTTP statuses as errors, the client's error categories, and
 // client::stream_state (SSE streams → messages, which POST requests are still unanswered, and
 // the decision after a stream ends: finished, reconnect after which delay, or give up).
-#include "client/error.hpp"
 #include "client/stream_state.hpp"
-#include "client/transport.hpp"
 #include "http/client.hpp"
+#include "mcpd/client/error.hpp"
+#include "mcpd/client/transport.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
@@ -90,7 +90,8 @@ TEST(client_errors, http_statuses_read_back_and_say_what_they_are) {
 }
 
 TEST(client_errors, json_rpc_errors_keep_code_message_and_data) {
-    auto e = mcpd::client::rpc_error(-32602, "Invalid params: x", json::object{{"field", "x"}});
+    json::value const data = json::object{{"field", "x"}};
+    auto e = mcpd::client::rpc_error(-32602, "Invalid params: x", &data);
     EXPECT_EQ(mcpd::client::rpc_code_of(e), -32602);
     EXPECT_EQ(e.detail, R"(Invalid params: x (data: {"field":"x"}))");
     EXPECT_EQ(e.message(), R"(Invalid params: x (data: {"field":"x"}): invalid params)");

@@ -1,6 +1,6 @@
 // Unit tests for redis/command_keys: which arguments of a command are keys, the RESP encoding
 // with a key prefix applied to those arguments only, and glob escaping.
-#include "redis/command_keys.hpp"
+#include "mcpd/redis/command_keys.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,10 +2,10 @@
 // and mcpd::error / result<T> / mcpd::exception.
 #include "core/ascii.hpp"
 #include "core/boolean.hpp"
-#include "core/duration.hpp"
-#include "core/error.hpp"
 #include "core/hex.hpp"
 #include "core/random.hpp"
+#include "mcpd/core/duration.hpp"
+#include "mcpd/core/error.hpp"
 
 #include <boost/system/errc.hpp>
 #include <gtest/gtest.h>

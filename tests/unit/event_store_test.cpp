@@ -1,6 +1,6 @@
 // The in-memory SSE event store behind Last-Event-ID resumption: what it keeps for replay and
 // what it lets go, so that a long session's memory stays bounded.
-#include "server/http_transport.hpp"
+#include "mcpd/server/http_transport.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // declarations, the in-process backends (LRU bounds and TTLs, both rate-limit algorithms on a
 // synthetic clock, locks), and the policies above them (single-flight, negative caching, XFetch,
 // lock waiting / extension / release on exception and cancellation), on an io_context.
-#include "guard/guard.hpp"
+#include "mcpd/guard.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -304,7 +304,7 @@ TEST(guard_rate_algorithms, keys_are_independent_and_idle_ones_are_swept) {
 
 struct GuardCache : ::testing::Test {
     asio::io_context io;
-    metrics m;
+    counters m;
     std::shared_ptr<memory_cache_backend> backend = std::make_shared<memory_cache_backend>();
     response_cache cache{backend, m};
     int calls = 0;
@@ -324,8 +324,8 @@ TEST_F(GuardCache, miss_then_hit_and_only_successes_are_stored) {
     EXPECT_EQ(run(io, cache.get_or_compute("k", s, compute, is_error)),
               json::value(obj(R"({"n":1})")));
     EXPECT_EQ(calls, 1);
-    EXPECT_EQ(m.snapshot().cache_hits, 1u);
-    EXPECT_EQ(m.snapshot().cache_misses, 1u);
+    EXPECT_EQ(m.snapshot()[guard::event::cache_hit], 1u);
+    EXPECT_EQ(m.snapshot()[guard::event::cache_miss], 1u);
 
     auto failing = [this]() -> asio::awaitable<json::value> {
         ++calls;
@@ -369,7 +369,7 @@ TEST_F(GuardCache, concurrent_misses_run_the_computation_once) {
     io.run();
     EXPECT_EQ(done, 100);
     EXPECT_EQ(calls, 1);
-    EXPECT_EQ(m.snapshot().cache_coalesced, 99u);
+    EXPECT_EQ(m.snapshot()[guard::event::cache_coalesced], 99u);
 }
 
 TEST_F(GuardCache, a_cancelled_leader_hands_over_to_a_waiter) {
@@ -426,7 +426,7 @@ TEST_F(GuardCache, early_refresh_replaces_a_value_close_to_expiry) {
     }
     EXPECT_EQ(calls, 1);
     EXPECT_EQ(v, json::value("new"));
-    EXPECT_EQ(m.snapshot().cache_early_refreshes, 1u);
+    EXPECT_EQ(m.snapshot()[guard::event::cache_early_refresh], 1u);
     // A refresh that fails keeps the value it was refreshing.
     auto failing = []() -> asio::awaitable<json::value> {
         throw std::runtime_error("upstream down");
@@ -445,7 +445,7 @@ TEST_F(GuardCache, early_refresh_replaces_a_value_close_to_expiry) {
 
 struct GuardLock : ::testing::Test {
     asio::io_context io;
-    metrics m;
+    counters m;
     std::shared_ptr<memory_lock_backend> backend = std::make_shared<memory_lock_backend>();
     lock_service locks{backend, m};
 };
@@ -500,8 +500,8 @@ TEST_F(GuardLock, fail_fast_refuses_while_held_and_wait_gets_it_after_release) {
     EXPECT_EQ(max_inside, 1);
     EXPECT_EQ(ran, 3);
     EXPECT_EQ(busy, 1);
-    EXPECT_EQ(m.snapshot().lock_busy, 1u);
-    EXPECT_EQ(m.snapshot().lock_waited, 2u);
+    EXPECT_EQ(m.snapshot()[guard::event::lock_busy], 1u);
+    EXPECT_EQ(m.snapshot()[guard::event::lock_waited], 2u);
     EXPECT_EQ(backend->held(), 0u);
 }
 
@@ -539,7 +539,7 @@ TEST_F(GuardLock, extension_keeps_a_long_section_exclusive) {
     io.run();
     EXPECT_EQ(intruded, 0);
     EXPECT_FALSE(lost);
-    EXPECT_GE(m.snapshot().lock_extended, 3u);
+    EXPECT_GE(m.snapshot()[guard::event::lock_extended], 3u);
     EXPECT_EQ(backend->held(), 0u);
 }
 
@@ -605,7 +605,7 @@ TEST(guard_set_in_process, declared_guards_around_a_tool) {
         << text;
     EXPECT_GT(over.at("_meta").at("io.mcpd/retryAfterMs").as_int64(), 0);
     EXPECT_FALSE(call("s2").contains("isError")); // another session is not blocked
-    EXPECT_EQ(gs->stats().rate_denied, 1u);
+    EXPECT_EQ(gs->stats()[guard::event::rate_denied], 1u);
 
     auto missing = run(io, gs->run_tool({"tool_a", "s3", json::object{}}, g, handler));
     EXPECT_EQ(missing.at("content").at(0).at("text"),
@@ -719,4 +719,39 @@ TEST(guard_configuration, from_the_environment) {
                   std::string::npos)
             << r.error().message();
     }
+}
+
+// --- metrics --------------------------------------------------------------------------------
+
+namespace {
+
+bool page_has_line(std::string const& page, std::string const& line) {
+    return page.find("\n" + line + "\n") != std::string::npos || page.starts_with(line + "\n");
+}
+
+} // namespace
+
+TEST(guard_metrics, every_event_appears_under_its_family_and_label) {
+    mcpd::metrics::registry reg;
+    guard::counters counts;
+    for (int i = 0; i < 5; ++i)
+        counts.add(event::cache_hit);
+    counts.add(event::rate_failed_open);
+    counts.add(event::rate_failed_open);
+    counts.add(event::lock_busy);
+    counts.add(event::lock_extended);
+    counts.add(event::rate_outage);
+    export_metrics(reg, [&] { return counts.snapshot(); });
+    auto page = reg.render();
+    EXPECT_TRUE(page_has_line(page, "mcpd_cache_requests_total{result=\"hit\"} 5")) << page;
+    EXPECT_TRUE(page_has_line(page, "mcpd_rate_limit_decisions_total{result=\"failed_open\"} 2"));
+    EXPECT_TRUE(page_has_line(page, "mcpd_lock_acquisitions_total{result=\"contended\"} 1"));
+    EXPECT_TRUE(page_has_line(page, "mcpd_lock_extensions_total{result=\"extended\"} 1"));
+    EXPECT_TRUE(page_has_line(page, "mcpd_guard_outages_total{guard=\"rate_limit\"} 1"));
+    EXPECT_TRUE(page_has_line(page, "mcpd_cache_errors_total 0"));
+    // Every event has its line, so a new one cannot be forgotten on /metrics.
+    std::size_t samples = 0;
+    for (std::size_t at = 0; (at = page.find("\nmcpd_", at)) != std::string::npos; ++at)
+        ++samples;
+    EXPECT_EQ(samples + (page.starts_with("mcpd_") ? 1 : 0), event_count) << page;
 }

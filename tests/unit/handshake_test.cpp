@@ -7,8 +7,8 @@
 // CLIENT SETNAME refusal that is only a warning, nothing to send in RESP2, and wrong reply counts.
 #include "redis/handshake.hpp"
 
-#include "redis/error.hpp"
-#include "redis/resp.hpp"
+#include "mcpd/redis/error.hpp"
+#include "mcpd/redis/resp.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // tests/unit/http_request_test.cpp — the HTTP server's request tokenizer (http/request.hpp):
 // what it reads, however the bytes are split, and what it refuses.
-#include "http/request.hpp"
+#include "http/request_parser.hpp"
 
 #include <boost/beast/http/error.hpp>
 #include <gtest/gtest.h>
@@ -71,18 +71,18 @@ TEST(http_request, reads_a_post_however_its_bytes_are_split) {
         ASSERT_FALSE(o.ec) << o.ec.message();
         EXPECT_TRUE(o.done);
         EXPECT_EQ(o.used, post.size());
-        EXPECT_EQ(req.method(), boost::beast::http::verb::post);
+        EXPECT_EQ(req.method(), mcpd::http::verb::post);
         EXPECT_EQ(req.method_string(), "POST");
         EXPECT_EQ(req.target(), "/mcp?x=1");
         EXPECT_EQ(req.version(), 11u);
         EXPECT_TRUE(req.keep_alive());
-        EXPECT_EQ(req[boost::beast::http::field::host], "127.0.0.1:3000");
+        EXPECT_EQ(req[mcpd::http::field::host], "127.0.0.1:3000");
         EXPECT_EQ(req["content-type"], "application/json"); // a known name, any case
         EXPECT_EQ(req["Mcp-Session-Id"], "abc");            // an unknown one, any case
         EXPECT_TRUE(req.has("X-Empty"));
         EXPECT_EQ(req["X-Empty"], "");
         EXPECT_FALSE(req.has("X-Missing"));
-        EXPECT_EQ(req[boost::beast::http::field::origin], "");
+        EXPECT_EQ(req[mcpd::http::field::origin], "");
         EXPECT_EQ(req.body(), "{\"a\":\"b c\"}");
     }
 }

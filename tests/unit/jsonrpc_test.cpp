@@ -1,7 +1,7 @@
 // JSON-RPC 2.0 parsing: every shape a peer can send, valid or not, and the reply each bad one
 // gets.
-#include "protocol/jsonrpc.hpp"
-#include "protocol/version.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
+#include "mcpd/protocol/version.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

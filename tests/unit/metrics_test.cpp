@@ -1,8 +1,7 @@
 // tests/unit/metrics_test.cpp — core/metrics: what the text exposition page says for each kind
 // of metric, label escaping, histogram buckets, collectors, and the guards' families. (The
 // page of a real mcpd is read by the Prometheus parser in integration/mcpd_ops_test.cpp.)
-#include "core/guard_metrics.hpp"
-#include "core/metrics.hpp"
+#include "mcpd/core/metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -72,24 +71,6 @@ TEST(core_metrics, collectors_run_at_each_render_until_removed) {
     EXPECT_TRUE(has_line(reg.render(), "t_live 2"));
     reg.remove_collector(id);
     EXPECT_TRUE(has_line(reg.render(), "t_live 2"));
-}
-
-TEST(core_metrics, guard_counts_appear_under_their_names) {
-    registry reg;
-    guard_counts c;
-    c.cache_hits = 5;
-    c.rate_failed_open = 2;
-    c.lock_contended = 1;
-    c.lock_extended = 3;
-    c.rate_outages = 1;
-    export_guard_metrics(reg, [&] { return c; });
-    auto page = reg.render();
-    EXPECT_TRUE(has_line(page, "mcpd_cache_requests_total{result=\"hit\"} 5")) << page;
-    EXPECT_TRUE(has_line(page, "mcpd_rate_limit_decisions_total{result=\"failed_open\"} 2"));
-    EXPECT_TRUE(has_line(page, "mcpd_lock_acquisitions_total{result=\"contended\"} 1"));
-    EXPECT_TRUE(has_line(page, "mcpd_lock_extensions_total{result=\"extended\"} 3"));
-    EXPECT_TRUE(has_line(page, "mcpd_guard_outages_total{guard=\"rate_limit\"} 1"));
-    EXPECT_TRUE(has_line(page, "mcpd_cache_errors_total 0"));
 }
 
 } // namespace

@@ -9,9 +9,9 @@
 // server checks those invariants over a long mix of all the events.
 #include "redis/multiplexer.hpp"
 
-#include "redis/command.hpp"
-#include "redis/error.hpp"
-#include "redis/resp.hpp"
+#include "mcpd/redis/command.hpp"
+#include "mcpd/redis/error.hpp"
+#include "mcpd/redis/resp.hpp"
 
 #include <boost/asio/error.hpp>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // Unit tests for src/protocol/schema.hpp: the JSON Schema of every supported kind of member,
 // from_json's conversions and every one of its error messages (exact text, with field paths),
 // to_json, round trips, and the compile-time checks of mcpd_schema_doc (through check_doc).
-#include "protocol/schema.hpp"
+#include "mcpd/protocol/schema.hpp"
 
 #include <boost/describe/class.hpp>
 #include <boost/describe/enum.hpp>

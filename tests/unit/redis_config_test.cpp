@@ -1,8 +1,8 @@
 // Unit tests for redis/config: URL parsing (every accepted form and every refusal), the
 // redacted URL, configuration from the environment, and the exponential backoff with jitter.
-#include "redis/config.hpp"
+#include "mcpd/redis/config.hpp"
 
-#include "redis/error.hpp"
+#include "mcpd/redis/error.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Unit tests for src/redis/error.hpp: classifying server error replies by their first word, and
 // the names and messages of the client and server error categories.
-#include "redis/error.hpp"
+#include "mcpd/redis/error.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Unit tests for encode_command (src/redis/resp.hpp): exact bytes on the wire, binary and empty
 // arguments, appending to a buffer that already holds commands, and a round trip through the
 // parser.
-#include "redis/resp.hpp"
+#include "mcpd/redis/resp.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Unit tests for the RESP2/RESP3 parser (src/redis/resp.hpp): every type, aggregates and
 // attributes, incremental feeding, malformed input, limits, error persistence, value helpers.
-#include "redis/resp.hpp"
+#include "mcpd/redis/resp.hpp"
 
 #include <gtest/gtest.h>
 

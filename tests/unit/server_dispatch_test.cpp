@@ -1,9 +1,9 @@
 // The dispatcher without a transport: requests in, responses and related messages out, on an
 // in-process io_context. Covers each MCP method's success and error paths, cancellation,
 // requests to the client, and the stateless (2026-07-28) forms.
-#include "protocol/jsonrpc.hpp"
-#include "server/context.hpp"
-#include "server/dispatcher.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
+#include "mcpd/server/context.hpp"
+#include "mcpd/server/dispatcher.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -1,10 +1,10 @@
 // Guards through the dispatcher, with in-process backends: a tool's declared cache, rate limit
 // and lock around its handler (typed tools included), registration checks, and the same guards
 // from handler code through the context.
-#include "protocol/jsonrpc.hpp"
-#include "server/context.hpp"
-#include "server/dispatcher.hpp"
-#include "server/typed_tool.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
+#include "mcpd/server/context.hpp"
+#include "mcpd/server/dispatcher.hpp"
+#include "mcpd/server/typed_tool.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -101,7 +101,7 @@ TEST_F(GuardedDispatch, a_cached_tool_called_twice_runs_its_handler_once) {
     EXPECT_EQ(calls, 1);
     call_tool(a, "get_user", json::object{{"id", "456"}});
     EXPECT_EQ(calls, 2);
-    EXPECT_EQ(srv.guards().stats().cache_hits, 1u);
+    EXPECT_EQ(srv.guards().stats()[guard::event::cache_hit], 1u);
 }
 
 TEST_F(GuardedDispatch, over_the_limit_is_a_tool_error_with_the_exact_text) {

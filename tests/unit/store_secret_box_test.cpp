@@ -1,7 +1,7 @@
 // tests/unit/store_secret_box_test.cpp — secrets at rest: @mcp-ts/sdk's test vector, its key
 // rules, and our strictness (wrong key, tampering, missing key and bad hex are errors).
-#include "store/error.hpp"
-#include "store/secret_box.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/secret_box.hpp"
 
 #include <boost/json/parse.hpp>
 

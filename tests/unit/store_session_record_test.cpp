@@ -2,9 +2,9 @@
 // top-level fields it reads, what it refuses (anything that is not one JSON object), and that
 // the whole record comes back as parse_record() gives it; and the same record made from an
 // object.
-#include "store/error.hpp"
-#include "store/session.hpp"
-#include "store/session_record.hpp"
+#include "mcpd/store/error.hpp"
+#include "mcpd/store/session.hpp"
+#include "mcpd/store/session_record.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

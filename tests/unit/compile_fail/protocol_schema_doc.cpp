@@ -1,7 +1,7 @@
 // Compile-fail cases for protocol/schema.hpp: each MCPD_CASE must be refused by the compiler
 // with the message tests/unit/CMakeLists.txt expects (a mistake in mcpd_schema_doc, or a member
 // type the schema cannot express). MCPD_CASE 0 must compile: it shows the harness itself works.
-#include "protocol/schema.hpp"
+#include "mcpd/protocol/schema.hpp"
 
 #include <boost/describe/class.hpp>
 
