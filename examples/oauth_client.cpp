@@ -54,7 +54,7 @@ asio::awaitable<void> run(asio::any_io_executor ex, std::string url) {
             std::cerr << "oauth: " << e->message() << "\n";
         co_return;
     }
-    auto tools = (co_await s->list_tools()).value();
+    auto tools = (co_await s->list(client::listing_kind::tools)).value();
     for (auto const& tool : tools)
         std::cout << std::string_view(tool.at("name").as_string()) << "\n";
     co_await s->close();

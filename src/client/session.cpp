@@ -709,173 +709,133 @@ std::optional<error> session::failure() const {
 }
 
 namespace {
-error moved_from() {
-    return error{errc::not_connected, "this session object was moved from"};
+
+// Every call runs on the live session; a moved-from session object answers with an error.
+// `call` runs after this coroutine starts, when the caller's arguments are gone: it owns (by
+// value) what it passes on.
+template <class T, class Call>
+asio::awaitable<result<T>> on_impl(std::shared_ptr<session::impl> i, Call call) {
+    if (!i)
+        co_return error{errc::not_connected, "this session object was moved from"};
+    co_return co_await call(*i);
 }
+
 } // namespace
 
 asio::awaitable<result<json::value>> session::request(std::string method, json::object params,
                                                       request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    co_return co_await i->request(std::move(method), std::move(params), std::move(opts));
+    return on_impl<json::value>(impl_, [method = std::move(method), params = std::move(params),
+                                        opts = std::move(opts)](impl& i) mutable {
+        return i.request(std::move(method), std::move(params), std::move(opts));
+    });
 }
 
 asio::awaitable<result<void>> session::notify(std::string method, json::object params) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    co_return co_await i->notify(std::move(method), std::move(params));
+    return on_impl<void>(impl_,
+                         [method = std::move(method), params = std::move(params)](impl& i) mutable {
+                             return i.notify(std::move(method), std::move(params));
+                         });
 }
 
 asio::awaitable<result<void>> session::ping(request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "ping";
-    json::object no_params;
-    co_return co_await i->request_void(std::move(method), std::move(no_params), std::move(opts));
-}
-
-asio::awaitable<result<std::vector<json::object>>> session::list_tools(request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "tools/list", key = "tools";
-    co_return co_await i->list_all(std::move(method), std::move(key), std::move(opts));
-}
-
-asio::awaitable<result<page>> session::list_tools_page(std::string cursor, request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "tools/list", key = "tools";
-    co_return co_await i->list_page(std::move(method), std::move(key), std::move(cursor),
-                                    std::move(opts));
+    return on_impl<void>(impl_, [opts = std::move(opts)](impl& i) mutable {
+        return i.request_void("ping", {}, std::move(opts));
+    });
 }
 
 asio::awaitable<result<json::object>> session::call_tool(std::string name, json::object arguments,
                                                          request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
     json::object params{{"name", std::move(name)}, {"arguments", std::move(arguments)}};
-    std::string method = "tools/call";
-    co_return co_await i->request_object(std::move(method), std::move(params), std::move(opts));
-}
-
-asio::awaitable<result<std::vector<json::object>>> session::list_resources(request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "resources/list", key = "resources";
-    co_return co_await i->list_all(std::move(method), std::move(key), std::move(opts));
-}
-
-asio::awaitable<result<page>> session::list_resources_page(std::string cursor,
-                                                           request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "resources/list", key = "resources";
-    co_return co_await i->list_page(std::move(method), std::move(key), std::move(cursor),
-                                    std::move(opts));
-}
-
-asio::awaitable<result<std::vector<json::object>>>
-session::list_resource_templates(request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "resources/templates/list", key = "resourceTemplates";
-    co_return co_await i->list_all(std::move(method), std::move(key), std::move(opts));
-}
-
-asio::awaitable<result<page>> session::list_resource_templates_page(std::string cursor,
-                                                                    request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "resources/templates/list", key = "resourceTemplates";
-    co_return co_await i->list_page(std::move(method), std::move(key), std::move(cursor),
-                                    std::move(opts));
+    return on_impl<json::object>(
+        impl_, [params = std::move(params), opts = std::move(opts)](impl& i) mutable {
+            return i.request_object("tools/call", std::move(params), std::move(opts));
+        });
 }
 
 asio::awaitable<result<json::object>> session::read_resource(std::string uri,
                                                              request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
     json::object params{{"uri", std::move(uri)}};
-    std::string method = "resources/read";
-    co_return co_await i->request_object(std::move(method), std::move(params), std::move(opts));
+    return on_impl<json::object>(
+        impl_, [params = std::move(params), opts = std::move(opts)](impl& i) mutable {
+            return i.request_object("resources/read", std::move(params), std::move(opts));
+        });
 }
 
 asio::awaitable<result<void>> session::subscribe_resource(std::string uri, request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
     json::object params{{"uri", std::move(uri)}};
-    std::string method = "resources/subscribe";
-    co_return co_await i->request_void(std::move(method), std::move(params), std::move(opts));
+    return on_impl<void>(
+        impl_, [params = std::move(params), opts = std::move(opts)](impl& i) mutable {
+            return i.request_void("resources/subscribe", std::move(params), std::move(opts));
+        });
 }
 
 asio::awaitable<result<void>> session::unsubscribe_resource(std::string uri, request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
     json::object params{{"uri", std::move(uri)}};
-    std::string method = "resources/unsubscribe";
-    co_return co_await i->request_void(std::move(method), std::move(params), std::move(opts));
-}
-
-asio::awaitable<result<std::vector<json::object>>> session::list_prompts(request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "prompts/list", key = "prompts";
-    co_return co_await i->list_all(std::move(method), std::move(key), std::move(opts));
-}
-
-asio::awaitable<result<page>> session::list_prompts_page(std::string cursor, request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "prompts/list", key = "prompts";
-    co_return co_await i->list_page(std::move(method), std::move(key), std::move(cursor),
-                                    std::move(opts));
+    return on_impl<void>(
+        impl_, [params = std::move(params), opts = std::move(opts)](impl& i) mutable {
+            return i.request_void("resources/unsubscribe", std::move(params), std::move(opts));
+        });
 }
 
 asio::awaitable<result<json::object>> session::get_prompt(std::string name, json::object arguments,
                                                           request_options opts) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
     json::object params{{"name", std::move(name)}};
     if (!arguments.empty())
         params["arguments"] = std::move(arguments);
-    std::string method = "prompts/get";
-    co_return co_await i->request_object(std::move(method), std::move(params), std::move(opts));
+    return on_impl<json::object>(
+        impl_, [params = std::move(params), opts = std::move(opts)](impl& i) mutable {
+            return i.request_object("prompts/get", std::move(params), std::move(opts));
+        });
 }
 
 asio::awaitable<result<void>> session::set_logging_level(std::string level) {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
     json::object params{{"level", std::move(level)}};
-    std::string method = "logging/setLevel";
-    request_options opts;
-    co_return co_await i->request_void(std::move(method), std::move(params), std::move(opts));
+    return on_impl<void>(impl_, [params = std::move(params)](impl& i) mutable {
+        return i.request_void("logging/setLevel", std::move(params), {});
+    });
 }
 
 asio::awaitable<result<void>> session::notify_roots_changed() {
-    auto i = impl_;
-    if (!i)
-        co_return moved_from();
-    std::string method = "notifications/roots/list_changed";
-    json::object no_params;
-    co_return co_await i->notify(std::move(method), std::move(no_params));
+    return on_impl<void>(impl_,
+                         [](impl& i) { return i.notify("notifications/roots/list_changed", {}); });
+}
+
+// The listings: tools, resources, resource templates and prompts, whole or a page at a time.
+namespace {
+struct listing {
+    char const* method;
+    char const* key; // of the result's array
+};
+listing listing_of(listing_kind what) {
+    switch (what) {
+    case listing_kind::tools:
+        return {"tools/list", "tools"};
+    case listing_kind::resources:
+        return {"resources/list", "resources"};
+    case listing_kind::resource_templates:
+        return {"resources/templates/list", "resourceTemplates"};
+    case listing_kind::prompts:
+        break;
+    }
+    return {"prompts/list", "prompts"};
+}
+} // namespace
+
+asio::awaitable<result<std::vector<json::object>>> session::list(listing_kind what,
+                                                                 request_options opts) {
+    auto l = listing_of(what);
+    return on_impl<std::vector<json::object>>(impl_, [l, opts = std::move(opts)](impl& i) mutable {
+        return i.list_all(l.method, l.key, std::move(opts));
+    });
+}
+
+asio::awaitable<result<page>> session::list_page(listing_kind what, std::string cursor,
+                                                 request_options opts) {
+    auto l = listing_of(what);
+    return on_impl<page>(
+        impl_, [l, opts = std::move(opts), cursor = std::move(cursor)](impl& i) mutable {
+            return i.list_page(l.method, l.key, std::move(cursor), std::move(opts));
+        });
 }
 
 asio::awaitable<void> session::close() {

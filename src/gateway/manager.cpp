@@ -376,7 +376,8 @@ struct manager::impl : std::enable_shared_from_this<impl> {
                 co_return s.error();
             client::request_options ro;
             ro.timeout = std::min(left, opts.client.request_timeout);
-            auto page = co_await (*s)->list_tools_page(cursor, std::move(ro));
+            auto page =
+                co_await (*s)->list_page(client::listing_kind::tools, cursor, std::move(ro));
             if (!page)
                 co_return page.error();
             for (auto& t : page->items) {
@@ -664,6 +665,29 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         if (!s)
             co_return s.error();
         co_return open_rpc_session{std::move(*l), *s};
+    }
+
+    // An RPC that is one call on the session's open client: `call` gets the client, and its
+    // answer is the RPC's. `keep` holds the manager's state while the call runs.
+    using client_call = std::function<asio::awaitable<result<json::object>>(client::session&)>;
+    static asio::awaitable<result<json::object>> on_client(std::shared_ptr<impl> keep,
+                                                           std::string identity, std::string sid,
+                                                           event_sink also, client_call call) {
+        auto s = co_await keep->ensure_open(identity, sid, also);
+        if (!s)
+            co_return s.error();
+        co_return co_await call(*s->client);
+    }
+
+    // {"<key>": [...]}: a listing as the browser's RPC answers it.
+    static result<json::object> listed(std::string_view key,
+                                       result<std::vector<json::object>> items) {
+        if (!items)
+            return items.error();
+        json::array list;
+        for (auto& item : *items)
+            list.emplace_back(std::move(item));
+        return json::object{{key, std::move(list)}};
     }
 
     bool destroyed = false; // the manager is gone: detached work stops calling into it
@@ -1125,54 +1149,35 @@ manager::json_result manager::call_tool(std::string identity, std::string sessio
 
 manager::json_result manager::list_prompts(std::string identity, std::string session_id,
                                            event_sink also) {
-    auto keep = impl_;
-    auto s = co_await keep->ensure_open(identity, session_id, also);
-    if (!s)
-        co_return s.error();
-    client::request_options ro;
-    auto prompts = co_await s->client->list_prompts(std::move(ro));
-    if (!prompts)
-        co_return prompts.error();
-    json::array list;
-    for (auto& p : *prompts)
-        list.emplace_back(std::move(p));
-    co_return json::object{{"prompts", std::move(list)}};
+    return impl::on_client(impl_, std::move(identity), std::move(session_id), std::move(also),
+                           [](client::session& c) -> json_result {
+                               co_return impl::listed(
+                                   "prompts", co_await c.list(client::listing_kind::prompts));
+                           });
 }
 
 manager::json_result manager::get_prompt(std::string identity, std::string session_id,
                                          std::string name, json::object args, event_sink also) {
-    auto keep = impl_;
-    auto s = co_await keep->ensure_open(identity, session_id, also);
-    if (!s)
-        co_return s.error();
-    client::request_options ro;
-    co_return co_await s->client->get_prompt(std::move(name), std::move(args), std::move(ro));
+    return impl::on_client(impl_, std::move(identity), std::move(session_id), std::move(also),
+                           [name = std::move(name), args = std::move(args)](client::session& c) {
+                               return c.get_prompt(name, args);
+                           });
 }
 
 manager::json_result manager::list_resources(std::string identity, std::string session_id,
                                              event_sink also) {
-    auto keep = impl_;
-    auto s = co_await keep->ensure_open(identity, session_id, also);
-    if (!s)
-        co_return s.error();
-    client::request_options ro;
-    auto resources = co_await s->client->list_resources(std::move(ro));
-    if (!resources)
-        co_return resources.error();
-    json::array list;
-    for (auto& r : *resources)
-        list.emplace_back(std::move(r));
-    co_return json::object{{"resources", std::move(list)}};
+    return impl::on_client(impl_, std::move(identity), std::move(session_id), std::move(also),
+                           [](client::session& c) -> json_result {
+                               co_return impl::listed(
+                                   "resources", co_await c.list(client::listing_kind::resources));
+                           });
 }
 
 manager::json_result manager::read_resource(std::string identity, std::string session_id,
                                             std::string uri, event_sink also) {
-    auto keep = impl_;
-    auto s = co_await keep->ensure_open(identity, session_id, also);
-    if (!s)
-        co_return s.error();
-    client::request_options ro;
-    co_return co_await s->client->read_resource(std::move(uri), std::move(ro));
+    return impl::on_client(
+        impl_, std::move(identity), std::move(session_id), std::move(also),
+        [uri = std::move(uri)](client::session& c) { return c.read_resource(uri); });
 }
 
 asio::awaitable<void> manager::forget(std::string identity, std::string session_id) {

@@ -11,10 +11,10 @@
 // state and iss from the Location, finishes, and runs again — at most three times, so a server
 // that keeps refusing does not keep it authorizing. Exit status 0 when everything worked (a
 // tool the server lists but answers with a JSON-RPC error does not count against it).
+#include "http/client.hpp"
 #include "mcpd/client/oauth.hpp"
 #include "mcpd/client/session.hpp"
 #include "mcpd/gateway/authorizer.hpp"
-#include "http/client.hpp"
 #include "mcpd/store/memory_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -70,7 +70,7 @@ asio::awaitable<result<void>> run_once(std::string const& url,
     auto s = co_await client::session::connect(url, std::move(opts));
     if (!s)
         co_return s.error();
-    auto tools = co_await s->list_tools();
+    auto tools = co_await s->list(client::listing_kind::tools);
     if (!tools) {
         co_await s->close();
         co_return tools.error();

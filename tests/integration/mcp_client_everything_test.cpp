@@ -71,7 +71,7 @@ TEST_P(everything_server, every_protocol_item_our_client_offers) {
         EXPECT_EQ(s->protocol_version(), "2025-11-25");
         EXPECT_TRUE(co_await s->ping());
 
-        auto tools = co_await s->list_tools();
+        auto tools = co_await s->list(client::listing_kind::tools);
         CO_ASSERT(tools.has_value());
         for (auto name :
              {"echo", "get-sum", "trigger-long-running-operation", "trigger-elicitation-request",
@@ -116,17 +116,17 @@ TEST_P(everything_server, every_protocol_item_our_client_offers) {
         CO_ASSERT(roots.has_value());
         EXPECT_NE(text_of(*roots).find("URI: file:///srv/a"), std::string::npos) << text_of(*roots);
 
-        auto templates = co_await s->list_resource_templates();
+        auto templates = co_await s->list(client::listing_kind::resource_templates);
         CO_ASSERT(templates.has_value());
         CO_ASSERT(!templates->empty());
         auto read = co_await s->read_resource("demo://resource/dynamic/text/7");
         CO_ASSERT(read.has_value());
         auto text = std::string(read->at("contents").at(0).at("text").as_string());
         EXPECT_TRUE(text.starts_with("Resource 7: This is a plaintext resource")) << text;
-        auto resources = co_await s->list_resources();
+        auto resources = co_await s->list(client::listing_kind::resources);
         CO_ASSERT(resources.has_value());
 
-        auto prompts = co_await s->list_prompts();
+        auto prompts = co_await s->list(client::listing_kind::prompts);
         CO_ASSERT(prompts.has_value());
         json::object where{{"city", "Paris"}};
         auto prompt = co_await s->get_prompt("args-prompt", where);

@@ -100,12 +100,12 @@ TEST_P(over_every_wire, lists_every_page) {
     run_async([&]() -> asio::awaitable<void> {
         auto s = co_await client::session::connect(url(server.port()), options());
         CO_ASSERT(s.has_value());
-        auto first = co_await s->list_tools_page();
+        auto first = co_await s->list_page(client::listing_kind::tools);
         CO_ASSERT(first.has_value());
         EXPECT_EQ(first->items.size(), 4u);
         EXPECT_FALSE(first->next_cursor.empty());
 
-        auto tools = co_await s->list_tools();
+        auto tools = co_await s->list(client::listing_kind::tools);
         CO_ASSERT(tools.has_value());
         std::set<std::string> names;
         for (auto const& t : *tools)
@@ -116,14 +116,14 @@ TEST_P(over_every_wire, lists_every_page) {
                                  "test_elicitation", "test_tool_with_progress"})
             EXPECT_TRUE(names.contains(want)) << want;
 
-        auto resources = co_await s->list_resources();
+        auto resources = co_await s->list(client::listing_kind::resources);
         CO_ASSERT(resources.has_value());
         EXPECT_GE(resources->size(), 3u);
-        auto templates = co_await s->list_resource_templates();
+        auto templates = co_await s->list(client::listing_kind::resource_templates);
         CO_ASSERT(templates.has_value());
         CO_ASSERT(!templates->empty());
         EXPECT_EQ(templates->front().at("uriTemplate"), "test://template/{id}/data");
-        auto prompts = co_await s->list_prompts();
+        auto prompts = co_await s->list(client::listing_kind::prompts);
         CO_ASSERT(prompts.has_value());
         bool found = false;
         for (auto const& p : *prompts)

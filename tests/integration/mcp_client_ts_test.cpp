@@ -94,10 +94,10 @@ TEST_P(ts_sdk_server, every_protocol_item) {
         EXPECT_FALSE(s->session_id().empty());
         EXPECT_TRUE(co_await s->ping());
 
-        auto tools = co_await s->list_tools(); // two per page: five pages
+        auto tools = co_await s->list(client::listing_kind::tools); // two per page: five pages
         CO_ASSERT(tools.has_value());
         EXPECT_EQ(tools->size(), 10u);
-        auto first = co_await s->list_tools_page();
+        auto first = co_await s->list_page(client::listing_kind::tools);
         CO_ASSERT(first.has_value());
         EXPECT_EQ(first->items.size(), 2u);
         EXPECT_EQ(first->next_cursor, "2");
@@ -139,7 +139,7 @@ TEST_P(ts_sdk_server, every_protocol_item) {
         CO_ASSERT(roots.has_value());
         EXPECT_EQ(text_of(*roots), "file:///a,file:///b");
 
-        auto resources = co_await s->list_resources();
+        auto resources = co_await s->list(client::listing_kind::resources);
         CO_ASSERT(resources.has_value());
         CO_ASSERT(resources->size() == 1u);
         auto read = co_await s->read_resource("ts://hello");
@@ -148,10 +148,10 @@ TEST_P(ts_sdk_server, every_protocol_item) {
         auto missing = co_await s->read_resource("ts://missing");
         CO_ASSERT(!missing.has_value());
         EXPECT_EQ(client::rpc_code_of(missing.error()), -32002);
-        auto templates = co_await s->list_resource_templates();
+        auto templates = co_await s->list(client::listing_kind::resource_templates);
         CO_ASSERT(templates.has_value());
         EXPECT_EQ(templates->at(0).at("uriTemplate"), json::value("ts://item/{id}"));
-        auto prompts = co_await s->list_prompts();
+        auto prompts = co_await s->list(client::listing_kind::prompts);
         CO_ASSERT(prompts.has_value());
         EXPECT_EQ(prompts->at(0).at("name"), json::value("greet"));
         json::object who{{"who", "TypeScript"}};

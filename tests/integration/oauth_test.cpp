@@ -14,10 +14,10 @@
 #include "redis_test_util.hpp"
 #include "store_backends.hpp"
 
+#include "http/client.hpp"
 #include "mcpd/client/oauth.hpp"
 #include "mcpd/client/session.hpp"
 #include "mcpd/gateway/authorizer.hpp"
-#include "http/client.hpp"
 #include "mcpd/guard/lock.hpp"
 #include "store/backends.hpp"
 
@@ -232,7 +232,7 @@ TEST_P(oauth_store_suite, LoginRestartAndOneRefresh) {
             {
                 auto s = co_await connect(demo, auth);
                 CO_ASSERT(s);
-                auto tools = co_await s->list_tools();
+                auto tools = co_await s->list(client::listing_kind::tools);
                 CO_ASSERT(tools);
                 EXPECT_EQ(tools->size(), 3U);
                 {

@@ -122,6 +122,9 @@ struct session_options {
     handlers on;
 };
 
+// What a server lists: tools/list, resources/list, resources/templates/list, prompts/list.
+enum class listing_kind { tools, resources, resource_templates, prompts };
+
 // One page of a list: the items and the cursor of the next page (empty on the last).
 struct page {
     std::vector<boost::json::object> items;
@@ -162,25 +165,18 @@ public:
 
     boost::asio::awaitable<result<void>> ping(request_options opts = {});
 
-    // Lists walk every page (at most max_pages; a server that repeats a cursor is an error).
+    // Lists walk every page (at most max_pages; a server that repeats a cursor is an error):
+    // list(listing_kind::tools) is every tool, list_page(listing_kind::tools, cursor) one page.
     static constexpr std::size_t max_pages = 1000;
     boost::asio::awaitable<result<std::vector<boost::json::object>>>
-    list_tools(request_options opts = {});
-    boost::asio::awaitable<result<page>> list_tools_page(std::string cursor = {},
-                                                         request_options opts = {});
+    list(listing_kind what, request_options opts = {});
+    boost::asio::awaitable<result<page>> list_page(listing_kind what, std::string cursor = {},
+                                                   request_options opts = {});
     // The CallToolResult: content, structuredContent, isError (a tool's own failure is
     // isError: true in a successful result; a JSON-RPC error is an rpc_category error).
     boost::asio::awaitable<result<boost::json::object>>
     call_tool(std::string name, boost::json::object arguments = {}, request_options opts = {});
 
-    boost::asio::awaitable<result<std::vector<boost::json::object>>>
-    list_resources(request_options opts = {});
-    boost::asio::awaitable<result<page>> list_resources_page(std::string cursor = {},
-                                                             request_options opts = {});
-    boost::asio::awaitable<result<std::vector<boost::json::object>>>
-    list_resource_templates(request_options opts = {});
-    boost::asio::awaitable<result<page>> list_resource_templates_page(std::string cursor = {},
-                                                                      request_options opts = {});
     // The ReadResourceResult: {"contents": [...]}.
     boost::asio::awaitable<result<boost::json::object>> read_resource(std::string uri,
                                                                       request_options opts = {});
@@ -189,10 +185,6 @@ public:
     boost::asio::awaitable<result<void>> unsubscribe_resource(std::string uri,
                                                               request_options opts = {});
 
-    boost::asio::awaitable<result<std::vector<boost::json::object>>>
-    list_prompts(request_options opts = {});
-    boost::asio::awaitable<result<page>> list_prompts_page(std::string cursor = {},
-                                                           request_options opts = {});
     // The GetPromptResult: description, messages. Prompt arguments are strings.
     boost::asio::awaitable<result<boost::json::object>>
     get_prompt(std::string name, boost::json::object arguments = {}, request_options opts = {});
