@@ -359,7 +359,7 @@ void check_responses(std::string_view bytes) {
             p.put_eof(ec);
         check(p.is_header_done(), "the server sent a malformed response head: " + ec.message());
         auto const& res = p.get();
-        check(res.result() != http::status::internal_server_error,
+        check(res.result() != bhttp::status::internal_server_error,
               "the server answered 500: " + res.body().substr(0, 200));
         auto type = res[bhttp::field::content_type];
         bool const sse = type.starts_with("text/event-stream");
