@@ -5,6 +5,7 @@
 
 #include "core/boolean.hpp"
 #include "core/log.hpp"
+#include "core/redact.hpp"
 #include "mcpd/core/duration.hpp"
 #include "mcpd/redis/config.hpp"
 
@@ -98,16 +99,6 @@ void into(serve_args& a, setting_def const& d, setting_value const& v) {
 
 } // namespace
 
-std::string mask_url_credentials(std::string_view url) {
-    auto u = boost::urls::parse_uri_reference(url);
-    if (!u || !u->has_userinfo())
-        return std::string(url);
-    boost::urls::url copy(*u);
-    if (copy.has_password())
-        copy.set_password("***");
-    return std::string(copy.buffer());
-}
-
 std::vector<setting_def> const& serve_settings() {
     using k = setting_kind;
     static std::vector<setting_def> const defs = {
@@ -135,7 +126,7 @@ std::vector<setting_def> const& serve_settings() {
          .kind = k::boolean,
          .help = "answer POSTs with application/json unless a handler streams first (default: "
                  "SSE streams)",
-         .apply = into<&serve_args::json_response>},
+         .apply = into<&serve_args::mcp, &server::http_transport_options::json_response>},
         {.key = "legacy-sse",
          .env = {"MCPD_LEGACY_SSE"},
          .default_value = "true",
@@ -143,7 +134,7 @@ std::vector<setting_def> const& serve_settings() {
          .help = "serve the legacy GET /sse + POST /messages transport",
          .flag_name = "no-legacy-sse",
          .flag_inverts = true,
-         .apply = into<&serve_args::legacy_sse>},
+         .apply = into<&serve_args::mcp, &server::http_transport_options::legacy_sse>},
         {.key = "allowed-host",
          .env = {"MCPD_ALLOWED_HOSTS"},
          .kind = k::list,
@@ -167,7 +158,7 @@ std::vector<setting_def> const& serve_settings() {
          .kind = k::size,
          .help = "largest request body (HTTP) or line (stdio): bytes, KiB, MiB",
          .positive = true,
-         .apply = into<&serve_args::max_body_bytes>},
+         .apply = into<&serve_args::http, &http::limits::max_body_bytes>},
         {.key = "page-size",
          .env = {"MCPD_PAGE_SIZE"},
          .default_value = "100",
@@ -182,7 +173,121 @@ std::vector<setting_def> const& serve_settings() {
          .help = "how long a client may take to send a whole request, from its first byte "
                  "(slow senders get 408)",
          .positive = true,
-         .apply = into<&serve_args::request_timeout>},
+         .apply = into<&serve_args::http, &http::limits::request_timeout>},
+        // --- budgets: what a client can make mcpd hold (docs/operations.md) ---
+        {.key = "max-connections",
+         .env = {"MCPD_MAX_CONNECTIONS"},
+         .default_value = "4096",
+         .kind = k::count,
+         .help = "open HTTP connections in all; more are answered 503 and closed",
+         .positive = true,
+         .apply = into<&serve_args::http, &http::limits::max_connections>},
+        {.key = "max-connections-per-client",
+         .env = {"MCPD_MAX_CONNECTIONS_PER_CLIENT"},
+         .default_value = "256",
+         .kind = k::count,
+         .help = "open HTTP connections from one address; more are answered 429 and closed",
+         .positive = true,
+         .apply = into<&serve_args::http, &http::limits::max_connections_per_client>},
+        {.key = "max-idle-buffer",
+         .env = {"MCPD_MAX_IDLE_BUFFER"},
+         .default_value = "64KiB",
+         .kind = k::size,
+         .help = "buffer a keep-alive connection keeps between requests (more is freed)",
+         .positive = true,
+         .apply = into<&serve_args::http, &http::limits::max_idle_buffer_bytes>},
+        {.key = "max-batch",
+         .env = {"MCPD_MAX_BATCH"},
+         .default_value = "1000",
+         .kind = k::count,
+         .help = "JSON-RPC messages in one batch (2025-03-26); a longer batch is refused whole",
+         .positive = true,
+         .apply = into<&serve_args::mcp, &server::http_transport_options::body,
+                       &protocol::body_limits::max_batch>},
+        {.key = "max-response",
+         .env = {"MCPD_MAX_RESPONSE"},
+         .default_value = "4MiB",
+         .kind = k::size,
+         .help = "largest message to a client (a tool result); a larger result is answered with "
+                 "an error naming this limit",
+         .positive = true,
+         .apply = into<&serve_args::mcp, &server::http_transport_options::max_message_bytes>},
+        {.key = "max-in-flight",
+         .env = {"MCPD_MAX_IN_FLIGHT"},
+         .default_value = "256",
+         .kind = k::count,
+         .help = "requests of one session served at once (more get 429)",
+         .positive = true,
+         .apply =
+             into<&serve_args::mcp, &server::http_transport_options::max_in_flight_per_session>},
+        {.key = "max-sessions",
+         .env = {"MCPD_MAX_SESSIONS"},
+         .default_value = "10000",
+         .kind = k::count,
+         .help = "MCP sessions held in memory at once (initialize beyond it gets 503)",
+         .positive = true,
+         .apply = into<&serve_args::max_sessions>},
+        {.key = "max-sessions-per-client",
+         .env = {"MCPD_MAX_SESSIONS_PER_CLIENT"},
+         .default_value = "1000",
+         .kind = k::count,
+         .help = "MCP sessions one address created that are held here (initialize beyond it "
+                 "gets 429)",
+         .positive = true,
+         .apply = into<&serve_args::mcp, &server::http_transport_options::max_sessions_per_client>},
+        {.key = "max-streams-per-client",
+         .env = {"MCPD_MAX_STREAMS_PER_CLIENT"},
+         .default_value = "64",
+         .kind = k::count,
+         .help = "open GET /mcp and GET /sse streams of one address (more get 429)",
+         .positive = true,
+         .apply = into<&serve_args::mcp, &server::http_transport_options::max_streams_per_client>},
+        {.key = "replay-per-session",
+         .env = {"MCPD_REPLAY_PER_SESSION"},
+         .default_value = "4MiB",
+         .kind = k::size,
+         .help = "SSE events kept for Last-Event-ID per session (the oldest go first)",
+         .positive = true,
+         .apply = into<&serve_args::mcp, &server::http_transport_options::replay,
+                       &server::event_store_limits::bytes_per_session>},
+        {.key = "replay-total",
+         .env = {"MCPD_REPLAY_TOTAL"},
+         .default_value = "256MiB",
+         .kind = k::size,
+         .help = "SSE events kept for Last-Event-ID in all (the least recently written "
+                 "sessions' go first)",
+         .positive = true,
+         .apply = into<&serve_args::mcp, &server::http_transport_options::replay,
+                       &server::event_store_limits::bytes_total>},
+        {.key = "max-client-state",
+         .env = {"MCPD_MAX_CLIENT_STATE"},
+         .default_value = "64KiB",
+         .kind = k::size,
+         .help = "a session's clientInfo and capabilities as JSON (initialize beyond it is an "
+                 "error)",
+         .positive = true,
+         .apply = into<&serve_args::session, &server::session_limits::max_client_state_bytes>},
+        {.key = "max-subscriptions",
+         .env = {"MCPD_MAX_SUBSCRIPTIONS"},
+         .default_value = "1000",
+         .kind = k::count,
+         .help = "resources/subscribe URIs of one session",
+         .positive = true,
+         .apply = into<&serve_args::session, &server::session_limits::max_subscriptions>},
+        {.key = "max-uri",
+         .env = {"MCPD_MAX_URI"},
+         .default_value = "8KiB",
+         .kind = k::size,
+         .help = "one subscribed resource URI",
+         .positive = true,
+         .apply = into<&serve_args::session, &server::session_limits::max_uri_bytes>},
+        {.key = "max-pending-client-requests",
+         .env = {"MCPD_MAX_PENDING_CLIENT_REQUESTS"},
+         .default_value = "64",
+         .kind = k::count,
+         .help = "sampling, elicitation and roots requests of one session awaiting the client",
+         .positive = true,
+         .apply = into<&serve_args::session, &server::session_limits::max_pending_client_requests>},
         {.key = "drain-timeout",
          .env = {"MCPD_DRAIN_TIMEOUT"},
          .default_value = "30s",
@@ -202,14 +307,14 @@ std::vector<setting_def> const& serve_settings() {
          .kind = k::duration,
          .help = "how often /ready's dependency checks run",
          .positive = true,
-         .apply = into<&serve_args::ready, &server::readiness_options::interval>},
+         .apply = into<&serve_args::ready, &server::operations_options::interval>},
         {.key = "ready-timeout",
          .env = {"MCPD_READY_TIMEOUT"},
          .default_value = "1s",
          .kind = k::duration,
          .help = "each readiness check's own time limit",
          .positive = true,
-         .apply = into<&serve_args::ready, &server::readiness_options::timeout>},
+         .apply = into<&serve_args::ready, &server::operations_options::timeout>},
         {.key = "conformance",
          .env = {"MCPD_CONFORMANCE"},
          .default_value = "false",
@@ -427,11 +532,11 @@ std::vector<setting_def> const& serve_settings() {
          .help = "SQLite storage path"},
         {.key = "database-url",
          .env = {"DATABASE_URL"},
-         .kind = k::url,
+         .kind = k::dsn,
          .help = "PostgreSQL connection string"},
         {.key = "supabase-db-url",
          .env = {"SUPABASE_DB_URL"},
-         .kind = k::url,
+         .kind = k::dsn,
          .help = "Supabase database connection string"},
         {.key = "supabase-url",
          .env = {"SUPABASE_URL"},
@@ -595,9 +700,21 @@ result<void> configuration::load(std::function<char const*(char const*)> getenv,
         v.from = source::flag;
         v.origin = "flag --" + std::string(d.flag_name.empty() ? d.key : d.flag_name);
     }
-    for (auto const& d : serve_settings())
-        if (auto r = check(d, values_[std::string(d.key)]); !r)
+    for (auto const& d : serve_settings()) {
+        auto& v = values_[std::string(d.key)];
+        if (auto r = check(d, v); !r)
             return r;
+        // A flag is on every user's `ps`: a connection string with a password belongs in the
+        // environment or the config file.
+        bool has_secret = (d.kind == setting_kind::url || d.kind == setting_kind::dsn) && v.set() &&
+                          redact(v.text()) != v.text();
+        if (v.from == source::flag && has_secret)
+            return invalid(std::string(d.key) + " (" + v.origin + "): \"" + redact(v.text()) +
+                           "\" carries a secret, and a flag is visible to every user of this "
+                           "machine (ps); set " +
+                           (d.env.empty() ? std::string() : std::string(d.env.front()) + " or ") +
+                           std::string(d.key) + " in --config instead");
+    }
     // Settings checked together.
     auto ready_interval = parse_duration(text("ready-interval"));
     auto ready_timeout = parse_duration(text("ready-timeout"));
@@ -637,7 +754,7 @@ result<void> configuration::check(setting_def const& d, setting_value& v) const 
     if (!v.set())
         return {};
     auto fail = [&](std::string why) {
-        auto shown_value = d.secret ? std::string("***") : mask_url_credentials(v.text());
+        auto shown_value = d.secret ? std::string("***") : redact(v.text());
         return invalid("invalid setting " + std::string(d.key) + " = \"" + shown_value + "\" (" +
                        v.origin + "): " + why);
     };
@@ -696,6 +813,10 @@ result<void> configuration::check(setting_def const& d, setting_value& v) const 
         if (auto u = boost::urls::parse_absolute_uri(t); !u)
             return fail("not an absolute URL (scheme://…)");
         break;
+    case setting_kind::dsn:
+        if (auto u = boost::urls::parse_absolute_uri(t); !u && t.find('=') == std::string::npos)
+            return fail("neither a URL (postgresql://…) nor key=value pairs (host=… dbname=…)");
+        break;
     case setting_kind::hex_key:
         if (t.size() != 64 || !std::all_of(t.begin(), t.end(), [](char c) {
                 return std::isxdigit(static_cast<unsigned char>(c)) != 0;
@@ -741,7 +862,8 @@ std::string configuration::shown(std::string_view key) const {
     std::string out;
     for (auto const& item : v.values)
         out += (out.empty() ? "" : ", ") +
-               (def->kind == setting_kind::url ? mask_url_credentials(item) : item);
+               (def->kind == setting_kind::url || def->kind == setting_kind::dsn ? redact(item)
+                                                                                 : item);
     return out;
 }
 

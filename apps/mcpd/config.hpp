@@ -20,7 +20,8 @@
 //
 // Every value is checked when the configuration is loaded: an invalid one is an error naming
 // the setting, its source and the reason, before anything starts. Secrets (passwords, keys,
-// credentials in URLs) are masked when printed, and have no flags (a flag shows in `ps`).
+// credentials in URLs, query parameters and key=value connection strings) are masked when
+// printed or quoted in an error (core/redact.hpp), and have no flags (a flag shows in `ps`).
 #pragma once
 
 #include "mcpd/core/error.hpp"
@@ -49,6 +50,7 @@ enum class setting_kind {
     choice,   // one of `choices`
     list,     // strings (comma-separated in env and file)
     url,      // a URL; credentials in it are secret
+    dsn,      // a PostgreSQL connection string: a URL or key=value pairs; its password is secret
     hex_key,  // 64 hex characters (a 256-bit key); secret
 };
 
@@ -124,8 +126,5 @@ private:
     // Env name → effective text, for as_getenv() (stable addresses).
     std::map<std::string, std::string, std::less<>> env_view_;
 };
-
-// Masks the password (and username) of a URL: scheme://***:***@host/…; other text as is.
-std::string mask_url_credentials(std::string_view url);
 
 } // namespace mcpd::app

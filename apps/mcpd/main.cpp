@@ -19,6 +19,7 @@
 #include "core/log.hpp"
 #include "mcpd/core/duration.hpp"
 #include "mcpd/gateway/token.hpp"
+#include "mcpd/store/session.hpp"
 #include "mcpd/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -138,8 +139,9 @@ command gateway_command(CLI::App& app, global_options const& g) {
                 auto ttl = positive_duration("gateway token: --ttl", st->ttl);
                 if (!ttl)
                     return 2;
-                if (st->identity.empty()) {
-                    std::fprintf(stderr, "mcpd gateway token: --identity must not be empty\n");
+                if (st->identity.empty() || store::is_reserved_identity(st->identity)) {
+                    std::fprintf(stderr, "mcpd gateway token: --identity must not be empty nor "
+                                         "start with \"mcpd:\" (reserved)\n");
                     return 2;
                 }
                 auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*ttl).count();

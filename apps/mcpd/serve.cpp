@@ -156,6 +156,7 @@ result<std::unique_ptr<server::server>> build_server(serve_args const& a) {
     so.info.title = "mcpd";
     so.state_key = a.state_key;
     so.page_size = a.page_size;
+    so.limits = a.session;
     try {
         auto srv = std::make_unique<server::server>(so);
         add_demo_tools(*srv);
@@ -330,6 +331,18 @@ export_gauges(metrics::registry& reg, server::http_transport const& transport,
             in_flight->set(static_cast<double>(transport.in_flight()));
         }));
     out.push_back(std::make_unique<scoped_collector>(
+        reg, [&transport,
+              bytes = &reg.gauge("mcpd_replay_bytes",
+                                 "Bytes of SSE events kept for Last-Event-ID (replay-total)")
+                           .get(),
+              dropped = &reg.counter("mcpd_replay_events_dropped_total",
+                                     "SSE events the replay budgets dropped (replay-per-session, "
+                                     "replay-total)")
+                             .get()] {
+            bytes->set(static_cast<double>(transport.replay_bytes()));
+            dropped->set(transport.replay_dropped());
+        }));
+    out.push_back(std::make_unique<scoped_collector>(
         reg, [&gw,
               connections = &reg.gauge("mcpd_gateway_connections",
                                        "Gateway connections to remote MCP servers held here")
@@ -426,7 +439,7 @@ asio::awaitable<void> drain(serve_args const& a, http::server& http_srv,
 // One client on stdin/stdout; a signal ends the input, requests in flight are still answered.
 asio::awaitable<void> serve_stdio(serve_args const& a, server::dispatcher& disp) {
     server::stdio_options o;
-    o.max_line_bytes = a.max_body_bytes; // a line is stdio's request body: the same limit
+    o.max_line_bytes = a.http.max_body_bytes; // a line is stdio's request body: the same limit
     o.drain_timeout = a.drain_timeout;
     auto ex = co_await asio::this_coro::executor;
     server::stdio_transport stdio(disp, ex, o);
@@ -455,16 +468,19 @@ asio::awaitable<int> serve_http(serve_args const& a, server::dispatcher& disp, s
                                 std::shared_ptr<guard::guard_set> const& guards,
                                 metrics::registry& reg) {
     auto ex = co_await asio::this_coro::executor;
-    server::operations ops(ex, reg, a.ready);
-    co_await start_readiness(ops, st, *guards);
-    server::http_transport_options to;
-    to.json_response = a.json_response;
-    to.legacy_sse = a.legacy_sse;
-    to.origins = http::origin_policy::for_bind_address(a.host);
+    // One Host/Origin policy for every endpoint.
+    auto origins = http::origin_policy::for_bind_address(a.host);
     for (auto const& h : a.allowed_hosts)
-        to.origins.allowed_hosts.push_back(h);
-    to.origins.allowed_origins = a.allowed_origins;
+        origins.allowed_hosts.push_back(h);
+    origins.allowed_origins = a.allowed_origins;
+    auto ops_options = a.ready;
+    ops_options.origins = origins;
+    server::operations ops(ex, reg, ops_options);
+    co_await start_readiness(ops, st, *guards);
+    auto to = a.mcp;
+    to.origins = origins;
     server::http_transport transport(disp, to, ex);
+    transport.set_metrics(reg);
     gateway_service gw(ex, a, st, guards);
     co_await gw.start(a, st, to.origins);
     auto gauges = export_gauges(reg, transport, disp.sessions(), gw);
@@ -472,11 +488,8 @@ asio::awaitable<int> serve_http(serve_args const& a, server::dispatcher& disp, s
     // Installed before the "serving" line, so a signal sent as soon as it appears is handled.
     wakeup stop(ex);
     shutdown_signals signals(ex, [&stop] { stop.notify(); });
-    http::limits lim;
-    lim.max_body_bytes = a.max_body_bytes;
-    lim.request_timeout = a.request_timeout;
     http_endpoints endpoints{transport, ops, gw};
-    http::server http_srv(ex, endpoints.handler(), lim, protocol_error_page);
+    http::server http_srv(ex, endpoints.handler(), a.http, protocol_error_page);
     http_srv.set_metrics(reg);
     auto bound = http_srv.listen(a.host, a.port);
     if (!bound) {
@@ -530,7 +543,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
     // Redis) continues them.
     auto records =
         std::make_shared<server::stored_session_records>(st->sessions, std::chrono::hours(12));
-    server::session_manager sessions(records, 10000);
+    server::session_manager sessions(records, a.max_sessions);
     server::dispatcher disp(**srv, sessions, co_await asio::this_coro::executor);
     disp.set_metrics(reg);
 

@@ -7,7 +7,10 @@
 
 #include "mcpd/core/duration.hpp"
 #include "mcpd/gateway/manager.hpp"
+#include "mcpd/http/server.hpp"
+#include "mcpd/server/http_transport.hpp"
 #include "mcpd/server/operations.hpp"
+#include "mcpd/server/server.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -39,18 +42,21 @@ struct serve_args {
     std::string host = "127.0.0.1";
     std::uint16_t port = 3000;
     bool stdio = false;
-    bool json_response = false;
     bool conformance = false;
     bool storage_required = false;
-    bool legacy_sse = true;
     std::vector<std::string> allowed_hosts;
     std::vector<std::string> allowed_origins;
-    std::size_t max_body_bytes = 4 * 1024 * 1024;
     std::size_t page_size = 100; // items per tools/list, resources/list, … page
     duration drain_timeout = std::chrono::seconds(30);
     duration shutdown_delay{0}; // draining with the listener still open (load balancers)
-    duration request_timeout = std::chrono::seconds(10); // first byte to whole request (408)
-    server::readiness_options ready;
+    // The libraries' own option structs, filled by the settings: the HTTP server's limits,
+    // /mcp's transport (response mode, legacy SSE, budgets), what one protocol session may keep,
+    // and how many sessions this process holds at once.
+    http::limits http;
+    server::http_transport_options mcp;
+    server::session_limits session;
+    std::size_t max_sessions = 10000;
+    server::operations_options ready;
     std::string state_key; // MCPD_STATE_KEY; empty: random per process
     // The environment as the configuration sees it (storage and Redis settings from any
     // source); nullptr: the process's.

@@ -272,4 +272,15 @@ std::string registry::render() {
     return out;
 }
 
+void limit_meter::attach(registry& reg) {
+    family_ = &reg.counter("mcpd_limit_hits_total",
+                           "Work refused because a budget was reached, by the budget's setting",
+                           {"limit"});
+}
+
+void limit_meter::hit(std::string_view limit) {
+    if (auto* f = family_.load(std::memory_order_acquire))
+        f->with({std::string(limit)}).inc();
+}
+
 } // namespace mcpd::metrics

@@ -2,6 +2,8 @@
 // identity's streams and the Redis fan-out. See endpoint.hpp.
 #include "mcpd/gateway/endpoint.hpp"
 
+#include "mcpd/store/session.hpp"
+
 #include "http/sse.hpp"
 
 #include "core/ascii.hpp"
@@ -318,6 +320,13 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
         if (identity.empty()) {
             co_await x.respond(error_response(x, http::status::bad_request, "MISSING_IDENTITY",
                                               "Missing identity"));
+            co_return;
+        }
+        if (store::is_reserved_identity(identity)) {
+            co_await x.respond(error_response(x, http::status::bad_request, "INVALID_IDENTITY",
+                                              "Identities starting with \"" +
+                                                  std::string(store::reserved_identity_prefix) +
+                                                  "\" are reserved for mcpd"));
             co_return;
         }
         if (draining) {

@@ -4,6 +4,7 @@
 #include "core/ascii.hpp"
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
+#include "http/address.hpp"
 #include "http/client.hpp"
 #include "mcpd/http/policy.hpp"
 #include "mcpd/store/session.hpp"
@@ -34,6 +35,22 @@ namespace {
 
 error fail(errc c, std::string detail) {
     return error(make_error_code(c), std::move(detail));
+}
+
+// A store's rules for identities, and mcpd's reserved ones refused: no gateway user acts as
+// mcpd's protocol sessions.
+result<void> valid_identity(std::string_view identity) {
+    if (store::is_reserved_identity(identity))
+        return error(errc::invalid_params, "identities starting with \"" +
+                                               std::string(store::reserved_identity_prefix) +
+                                               "\" are reserved for mcpd");
+    return store::validate_identity(identity);
+}
+
+result<void> valid_keys(std::string_view identity, std::string_view session_id) {
+    if (auto ok = valid_identity(identity); !ok)
+        return ok;
+    return store::validate_session_id(session_id);
 }
 
 std::string key_of(std::string_view identity, std::string_view session_id) {
@@ -623,6 +640,8 @@ struct manager::impl : std::enable_shared_from_this<impl> {
             l->last_used = std::chrono::steady_clock::now();
             co_return l;
         }
+        if (auto ok = valid_keys(identity, sid); !ok)
+            co_return ok.error();
         auto record = co_await store->get_session(identity, sid);
         if (!record)
             co_return record.error();
@@ -769,7 +788,7 @@ manager::~manager() {
 }
 
 manager::json_result manager::get_sessions(std::string identity) {
-    if (auto ok = store::validate_identity(identity); !ok)
+    if (auto ok = valid_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto keep = impl_;
     auto records = co_await keep->store->get_identity_sessions_data(identity);
@@ -801,7 +820,7 @@ manager::json_result manager::get_sessions(std::string identity) {
 manager::json_result manager::connect(std::string identity, connect_params p, event_sink also) {
     auto keep = impl_; // the manager may go while this waits; its state must not
     auto& self = *keep;
-    if (auto ok = store::validate_identity(identity); !ok)
+    if (auto ok = valid_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     if (p.server_url.empty())
         co_return fail(errc::invalid_params, "serverUrl is required");
@@ -932,7 +951,7 @@ manager::json_result manager::disconnect(std::string identity, std::string sessi
                                          event_sink also) {
     auto keep = impl_; // the manager may go while this waits; its state must not
     auto& self = *keep;
-    if (auto ok = store::validate_keys(identity, session_id); !ok)
+    if (auto ok = valid_keys(identity, session_id); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto l = self.find(identity, session_id);
     session_ref ref;
@@ -961,7 +980,7 @@ manager::json_result manager::restore_session(std::string identity, std::string 
                                               event_sink also) {
     auto keep = impl_; // the manager may go while this waits; its state must not
     auto& self = *keep;
-    if (auto ok = store::validate_keys(identity, session_id); !ok)
+    if (auto ok = valid_keys(identity, session_id); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto record = co_await self.store->get_session(identity, session_id);
     if (!record)
@@ -997,7 +1016,7 @@ manager::json_result manager::restore_session(std::string identity, std::string 
 manager::json_result manager::restore_all(std::string identity, event_sink also) {
     auto keep = impl_; // the manager may go while this waits; its state must not
     auto& self = *keep;
-    if (auto ok = store::validate_identity(identity); !ok)
+    if (auto ok = valid_identity(identity); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto records = co_await self.store->get_identity_sessions_data(identity);
     if (!records)
@@ -1073,7 +1092,7 @@ manager::json_result manager::finish_auth(std::string identity, std::string sess
                        "sessionId, or as `state`");
     if (code.empty())
         co_return fail(errc::invalid_params, "code is required");
-    if (auto ok = store::validate_keys(identity, sid); !ok)
+    if (auto ok = valid_keys(identity, sid); !ok)
         co_return fail(errc::invalid_params, ok.error().message());
     auto record = co_await self.store->get_session(identity, sid);
     if (!record)

@@ -27,6 +27,20 @@ std::string client_message(int ev) {
     return {};
 }
 
+std::string request_message(int ev) {
+    switch (static_cast<request_errc>(ev)) {
+    case request_errc::missing_host:
+        return "an HTTP/1.1 request needs a Host field";
+    case request_errc::duplicate_host:
+        return "more than one Host field";
+    case request_errc::transfer_encoding_in_http10:
+        return "Transfer-Encoding on an HTTP/1.0 request";
+    case request_errc::bad_chunk_size:
+        return "a chunk size must be hex digits from the start of its line";
+    }
+    return {};
+}
+
 std::string status_message(int ev) {
     auto reason = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(ev));
     return std::to_string(ev) + (reason.empty() ? "" : " " + std::string(reason));
@@ -36,6 +50,11 @@ std::string status_message(int ev) {
 
 boost::system::error_category const& client_category() noexcept {
     static auto const& c = declare_category("mcpd.http.client", client_message);
+    return c;
+}
+
+boost::system::error_category const& request_category() noexcept {
+    static auto const& c = declare_category("mcpd.http.request", request_message);
     return c;
 }
 

@@ -1,6 +1,8 @@
 // http/policy.cpp — Host and Origin checks. See policy.hpp.
 #include "mcpd/http/policy.hpp"
 
+#include "http/address.hpp"
+
 #include "core/ascii.hpp"
 
 #include <algorithm>
@@ -126,7 +128,8 @@ std::string refused_extra_header(std::string_view name, std::string_view value) 
 }
 
 std::string non_public_address_kind(boost::asio::ip::address const& a) {
-    auto v4_kind = [](boost::asio::ip::address_v4 const& v4) -> std::string {
+    namespace ip = boost::asio::ip;
+    auto v4_kind = [](ip::address_v4 const& v4) -> std::string {
         auto b = v4.to_bytes();
         if (b[0] == 127)
             return "loopback";
@@ -138,28 +141,65 @@ std::string non_public_address_kind(boost::asio::ip::address const& a) {
             return "link-local";
         if (b[0] == 100 && (b[1] & 0xc0) == 64)
             return "carrier-grade NAT (100.64.0.0/10)";
+        if (b[0] == 198 && (b[1] & 0xfe) == 18)
+            return "benchmarking (198.18.0.0/15)";
+        if ((b[0] == 192 && b[1] == 0 && b[2] == 2) || (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
+            (b[0] == 203 && b[1] == 0 && b[2] == 113))
+            return "documentation (TEST-NET)";
         if (b[0] >= 224 && b[0] <= 239)
             return "multicast";
-        if (v4 == boost::asio::ip::address_v4::broadcast())
+        if (v4 == ip::address_v4::broadcast())
             return "broadcast";
         if (b[0] >= 240)
             return "reserved";
         if (b[0] == 192 && b[1] == 0 && b[2] == 0)
             return "reserved"; // IETF protocol assignments (192.0.0.0/24)
+        if (b[0] == 192 && b[1] == 88 && b[2] == 99)
+            return "reserved"; // the former 6to4 relay anycast (192.88.99.0/24)
         return {};
     };
     if (a.is_v4())
         return v4_kind(a.to_v4());
     auto v6 = a.to_v6();
+    auto b = v6.to_bytes();
+    // The IPv4 address in bytes [at, at + 4) of `b`.
+    auto carried = [&b](std::size_t at) {
+        return ip::address_v4(ip::address_v4::bytes_type{b[at], b[at + 1], b[at + 2], b[at + 3]});
+    };
+    auto zeros = [&b](std::size_t from, std::size_t to) {
+        for (auto i = from; i < to; ++i)
+            if (b[i] != 0)
+                return false;
+        return true;
+    };
     if (v6.is_v4_mapped())
-        return v4_kind(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6));
+        return v4_kind(ip::make_address_v4(ip::v4_mapped, v6));
     if (v6.is_loopback())
         return "loopback";
     if (v6.is_unspecified())
         return "unspecified";
+    if (zeros(0, 12)) // ::a.b.c.d, IPv4-compatible (deprecated, RFC 4291 2.5.5.1)
+        return "IPv4-compatible (::/96)";
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {
+        if (zeros(4, 12)) { // NAT64 well-known prefix (RFC 6052)
+            auto kind = v4_kind(carried(12));
+            return kind.empty() ? std::string() : "NAT64 to " + kind;
+        }
+        if (b[4] == 0x00 && b[5] == 0x01) // 64:ff9b:1::/48, local-use NAT64 (RFC 8215)
+            return "local-use NAT64 (64:ff9b:1::/48)";
+    }
+    if (b[0] == 0x20 && b[1] == 0x02) { // 6to4 (RFC 3056): the IPv4 address in bits 16-47
+        auto kind = v4_kind(carried(2));
+        return kind.empty() ? std::string() : "6to4 to " + kind;
+    }
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00)
+        return "Teredo (2001::/32)";
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+        return "documentation (2001:db8::/32)";
+    if (b[0] == 0x01 && zeros(1, 8))
+        return "discard-only (100::/64)";
     if (v6.is_multicast())
         return "multicast";
-    auto b = v6.to_bytes();
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
         return "link-local";
     if ((b[0] & 0xfe) == 0xfc)

@@ -2,6 +2,7 @@
 #include "http/request_parser.hpp"
 
 #include "core/ascii.hpp"
+#include "mcpd/http/error.hpp"
 
 #include <boost/beast/http/error.hpp>
 
@@ -63,6 +64,15 @@ void server_request::clear() noexcept {
     method_ = verb::unknown;
     version_ = 11;
     keep_alive_ = true;
+}
+
+void server_request::release_buffers_over(std::size_t keep) {
+    if (body_.capacity() > keep)
+        std::string().swap(body_);
+    if (text_.capacity() > keep)
+        std::string().swap(text_);
+    if (fields_.capacity() * sizeof(field_entry) > keep)
+        std::vector<field_entry>().swap(fields_);
 }
 
 namespace {
@@ -178,6 +188,7 @@ boost::system::error_code request_parser::parse_head(std::string_view head) {
     // Fields, up to the blank line.
     std::optional<std::uint64_t> content_length;
     bool chunked = false, has_transfer_encoding = false;
+    int hosts = 0;
     bool close = false, keep_alive = false;
     auto rest = head.substr(eol + 2);
     while (!rest.starts_with("\r\n")) {
@@ -204,7 +215,17 @@ boost::system::error_code request_parser::parse_head(std::string_view head) {
             content_length = n;
             break;
         }
+        case field::host:
+            // One Host, and not empty (RFC 9112 3.2: 400 otherwise; a second one is how a
+            // request smuggles past a proxy that reads the other).
+            if (++hosts > 1)
+                return request_errc::duplicate_host;
+            break;
         case field::transfer_encoding:
+            // HTTP/1.0 has no transfer codings: its framing would be read two ways (RFC 9112
+            // 6.1).
+            if (req_.version_ == 10)
+                return request_errc::transfer_encoding_in_http10;
             // The last coding must be chunked (RFC 9112 6.3); others cannot be read here.
             if (!iequals(last_list_item(value), "chunked"))
                 return error::bad_transfer_encoding;
@@ -221,6 +242,8 @@ boost::system::error_code request_parser::parse_head(std::string_view head) {
     }
     if (has_transfer_encoding && content_length)
         return error::bad_content_length; // both: a smuggling attempt or a broken proxy
+    if (hosts == 0 && req_.version_ == 11)
+        return request_errc::missing_host;
     req_.keep_alive_ = req_.version_ == 11 ? !close : keep_alive && !close;
 
     if (chunked) {
@@ -297,15 +320,19 @@ std::size_t request_parser::put(std::string_view bytes, boost::system::error_cod
                     ec = error::need_more;
                 return used;
             }
+            // chunk-size [BWS ";" chunk-ext]: hex digits from the first byte (a blank before
+            // them is refused, as nginx refuses it), blanks only before an extension, which is
+            // ignored.
             auto line = in.substr(0, eol);
-            auto digits = line.substr(0, line.find(';')); // chunk extensions are ignored
-            digits = trim_blanks(digits);
+            auto digits = line.substr(0, line.find_first_not_of("0123456789abcdefABCDEF"));
+            auto after = trim_blanks(line.substr(digits.size()));
             std::uint64_t size = 0;
             auto [ptr, fec] =
                 std::from_chars(digits.data(), digits.data() + digits.size(), size, 16);
             if (digits.empty() || digits.size() > 16 || fec != std::errc{} ||
-                ptr != digits.data() + digits.size()) {
-                ec = error::bad_chunk;
+                (!after.empty() && after.front() != ';') ||
+                (after.empty() && digits.size() != line.size())) {
+                ec = request_errc::bad_chunk_size;
                 return used;
             }
             if (size > limits_.max_body_bytes - req_.body_.size()) {

@@ -24,6 +24,7 @@
 #include <cctype>
 #include <charconv>
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace mcpd::http {
@@ -134,6 +135,8 @@ struct server::state {
     // no clock (they are checked only at sweeps anyway, a quarter of the shortest limit apart).
     clock::time_point swept_at = clock::now();
     std::unordered_set<connection*> open;
+    // Open connections per client address: one client must not take every connection.
+    std::unordered_map<std::string, std::size_t> per_client;
     bool draining = false;
     bool stopped = false; // the server is gone: the sweep ends
 
@@ -142,6 +145,7 @@ struct server::state {
     metrics::histogram_family* durations = nullptr;
     metrics::gauge* connections = nullptr;
     metrics::counter* refused = nullptr;
+    metrics::limit_meter limit_hits;
 
     // The children of a (method, status) pair, resolved once: with() builds label strings and
     // takes the family's lock, too much for every request. Methods come from method_label()
@@ -177,7 +181,49 @@ struct server::state {
     }
     void sweep();
     duration interval = sweep_interval();
+
+    // Why a new connection cannot be served (the answer's text, naming the limit), or "".
+    std::string refusal(tcp::socket const& sock) {
+        if (open.size() >= lim.max_connections) {
+            limit_hits.hit("max-connections");
+            return "503 Service Unavailable|the server holds its limit of " +
+                   std::to_string(lim.max_connections) + " connections (max-connections)";
+        }
+        error_code ec;
+        auto ep = sock.remote_endpoint(ec);
+        if (ec)
+            return {};
+        auto it = per_client.find(ep.address().to_string());
+        if (it != per_client.end() && it->second >= lim.max_connections_per_client) {
+            limit_hits.hit("max-connections-per-client");
+            return "429 Too Many Requests|" + it->first + " holds its limit of " +
+                   std::to_string(lim.max_connections_per_client) +
+                   " connections (max-connections-per-client)";
+        }
+        return {};
+    }
 };
+
+namespace {
+
+// Answers a connection that will not be served ("<status line>|<reason>") and closes it. The
+// answer is small: the socket's buffer takes it at once, or it is not sent at all.
+void refuse_connection(tcp::socket sock, std::string why) {
+    auto bar = why.find('|');
+    auto body = why.substr(bar + 1) + "\n";
+    auto text = "HTTP/1.1 " + why.substr(0, bar) +
+                "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+                "Content-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body;
+    error_code ec;
+    sock.non_blocking(true, ec);
+    if (!ec)
+        sock.write_some(asio::buffer(text), ec);
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+}
+
+} // namespace
 
 // What a connection is waiting for; each phase but `serving` has a deadline.
 enum class phase {
@@ -197,11 +243,15 @@ public:
         if (!ec)
             remote_ = ep.address().to_string();
         st_->open.insert(this);
+        ++st_->per_client[remote_];
         if (st_->connections)
             st_->connections->inc();
     }
     ~connection() {
         st_->open.erase(this);
+        if (auto it = st_->per_client.find(remote_);
+            it != st_->per_client.end() && --it->second == 0)
+            st_->per_client.erase(it);
         if (st_->connections)
             st_->connections->dec();
     }
@@ -559,6 +609,9 @@ asio::awaitable<void> connection::run() {
                          ex.sse_ ? " (SSE stream ended)" : "", seconds * 1000);
         if (!ex.keep_alive_)
             break;
+        req_.release_buffers_over(lim.max_idle_buffer_bytes);
+        if (buffer_.capacity() > lim.max_idle_buffer_bytes)
+            buffer_.shrink_to_fit(); // keeps what a pipelined next request already sent
     }
     close();
 }
@@ -612,11 +665,10 @@ void server::start() {
                 co_await pause.async_wait(use_ec(ec));
                 continue;
             }
-            if (st->open.size() >= st->lim.max_connections) {
-                error_code ignored;
-                sock.close(ignored);
+            if (auto why = st->refusal(sock); !why.empty()) {
                 if (st->refused)
                     st->refused->inc();
+                refuse_connection(std::move(sock), std::move(why));
                 continue;
             }
             sock.set_option(tcp::no_delay(true), ec);
@@ -664,8 +716,10 @@ void server::set_metrics(metrics::registry& reg) {
                                   {"method"});
     st.connections = &reg.gauge("mcpd_http_connections", "Open HTTP connections").get();
     st.refused = &reg.counter("mcpd_http_connections_refused_total",
-                              "Connections closed at once because max_connections were open")
+                              "Connections answered and closed at once: max-connections open, or "
+                              "max-connections-per-client from one address")
                       .get();
+    st.limit_hits.attach(reg);
 }
 
 void server::close_connections() {

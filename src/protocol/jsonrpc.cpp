@@ -1,6 +1,10 @@
 // protocol/jsonrpc.cpp — parsing and writing JSON-RPC 2.0 messages. See jsonrpc.hpp.
 #include "mcpd/protocol/jsonrpc.hpp"
 
+#include <boost/json/serializer.hpp>
+
+#include <array>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 
@@ -114,16 +118,75 @@ message read_message(Value& v) {
                "Invalid Request: a response needs \"result\" or \"error\"");
 }
 
+// How many items a JSON text's top-level array holds, by a scan that builds nothing (strings
+// skipped, nesting tracked); 0 when the text is not an array. An approximation for malformed
+// text, which the parser then refuses anyway.
+std::size_t top_level_items(std::string_view text) {
+    auto at = text.find_first_not_of(" \t\r\n");
+    if (at == std::string_view::npos || text[at] != '[')
+        return 0;
+    std::size_t items = 0, depth = 0;
+    bool in_string = false, any = false;
+    for (auto i = at; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_string = true;
+            any = any || depth == 1;
+            break;
+        case '[':
+        case '{':
+            any = any || depth == 1;
+            ++depth;
+            break;
+        case ']':
+        case '}':
+            if (--depth == 0)
+                return any ? items + 1 : 0;
+            break;
+        case ',':
+            items += depth == 1 ? 1 : 0;
+            break;
+        case ' ':
+        case '\t':
+        case '\r':
+        case '\n':
+            break;
+        default:
+            any = any || depth == 1;
+        }
+    }
+    return any ? items + 1 : 0;
+}
+
 } // namespace
 
 message parse_message(json::value const& v) {
     return read_message(v);
 }
 
-parsed_body parse_body(std::string_view text, std::size_t max_depth) {
+parsed_body parse_body(std::string_view text, body_limits limits) {
     parsed_body out;
+    // A batch over the limit is refused from a scan of the text, before the parser builds its
+    // array: "[0,0,…]" in 4 MB is two million values, 32 MB as JSON, and as many answers.
+    if (auto items = top_level_items(text); items > limits.max_batch) {
+        out.fatal = error_response{nullptr, code::invalid_request,
+                                   "Invalid Request: a batch of " + std::to_string(items) +
+                                       " messages is over the limit of " +
+                                       std::to_string(limits.max_batch) + " (max-batch)",
+                                   nullptr};
+        out.refused_by = "max-batch";
+        return out;
+    }
     json::parse_options opts;
-    opts.max_depth = max_depth;
+    opts.max_depth = limits.max_depth;
     boost::system::error_code ec;
     json::value v = json::parse(text, ec, {}, opts);
     if (ec) {
@@ -150,6 +213,16 @@ parsed_body parse_body(std::string_view text, std::size_t max_depth) {
     }
     out.messages.push_back(read_message(v));
     return out;
+}
+
+std::size_t serialized_size(json::value const& v, std::size_t stop_after) {
+    json::serializer out;
+    out.reset(&v);
+    std::array<char, 4096> chunk{};
+    std::size_t n = 0;
+    while (!out.done() && n <= stop_after)
+        n += out.read(chunk.data(), chunk.size()).size();
+    return n;
 }
 
 json::object to_json(request const& r) {

@@ -232,10 +232,26 @@ struct dispatcher::methods {
         auto requested = string_at(req.params, "protocolVersion");
         if (requested.empty())
             return fail(code::invalid_params, "initialize: \"protocolVersion\" must be a string");
+        // What the session keeps of the client is bounded: a client could otherwise park
+        // megabytes of "capabilities" in every session for its whole life.
+        auto const& limits = reg().opts.limits;
+        auto const* caps = object_at(req.params, "capabilities");
+        auto const* info = object_at(req.params, "clientInfo");
+        std::size_t kept = 0;
+        for (auto const* part : {caps, info})
+            if (part != nullptr)
+                kept += protocol::serialized_size(*part, limits.max_client_state_bytes);
+        if (kept > limits.max_client_state_bytes) {
+            d.limit_hit("max-client-state");
+            return fail(code::invalid_params,
+                        "initialize: clientInfo and capabilities are over the limit of " +
+                            std::to_string(limits.max_client_state_bytes) +
+                            " bytes of JSON (max-client-state)");
+        }
         s->state.protocol_version = std::string(protocol::negotiate(requested));
-        if (auto const* caps = object_at(req.params, "capabilities"))
+        if (caps != nullptr)
             s->state.client_capabilities = *caps;
-        if (auto const* info = object_at(req.params, "clientInfo"))
+        if (info != nullptr)
             s->state.client_info = *info;
         auto const& opts = reg().opts;
         json::object result{{"protocolVersion", s->state.protocol_version},
@@ -285,6 +301,21 @@ struct dispatcher::methods {
         auto uri = string_at(req.params, "uri");
         if (uri.empty())
             return fail(code::invalid_params, "\"uri\" must be a non-empty string");
+        auto const& limits = reg().opts.limits;
+        if (on && uri.size() > limits.max_uri_bytes) {
+            d.limit_hit("max-uri");
+            return fail(code::invalid_params, "resources/subscribe: the URI is over the limit of " +
+                                                  std::to_string(limits.max_uri_bytes) +
+                                                  " bytes (max-uri)");
+        }
+        if (on && s->state.subscriptions.size() >= limits.max_subscriptions &&
+            !s->state.subscriptions.contains(std::string(uri))) {
+            d.limit_hit("max-subscriptions");
+            return fail(code::invalid_params,
+                        "resources/subscribe: this session has " +
+                            std::to_string(s->state.subscriptions.size()) +
+                            " subscriptions, the limit (max-subscriptions); unsubscribe first");
+        }
         if (on)
             s->state.subscriptions.emplace(uri);
         else
@@ -629,6 +660,7 @@ std::shared_ptr<session> dispatcher::stateless_session(protocol::request const& 
 
 void dispatcher::set_metrics(metrics::registry& reg) {
     metrics_ = std::make_unique<dispatch_metrics>(reg);
+    limits_.attach(reg);
 }
 
 asio::awaitable<std::optional<json::object>>

@@ -21,6 +21,8 @@ std::string client_request_message(int ev) {
         return "the request's channel to the client closed";
     case client_errc::stateless:
         return "a stateless request cannot send requests to the client";
+    case client_errc::limit_reached:
+        return "too many requests to the client await answers";
     }
     return {};
 }

@@ -177,6 +177,23 @@ http_route::http_route(route_settings const& settings, http::server_request cons
     : settings_(settings)
     , req_(req) {}
 
+route_step http_route::create_within_budget() {
+    auto const& c = settings_.client;
+    if (c.sessions >= c.max_sessions) {
+        refused_.limit = "max-sessions-per-client";
+        return refuse(status::too_many_requests, code::connection_closed,
+                      "Too Many Requests: this address has " + std::to_string(c.sessions) +
+                          " sessions, its limit (max-sessions-per-client); end one (DELETE) first");
+    }
+    if (endpoint_ == endpoint::sse && c.streams >= c.max_streams) {
+        refused_.limit = "max-streams-per-client";
+        return refuse(status::too_many_requests, code::connection_closed,
+                      "Too Many Requests: this address has " + std::to_string(c.streams) +
+                          " open streams, its limit (max-streams-per-client)");
+    }
+    return route_step::create_session;
+}
+
 route_step http_route::refuse(status s, int c, std::string message) {
     refused_.status = s;
     refused_.code = c;
@@ -252,7 +269,7 @@ route_step http_route::start() {
             if (settings_.draining)
                 return refuse(status::service_unavailable, code::connection_closed,
                               "Server is shutting down: no new sessions");
-            return route_step::create_session;
+            return create_within_budget();
         }
         refused_.allow = "GET";
         break;
@@ -282,12 +299,27 @@ route_step http_route::start_post() {
     if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
         return refuse(status::not_acceptable, code::connection_closed,
                       "Not Acceptable: Accept must list application/json and text/event-stream");
-    parsed_ = protocol::parse_body(req_.body());
+    return read_body();
+}
+
+route_step http_route::read_body() {
+    if (req_.body().size() > settings_.parse_on_loop_bytes)
+        return route_step::parse_body;
+    return body_parsed(protocol::parse_body(req_.body(), settings_.body));
+}
+
+route_step http_route::body_parsed(protocol::parsed_body parsed) {
+    parsed_ = std::move(parsed);
+    refused_.limit = parsed_.refused_by;
     if (parsed_.fatal) {
         refused_.id = parsed_.fatal->id;
         refused_.data = parsed_.fatal->data;
         return refuse(status::bad_request, parsed_.fatal->code, parsed_.fatal->message);
     }
+    return endpoint_ == endpoint::messages ? route_step::serve_legacy_post : post_body();
+}
+
+route_step http_route::post_body() {
     // A body that is one message, and not JSON-RPC, is refused as a whole whatever its session
     // headers say: there is nothing to serve, and "session required" would hide why.
     if (!parsed_.batch && parsed_.messages.size() == 1)
@@ -342,7 +374,7 @@ route_step http_route::start_post() {
     if (parsed_.messages.size() > 1)
         return refuse(status::bad_request, code::invalid_request,
                       "Invalid Request: initialize must be sent alone");
-    return route_step::create_session;
+    return create_within_budget();
 }
 
 route_step http_route::session_found(session_facts const& facts) {
@@ -353,15 +385,8 @@ route_step http_route::session_found(session_facts const& facts) {
     if (facts.what == session_facts::outcome::unknown ||
         (endpoint_ == endpoint::messages && !facts.legacy))
         return refuse(status::not_found, -32001, "Session not found");
-    if (endpoint_ == endpoint::messages) {
-        parsed_ = protocol::parse_body(req_.body());
-        if (parsed_.fatal) {
-            refused_.id = parsed_.fatal->id;
-            refused_.data = parsed_.fatal->data;
-            return refuse(status::bad_request, parsed_.fatal->code, parsed_.fatal->message);
-        }
-        return route_step::serve_legacy_post;
-    }
+    if (endpoint_ == endpoint::messages)
+        return read_body();
     if (req_.method() == http::verb::delete_)
         return route_step::end_session;
     if (req_.method() == http::verb::get) {
@@ -377,6 +402,13 @@ route_step http_route::session_found(session_facts const& facts) {
         } else if (facts.stream_open) {
             return refuse(status::conflict, code::connection_closed,
                           "Conflict: this session already has a GET stream");
+        }
+        if (settings_.client.streams >= settings_.client.max_streams) {
+            refused_.limit = "max-streams-per-client";
+            return refuse(status::too_many_requests, code::connection_closed,
+                          "Too Many Requests: this address has " +
+                              std::to_string(settings_.client.streams) +
+                              " open streams, its limit (max-streams-per-client)");
         }
         return route_step::open_stream;
     }

@@ -29,6 +29,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,18 +37,31 @@
 
 namespace mcpd::server {
 
+// What one client address holds now, and may hold (max-sessions-per-client,
+// max-streams-per-client): no client may take every session or stream of the server.
+struct client_budget {
+    std::size_t sessions = 0, max_sessions = SIZE_MAX; // sessions it created, live here
+    std::size_t streams = 0, max_streams = SIZE_MAX;   // its open GET /mcp and GET /sse streams
+};
+
 // What the transport tells the route about itself.
 struct route_settings {
     std::string_view endpoint = "/mcp";
     bool legacy_sse = true; // GET /sse + POST /messages
     http::origin_policy const* origins = nullptr;
     bool draining = false; // new sessions and streams are refused
+    protocol::body_limits body;
+    // A body larger than this is parsed off the event loop (parse_body, then body_parsed()):
+    // a 4 MB body takes tens of milliseconds to read, which every other client would wait.
+    std::size_t parse_on_loop_bytes = 256 * 1024;
+    client_budget client;
 };
 
 // What the route asks for next.
 enum class route_step : std::uint8_t {
     respond,            // answer refused() (a refusal, or 202 Accepted) and stop
     preflight,          // answer a CORS preflight (204, the methods and headers allowed)
+    parse_body,         // parse the body off the loop (protocol::parse_body), then body_parsed()
     find_session,       // look up session_id() (live, else in the store), then session_found()
     create_session,     // make a new session, then session_created()
     serve_stateless,    // serve the one request without a session (2026-07-28)
@@ -66,8 +80,9 @@ struct refusal {
     std::string message;
     boost::json::value id = nullptr; // the request it answers, when it could be read
     boost::json::value data = nullptr;
-    std::string_view allow; // the Allow field of a 405
-    bool cors = true;       // false: no CORS fields (a refused Host or Origin)
+    std::string_view allow;      // the Allow field of a 405
+    bool cors = true;            // false: no CORS fields (a refused Host or Origin)
+    char const* limit = nullptr; // the budget's setting, when a budget refused it
 };
 
 // What the transport found for session_id().
@@ -90,11 +105,14 @@ public:
     http_route(route_settings const& settings, http::server_request const& req);
 
     route_step start();
+    route_step body_parsed(protocol::parsed_body parsed);
     route_step session_found(session_facts const& facts);
     // `failure`: why no session could be made (empty: made).
     route_step session_created(std::string_view failure);
 
     [[nodiscard]] refusal const& refused() const noexcept { return refused_; }
+    // The budget (its setting's name) behind the refusal, or nullptr.
+    [[nodiscard]] char const* refused_by_budget() const noexcept { return refused_.limit; }
     // The session the request names (Mcp-Session-Id, or /messages' sessionId).
     [[nodiscard]] std::string const& session_id() const noexcept { return session_id_; }
     // POST: the messages (take them with take_messages()), whether they came as a batch, the
@@ -108,12 +126,20 @@ public:
     [[nodiscard]] std::optional<stream_position> const& resume_from() const noexcept {
         return resume_;
     }
+    [[nodiscard]] protocol::body_limits const& body_limits() const noexcept {
+        return settings_.body;
+    }
 
 private:
     enum class endpoint : std::uint8_t { mcp, sse, messages };
 
     route_step refuse(http::status s, int code, std::string message);
+    // create_session, or a 429 when the client holds its sessions (or, for GET /sse, streams).
+    route_step create_within_budget();
     route_step start_post();
+    // The body, parsed here or off the loop: what follows from it.
+    route_step read_body();
+    route_step post_body();
     route_step post_with_session();
     route_step get_with_session();
 

@@ -11,6 +11,7 @@
 #include "http/sse.hpp"
 
 #include "core/ascii.hpp"
+#include "core/blocking_pool.hpp"
 #include "core/log.hpp"
 #include "mcpd/core/duration.hpp"
 #include "mcpd/protocol/jsonrpc.hpp"
@@ -27,6 +28,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <deque>
+#include <list>
 #include <map>
 #include <span>
 #include <unordered_map>
@@ -46,19 +49,35 @@ namespace {
 
 class memory_event_store final : public event_store {
 public:
-    memory_event_store(std::size_t max_events, std::size_t max_streams)
-        : max_events_(max_events)
-        , max_streams_(max_streams) {}
+    explicit memory_event_store(event_store_limits l)
+        : limits_(l) {}
     void append(std::string const& session, std::uint64_t stream, std::uint64_t seq,
                 std::string data) override {
-        auto& streams = sessions_[session];
+        auto [it, made] = sessions_.try_emplace(session);
+        auto& kept = it->second;
+        if (made)
+            kept.recent = recency_.insert(recency_.end(), &it->first);
+        else
+            recency_.splice(recency_.end(), recency_, kept.recent); // the newest session now
         // Every POST opens a stream: a long session keeps only its newest ones (and stream 0,
         // the GET stream), else their events would pile up until the session ends.
-        if (stream != 0 && !streams.contains(stream)) {
-            while (streams.size() - streams.count(0) >= max_streams_)
-                streams.erase(streams.upper_bound(0));
+        if (stream != 0 && !kept.streams.contains(stream)) {
+            while (kept.streams.size() - kept.streams.count(0) >= limits_.streams_per_session)
+                drop_stream(kept, kept.streams.upper_bound(0));
         }
-        streams[stream].add(seq, std::move(data), max_events_);
+        auto size = data.size();
+        add(kept, stream, seq, std::move(data));
+        // Bytes: the session's oldest events go first, then the least recently written
+        // sessions' (every one but this; a single event larger than a budget is kept alone).
+        while (kept.bytes > limits_.bytes_per_session && drop_oldest(kept, size))
+            ++dropped_;
+        while (bytes_ > limits_.bytes_total && recency_.size() > 1) {
+            auto& victim = sessions_.at(*recency_.front());
+            if (!drop_oldest(victim, 0))
+                forget_session(*recency_.front());
+            else
+                ++dropped_;
+        }
     }
     std::vector<std::pair<std::uint64_t, std::string>>
     replay(std::string const& session, std::uint64_t stream, std::uint64_t after) override {
@@ -66,15 +85,24 @@ public:
         auto s = sessions_.find(session);
         if (s == sessions_.end())
             return out;
-        auto q = s->second.find(stream);
-        if (q == s->second.end())
+        auto q = s->second.streams.find(stream);
+        if (q == s->second.streams.end())
             return out;
         for (auto const& e : q->second.live())
             if (e.first > after)
                 out.push_back(e);
         return out;
     }
-    void forget_session(std::string const& session) override { sessions_.erase(session); }
+    void forget_session(std::string const& session) override {
+        auto it = sessions_.find(session);
+        if (it == sessions_.end())
+            return;
+        bytes_ -= it->second.bytes;
+        recency_.erase(it->second.recent);
+        sessions_.erase(it);
+    }
+    [[nodiscard]] std::size_t bytes() const noexcept override { return bytes_; }
+    [[nodiscard]] std::uint64_t dropped() const noexcept override { return dropped_; }
 
 private:
     // One stream's newest events, oldest first. A vector whose front is dropped by moving a
@@ -84,31 +112,93 @@ private:
         std::vector<std::pair<std::uint64_t, std::string>> events;
         std::size_t first = 0; // events before it are dropped
 
-        void add(std::uint64_t seq, std::string data, std::size_t max) {
-            events.emplace_back(seq, std::move(data));
-            while (events.size() - first > max)
-                events[first++].second = std::string{}; // its memory goes now
+        [[nodiscard]] std::size_t size() const noexcept { return events.size() - first; }
+        // Drops the oldest event; its size.
+        std::size_t drop_front() {
+            auto n = events[first].second.size();
+            events[first++].second = std::string{}; // its memory goes now
             if (first > 16 && first * 2 > events.size()) {
                 events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(first));
                 first = 0;
             }
+            return n;
         }
         [[nodiscard]] std::span<std::pair<std::uint64_t, std::string> const> live() const {
             return std::span(events).subspan(first);
         }
     };
+    struct session_events {
+        std::map<std::uint64_t, kept_events> streams;
+        std::deque<std::pair<std::uint64_t, std::uint64_t>> order; // (stream, seq), oldest first
+        std::size_t bytes = 0;
+        std::size_t count = 0; // live events (`order` may also hold some that went otherwise)
+        std::list<std::string const*>::iterator recent; // in recency_
+    };
 
-    std::size_t max_events_;
-    std::size_t max_streams_;
-    std::unordered_map<std::string, std::map<std::uint64_t, kept_events>> sessions_;
+    void add(session_events& kept, std::uint64_t stream, std::uint64_t seq, std::string data) {
+        auto& events = kept.streams[stream];
+        kept.bytes += data.size();
+        bytes_ += data.size();
+        kept.order.emplace_back(stream, seq);
+        ++kept.count;
+        events.events.emplace_back(seq, std::move(data));
+        while (events.size() > limits_.events_per_stream)
+            forget_bytes(kept, events.drop_front());
+        if (kept.order.size() > 2 * kept.count + 64)
+            std::erase_if(kept.order, [&kept](auto const& e) { return !live(kept, e); });
+    }
+    // Whether (stream, seq) is still kept.
+    static bool live(session_events const& kept, std::pair<std::uint64_t, std::uint64_t> e) {
+        auto it = kept.streams.find(e.first);
+        if (it == kept.streams.end() || it->second.size() == 0)
+            return false;
+        auto events = it->second.live();
+        return events.front().first <= e.second && e.second <= events.back().first;
+    }
+    void forget_bytes(session_events& kept, std::size_t n) {
+        kept.bytes -= n;
+        bytes_ -= n;
+        --kept.count;
+    }
+    void drop_stream(session_events& kept, std::map<std::uint64_t, kept_events>::iterator it) {
+        for (auto const& e : it->second.live())
+            forget_bytes(kept, e.second.size());
+        kept.streams.erase(it);
+    }
+    // Drops the session's oldest event, unless what is left is the one just added
+    // (`keep_last` bytes); whether it dropped one. Entries of `order` whose event went another
+    // way (a stream's own count, a dropped stream) are skipped.
+    bool drop_oldest(session_events& kept, std::size_t keep_last) {
+        while (!kept.order.empty()) {
+            if (keep_last != 0 && kept.order.size() == 1)
+                return false;
+            auto [stream, seq] = kept.order.front();
+            kept.order.pop_front();
+            auto it = kept.streams.find(stream);
+            if (it == kept.streams.end() || it->second.size() == 0 ||
+                it->second.live().front().first != seq)
+                continue; // gone already (its stream's count, or its stream)
+            forget_bytes(kept, it->second.drop_front());
+            if (it->second.size() == 0)
+                kept.streams.erase(it);
+            return true;
+        }
+        return false;
+    }
+
+    event_store_limits limits_;
+    std::unordered_map<std::string, session_events> sessions_;
+    std::list<std::string const*> recency_; // session ids, least recently written first
+    std::size_t bytes_ = 0;
+    std::uint64_t dropped_ = 0;
 };
 
 } // namespace
 
-std::unique_ptr<event_store> make_memory_event_store(std::size_t max_events_per_stream,
-                                                     std::size_t max_streams_per_session) {
-    return std::make_unique<memory_event_store>(max_events_per_stream,
-                                                std::max<std::size_t>(1, max_streams_per_session));
+std::unique_ptr<event_store> make_memory_event_store(event_store_limits limits) {
+    limits.streams_per_session = std::max<std::size_t>(1, limits.streams_per_session);
+    limits.events_per_stream = std::max<std::size_t>(1, limits.events_per_stream);
+    return std::make_unique<memory_event_store>(limits);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,6 +219,7 @@ std::uint64_t first_stream_number() {
 
 struct wire_session {
     std::string id;
+    std::string client;  // the address that created it here (its sessions are counted), or ""
     bool legacy = false; // HTTP+SSE: everything goes to stream 0, events without ids
     std::uint64_t next_stream = first_stream_number();
     std::map<std::uint64_t, std::shared_ptr<logical_stream>> streams;
@@ -154,7 +245,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         : disp(d)
         , opts(std::move(o))
         , exec(std::move(e))
-        , events(make_memory_event_store(opts.events_per_stream, opts.streams_per_session))
+        , events(make_memory_event_store(opts.replay))
         , keepalive(exec) {}
 
     dispatcher& disp;
@@ -167,8 +258,15 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     bool draining = false;
     bool stopped = false;
     std::size_t in_flight = 0;
-    std::size_t sse_max_buffered = 1024 * 1024;
+    // An SSE response's queue holds one message of the largest size and a replay whole.
+    std::size_t sse_max_buffered = std::max<std::size_t>(
+        1024 * 1024, opts.max_message_bytes + opts.replay.bytes_per_session + 64 * 1024);
+    // Per client address: the sessions it created and the long-lived streams it holds open.
+    std::unordered_map<std::string, client_budget> clients;
+    metrics::limit_meter limit_hits;
     std::string event_id_buffer; // event_id()'s: one for every event written
+    // Large bodies are parsed here, off the event loop (route_step::parse_body).
+    blocking_pool parser{1};
 
     // --- responses --------------------------------------------------------------------------
 
@@ -220,17 +318,47 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
 
     // --- streams ----------------------------------------------------------------------------
 
-    std::shared_ptr<http::sse_stream> new_conn() {
+    // A new SSE response; `client`, when given, holds it as one of its long-lived streams.
+    std::shared_ptr<http::sse_stream> new_conn(std::string client = {}) {
         auto conn = std::make_shared<http::sse_stream>(exec, sse_max_buffered);
         open.insert(conn);
+        if (!client.empty())
+            ++clients[client].streams;
         std::weak_ptr<impl> weak = shared_from_this();
         std::weak_ptr<http::sse_stream> wconn = conn;
-        conn->on_end([weak, wconn] {
-            if (auto self = weak.lock())
-                if (auto c = wconn.lock())
-                    self->open.erase(c);
+        conn->on_end([weak, wconn, client = std::move(client)] {
+            auto self = weak.lock();
+            if (!self)
+                return;
+            if (auto c = wconn.lock())
+                self->open.erase(c);
+            if (!client.empty())
+                self->release(client, &client_budget::streams);
         });
         return conn;
+    }
+
+    // What `client` holds, with the limits it may hold (the route decides on them).
+    client_budget budget_of(std::string const& client) const {
+        client_budget b;
+        if (auto it = clients.find(client); it != clients.end())
+            b = it->second;
+        b.max_sessions = opts.max_sessions_per_client;
+        b.max_streams = opts.max_streams_per_client;
+        return b;
+    }
+    void release(std::string const& client, std::size_t client_budget::*what) {
+        auto it = clients.find(client);
+        if (it == clients.end())
+            return;
+        --(it->second.*what);
+        if (it->second.sessions == 0 && it->second.streams == 0)
+            clients.erase(it);
+    }
+    void forget_wire(std::unordered_map<std::string, std::shared_ptr<wire_session>>::iterator it) {
+        if (!it->second->client.empty())
+            release(it->second->client, &client_budget::sessions);
+        wires.erase(it);
     }
 
     // "<session>.<stream>.<seq>": an event's id, which a Last-Event-ID names to resume after.
@@ -244,10 +372,54 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         return event_id_buffer;
     }
 
+    // --- the largest message (max-response) ----------------------------------------------
+
+    // What a client gets instead of a message over max_message_bytes (`size` bytes): for an
+    // answer, an error answer that names the limit; anything else is dropped (nullopt).
+    std::optional<json::object> too_large(json::object const& msg, std::size_t size) {
+        limit_hits.hit("max-response");
+        auto const* id = msg.if_contains("id");
+        bool answer = id != nullptr && (msg.contains("result") || msg.contains("error"));
+        log::warn("mcp: a {} of {} bytes is over max-response ({} bytes): {}",
+                  answer ? "result" : "message", size, opts.max_message_bytes,
+                  answer ? "answered with an error" : "dropped");
+        if (!answer)
+            return std::nullopt;
+        return protocol::make_error(
+            *id, code::internal_error,
+            "Internal error: the result is " + std::to_string(size) + " bytes, over the limit of " +
+                std::to_string(opts.max_message_bytes) + " bytes (max-response)");
+    }
+    // A JSON answer (one message or a batch) whose text was too large, with each message that is
+    // too large replaced.
+    json::value within_message_limit(json::value body) {
+        auto fix = [this](json::value& v) {
+            if (!v.is_object())
+                return;
+            auto size = protocol::serialized_size(v, opts.max_message_bytes);
+            if (size <= opts.max_message_bytes)
+                return;
+            if (auto replaced = too_large(v.get_object(), size))
+                v = std::move(*replaced);
+        };
+        if (body.is_array())
+            for (auto& v : body.get_array())
+                fix(v);
+        else
+            fix(body);
+        return body;
+    }
+
     // Writes a message as the next event of `ls` (sent if attached, then stored for replay).
     void emit(wire_session* ws, logical_stream& ls, json::object const& msg) {
         http::sse_event ev;
         ev.data = json::serialize(msg);
+        if (ev.data.size() > opts.max_message_bytes) {
+            auto replaced = too_large(msg, ev.data.size());
+            if (!replaced)
+                return;
+            ev.data = json::serialize(*replaced);
+        }
         std::uint64_t seq = 0;
         bool const stored = ws != nullptr && !ws->legacy;
         if (stored) {
@@ -299,7 +471,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             return it->second->in_flight > 0;
         };
         for (auto const& id : disp.sessions().forget_idle(opts.session_idle_timeout, held)) {
-            wires.erase(id);
+            if (auto it = wires.find(id); it != wires.end())
+                forget_wire(it);
             events->forget_session(id);
         }
     }
@@ -316,7 +489,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     asio::awaitable<void> end_session(std::string const& id) {
         if (auto it = wires.find(id); it != wires.end()) {
             auto w = it->second;
-            wires.erase(it);
+            forget_wire(it);
             for (auto& [no, ls] : w->streams)
                 if (ls->conn)
                     ls->conn->finish();
@@ -488,6 +661,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 s->ephemeral && body.is_object() ? stateless_status(body.get_object()) : status::ok;
             // Written straight out: the answer to most POSTs.
             auto text = json::serialize(body);
+            if (text.size() > opts.max_message_bytes)
+                text = json::serialize(within_message_limit(std::move(body)));
             std::array<http::exchange::header, 4> fields;
             std::size_t n = 0;
             if (!sid.empty() && (created || !init))
@@ -514,7 +689,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         auto& req = ex.req();
         auto const& sid = route.session_id();
         auto ws = wire_for(sid);
-        auto conn = new_conn();
+        auto conn = new_conn(ex.remote_address());
         if (auto const& from = route.resume_from()) {
             // Replay that stream only.
             for (auto& [n, data] : events->replay(sid, from->stream, from->seq)) {
@@ -570,7 +745,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         auto& req = ex.req();
         auto ws = wire_for(s->state.id);
         ws->legacy = true;
-        auto conn = new_conn();
+        auto conn = new_conn(ex.remote_address());
         auto& ls = ws->streams[0];
         ls = std::make_shared<logical_stream>();
         ls->conn = conn;
@@ -699,7 +874,13 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     asio::awaitable<void> handle(http::exchange& ex) {
         auto self = shared_from_this(); // the transport may be destroyed while a request runs
         auto& req = ex.req();
-        route_settings settings{opts.endpoint, opts.legacy_sse, &opts.origins, draining};
+        route_settings settings{opts.endpoint,
+                                opts.legacy_sse,
+                                &opts.origins,
+                                draining,
+                                opts.body,
+                                opts.parse_on_loop_bytes,
+                                budget_of(ex.remote_address())};
         http_route route(settings, req);
         std::shared_ptr<session> s;
         std::string failure; // the store's or the session manager's, while the route reads it
@@ -707,11 +888,20 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         for (auto step = route.start();;) {
             switch (step) {
             case route_step::respond:
+                if (auto const* limit = route.refused_by_budget())
+                    limit_hits.hit(limit);
                 co_await ex.respond(refusal_reply(req, route.refused()));
                 co_return;
             case route_step::preflight:
                 co_await ex.respond(preflight(req));
                 co_return;
+            case route_step::parse_body: {
+                auto limits = route.body_limits();
+                auto parsed = co_await parser.run(
+                    [&req, limits] { return protocol::parse_body(req.body(), limits); });
+                step = route.body_parsed(std::move(parsed));
+                break;
+            }
             case route_step::find_session: {
                 auto facts = co_await find_session(route.session_id(), s, failure);
                 step = route.session_found(facts);
@@ -722,6 +912,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 if (made) {
                     s = *made;
                     created = true;
+                    auto w = wire_for(s->state.id);
+                    w->client = ex.remote_address();
+                    ++clients[w->client].sessions;
                 } else {
                     failure = made.error().message();
                 }
@@ -778,6 +971,17 @@ bool http_transport::serves(std::string_view path) const noexcept {
 void http_transport::stop_accepting() {
     impl_->draining = true;
     impl_->disp.end_listens(); // their requests answer now, not at the drain timeout
+}
+
+void http_transport::set_metrics(metrics::registry& reg) {
+    impl_->limit_hits.attach(reg);
+}
+
+std::size_t http_transport::replay_bytes() const noexcept {
+    return impl_->events->bytes();
+}
+std::uint64_t http_transport::replay_dropped() const noexcept {
+    return impl_->events->dropped();
 }
 
 void http_transport::close_streams() {

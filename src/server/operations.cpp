@@ -68,7 +68,7 @@ struct dependency_check {
 };
 
 struct operations::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor e, metrics::registry& r, readiness_options o)
+    impl(asio::any_io_executor e, metrics::registry& r, operations_options o)
         : ex(std::move(e))
         , reg(r)
         , opts(o)
@@ -87,7 +87,7 @@ struct operations::impl : std::enable_shared_from_this<impl> {
 
     asio::any_io_executor ex;
     metrics::registry& reg;
-    readiness_options opts;
+    operations_options opts;
     std::vector<std::shared_ptr<dependency_check>> checks;
     std::vector<std::size_t> collectors;
     asio::steady_timer round_timer;    // a round waits on it for its checks
@@ -272,7 +272,7 @@ struct operations::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-operations::operations(asio::any_io_executor ex, metrics::registry& reg, readiness_options opts)
+operations::operations(asio::any_io_executor ex, metrics::registry& reg, operations_options opts)
     : impl_(std::make_shared<impl>(std::move(ex), reg, opts)) {}
 
 operations::~operations() {
@@ -414,6 +414,13 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
     auto path = target.substr(0, target.find('?'));
     if (!serves(path))
         co_return false;
+    auto const& origins = impl_->opts.origins;
+    if (!http::host_allowed(origins, req[http::field::host]) ||
+        !http::origin_allowed(origins, req[http::field::origin])) {
+        co_await ex.respond(http::make_response(http::status::forbidden,
+                                                "Forbidden: Host or Origin not allowed\n"));
+        co_return true;
+    }
     if (req.method() != http::verb::get) {
         auto res =
             http::make_response(http::status::method_not_allowed, "Method Not Allowed: use GET\n");

@@ -1,6 +1,7 @@
 // store/file_store.cpp — the JSON file backend: locking, atomic replacement, expiry.
 #include "store/file_store.hpp"
 
+#include "core/random.hpp"
 #include "mcpd/store/error.hpp"
 #include "mcpd/store/session.hpp"
 
@@ -89,9 +90,13 @@ result<void> save(std::string const& path, json::array const& records) {
     }
     text += records.empty() ? "]\n" : "\n]\n";
 
-    std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    // A name no one can guess, made by us alone (O_EXCL), and never a link someone left in the
+    // directory (O_NOFOLLOW): in a shared directory a predictable name would let another user
+    // point it at a file of theirs or ours.
+    std::string tmp = path + ".tmp." + random_hex(16);
     {
-        fd_guard fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        fd_guard fd(
+            ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (fd.get() < 0)
             return system_error("create " + tmp);
         std::size_t done = 0;
@@ -161,7 +166,7 @@ file_store::~file_store() {
 
 result<void> file_store::with_records(bool write, change_fn const& change) {
     std::string lock_path = path_ + ".lock";
-    fd_guard lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    fd_guard lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (lock.get() < 0)
         return system_error("open " + lock_path);
     while (::flock(lock.get(), write ? LOCK_EX : LOCK_SH) != 0)

@@ -213,7 +213,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     }
 
     // A tighter nesting limit may only turn the body into a parse error.
-    protocol::parsed_body const shallow = protocol::parse_body(text, 4);
+    protocol::parsed_body const shallow = protocol::parse_body(text, {.max_depth = 4});
     if (!(shallow.fatal && shallow.fatal->code == protocol::code::parse_error))
         check(same_body(body, shallow), "the nesting limit changed what was parsed");
     return 0;

@@ -8,6 +8,7 @@
 #include "mcpd_process.hpp"
 #include "ts_mcp_server.hpp"
 
+#include "http/address.hpp"
 #include "mcpd/gateway/manager.hpp"
 #include "mcpd/gateway/rpc.hpp"
 #include "mcpd/gateway/token.hpp"
@@ -761,6 +762,28 @@ TEST(GatewayAddressPolicy, NonPublicAddressesAreNamed) {
     EXPECT_EQ(kind("::ffff:127.0.0.1"), "loopback"); // IPv4-mapped: judged as IPv4
     EXPECT_EQ(kind("::ffff:10.0.0.1"), "private (RFC 1918)");
     EXPECT_EQ(kind("2001:4860:4860::8888"), "");
+    // Ranges that are no one's public servers, and their neighbours that are.
+    EXPECT_EQ(kind("198.18.0.1"), "benchmarking (198.18.0.0/15)");
+    EXPECT_EQ(kind("198.19.255.254"), "benchmarking (198.18.0.0/15)");
+    EXPECT_EQ(kind("198.17.255.255"), "");
+    EXPECT_EQ(kind("198.20.0.0"), "");
+    EXPECT_EQ(kind("192.0.2.10"), "documentation (TEST-NET)");
+    EXPECT_EQ(kind("198.51.100.7"), "documentation (TEST-NET)");
+    EXPECT_EQ(kind("203.0.113.9"), "documentation (TEST-NET)");
+    EXPECT_EQ(kind("192.88.99.1"), "reserved");
+    EXPECT_EQ(kind("240.0.0.1"), "reserved");
+    // IPv6 that carries IPv4: judged by what it reaches.
+    EXPECT_EQ(kind("64:ff9b::7f00:1"), "NAT64 to loopback");
+    EXPECT_EQ(kind("64:ff9b::a00:1"), "NAT64 to private (RFC 1918)");
+    EXPECT_EQ(kind("64:ff9b::808:808"), ""); // NAT64 to 8.8.8.8
+    EXPECT_EQ(kind("64:ff9b:1::1"), "local-use NAT64 (64:ff9b:1::/48)");
+    EXPECT_EQ(kind("::7f00:1"), "IPv4-compatible (::/96)");
+    EXPECT_EQ(kind("::808:808"), "IPv4-compatible (::/96)");
+    EXPECT_EQ(kind("2002:7f00:1::1"), "6to4 to loopback");
+    EXPECT_EQ(kind("2002:808:808::1"), "");
+    EXPECT_EQ(kind("2001:0:4136:e378::1"), "Teredo (2001::/32)");
+    EXPECT_EQ(kind("2001:db8::1"), "documentation (2001:db8::/32)");
+    EXPECT_EQ(kind("100::1"), "discard-only (100::/64)");
     auto policy = gw::server_address_policy(false);
     ASSERT_TRUE(static_cast<bool>(policy));
     EXPECT_NE(policy(asio::ip::make_address("127.0.0.1")).find("gateway-allow-private-servers"),

@@ -55,8 +55,13 @@ json::value body_json(http_response const& res) {
 http_client::http_client(asio::any_io_executor ex)
     : stream_(std::move(ex)) {}
 
-asio::awaitable<void> http_client::connect(std::uint16_t port) {
+asio::awaitable<void> http_client::connect(std::uint16_t port, std::string const& from) {
     asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+    if (!from.empty()) {
+        auto& sock = stream_.socket();
+        sock.open(asio::ip::tcp::v4());
+        sock.bind(asio::ip::tcp::endpoint(asio::ip::make_address(from), 0));
+    }
     stream_.expires_after(io_limit);
     co_await stream_.async_connect(ep, asio::use_awaitable);
     stream_.expires_never();
@@ -73,6 +78,14 @@ asio::awaitable<http_response> http_client::read_response() {
     parser.body_limit(64 * 1024 * 1024);
     stream_.expires_after(io_limit);
     co_await bhttp::async_read(stream_, buffer_, parser, asio::use_awaitable);
+    stream_.expires_never();
+    co_return parser.release();
+}
+
+asio::awaitable<http_response> http_client::read_response_head() {
+    bhttp::response_parser<bhttp::string_body> parser;
+    stream_.expires_after(io_limit);
+    co_await bhttp::async_read_header(stream_, buffer_, parser, asio::use_awaitable);
     stream_.expires_never();
     co_return parser.release();
 }

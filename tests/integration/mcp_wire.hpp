@@ -36,10 +36,14 @@ public:
 
     explicit http_client(boost::asio::any_io_executor ex);
 
-    boost::asio::awaitable<void> connect(std::uint16_t port);
+    // To 127.0.0.1:port; from `from` (another loopback address, e.g. "127.0.0.2": another
+    // client as the server counts clients) when given.
+    boost::asio::awaitable<void> connect(std::uint16_t port, std::string const& from = {});
     boost::asio::awaitable<void> write_raw(std::string bytes);
     boost::asio::awaitable<void> write_request(http_request req);
     boost::asio::awaitable<http_response> read_response();
+    // The head only (an SSE stream's body goes on; read it with further reads).
+    boost::asio::awaitable<http_response> read_response_head();
     // write_request + read_response.
     boost::asio::awaitable<http_response> send(http_request req);
     // Waits (up to io_limit) for the server to end the connection: true on end of file or reset,

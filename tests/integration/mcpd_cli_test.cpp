@@ -14,6 +14,7 @@
 #include <fstream>
 #include <string>
 #include <sys/wait.h>
+#include <vector>
 
 using namespace mcpd::test;
 
@@ -195,4 +196,38 @@ TEST(mcpd_cli, sessions_warn_once_about_plain_text_secrets_and_refuse_a_malforme
               std::string::npos)
         << bad.output;
     std::filesystem::remove_all(dir);
+}
+
+// Hardening (issue 18, row 10): `mcpd config print`, and its errors, show no password in any
+// form a connection string takes; a password in a flag (visible in ps) is refused.
+TEST(mcpd_cli, config_print_masks_passwords_in_every_connection_string_form) {
+    struct case_ {
+        std::string env;
+        std::string secret;
+    };
+    for (auto const& [env, secret] : std::vector<case_>{
+             {"REDIS_URL='redis://cache?password=topsecret1'", "topsecret1"},
+             {"REDIS_URL='redis://app:topsecret2@cache:6379/0'", "topsecret2"},
+             {"DATABASE_URL='postgresql://u@db/app?password=topsecret3'", "topsecret3"},
+             {"DATABASE_URL='host=db user=u password=topsecret4 dbname=app'", "topsecret4"},
+             {"DATABASE_URL='host=db password = \"topsecret5\" dbname=app'", "topsecret5"},
+             {"SUPABASE_DB_URL='postgresql://postgres:topsecret6@db.example.supabase.co/postgres'",
+              "topsecret6"},
+         }) {
+        auto out = run(env + " " + mcpd_binary + " config print");
+        EXPECT_EQ(out.exit_code, 0) << env << "\n" << out.output;
+        EXPECT_EQ(out.output.find(secret), std::string::npos) << env << "\n" << out.output;
+        EXPECT_NE(out.output.find("***"), std::string::npos) << env << "\n" << out.output;
+    }
+    // An invalid value quoted in an error: masked too.
+    auto bad = run("REDIS_URL='redis://:topsecret7@cache:99999' " + mcpd_binary + " config print");
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+    EXPECT_EQ(bad.output.find("topsecret7"), std::string::npos) << bad.output;
+    // A password in a flag: refused, and not repeated.
+    auto flag = run(mcpd_binary + " config print --redis-url redis://:topsecret8@cache:6379");
+    EXPECT_EQ(flag.exit_code, 2) << flag.output;
+    EXPECT_NE(flag.output.find("visible to every user"), std::string::npos) << flag.output;
+    EXPECT_EQ(flag.output.find("topsecret8"), std::string::npos) << flag.output;
+    auto plain = run(mcpd_binary + " config print --redis-url redis://cache:6379");
+    EXPECT_EQ(plain.exit_code, 0) << plain.output;
 }

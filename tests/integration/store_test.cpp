@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -544,6 +545,43 @@ TEST(store_file, a_corrupt_file_is_an_error_not_an_empty_store) {
         EXPECT_EQ(read_file(path), "{ this is not json");
         co_await s.close();
     });
+}
+
+// Hardening (issue 18, row 13): in a directory others can write to, a link left where the store
+// would put its temporary file or its lock must not redirect a write. The temporary file's name
+// was "<path>.tmp.<pid>", opened without O_EXCL or O_NOFOLLOW.
+TEST(store_file, links_in_its_directory_redirect_no_write) {
+    temp_dir dir;
+    std::string path = dir.path + "/sessions.json";
+    std::string victim = dir.path + "/victim.txt";
+    std::ofstream(victim) << "precious";
+    for (auto const& name : {path + ".tmp." + std::to_string(::getpid()), path + ".tmp.1",
+                             path + ".tmp.0000000000000000"})
+        std::filesystem::create_symlink(victim, name);
+    run_async([&]() -> asio::awaitable<void> {
+        auto opened = co_await store::file_store::open(path);
+        CO_ASSERT(opened.has_value());
+        auto& s = **opened;
+        for (int i = 0; i < 20; ++i)
+            CO_ASSERT(co_await s.create_session(record("u", "s" + std::to_string(i)), {}));
+        auto all = co_await s.get_all_session_ids();
+        CO_ASSERT(all.has_value());
+        EXPECT_EQ(all->size(), 20u);
+        co_await s.close();
+    });
+    EXPECT_EQ(read_file(victim), "precious");
+    EXPECT_FALSE(std::filesystem::is_symlink(path));
+    // Its lock is not followed either: a link there is an error, not a file created elsewhere.
+    std::string other = dir.path + "/other.json";
+    std::filesystem::create_symlink(dir.path + "/elsewhere.lock", other + ".lock");
+    run_async([&]() -> asio::awaitable<void> {
+        auto opened = co_await store::file_store::open(other);
+        if (opened) {
+            EXPECT_FALSE(co_await (*opened)->create_session(record("u", "x"), {}));
+            co_await (*opened)->close();
+        }
+    });
+    EXPECT_FALSE(std::filesystem::exists(dir.path + "/elsewhere.lock"));
 }
 
 TEST(store_file, two_processes_writing_one_file_lose_nothing) {

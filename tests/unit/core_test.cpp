@@ -4,6 +4,7 @@
 #include "core/boolean.hpp"
 #include "core/hex.hpp"
 #include "core/random.hpp"
+#include "core/redact.hpp"
 #include "mcpd/core/duration.hpp"
 #include "mcpd/core/error.hpp"
 
@@ -265,4 +266,44 @@ TEST(Hex, RoundTripsAndRejectsWhatIsNotHex) {
     EXPECT_FALSE(mcpd::from_hex("abc"));
     EXPECT_FALSE(mcpd::from_hex("zz"));
     EXPECT_EQ(mcpd::random_hex(8).size(), 16u);
+}
+
+// --- redact ---------------------------------------------------------------------------------
+
+TEST(core_redact, every_connection_string_form_loses_its_secrets_and_keeps_the_rest) {
+    struct row {
+        std::string_view in, out;
+    };
+    for (auto const& [in, out] : std::initializer_list<row>{
+             {"redis://app:s3cret@cache:6379/2", "redis://app:***@cache:6379/2"},
+             {"redis://:s3cret@cache", "redis://:***@cache"},
+             {"rediss://cache?password=s3cret&db=2", "rediss://cache?password=***&db=2"},
+             {"redis://cache?PASSWORD=s3cret", "redis://cache?PASSWORD=***"},
+             {"unix:///run/redis.sock?username=u&password=s3cret",
+              "unix:///run/redis.sock?username=u&password=***"},
+             {"postgresql://u:s3cret@db:5432/app?sslmode=require&sslpassword=k3y",
+              "postgresql://u:***@db:5432/app?sslmode=require&sslpassword=***"},
+             {"https://api.example/mcp?api_key=abc&x=1#frag",
+              "https://api.example/mcp?api_key=***&x=1#frag"},
+             {"https://h/cb?client_secret=abc;access_token=def",
+              "https://h/cb?client_secret=***;access_token=***"},
+             {"host=db user=u password=s3cret dbname=app",
+              "host=db user=u password=*** dbname=app"},
+             {"host=db password='s3 cr\\'et' dbname=app", "host=db password=*** dbname=app"},
+             {"password=s3cret", "password=***"},
+             {"host = db  password = x port=5", "host = db  password = *** port=5"},
+             {"redis://cache:6379", "redis://cache:6379"},
+             {"postgresql://u@db/app", "postgresql://u@db/app"},
+             {"", ""},
+         }) {
+        EXPECT_EQ(mcpd::redact(in), out) << in;
+    }
+}
+
+TEST(core_redact, secret_names_include_suffixes_but_not_look_alikes) {
+    for (auto name : {"password", "Passwd", "pwd", "secret", "client_secret", "access_token",
+                      "api_key", "X-Api-Key", "apikey", "sslpassword", "token", "credential"})
+        EXPECT_TRUE(mcpd::is_secret_name(name)) << name;
+    for (auto name : {"user", "host", "db", "sslmode", "bypass", "oauth", "authority", "tokens_"})
+        EXPECT_FALSE(mcpd::is_secret_name(name)) << name;
 }

@@ -630,6 +630,42 @@ TEST(http_route, initialize_negotiates_the_revision_it_is_served_in) {
     EXPECT_EQ(route.take_messages().size(), 1u);
 }
 
+// Hardening (issue 18, row 1): a large body is parsed off the loop, and what follows is the
+// same as for a small one; a batch over the limit is a 400 that names it.
+TEST(http_route, a_large_body_is_parsed_elsewhere_then_routed_as_any_other) {
+    auto origins = http::origin_policy::for_bind_address("127.0.0.1");
+    route_settings settings{.origins = &origins, .parse_on_loop_bytes = 16};
+    row r{"",
+          "POST",
+          "/mcp",
+          std::string(json_types) + "Mcp-Session-Id: s1\r\n",
+          std::string(call_body),
+          route_step::find_session};
+    auto req = parsed(r);
+    http_route route(settings, req);
+    ASSERT_EQ(route.start(), route_step::parse_body);
+    ASSERT_EQ(route.body_parsed(protocol::parse_body(req.body(), route.body_limits())),
+              route_step::find_session);
+    EXPECT_EQ(route.session_found({.what = outcome::found, .protocol_version = "2025-11-25"}),
+              route_step::serve_post);
+
+    settings.body.max_batch = 2;
+    settings.parse_on_loop_bytes = 1 << 20;
+    row batch{"",
+              "POST",
+              "/mcp",
+              std::string(json_types) + "Mcp-Session-Id: s1\r\n",
+              "[" + std::string(call_body) + "," + std::string(call_body) + "," +
+                  std::string(call_body) + "]",
+              route_step::respond};
+    auto batch_req = parsed(batch);
+    http_route batch_route(settings, batch_req);
+    ASSERT_EQ(batch_route.start(), route_step::respond);
+    EXPECT_EQ(batch_route.refused().status, status::bad_request);
+    EXPECT_EQ(batch_route.refused().code, -32600);
+    EXPECT_NE(batch_route.refused().message.find("(max-batch)"), std::string::npos);
+}
+
 TEST(http_route, draining_refuses_new_sessions_and_streams_but_serves_existing_ones) {
     auto origins = http::origin_policy::for_bind_address("127.0.0.1");
     route_settings settings{.origins = &origins, .draining = true};

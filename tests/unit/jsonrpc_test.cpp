@@ -88,6 +88,30 @@ TEST(JsonRpc, DeepNestingIsRefusedNotRecursedInto) {
     EXPECT_EQ(p.fatal->code, code::parse_error);
 }
 
+// Hardening (issue 18, row 1): a batch over the limit is refused as a whole, from its length,
+// without an answer per entry.
+TEST(JsonRpc, ABatchOverTheLimitIsRefusedWhole) {
+    std::string big = "[";
+    for (int i = 0; i < 1001; ++i)
+        big += i == 0 ? "0" : ",0";
+    big += "]";
+    auto p = parse_body(big);
+    ASSERT_TRUE(p.fatal);
+    EXPECT_EQ(p.fatal->code, code::invalid_request);
+    EXPECT_NE(p.fatal->message.find("1001 messages is over the limit of 1000 (max-batch)"),
+              std::string::npos)
+        << p.fatal->message;
+    EXPECT_TRUE(p.messages.empty());
+    // At the limit, and under a smaller one set by the caller.
+    auto at_limit = parse_body(big.substr(0, big.size() - 3) + "]");
+    EXPECT_FALSE(at_limit.fatal);
+    EXPECT_EQ(at_limit.messages.size(), 1000u);
+    auto small = parse_body(R"([{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b"}])",
+                            {.max_batch = 1});
+    ASSERT_TRUE(small.fatal);
+    EXPECT_NE(small.fatal->message.find("limit of 1 (max-batch)"), std::string::npos);
+}
+
 TEST(JsonRpc, InvalidRequestsKeepTheirIdWhenReadable) {
     auto const& no_version = rejected(one(R"({"id":1,"method":"ping"})"));
     EXPECT_EQ(no_version.code, code::invalid_request);

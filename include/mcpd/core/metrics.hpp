@@ -191,4 +191,16 @@ private:
     std::chrono::steady_clock::time_point start_;
 };
 
+// mcpd_limit_hits_total{limit}: how often each budget refused something, labelled with the
+// budget's setting name ("max-batch", "max-connections-per-client", …; docs/operations.md lists
+// them). Counting does nothing until attached to a registry. Safe from any thread.
+class limit_meter {
+public:
+    void attach(registry& reg);
+    void hit(std::string_view limit);
+
+private:
+    std::atomic<counter_family*> family_{nullptr};
+};
+
 } // namespace mcpd::metrics

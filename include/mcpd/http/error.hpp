@@ -1,5 +1,5 @@
-// http/error.hpp — the HTTP layer's errors: its client's own failures, and HTTP statuses as
-// error codes (core/error_category.hpp declares both categories).
+// http/error.hpp — the HTTP layer's errors: requests the server refuses, its client's own
+// failures, and HTTP statuses as error codes.
 #pragma once
 
 #include "mcpd/core/error.hpp"
@@ -23,6 +23,19 @@ inline boost::system::error_code make_error_code(client_errc e) noexcept {
     return {static_cast<int>(e), client_category()};
 }
 
+// What the server's request tokenizer refuses besides Beast's own codes (which it also uses:
+// header_limit, body_limit, bad_field, …): each a 400 that names it.
+enum class request_errc {
+    missing_host = 1,            // an HTTP/1.1 request without a Host field
+    duplicate_host,              // more than one Host field
+    transfer_encoding_in_http10, // Transfer-Encoding on an HTTP/1.0 request
+    bad_chunk_size,              // a chunk size that is not hex digits from its first byte
+};
+boost::system::error_category const& request_category() noexcept;
+inline boost::system::error_code make_error_code(request_errc e) noexcept {
+    return {static_cast<int>(e), request_category()};
+}
+
 // An HTTP status as an error code: its value is the status, its message the status line
 // ("404 Not Found"), so callers branch on status_of(e) and humans read e.message().
 boost::system::error_category const& status_category() noexcept;
@@ -34,3 +47,5 @@ unsigned status_of(error const& e) noexcept;
 
 template <>
 struct boost::system::is_error_code_enum<mcpd::http::client_errc> : std::true_type {};
+template <>
+struct boost::system::is_error_code_enum<mcpd::http::request_errc> : std::true_type {};

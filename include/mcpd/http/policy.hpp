@@ -7,8 +7,6 @@
 // allowed origin. Requests without Origin (non-browser clients) are not refused for lacking it.
 #pragma once
 
-#include <boost/asio/ip/address.hpp>
-
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,11 +39,5 @@ bool is_loopback_host(std::string_view host);
 // Proxy-Connection, Trailer, Expect, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID).
 // Authorization is allowed: a static API key is what these headers are for.
 std::string refused_extra_header(std::string_view name, std::string_view value);
-
-// What kind of non-public address `a` is ("loopback", "private (RFC 1918)", "link-local",
-// "unique local (fc00::/7)", "carrier-grade NAT (100.64.0.0/10)", "this network (0.0.0.0/8)",
-// "unspecified", "multicast", "broadcast", "reserved"), or empty for a public one. An IPv4-mapped
-// IPv6 address is judged as the IPv4 address it carries.
-std::string non_public_address_kind(boost::asio::ip::address const& a);
 
 } // namespace mcpd::http

@@ -44,6 +44,9 @@ public:
 
     // Empties it for the next request, keeping its buffers.
     void clear() noexcept;
+    // Frees the buffers that grew past `keep` bytes (a connection keeps what its usual requests
+    // need, not what its largest one did).
+    void release_buffers_over(std::size_t keep);
 
 private:
     friend class request_parser;

@@ -50,7 +50,11 @@ struct limits {
     duration request_timeout = std::chrono::seconds(10); // from first byte to complete request
     duration idle_timeout = std::chrono::seconds(60);    // keep-alive, between requests
     duration write_timeout = std::chrono::seconds(30);   // one write to a client
-    std::size_t max_connections = 4096;
+    std::size_t max_connections = 4096;                  // max-connections
+    std::size_t max_connections_per_client = 256; // from one address: max-connections-per-client
+    // A keep-alive connection frees its buffers beyond this after each request: 100 idle
+    // connections that each once sent a 4 MiB body hold 100 × this, not 400 MiB.
+    std::size_t max_idle_buffer_bytes = 64 * 1024;
     std::size_t sse_max_buffered_bytes = 1024 * 1024;
 };
 

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,11 +65,22 @@ struct parsed_body {
     // Set when the body as a whole was unusable (not JSON, empty batch, not an object/array):
     // answer this alone.
     std::optional<error_response> fatal;
+    char const* refused_by = nullptr; // the limit behind `fatal`, when one was ("max-batch")
 };
 
-// Bodies over `max_depth` nesting are rejected as parse errors (stack safety).
-parsed_body parse_body(std::string_view text, std::size_t max_depth = 64);
+// What a body may hold. Over max_depth nesting is a parse error (stack safety); a batch of more
+// than max_batch messages is refused as a whole (fatal, invalid_request), before any is read:
+// each would cost an answer, and a 4 MB body of "[0,0,…]" is two million of them.
+struct body_limits {
+    std::size_t max_depth = 64;
+    std::size_t max_batch = 1000;
+};
+parsed_body parse_body(std::string_view text, body_limits limits = {});
 message parse_message(boost::json::value const& v);
+
+// The length of `v` as compact JSON text, counted without building the text, and stopping as
+// soon as it passes `stop_after` (then the count is some value over it).
+std::size_t serialized_size(boost::json::value const& v, std::size_t stop_after = SIZE_MAX);
 
 // Wire forms.
 boost::json::object to_json(request const& r);

@@ -81,12 +81,16 @@ private:
     // An open subscriptions/listen request (2026-07-28; dispatcher.cpp).
     struct listener;
 
+    // A budget refused something: counted on /metrics (mcpd_limit_hits_total{limit}).
+    void limit_hit(std::string_view limit) { limits_.hit(limit); }
+
     server& srv_;
     session_manager& sessions_;
     boost::asio::any_io_executor ex_;
     std::list<std::shared_ptr<listener>> listeners_;
     bool listens_ended_ = false;
     std::unique_ptr<dispatch_metrics> metrics_;
+    metrics::limit_meter limits_;
 };
 
 } // namespace mcpd::server

@@ -14,6 +14,7 @@ enum class client_errc {
     peer_error,             // the client answered with a JSON-RPC error (detail has it)
     channel_closed,         // the request's channel (HTTP stream, session) ended
     stateless,              // a stateless request cannot carry server→client requests
+    limit_reached,          // too many requests to the client await answers in this session
 };
 boost::system::error_category const& client_category() noexcept;
 inline boost::system::error_code make_error_code(client_errc e) noexcept {

@@ -14,6 +14,7 @@
 
 #include "mcpd/http/policy.hpp"
 #include "mcpd/http/server.hpp"
+#include "mcpd/protocol/jsonrpc.hpp"
 #include "mcpd/server/dispatcher.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -22,6 +23,15 @@
 #include <string>
 
 namespace mcpd::server {
+
+// What the event store keeps for replay (Last-Event-ID), bounded in count and bytes: the
+// oldest events go first, a session's own before other sessions' (the least recently written).
+struct event_store_limits {
+    std::size_t events_per_stream = 1024;
+    std::size_t streams_per_session = 64;            // its newest POST streams (and GET's)
+    std::size_t bytes_per_session = 4 * 1024 * 1024; // replay-per-session
+    std::size_t bytes_total = 256 * 1024 * 1024;     // replay-total
+};
 
 // Where SSE events are kept for replay. In memory now; a Redis Streams store comes with
 // scale-out.
@@ -35,12 +45,12 @@ public:
     virtual std::vector<std::pair<std::uint64_t, std::string>>
     replay(std::string const& session, std::uint64_t stream, std::uint64_t after_seq) = 0;
     virtual void forget_session(std::string const& session) = 0;
+    // What it holds now, and how many events its byte budgets dropped so far.
+    [[nodiscard]] virtual std::size_t bytes() const noexcept = 0;
+    [[nodiscard]] virtual std::uint64_t dropped() const noexcept = 0;
 };
 
-// Keeps the last `max_events_per_stream` events of each stream, and of a session's POST streams
-// the newest `max_streams_per_session` (the GET stream, 0, is always kept).
-std::unique_ptr<event_store> make_memory_event_store(std::size_t max_events_per_stream,
-                                                     std::size_t max_streams_per_session = 64);
+std::unique_ptr<event_store> make_memory_event_store(event_store_limits limits = {});
 
 struct http_transport_options {
     std::string endpoint = "/mcp";
@@ -50,10 +60,20 @@ struct http_transport_options {
     http::origin_policy origins;
     bool legacy_sse = true; // GET /sse + POST /messages
     std::size_t max_in_flight_per_session = 256;
+    // Per client address (docs/operations.md): the sessions it created that are live here, and
+    // its long-lived streams (GET /mcp, GET /sse). More get 429.
+    std::size_t max_sessions_per_client = 1000;
+    std::size_t max_streams_per_client = 64;
+    // The largest message sent to a client (a result, a notification); a larger result is
+    // answered with an error that names the limit (max-response).
+    std::size_t max_message_bytes = 4 * 1024 * 1024;
+    // What a body may hold (nesting, batch length: protocol::body_limits), and from what size
+    // it is parsed off the event loop so that other clients are not kept waiting.
+    protocol::body_limits body;
+    std::size_t parse_on_loop_bytes = 256 * 1024;
     duration keepalive_interval = std::chrono::seconds(15); // SSE comment on idle streams
     std::uint32_t retry_ms = 1000;                          // SSE retry: field
-    std::size_t events_per_stream = 1024;                   // kept for Last-Event-ID replay
-    std::size_t streams_per_session = 64; // the newest POST streams whose events are kept
+    event_store_limits replay;                              // what is kept for Last-Event-ID
     // A session unused this long (no request, no open stream) is dropped from memory; its
     // record stays in the store, so the client can come back.
     duration session_idle_timeout = std::chrono::minutes(30);
@@ -71,6 +91,12 @@ public:
     boost::asio::awaitable<void> handle(http::exchange& ex);
     // Whether handle() serves this path (the target without its query).
     [[nodiscard]] bool serves(std::string_view path) const noexcept;
+
+    // Counts what its budgets refuse in `reg` (mcpd_limit_hits_total{limit}).
+    void set_metrics(metrics::registry& reg);
+    // The replay store: the bytes it holds, and the events its byte budgets dropped so far.
+    [[nodiscard]] std::size_t replay_bytes() const noexcept;
+    [[nodiscard]] std::uint64_t replay_dropped() const noexcept;
 
     // Draining: new sessions and streams are refused (503) from now on.
     void stop_accepting();

@@ -30,6 +30,7 @@
 #include "mcpd/core/duration.hpp"
 #include "mcpd/core/error.hpp"
 #include "mcpd/core/metrics.hpp"
+#include "mcpd/http/policy.hpp"
 #include "mcpd/http/server.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -49,9 +50,12 @@ class session_store;
 
 namespace mcpd::server {
 
-struct readiness_options {
+struct operations_options {
     duration interval = std::chrono::seconds(5); // between rounds of checks
     duration timeout = std::chrono::seconds(1);  // each check's own limit
+    // The Host and Origin checks of /mcp apply here too (a page that rebinds a name to a
+    // loopback mcpd must not read /metrics or /ready); the default accepts any Host.
+    http::origin_policy origins;
 };
 
 enum class readiness { ok, degraded, fail, draining };
@@ -60,7 +64,7 @@ std::string_view to_string(readiness r) noexcept;
 class operations {
 public:
     operations(boost::asio::any_io_executor ex, metrics::registry& reg,
-               readiness_options opts = {});
+               operations_options opts = {});
     ~operations();
     operations(operations const&) = delete;
     operations& operator=(operations const&) = delete;

@@ -238,6 +238,15 @@ struct completion_result {
 using completion_handler =
     std::function<boost::asio::awaitable<completion_result>(context&, completion_request)>;
 
+// What one protocol session may make the server keep (docs/operations.md's budgets): a client
+// that asks for more gets an error that names the setting.
+struct session_limits {
+    std::size_t max_client_state_bytes = 64 * 1024; // clientInfo + capabilities, as JSON text
+    std::size_t max_subscriptions = 1000;           // resources/subscribe URIs
+    std::size_t max_uri_bytes = 8 * 1024;           // one subscribed URI
+    std::size_t max_pending_client_requests = 64;   // sampling/elicitation/roots unanswered
+};
+
 struct server_options {
     implementation info;
     std::string instructions;
@@ -248,6 +257,7 @@ struct server_options {
     // The backends that enforce tools' guards (guard::guard_set::with_redis for a fleet, or
     // guard::guard_set_from_env); unset: in-process ones, made when first needed.
     std::shared_ptr<guard::guard_set> guards;
+    session_limits limits;
 };
 
 // Matches a URI against an RFC 6570 level-1 template ("{name}" segments match [^/]+ ... or any

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "mcpd/server/session.hpp"
+#include "mcpd/store/session.hpp"
 #include "mcpd/store/session_store.hpp"
 
 #include <memory>
@@ -16,6 +17,7 @@
 namespace mcpd::server {
 
 inline constexpr std::string_view protocol_sessions_identity = "mcpd:protocol-sessions";
+static_assert(store::is_reserved_identity(protocol_sessions_identity));
 
 class stored_session_records final : public session_record_store {
 public:

@@ -38,6 +38,14 @@ result<void> validate_identity(std::string_view identity);
 // (the separator of get_all_session_ids()'s "identity:sessionId" strings).
 result<void> validate_session_id(std::string_view id);
 
+// Identities that start with "mcpd:" belong to mcpd itself (its protocol sessions are records
+// of "mcpd:protocol-sessions"): whoever may choose an identity (a gateway's browser user, a
+// token) must not be given one of these, or it could list and remove mcpd's own records.
+inline constexpr std::string_view reserved_identity_prefix = "mcpd:";
+[[nodiscard]] constexpr bool is_reserved_identity(std::string_view identity) noexcept {
+    return identity.starts_with(reserved_identity_prefix);
+}
+
 // Both of the above: the key of one session.
 result<void> validate_keys(std::string_view identity, std::string_view session_id);
 
