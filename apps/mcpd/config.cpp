@@ -6,6 +6,7 @@
 #include "core/boolean.hpp"
 #include "core/log.hpp"
 #include "core/redact.hpp"
+#include "core/url_text.hpp"
 #include "mcpd/core/duration.hpp"
 #include "mcpd/redis/config.hpp"
 
@@ -810,11 +811,12 @@ result<void> configuration::check(setting_def const& d, setting_value& v) const 
         }
         break;
     case setting_kind::url:
-        if (auto u = boost::urls::parse_absolute_uri(t); !u)
+        if (!url_text_parsable(t) || !boost::urls::parse_absolute_uri(t))
             return fail("not an absolute URL (scheme://…)");
         break;
     case setting_kind::dsn:
-        if (auto u = boost::urls::parse_absolute_uri(t); !u && t.find('=') == std::string::npos)
+        if ((!url_text_parsable(t) || !boost::urls::parse_absolute_uri(t)) &&
+            t.find('=') == std::string::npos)
             return fail("neither a URL (postgresql://…) nor key=value pairs (host=… dbname=…)");
         break;
     case setting_kind::hex_key:

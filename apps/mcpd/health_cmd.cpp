@@ -1,6 +1,8 @@
 // apps/mcpd/health_cmd.cpp — `mcpd health`. See health_cmd.hpp.
 #include "health_cmd.hpp"
 
+#include "core/url_text.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -83,7 +85,8 @@ void print_human(json::object const& r, std::string const& url) {
 } // namespace
 
 int run_health(health_args const& a) {
-    auto parsed = boost::urls::parse_uri(a.url);
+    // A text Boost.URL cannot take safely is parsed as "", which fails (core/url_text.hpp).
+    auto parsed = boost::urls::parse_uri(url_text_parsable(a.url) ? a.url : std::string());
     if (!parsed || parsed->scheme() != "http" || parsed->host().empty()) {
         std::fprintf(stderr, "mcpd health: --url %s: expected http://host:port[/ready]\n",
                      a.url.c_str());

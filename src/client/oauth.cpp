@@ -13,6 +13,7 @@
 
 #include "client/oauth_detail.hpp"
 #include "core/log.hpp"
+#include "core/url_text.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -43,27 +44,10 @@ std::int64_t now_ms() {
         .count();
 }
 
-std::string str(json::object const& o, std::string_view key) {
-    auto const* v = o.if_contains(key);
-    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
+using detail::has_list;
 using detail::int_field;
-
-bool list_contains(json::object const& o, std::string_view key, std::string_view value) {
-    auto const* v = o.if_contains(key);
-    if (v == nullptr || !v->is_array())
-        return false;
-    for (auto const& e : v->get_array())
-        if (e.is_string() && e.get_string() == value)
-            return true;
-    return false;
-}
-
-bool has_list(json::object const& o, std::string_view key) {
-    auto const* v = o.if_contains(key);
-    return v != nullptr && v->is_array() && !v->get_array().empty();
-}
+using detail::list_contains;
+using detail::str;
 
 // The lock session_auth uses when it is given none: one holder per key in this process. A
 // waiter looks again every few milliseconds (refreshes are rare, and a holder may be on another
@@ -170,20 +154,6 @@ struct client_identity {
 };
 
 enum class refresh_outcome { refreshed, adopted, need_authorization };
-
-// What of an authorization server's metadata (RFC 8414, RFC 9207, CIMD) we use and store.
-std::vector<std::string_view> const metadata_fields = {
-    "issuer",
-    "authorization_endpoint",
-    "token_endpoint",
-    "registration_endpoint",
-    "scopes_supported",
-    "response_types_supported",
-    "grant_types_supported",
-    "token_endpoint_auth_methods_supported",
-    "code_challenge_methods_supported",
-    "client_id_metadata_document_supported",
-    "authorization_response_iss_parameter_supported"};
 
 // What of a registration answer (RFC 7591 §3.2.1) we use and store.
 std::vector<std::string_view> const registration_fields = {"client_id",
@@ -333,17 +303,6 @@ struct session_auth::impl {
 
     // An authorization server URL (issuer, authorization, token or registration endpoint):
     // https, or http on a loopback host; nothing is sent to it otherwise.
-    static result<void> check_as_url(std::string const& text, std::string_view what) {
-        auto u = http::parse_url(text);
-        if (!u)
-            return error{errc::discovery_failed, std::string(what) + " " + text + " is not a URL"};
-        if (!detail::secure_endpoint(*u))
-            return error{errc::discovery_failed,
-                         std::string(what) + " " + text +
-                             " is not https (only loopback hosts may use http)"};
-        return {};
-    }
-
     // --- HTTP ---------------------------------------------------------------------------------
 
     awaitable<result<http::beast_response>> send(std::string const& url_text,
@@ -407,38 +366,21 @@ struct session_auth::impl {
         }
         std::string issuer_text;
         if (prm) {
-            auto const* servers = prm->if_contains("authorization_servers");
-            if (servers != nullptr && servers->is_array() && !servers->get_array().empty() &&
-                servers->get_array()[0].is_string())
-                issuer_text = std::string(servers->get_array()[0].get_string());
-            if (issuer_text.empty())
-                co_return error{errc::discovery_failed,
-                                d.resource_metadata_url + " names no authorization_servers"};
-            // RFC 9728 §2: `resource` is REQUIRED.
-            auto r = str(*prm, "resource");
-            if (r.empty())
-                co_return error{errc::discovery_failed,
-                                d.resource_metadata_url + " names no resource"};
-            auto ru = http::parse_url(r);
-            if (!ru || !detail::resource_covers(*ru, *server))
-                co_return error{errc::resource_mismatch,
-                                "resource " + r + " does not cover " + d.resource};
-            d.resource = r;
-            if (auto const* sc = prm->if_contains("scopes_supported"); sc && sc->is_array())
-                for (auto const& s : sc->get_array())
-                    if (s.is_string())
-                        d.scopes_supported =
-                            detail::scope_union(d.scopes_supported, s.get_string());
+            auto found = detail::read_resource_metadata(*prm, *server, d.resource_metadata_url);
+            if (!found)
+                co_return found.error();
+            issuer_text = std::move(found->authorization_server);
+            d.resource = std::move(found->resource);
+            d.scopes_supported = std::move(found->scopes_supported);
         } else {
             // A 2025-03-26 server: the authorization server is the MCP server's origin.
             issuer_text = server->origin();
         }
-        if (auto ok = check_as_url(issuer_text, "authorization server"); !ok)
+        if (auto ok = detail::check_endpoint_url(issuer_text, "authorization server"); !ok)
             co_return ok.error();
         auto issuer = http::parse_url(issuer_text);
         if (!issuer)
             co_return error{errc::discovery_failed, "authorization server URL " + issuer_text};
-        d.issuer = issuer_text;
         std::optional<json::object> md;
         for (auto const& u : detail::authorization_server_metadata_urls(*issuer)) {
             auto got = co_await get_metadata(u);
@@ -450,51 +392,12 @@ struct session_auth::impl {
                 break;
             }
         }
-        // RFC 8414 §3.3: the metadata names its issuer (REQUIRED), and it is the issuer asked
-        // (a resource server could otherwise send us to an authorization server that speaks for
-        // another issuer). A 2025-03-26 server's authorization server is its origin, whose
-        // metadata may name an issuer with a path there (as the conformance suite's does): the
-        // same origin is required then, and that issuer is the one we use.
-        if (md) {
-            auto named = str(*md, "issuer");
-            if (named.empty())
-                co_return error{errc::discovery_failed, "authorization server metadata of " +
-                                                            issuer_text + " names no issuer"};
-            auto named_url = http::parse_url(named);
-            bool same =
-                prm ? named == issuer_text : named_url && named_url->origin() == issuer->origin();
-            if (!same)
-                co_return error{errc::discovery_failed,
-                                "authorization server metadata names issuer " +
-                                    named.substr(0, 200) + ", not " + issuer_text};
-            if (!prm)
-                d.issuer = named;
-            md = detail::only_fields(*md, metadata_fields);
-        }
-        if (!md) {
-            if (prm)
-                co_return error{errc::discovery_failed,
-                                "no authorization server metadata for " + issuer_text};
-            // 2025-03-26: the default endpoints on the server's origin, PKCE assumed.
-            md.emplace();
-            (*md)["authorization_endpoint"] = issuer->origin() + "/authorize";
-            (*md)["token_endpoint"] = issuer->origin() + "/token";
-            (*md)["registration_endpoint"] = issuer->origin() + "/register";
-            (*md)["code_challenge_methods_supported"] = json::array{"S256"};
-        }
-        for (auto const* f : {"authorization_endpoint", "token_endpoint"})
-            if (str(*md, f).empty() || !http::parse_url(str(*md, f)))
-                co_return error{errc::discovery_failed,
-                                "authorization server metadata has no valid " + std::string(f)};
-        for (auto const* f : {"authorization_endpoint", "token_endpoint", "registration_endpoint"})
-            if (auto url = str(*md, f); !url.empty())
-                if (auto ok = check_as_url(url, f); !ok)
-                    co_return ok.error();
-        if (!list_contains(*md, "code_challenge_methods_supported", "S256"))
-            co_return error{errc::pkce_unsupported,
-                            issuer_text +
-                                " does not list S256 in code_challenge_methods_supported"};
-        d.metadata = std::move(*md);
+        auto as =
+            detail::read_authorization_server_metadata(std::move(md), issuer_text, prm.has_value());
+        if (!as)
+            co_return as.error();
+        d.issuer = std::move(as->issuer);
+        d.metadata = std::move(as->metadata);
         co_return d;
     }
 
@@ -572,7 +475,7 @@ struct session_auth::impl {
             co_return error{errc::registration_failed,
                             d.issuer + " has no registration_endpoint and no client_id is "
                                        "configured"};
-        if (auto ok = check_as_url(endpoint, "registration_endpoint"); !ok)
+        if (auto ok = detail::check_endpoint_url(endpoint, "registration_endpoint"); !ok)
             co_return error{errc::registration_failed, ok.error().detail};
         std::string method = "none";
         if (has_list(d.metadata, "token_endpoint_auth_methods_supported") &&
@@ -698,6 +601,8 @@ struct session_auth::impl {
         auto verifier = detail::make_code_verifier();
         auto state = detail::make_state(session_id);
         auto endpoint = str(d.metadata, "authorization_endpoint");
+        if (!url_text_parsable(endpoint))
+            co_return error{errc::discovery_failed, "authorization_endpoint " + endpoint};
         auto parsed = boost::urls::parse_uri(endpoint);
         if (!parsed)
             co_return error{errc::discovery_failed, "authorization_endpoint " + endpoint};
@@ -774,7 +679,7 @@ struct session_auth::impl {
         }
         req.body() = detail::form_body(fields);
         auto endpoint = str(d.metadata, "token_endpoint");
-        if (auto ok = check_as_url(endpoint, "token_endpoint"); !ok)
+        if (auto ok = detail::check_endpoint_url(endpoint, "token_endpoint"); !ok)
             co_return ok.error();
         auto res = co_await send(endpoint, std::move(req));
         if (!res)

@@ -6,6 +6,7 @@
 #include "core/random.hpp"
 #include "mcpd/client/oauth.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <openssl/evp.h>
@@ -469,6 +470,130 @@ json::object only_fields(json::object const& o, std::vector<std::string_view> co
         if (auto const* v = o.if_contains(k))
             out[k] = *v;
     return out;
+}
+
+std::string str(json::object const& o, std::string_view key) {
+    auto const* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+bool list_contains(json::object const& o, std::string_view key, std::string_view value) {
+    auto const* v = o.if_contains(key);
+    if (v == nullptr || !v->is_array())
+        return false;
+    for (auto const& e : v->get_array())
+        if (e.is_string() && e.get_string() == value)
+            return true;
+    return false;
+}
+
+bool has_list(json::object const& o, std::string_view key) {
+    auto const* v = o.if_contains(key);
+    return v != nullptr && v->is_array() && !v->get_array().empty();
+}
+
+result<void> check_endpoint_url(std::string const& text, std::string_view what) {
+    auto u = http::parse_url(text);
+    if (!u)
+        return error{errc::discovery_failed, std::string(what) + " " + text + " is not a URL"};
+    if (!secure_endpoint(*u))
+        return error{errc::discovery_failed,
+                     std::string(what) + " " + text +
+                         " is not https (only loopback hosts may use http)"};
+    return {};
+}
+
+result<resource_metadata> read_resource_metadata(json::object const& document,
+                                                 http::url const& server, std::string_view where) {
+    resource_metadata found;
+    auto const* servers = document.if_contains("authorization_servers");
+    if (servers != nullptr && servers->is_array() && !servers->get_array().empty() &&
+        servers->get_array()[0].is_string())
+        found.authorization_server = std::string(servers->get_array()[0].get_string());
+    if (found.authorization_server.empty())
+        return error{errc::discovery_failed,
+                     std::string(where) + " names no authorization_servers"};
+    // RFC 9728 §2: `resource` is REQUIRED.
+    found.resource = str(document, "resource");
+    if (found.resource.empty())
+        return error{errc::discovery_failed, std::string(where) + " names no resource"};
+    auto ru = http::parse_url(found.resource);
+    if (!ru || !resource_covers(*ru, server))
+        return error{errc::resource_mismatch, "resource " + found.resource.substr(0, 200) +
+                                                  " does not cover " + canonical_resource(server)};
+    if (auto const* sc = document.if_contains("scopes_supported"); sc && sc->is_array())
+        for (auto const& s : sc->get_array())
+            if (s.is_string())
+                found.scopes_supported = scope_union(found.scopes_supported, s.get_string());
+    return found;
+}
+
+namespace {
+
+// What of an authorization server's metadata (RFC 8414, RFC 9207, CIMD) we use and store.
+std::vector<std::string_view> const metadata_fields = {
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "registration_endpoint",
+    "scopes_supported",
+    "response_types_supported",
+    "grant_types_supported",
+    "token_endpoint_auth_methods_supported",
+    "code_challenge_methods_supported",
+    "client_id_metadata_document_supported",
+    "authorization_response_iss_parameter_supported"};
+
+} // namespace
+
+result<authorization_server>
+read_authorization_server_metadata(std::optional<json::object> document,
+                                   std::string const& issuer_text, bool from_resource_metadata) {
+    auto issuer = http::parse_url(issuer_text);
+    if (!issuer)
+        return error{errc::discovery_failed, "authorization server URL " + issuer_text};
+    authorization_server as{issuer_text, {}};
+    // RFC 8414 §3.3: the metadata names its issuer (REQUIRED), and it is the issuer asked (a
+    // resource server could otherwise send us to an authorization server that speaks for another
+    // issuer). A 2025-03-26 server's authorization server is its origin, whose metadata may name
+    // an issuer with a path there (as the conformance suite's does): the same origin is required
+    // then, and that issuer is the one we use.
+    if (document) {
+        auto named = str(*document, "issuer");
+        if (named.empty())
+            return error{errc::discovery_failed,
+                         "authorization server metadata of " + issuer_text + " names no issuer"};
+        auto named_url = http::parse_url(named);
+        bool same = from_resource_metadata ? named == issuer_text
+                                           : named_url && named_url->origin() == issuer->origin();
+        if (!same)
+            return error{errc::discovery_failed, "authorization server metadata names issuer " +
+                                                     named.substr(0, 200) + ", not " + issuer_text};
+        if (!from_resource_metadata)
+            as.issuer = named;
+        as.metadata = only_fields(*document, metadata_fields);
+    } else {
+        if (from_resource_metadata)
+            return error{errc::discovery_failed,
+                         "no authorization server metadata for " + issuer_text};
+        // 2025-03-26: the default endpoints on the server's origin, PKCE assumed.
+        as.metadata["authorization_endpoint"] = issuer->origin() + "/authorize";
+        as.metadata["token_endpoint"] = issuer->origin() + "/token";
+        as.metadata["registration_endpoint"] = issuer->origin() + "/register";
+        as.metadata["code_challenge_methods_supported"] = json::array{"S256"};
+    }
+    for (auto const* f : {"authorization_endpoint", "token_endpoint"})
+        if (str(as.metadata, f).empty() || !http::parse_url(str(as.metadata, f)))
+            return error{errc::discovery_failed,
+                         "authorization server metadata has no valid " + std::string(f)};
+    for (auto const* f : {"authorization_endpoint", "token_endpoint", "registration_endpoint"})
+        if (auto url = str(as.metadata, f); !url.empty())
+            if (auto ok = check_endpoint_url(url, f); !ok)
+                return ok.error();
+    if (!list_contains(as.metadata, "code_challenge_methods_supported", "S256"))
+        return error{errc::pkce_unsupported,
+                     issuer_text + " does not list S256 in code_challenge_methods_supported"};
+    return as;
 }
 
 } // namespace mcpd::client::oauth::detail

@@ -106,4 +106,41 @@ bool scope_covers(std::string_view have, std::string_view want);
 boost::json::object only_fields(boost::json::object const& o,
                                 std::vector<std::string_view> const& keep);
 
+// A string field of `o`, empty when absent or not a string.
+std::string str(boost::json::object const& o, std::string_view key);
+// Whether `o[key]` is an array holding the string `value`; whether it is a non-empty array.
+bool list_contains(boost::json::object const& o, std::string_view key, std::string_view value);
+bool has_list(boost::json::object const& o, std::string_view key);
+
+// An endpoint or issuer URL the client may use: a URL, and https unless on a loopback host
+// (discovery_failed naming `what` otherwise).
+result<void> check_endpoint_url(std::string const& text, std::string_view what);
+
+// What the client takes from a protected resource metadata document (RFC 9728) fetched from
+// `where` for `server`: the first authorization server (REQUIRED), the resource (REQUIRED, and it
+// must cover the server: resource_mismatch otherwise) and the union of scopes_supported.
+struct resource_metadata {
+    std::string authorization_server;
+    std::string resource;
+    std::string scopes_supported; // space separated
+};
+result<resource_metadata> read_resource_metadata(boost::json::object const& document,
+                                                 http::url const& server, std::string_view where);
+
+// An authorization server's metadata (RFC 8414) as the client stores it, for the issuer
+// `issuer_text` (already a checked endpoint URL). `document` is what the metadata URLs gave
+// (nullopt: every one answered 4xx). With resource metadata (`from_resource_metadata`) the
+// document must exist and name exactly that issuer; without (a 2025-03-26 server, whose
+// authorization server is its origin) a document must name an issuer of the same origin, which
+// becomes the issuer, and no document means the default endpoints on the origin. Only the fields
+// the client uses are kept; authorization and token endpoints must be valid endpoint URLs (a
+// registration endpoint too when named) and S256 must be offered (pkce_unsupported).
+struct authorization_server {
+    std::string issuer;
+    boost::json::object metadata;
+};
+result<authorization_server>
+read_authorization_server_metadata(std::optional<boost::json::object> document,
+                                   std::string const& issuer_text, bool from_resource_metadata);
+
 } // namespace mcpd::client::oauth::detail

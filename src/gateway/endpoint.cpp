@@ -7,6 +7,7 @@
 #include "http/sse.hpp"
 
 #include "core/ascii.hpp"
+#include "core/json_finite.hpp"
 #include "core/log.hpp"
 #include "core/random.hpp"
 #include "mcpd/gateway/manager.hpp"
@@ -419,7 +420,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
     asio::awaitable<void> rpc(http::exchange& x, std::string identity) {
         boost::system::error_code ec;
         auto body = json::parse(x.req().body(), ec);
-        if (ec || !body.is_object()) {
+        if (ec || !body.is_object() || !all_numbers_finite(body)) {
             co_await x.respond(error_response(x, http::status::bad_request, "INVALID_REQUEST",
                                               "Invalid JSON-RPC request body"));
             co_return;

@@ -2,6 +2,7 @@
 #include "http/client.hpp"
 
 #include "core/ascii.hpp"
+#include "core/url_text.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -98,6 +99,8 @@ std::string url::text() const {
 }
 
 result<url> parse_url(std::string_view text) {
+    if (!url_text_parsable(text))
+        return error{client_errc::invalid_url, std::string(text)};
     auto parsed = boost::urls::parse_uri(text);
     if (!parsed)
         return error{client_errc::invalid_url, std::string(text)};
@@ -105,6 +108,8 @@ result<url> parse_url(std::string_view text) {
 }
 
 result<url> resolve_url(url const& base, std::string_view reference) {
+    if (!url_text_parsable(reference))
+        return error{client_errc::invalid_url, std::string(reference)};
     auto ref = boost::urls::parse_uri_reference(reference);
     if (!ref)
         return error{client_errc::invalid_url, std::string(reference)};

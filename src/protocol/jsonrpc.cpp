@@ -1,13 +1,13 @@
 // protocol/jsonrpc.cpp — parsing and writing JSON-RPC 2.0 messages. See jsonrpc.hpp.
 #include "mcpd/protocol/jsonrpc.hpp"
 
-#include <boost/json/serializer.hpp>
-
-#include <array>
+#include "core/json_finite.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
+#include <boost/json/serializer.hpp>
 
+#include <array>
 #include <cmath>
 #include <type_traits>
 
@@ -44,28 +44,6 @@ bool read_params(Object& o, json::object& out) {
         return false;
     out = take(p->get_object());
     return true;
-}
-
-// Boost.JSON 1.81 reads a number too large for a double (1e400) as an infinity and writes it
-// back as `Infinity`, which is not JSON: a body holding one is refused, so that nothing read
-// from it can reach a peer as invalid JSON. Depth is bounded by the parser's max_depth.
-bool all_numbers_finite(json::value const& v) {
-    switch (v.kind()) {
-    case json::kind::double_:
-        return std::isfinite(v.get_double());
-    case json::kind::array:
-        for (auto const& e : v.get_array())
-            if (!all_numbers_finite(e))
-                return false;
-        return true;
-    case json::kind::object:
-        for (auto const& kv : v.get_object())
-            if (!all_numbers_finite(kv.value()))
-                return false;
-        return true;
-    default:
-        return true;
-    }
 }
 
 // `Value` is json::value (parse_body's own: parts are moved out) or json::value const.
@@ -196,7 +174,7 @@ parsed_body parse_body(std::string_view text, body_limits limits) {
     }
     if (!all_numbers_finite(v)) {
         out.fatal = error_response{nullptr, code::parse_error,
-                                   "Parse error: a number is too large for a double", nullptr};
+                                   "Parse error: " + std::string(number_out_of_range), nullptr};
         return out;
     }
     if (auto* arr = v.if_array()) {

@@ -13,6 +13,7 @@
 
 #include "core/boolean.hpp"
 #include "core/random.hpp"
+#include "core/url_text.hpp"
 #include "mcpd/redis/error.hpp"
 
 #include <boost/url/encode.hpp>
@@ -302,6 +303,9 @@ std::string config::redacted_url() const {
 
 result<config> config_from_url(std::string_view url, config base) {
     // The URL itself is never quoted in an error: it may hold the password.
+    if (!url_text_parsable(url))
+        return invalid("the Redis URL is not a valid URL; expected redis://[user:password@]"
+                       "host[:port][/db], rediss://… or unix:///path/to/redis.sock");
     auto parsed = boost::urls::parse_uri(url);
     if (!parsed)
         return invalid("the Redis URL is not a valid URL (" + parsed.error().message() +

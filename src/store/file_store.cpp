@@ -1,6 +1,7 @@
 // store/file_store.cpp — the JSON file backend: locking, atomic replacement, expiry.
 #include "store/file_store.hpp"
 
+#include "core/json_finite.hpp"
 #include "core/random.hpp"
 #include "mcpd/store/error.hpp"
 #include "mcpd/store/session.hpp"
@@ -72,6 +73,8 @@ result<json::array> load(std::string const& path) {
     json::value v = json::parse(text, ec);
     if (ec)
         return error(store_errc::corrupt_record, path + ": " + ec.message());
+    if (!all_numbers_finite(v))
+        return error(store_errc::corrupt_record, path + ": " + std::string(number_out_of_range));
     if (!v.is_array())
         return error(store_errc::corrupt_record, path + ": not a JSON array of sessions");
     for (auto const& r : v.get_array())

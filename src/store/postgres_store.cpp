@@ -2,6 +2,7 @@
 // and the checks (or creation) of @mcp-ts/sdk's table at open.
 #include "store/postgres_store.hpp"
 
+#include "core/json_finite.hpp"
 #include "core/log.hpp"
 #include "mcpd/store/error.hpp"
 #include "mcpd/store/session.hpp"
@@ -178,6 +179,8 @@ result<json::object> to_record(std::vector<std::optional<std::string>> const& ro
             auto v = json::parse(*cell, ec);
             if (ec)
                 return bad(ec.message());
+            if (!all_numbers_finite(v))
+                return bad(std::string(number_out_of_range));
             r[f.field] = std::move(v);
             break;
         }

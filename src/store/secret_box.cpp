@@ -3,6 +3,7 @@
 
 #include "core/hex.hpp"
 
+#include "core/json_finite.hpp"
 #include "core/random.hpp"
 #include "mcpd/store/error.hpp"
 
@@ -117,7 +118,7 @@ result<json::value> secret_box::open(std::string_view sealed) const {
                              "tampered with)");
     boost::system::error_code ec;
     auto v = json::parse(plain, ec);
-    if (ec)
+    if (ec || !all_numbers_finite(v))
         return decrypt_error("decrypted text is not JSON");
     return v;
 }

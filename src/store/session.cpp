@@ -1,6 +1,7 @@
 // store/session.cpp — validation, ids and merging of session records.
 #include "mcpd/store/session.hpp"
 
+#include "core/json_finite.hpp"
 #include "core/random.hpp"
 #include "mcpd/store/error.hpp"
 #include "mcpd/store/session_store.hpp"
@@ -145,6 +146,8 @@ result<json::object> parse_record(std::string_view text) {
     json::value v = json::parse(text, ec, arena);
     if (ec || !v.is_object())
         return error(store_errc::corrupt_record, ec ? ec.message() : "not an object");
+    if (!all_numbers_finite(v))
+        return error(store_errc::corrupt_record, std::string(number_out_of_range));
     return std::move(v.get_object());
 }
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 
 namespace mcpd::store {
@@ -99,7 +100,15 @@ public:
     bool on_number_part(json::string_view, error_code&) { return true; }
     bool on_int64(std::int64_t v, json::string_view, error_code&) { return number(v); }
     bool on_uint64(std::uint64_t v, json::string_view, error_code&) { return number(v); }
-    bool on_double(double v, json::string_view, error_code&) { return number(v); }
+    // A number too large for a double: the record is refused as parse_record refuses it
+    // (core/json_finite.hpp).
+    bool on_double(double v, json::string_view, error_code& ec) {
+        if (!std::isfinite(v)) {
+            ec = json::error::exponent_overflow;
+            return false;
+        }
+        return number(v);
+    }
     bool on_bool(bool v, error_code&) {
         if (depth_ == 1) {
             if (key_ == "active")

@@ -35,3 +35,16 @@ mcpd_fuzz_target(http_request_fuzz
     ${PROJECT_SOURCE_DIR}/apps/mcpd/conformance_fixtures.cpp
     ${PROJECT_SOURCE_DIR}/apps/mcpd/demo_tools.cpp
   DEPS mcpd_server)
+# What the OAuth client reads from servers: challenges, token answers, RFC 9728 / RFC 8414
+# metadata.
+mcpd_fuzz_target(oauth_fuzz
+  SOURCES ${MCPD_FUZZ_DIR}/oauth_fuzz.cpp
+  DEPS mcpd_client)
+# A stored session record read back (both readers) and its sealed fields opened.
+mcpd_fuzz_target(session_record_fuzz
+  SOURCES ${MCPD_FUZZ_DIR}/session_record_fuzz.cpp
+  DEPS mcpd_store)
+# The browser's RPC to the gateway, over a real manager on the memory store.
+mcpd_fuzz_target(gateway_rpc_fuzz
+  SOURCES ${MCPD_FUZZ_DIR}/gateway_rpc_fuzz.cpp
+  DEPS mcpd_gateway)

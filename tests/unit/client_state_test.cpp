@@ -3,12 +3,17 @@
 // client::stream_state (SSE streams → messages, which POST requests are still unanswered, and
 // the decision after a stream ends: finished, reconnect after which delay, or give up).
 #include "client/stream_state.hpp"
+#include "core/url_text.hpp"
 #include "http/client.hpp"
 #include "mcpd/client/error.hpp"
 #include "mcpd/client/transport.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+
+#include <cctype>
+#include <string>
+#include <string_view>
 
 namespace {
 
@@ -65,6 +70,34 @@ TEST(client_url, refuses_what_it_cannot_use) {
     ASSERT_FALSE(creds);
     EXPECT_EQ(creds.error().detail.find("secret"), std::string::npos)
         << "a credential must not end up in an error message: " << creds.error().message();
+}
+
+// Boost.URL 1.81 asserts on these (a scheme, then one character that cannot start a path); they
+// are refused before it sees them (core/url_text.hpp). Every text "x:" + one or two bytes is
+// tried with parse_url and as a reference resolve_url takes: none may abort.
+TEST(client_url, a_scheme_followed_by_a_character_no_url_has_is_refused_not_an_abort) {
+    using mcpd::http::client_errc;
+    for (auto bad : {"http:^", "dp:\x8c", "x: ", "x:{", "https:\"", "x:#", "http:?"}) {
+        auto r = mcpd::http::parse_url(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error(), make_error_code(client_errc::invalid_url)) << bad;
+        EXPECT_FALSE(mcpd::url_text_parsable(bad)) << bad;
+    }
+    auto base = mcpd::http::parse_url("http://127.0.0.1:3000/sse");
+    ASSERT_TRUE(base);
+    for (int a = 0; a < 256; ++a) {
+        std::string one = "x:";
+        one += static_cast<char>(a);
+        (void)mcpd::http::parse_url(one);
+        (void)mcpd::http::resolve_url(*base, one);
+        for (int b = 0; b < 256; ++b) {
+            auto two = one + static_cast<char>(b);
+            (void)mcpd::http::parse_url(two);
+            (void)mcpd::http::resolve_url(*base, two);
+        }
+    }
+    for (auto good : {"x:", "x:?a", "x:#a", "x:a^", "/relative:^", "http://h/?"})
+        EXPECT_TRUE(mcpd::url_text_parsable(good)) << good;
 }
 
 TEST(client_url, resolves_the_legacy_endpoint_against_the_stream_url) {

@@ -111,6 +111,24 @@ TEST(session_record, anything_but_one_json_object_is_a_corrupt_record) {
     EXPECT_TRUE(session_record::parse("{\"a\": 1}  \n"));
 }
 
+// Boost.JSON 1.81 reads these as infinities or NaN and would write them back as `Infinity` or
+// `NaN`, which no reader takes: both readers refuse them, at any depth (found by
+// tests/fuzz/session_record_fuzz.cpp).
+TEST(session_record, a_number_too_large_for_a_double_is_a_corrupt_record) {
+    for (char const* text : {R"({"identity": "u", "sessionId": "s", "createdAt": 1e400})",
+                             R"({"createdAt": 0e3082})", R"({"tokens": {"expires_in": -1e999}})",
+                             R"({"headers": [[0.0e400]]})"}) {
+        auto streamed = session_record::parse(text);
+        ASSERT_FALSE(streamed) << text;
+        EXPECT_EQ(streamed.error().code, store_errc::corrupt_record) << text;
+        auto whole = parse_record(text);
+        ASSERT_FALSE(whole) << text;
+        EXPECT_EQ(whole.error().code, store_errc::corrupt_record) << text;
+    }
+    EXPECT_TRUE(session_record::parse(R"({"createdAt": 1e308, "x": -1e-400})"));
+    EXPECT_TRUE(parse_record(R"({"createdAt": 1e308, "x": -1e-400})"));
+}
+
 TEST(session_record, a_sealed_secret_is_noticed_where_the_encryption_layer_needs_it) {
     for (char const* field : {"headers", "tokens", "clientInformation"}) {
         auto text = std::string(R"({"sessionId": "s", ")") + field + R"(": "enc:1:00:11:22"})";
