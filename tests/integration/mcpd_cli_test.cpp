@@ -5,6 +5,7 @@
 // warning, a malformed key).
 #include "postgres_server.hpp"
 #include "redis_server.hpp"
+#include "test_output.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,6 +42,9 @@ run_result run(std::string const& env_and_args, capture what = capture::both) {
         out.output += buf.data();
     int status = ::pclose(p);
     out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    // What a person asked to see is not a leak.
+    if (env_and_args.find("--show-secrets") == std::string::npos)
+        keep_test_output("cli", out.output);
     return out;
 }
 

@@ -1,6 +1,8 @@
 // tests/integration/mcpd_process.cpp — child-process management for mcpd_process.
 #include "mcpd_process.hpp"
 
+#include "test_output.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -77,6 +79,7 @@ mcpd_process::mcpd_process(options opts)
 
 mcpd_process::~mcpd_process() {
     stop();
+    keep_test_output("mcpd", log());
     if (stdin_fd_ >= 0)
         ::close(stdin_fd_);
     if (stdout_fd_ >= 0)
