@@ -546,6 +546,10 @@ std::vector<std::string_view> const metadata_fields = {
 
 } // namespace
 
+std::vector<std::string_view> const& authorization_server_metadata_fields() {
+    return metadata_fields;
+}
+
 result<authorization_server>
 read_authorization_server_metadata(std::optional<json::object> document,
                                    std::string const& issuer_text, bool from_resource_metadata) {

@@ -139,6 +139,8 @@ struct authorization_server {
     std::string issuer;
     boost::json::object metadata;
 };
+// The metadata fields kept (RFC 8414, RFC 9207, CIMD).
+std::vector<std::string_view> const& authorization_server_metadata_fields();
 result<authorization_server>
 read_authorization_server_metadata(std::optional<boost::json::object> document,
                                    std::string const& issuer_text, bool from_resource_metadata);

@@ -17,6 +17,7 @@
 //
 // Built by run_fuzz.sh (see README.md) with clang++ -fsanitize=fuzzer,address,undefined, or
 // without libFuzzer together with fuzz_driver.cpp.
+#include "fuzz_check.hpp"
 #include "mcpd/gateway/manager.hpp"
 #include "mcpd/gateway/rpc.hpp"
 #include "mcpd/store/memory_store.hpp"
@@ -46,15 +47,8 @@ using namespace std::chrono_literals;
 constexpr std::string_view identity = "fuzz-user";
 constexpr std::size_t max_requests = 8;
 
-[[noreturn]] void fail(std::string const& what) {
-    std::fprintf(stderr, "gateway_rpc_fuzz: %s\n", what.c_str());
-    std::abort();
-}
-
-void check(bool ok, std::string const& what) {
-    if (!ok)
-        fail(what);
-}
+using mcpd::fuzz::check;
+using mcpd::fuzz::fail;
 
 struct gateway_under_test {
     asio::io_context io;

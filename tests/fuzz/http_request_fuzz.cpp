@@ -31,6 +31,7 @@
 // without libFuzzer together with fuzz_driver.cpp.
 #include "../../apps/mcpd/fixtures.hpp"
 #include "core/log.hpp"
+#include "fuzz_check.hpp"
 #include "mcpd/http/server.hpp"
 #include "mcpd/server/dispatcher.hpp"
 #include "mcpd/server/http_transport.hpp"
@@ -75,15 +76,8 @@ bool verbose() {
     return on;
 }
 
-[[noreturn]] void fail(std::string const& what) {
-    std::fprintf(stderr, "http_request_fuzz: %s\n", what.c_str());
-    std::abort();
-}
-
-void check(bool ok, std::string const& what) {
-    if (!ok)
-        fail(what);
-}
+using mcpd::fuzz::check;
+using mcpd::fuzz::fail;
 
 // Errors found before a request reaches MCP, in JSON-RPC's shape: as `mcpd serve` answers them.
 http::response error_page(http::status s, std::string_view message) {

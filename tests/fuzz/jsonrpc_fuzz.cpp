@@ -16,6 +16,7 @@
 //
 // Built by run_fuzz.sh (see README.md) with clang++ -fsanitize=fuzzer,address,undefined, or
 // without libFuzzer together with fuzz_driver.cpp.
+#include "fuzz_check.hpp"
 #include "mcpd/protocol/jsonrpc.hpp"
 #include "mcpd/protocol/version.hpp"
 
@@ -36,15 +37,8 @@ namespace {
 namespace json = boost::json;
 namespace protocol = mcpd::protocol;
 
-[[noreturn]] void fail(char const* what) {
-    std::fprintf(stderr, "jsonrpc_fuzz: %s\n", what);
-    std::abort();
-}
-
-void check(bool ok, char const* what) {
-    if (!ok)
-        fail(what);
-}
+using mcpd::fuzz::check;
+using mcpd::fuzz::fail;
 
 bool valid_id(json::value const& id) {
     return id.is_string() || id.is_int64() || id.is_uint64();

@@ -24,6 +24,7 @@
 // Built by run_fuzz.sh (see README.md) with clang++ -fsanitize=fuzzer,address,undefined, or
 // without libFuzzer together with fuzz_driver.cpp.
 #include "client/oauth_detail.hpp"
+#include "fuzz_check.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -43,15 +44,8 @@ namespace json = boost::json;
 namespace detail = mcpd::client::oauth::detail;
 namespace http = mcpd::http;
 
-[[noreturn]] void fail(char const* what) {
-    std::fprintf(stderr, "oauth_fuzz: %s\n", what);
-    std::abort();
-}
-
-void check(bool ok, char const* what) {
-    if (!ok)
-        fail(what);
-}
+using mcpd::fuzz::check;
+using mcpd::fuzz::fail;
 
 bool lower_case(std::string_view s) {
     return std::none_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
@@ -154,20 +148,10 @@ void authorization_server_metadata(std::string const& issuer_text, std::optional
                                                          from_resource_metadata);
     if (!as)
         return;
-    static std::set<std::string_view> const known = {
-        "issuer",
-        "authorization_endpoint",
-        "token_endpoint",
-        "registration_endpoint",
-        "scopes_supported",
-        "response_types_supported",
-        "grant_types_supported",
-        "token_endpoint_auth_methods_supported",
-        "code_challenge_methods_supported",
-        "client_id_metadata_document_supported",
-        "authorization_response_iss_parameter_supported"};
+    auto const& known = detail::authorization_server_metadata_fields();
     for (auto const& kv : as->metadata)
-        check(known.contains(kv.key()), "authorization server metadata kept an unknown field");
+        check(std::find(known.begin(), known.end(), std::string_view(kv.key())) != known.end(),
+              "authorization server metadata kept an unknown field");
     for (auto const* f : {"authorization_endpoint", "token_endpoint"})
         check(detail::check_endpoint_url(detail::str(as->metadata, f), f).has_value(),
               "an accepted endpoint is not a usable URL");

@@ -13,6 +13,7 @@
 //
 // Built by run_resp_parser_fuzz.sh with clang++ -fsanitize=fuzzer,address,undefined, or without
 // libFuzzer together with fuzz_driver.cpp (see README.md).
+#include "fuzz_check.hpp"
 #include "mcpd/redis/resp.hpp"
 
 #include <cstddef>
@@ -30,15 +31,8 @@ using mcpd::redis::parser_limits;
 using mcpd::redis::resp_parser;
 using mcpd::redis::resp_type;
 
-[[noreturn]] void fail(char const* what) {
-    std::fprintf(stderr, "resp_parser_fuzz: %s\n", what);
-    std::abort();
-}
-
-void check(bool ok, char const* what) {
-    if (!ok)
-        fail(what);
-}
+using mcpd::fuzz::check;
+using mcpd::fuzz::fail;
 
 struct outcome {
     std::vector<std::string> values;

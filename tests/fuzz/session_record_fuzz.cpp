@@ -16,6 +16,7 @@
 //
 // Built by run_fuzz.sh (see README.md) with clang++ -fsanitize=fuzzer,address,undefined, or
 // without libFuzzer together with fuzz_driver.cpp.
+#include "fuzz_check.hpp"
 #include "mcpd/store/error.hpp"
 #include "mcpd/store/secret_box.hpp"
 #include "mcpd/store/session.hpp"
@@ -36,15 +37,8 @@ namespace {
 namespace json = boost::json;
 namespace store = mcpd::store;
 
-[[noreturn]] void fail(char const* what) {
-    std::fprintf(stderr, "session_record_fuzz: %s\n", what);
-    std::abort();
-}
-
-void check(bool ok, char const* what) {
-    if (!ok)
-        fail(what);
-}
+using mcpd::fuzz::check;
+using mcpd::fuzz::fail;
 
 std::optional<std::string_view> string_of(json::object const& o, std::string_view key) {
     auto const* v = o.if_contains(key);

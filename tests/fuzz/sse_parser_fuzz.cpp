@@ -12,6 +12,7 @@
 // mcpd's server writes, its client reads back unchanged. Any mismatch aborts.
 //
 // Built and run by run_fuzz.sh like the other targets (see README.md).
+#include "fuzz_check.hpp"
 #include "http/sse_event.hpp"
 #include "http/sse_parser.hpp"
 
@@ -29,15 +30,8 @@ using mcpd::http::sse_message;
 using mcpd::http::sse_parser;
 using mcpd::http::sse_parser_limits;
 
-[[noreturn]] void fail(char const* what) {
-    std::fprintf(stderr, "sse_parser_fuzz: %s\n", what);
-    std::abort();
-}
-
-void check(bool ok, char const* what) {
-    if (!ok)
-        fail(what);
-}
+using mcpd::fuzz::check;
+using mcpd::fuzz::fail;
 
 bool same(std::vector<sse_message> const& a, std::vector<sse_message> const& b) {
     if (a.size() != b.size())
