@@ -20,9 +20,15 @@ asio::awaitable<result<void>> stored_session_records::save(session_state const& 
                                                    partial, ttl_);
     if (updated || updated.error() != store::store_errc::session_not_found)
         co_return updated;
+    // serverUrl, transportType and callbackUrl describe a gateway's connection; the
+    // @mcp-ts/sdk PostgreSQL table (and so postgres_store) requires them, so a protocol session
+    // has them too, empty but for its transport.
     json::object record{{"identity", protocol_sessions_identity},
                         {"sessionId", s.id},
                         {"createdAt", s.created_at_ms},
+                        {"serverUrl", ""},
+                        {"transportType", "streamable_http"},
+                        {"callbackUrl", ""},
                         {"mcpdProtocol", to_json(s)}};
     auto created = co_await store_->create_session(std::move(record), ttl_);
     if (!created && created.error() == store::store_errc::session_exists) {

@@ -7,6 +7,7 @@
 #include "async_test.hpp"
 #include "mcp_wire.hpp"
 #include "mcpd_process.hpp"
+#include "postgres_server.hpp"
 #include "redis_server.hpp"
 
 #include "core/log.hpp"
@@ -28,6 +29,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -885,6 +887,51 @@ TEST(McpdOps, AStatelessListenIsCancelledByClosingAndEndedWithItsResultAtShutdow
     auto code = server.wait_exit(std::chrono::seconds(10));
     ASSERT_TRUE(code.has_value()) << server.log();
     EXPECT_EQ(*code, 0);
+}
+
+// A session outlives its mcpd: a new process on the same storage serves it. Each backend that
+// persists, PostgreSQL included (whose table requires fields a protocol session had not set,
+// so no session was ever saved there; found by tests/soak).
+void a_session_survives_a_restart(std::vector<std::pair<std::string, std::string>> env) {
+    std::string sid;
+    {
+        mcpd_process first({.args = {"--json-response"}, .env = env});
+        run_async(
+            [&]() -> asio::awaitable<void> { sid = co_await open_session(first.port(), version); });
+        EXPECT_EQ(first.stop(), 0) << first.log();
+        EXPECT_EQ(first.log().find("not saved"), std::string::npos) << first.log();
+    }
+    ASSERT_FALSE(sid.empty());
+    mcpd_process second({.args = {"--json-response"}, .env = env});
+    run_async([&]() -> asio::awaitable<void> {
+        http_client c(co_await asio::this_coro::executor);
+        co_await c.connect(second.port());
+        // Named, not temporaries inside co_await: docs/rough_edges.md (GCC 12).
+        auto body = tool_call(2, "echo", {{"text", "again"}});
+        auto call = co_await c.send(mcp_post(second.port(), body, sid, version));
+        EXPECT_EQ(call.result_int(), 200u) << call.body();
+        EXPECT_NE(call.body().find("again"), std::string::npos) << call.body();
+    });
+    EXPECT_EQ(second.stop(), 0) << second.log();
+}
+
+TEST(McpdOps, ASessionSurvivesARestartOnSqlite) {
+    char dir[] = "/tmp/mcpd-restart-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    a_session_survives_a_restart({{"MCP_TS_STORAGE_TYPE", "sqlite"},
+                                  {"MCP_TS_STORAGE_SQLITE_PATH", std::string(dir) + "/s.db"}});
+    std::filesystem::remove_all(dir);
+}
+
+TEST(McpdOps, ASessionSurvivesARestartOnRedis) {
+    redis_server redis;
+    a_session_survives_a_restart({{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_URL", redis.url()}});
+}
+
+TEST(McpdOps, ASessionSurvivesARestartOnPostgres) {
+    postgres_server pg;
+    a_session_survives_a_restart(
+        {{"MCP_TS_STORAGE_TYPE", "postgres"}, {"DATABASE_URL", pg.url(pg.create_database())}});
 }
 
 } // namespace
