@@ -193,14 +193,27 @@ parsed_body parse_body(std::string_view text, body_limits limits) {
     return out;
 }
 
-std::size_t serialized_size(json::value const& v, std::size_t stop_after) {
+namespace {
+
+template <class Json>
+std::size_t count_serialized(Json const& j, std::size_t stop_after) {
     json::serializer out;
-    out.reset(&v);
+    out.reset(&j);
     std::array<char, 4096> chunk{};
     std::size_t n = 0;
     while (!out.done() && n <= stop_after)
         n += out.read(chunk.data(), chunk.size()).size();
     return n;
+}
+
+} // namespace
+
+std::size_t serialized_size(json::value const& v, std::size_t stop_after) {
+    return count_serialized(v, stop_after);
+}
+
+std::size_t serialized_size(json::object const& o, std::size_t stop_after) {
+    return count_serialized(o, stop_after);
 }
 
 json::object to_json(request const& r) {

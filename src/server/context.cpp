@@ -167,11 +167,13 @@ asio::awaitable<result<json::value>> context::request(std::string method, json::
         throw input_required(std::move(requests), sealed_state());
     }
     auto const& limits = srv_.reg().opts.limits;
-    if (session_->outgoing.size() >= limits.max_pending_client_requests)
+    if (session_->outgoing.size() >= limits.max_pending_client_requests) {
+        srv_.reg().limit_hits.hit("max-pending-client-requests");
         co_return error{client_errc::limit_reached,
                         method + ": " + std::to_string(session_->outgoing.size()) +
                             " requests to this client await answers already "
                             "(max-pending-client-requests)"};
+    }
     auto id = session_->next_outgoing_id++;
     json::value id_value = id;
     auto id_text = json::serialize(id_value);

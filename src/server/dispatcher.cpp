@@ -660,7 +660,11 @@ std::shared_ptr<session> dispatcher::stateless_session(protocol::request const& 
 
 void dispatcher::set_metrics(metrics::registry& reg) {
     metrics_ = std::make_unique<dispatch_metrics>(reg);
-    limits_.attach(reg);
+    srv_.reg().limit_hits.attach(reg);
+}
+
+void dispatcher::limit_hit(std::string_view limit) {
+    srv_.reg().limit_hits.hit(limit);
 }
 
 asio::awaitable<std::optional<json::object>>

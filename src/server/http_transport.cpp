@@ -562,8 +562,12 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             reply = http::make_response(status::accepted, "");
             cors(req, *reply);
         } else if (ws && ws->in_flight + requests.size() > opts.max_in_flight_per_session) {
-            reply = error_reply(req, status::too_many_requests, code::connection_closed,
-                                "Too many requests in flight for this session");
+            limit_hits.hit("max-in-flight");
+            reply =
+                error_reply(req, status::too_many_requests, code::connection_closed,
+                            "Too Many Requests: this session has " + std::to_string(ws->in_flight) +
+                                " requests in flight, its limit (max-in-flight) is " +
+                                std::to_string(opts.max_in_flight_per_session));
         }
         if (reply) {
             co_await ex.respond(std::move(*reply));
@@ -916,7 +920,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                     w->client = ex.remote_address();
                     ++clients[w->client].sessions;
                 } else {
-                    failure = made.error().message();
+                    limit_hits.hit("max-sessions");
+                    failure = made.error().detail;
                 }
                 step = route.session_created(failure);
                 break;

@@ -4,6 +4,7 @@
 // while nothing changes) with an index by name or URI.
 #pragma once
 
+#include "mcpd/core/metrics.hpp"
 #include "mcpd/server/server.hpp"
 
 #include <algorithm>
@@ -81,6 +82,9 @@ struct server::registry {
     // Set by the dispatcher that serves this server.
     std::function<void(std::string_view method)> on_list_changed;
     std::function<void(std::string_view uri)> on_resource_updated;
+    // Budgets refused here (the dispatcher's and a handler's context's): counted on /metrics as
+    // mcpd_limit_hits_total{limit} once the dispatcher attaches its registry.
+    metrics::limit_meter limit_hits;
 };
 
 } // namespace mcpd::server

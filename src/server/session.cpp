@@ -90,10 +90,20 @@ session_manager::session_manager(std::shared_ptr<session_record_store> records,
     , max_sessions_(max_sessions)
     , refresh_after_(refresh_after) {}
 
+namespace {
+
+// The one way create() and find() fail for lack of room: the HTTP transport answers 503 with it.
+error sessions_full(std::size_t max_sessions) {
+    return error{make_error_code(boost::system::errc::resource_unavailable_try_again),
+                 "the server holds its limit of " + std::to_string(max_sessions) +
+                     " sessions (max-sessions)"};
+}
+
+} // namespace
+
 result<std::shared_ptr<session>> session_manager::create() {
     if (live_.size() >= max_sessions_)
-        return error{make_error_code(boost::system::errc::too_many_files_open),
-                     "too many sessions (" + std::to_string(max_sessions_) + ")"};
+        return sessions_full(max_sessions_);
     session_state st;
     st.id = random_hex(16);
     st.created_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -121,8 +131,7 @@ asio::awaitable<result<std::shared_ptr<session>>> session_manager::find(std::str
     if (!*rec)
         co_return std::shared_ptr<session>{};
     if (live_.size() >= max_sessions_)
-        co_return error{make_error_code(boost::system::errc::too_many_files_open),
-                        "too many sessions (" + std::to_string(max_sessions_) + ")"};
+        co_return sessions_full(max_sessions_);
     // Another lookup may have restored it while we waited on the store.
     if (auto it = live_.find(id); it != live_.end())
         co_return it->second;

@@ -255,6 +255,41 @@ TEST(mcpd_hardening, one_client_cannot_take_every_stream_session_or_connection) 
     EXPECT_EQ(server.stop(), 0) << server.log();
 }
 
+// The process-wide session cap and a session's requests-in-flight cap: each refusal names its
+// setting and is counted, like every other budget.
+TEST(mcpd_hardening, the_session_cap_and_the_in_flight_cap_name_their_limits) {
+    mcpd_process server(
+        {.args = {"--json-response", "--max-sessions", "3", "--max-in-flight", "2"}});
+    auto port = server.port();
+    run_async(
+        [&]() -> asio::awaitable<void> {
+            std::string sid;
+            for (int i = 0; i < 3; ++i) {
+                auto res = co_await send_from(port, "127.0.0.1",
+                                              mcp_post(port, initialize_body(v2025_03_26)));
+                EXPECT_EQ(res.result_int(), 200u) << res.body();
+                if (sid.empty())
+                    sid = std::string(res["Mcp-Session-Id"]);
+            }
+            auto full = co_await send_from(port, other_client,
+                                           mcp_post(port, initialize_body(v2025_11_25)));
+            EXPECT_EQ(full.result_int(), 503u) << full.body();
+            EXPECT_NE(error_message(full).find("(max-sessions)"), std::string::npos) << full.body();
+            // Three calls in one batch where two may run at once.
+            auto batch = "[" + echo_body(10, "a") + "," + echo_body(11, "b") + "," +
+                         echo_body(12, "c") + "]";
+            auto over =
+                co_await send_from(port, "127.0.0.1", mcp_post(port, batch, sid, v2025_03_26));
+            EXPECT_EQ(over.result_int(), 429u) << over.body();
+            EXPECT_NE(error_message(over).find("(max-in-flight)"), std::string::npos)
+                << over.body();
+        },
+        std::chrono::seconds(60));
+    EXPECT_EQ(metric(port, "mcpd_limit_hits_total{limit=\"max-sessions\"}"), "1");
+    EXPECT_EQ(metric(port, "mcpd_limit_hits_total{limit=\"max-in-flight\"}"), "1");
+    EXPECT_EQ(server.stop(), 0) << server.log();
+}
+
 // Row 6: keep-alive connections that each sent one 4 MiB body, then idle.
 TEST(mcpd_hardening, idle_connections_do_not_keep_their_largest_request) {
     mcpd_process server({.args = {"--json-response"}});

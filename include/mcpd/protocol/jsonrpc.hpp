@@ -81,6 +81,9 @@ message parse_message(boost::json::value const& v);
 // The length of `v` as compact JSON text, counted without building the text, and stopping as
 // soon as it passes `stop_after` (then the count is some value over it).
 std::size_t serialized_size(boost::json::value const& v, std::size_t stop_after = SIZE_MAX);
+// The same of an object, without copying it into a value first (a client's megabytes of
+// capabilities would be copied on the event loop only to be refused).
+std::size_t serialized_size(boost::json::object const& o, std::size_t stop_after = SIZE_MAX);
 
 // Wire forms.
 boost::json::object to_json(request const& r);

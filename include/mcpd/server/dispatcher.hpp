@@ -82,7 +82,7 @@ private:
     struct listener;
 
     // A budget refused something: counted on /metrics (mcpd_limit_hits_total{limit}).
-    void limit_hit(std::string_view limit) { limits_.hit(limit); }
+    void limit_hit(std::string_view limit);
 
     server& srv_;
     session_manager& sessions_;
@@ -90,7 +90,6 @@ private:
     std::list<std::shared_ptr<listener>> listeners_;
     bool listens_ended_ = false;
     std::unique_ptr<dispatch_metrics> metrics_;
-    metrics::limit_meter limits_;
 };
 
 } // namespace mcpd::server
