@@ -8,6 +8,16 @@
 
 namespace mcpd {
 
+[[nodiscard]] constexpr bool ascii_alpha(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+[[nodiscard]] constexpr bool ascii_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+[[nodiscard]] constexpr bool ascii_alnum(char c) noexcept {
+    return ascii_alpha(c) || ascii_digit(c);
+}
+
 [[nodiscard]] constexpr char ascii_lower(char c) noexcept {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }

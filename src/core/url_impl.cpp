@@ -1,28 +1,18 @@
 // The one translation unit that compiles Boost.URL.
 #include <boost/url/src.hpp>
 
+#include "core/ascii.hpp"
 #include "core/url_text.hpp"
 
 namespace mcpd {
 
-namespace {
-
-constexpr bool alpha(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-constexpr bool digit(char c) noexcept {
-    return c >= '0' && c <= '9';
-}
-
-} // namespace
-
 bool url_text_parsable(std::string_view text) noexcept {
     // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" (RFC 3986 §3.1)
-    if (text.empty() || !alpha(text[0]))
+    if (text.empty() || !ascii_alpha(text[0]))
         return true;
     std::size_t i = 1;
     while (i < text.size() &&
-           (alpha(text[i]) || digit(text[i]) || text[i] == '+' || text[i] == '-' || text[i] == '.'))
+           (ascii_alnum(text[i]) || text[i] == '+' || text[i] == '-' || text[i] == '.'))
         ++i;
     if (i >= text.size() || text[i] != ':' || i + 1 == text.size())
         return true;
@@ -31,7 +21,7 @@ bool url_text_parsable(std::string_view text) noexcept {
     char const next = text[i + 1];
     if (next == '?' || next == '#')
         return i + 2 < text.size();
-    return alpha(next) || digit(next) ||
+    return ascii_alnum(next) ||
            std::string_view("-._~%!$&'()*+,;=:@/").find(next) != std::string_view::npos;
 }
 

@@ -61,6 +61,15 @@ result<url> from_view(boost::urls::url_view const& u, std::string_view text) {
     url out;
     out.scheme = scheme;
     out.host = u.host_address();
+    // A name is decoded ("a%0d%0ab" is "a\r\nb"): what reaches DNS and the Host header must be
+    // a DNS name (found by tests/fuzz/oauth_fuzz.cpp: a control character in a decoded host).
+    if (u.host_type() == boost::urls::host_type::ipvfuture)
+        return error{client_errc::invalid_url, std::string(text)};
+    if (u.host_type() == boost::urls::host_type::name)
+        for (char c : out.host)
+            if (!(ascii_alnum(c) || c == '-' || c == '.' || c == '_'))
+                return error{client_errc::invalid_url,
+                             "the host of " + std::string(text) + " is not a DNS name"};
     if (u.has_port()) {
         auto digits = std::string_view(u.port());
         unsigned port = 0;

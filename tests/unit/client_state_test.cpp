@@ -26,6 +26,11 @@ using kind = stream_state::decision::kind;
 // --- URLs ------------------------------------------------------------------------------------
 
 TEST(client_url, parses_http_and_https) {
+    // Percent-encoded letters in a name decode to a name.
+    auto decoded = mcpd::http::parse_url("http://exa%41mple.com/");
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->host, "exaAmple.com");
+
     auto u = mcpd::http::parse_url("https://Example.com/mcp?x=1#frag");
     ASSERT_TRUE(u) << u.error().message();
     EXPECT_EQ(u->scheme, "https");
@@ -55,8 +60,11 @@ TEST(client_url, parses_http_and_https) {
 
 TEST(client_url, refuses_what_it_cannot_use) {
     using mcpd::http::client_errc;
+    // The last three: hosts that decode to what is no DNS name (a CR LF, a space, a form feed
+    // that would reach the Host header and the resolver), and an IPvFuture literal.
     for (auto bad : {"", "example.com/mcp", "/mcp", "http://", "http:///x", "not a url",
-                     "http://host:0/", "http://host:99999/"}) {
+                     "http://host:0/", "http://host:99999/", "https://a%0d%0ab.example/",
+                     "http://exa%20mple.com/", "https://auth.lsp%0com/t", "http://[v1.x]/"}) {
         auto r = mcpd::http::parse_url(bad);
         EXPECT_FALSE(r) << bad;
         if (!r) {
