@@ -56,16 +56,18 @@ struct gateway_under_test {
         std::make_shared<mcpd::store::memory_store>();
     gateway::manager manager{io.get_executor(), store, options(), [](gateway::event const&) {}};
 
+    // Short timeouts: a connect to the closed port lasts until connect_timeout (the client tries
+    // again meanwhile), and an input may connect several times.
     static gateway::manager_options options() {
         gateway::manager_options o;
         o.client.client_info.name = "gateway-rpc-fuzz";
-        o.client.request_timeout = 1s;
+        o.client.request_timeout = 250ms;
         o.client.reconnect.initial_delay = 10ms;
         o.client.reconnect.max_delay = 20ms;
-        o.connect_timeout = 1s;
+        o.connect_timeout = 250ms;
         o.max_retries = 0;
         o.retry_delay = 10ms;
-        o.discovery_timeout = 1s;
+        o.discovery_timeout = 250ms;
         o.allowed_servers = {"http://127.0.0.1:1/"};
         o.allow_private_servers = true; // 127.0.0.1:1 is the one server allowed
         return o;
