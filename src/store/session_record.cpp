@@ -40,6 +40,7 @@ public:
         : r_(into) {}
 
     bool root_was_object() const noexcept { return root_object_; }
+    bool saw_non_finite() const noexcept { return non_finite_; }
 
     bool on_document_begin(error_code&) { return true; }
     bool on_document_end(error_code&) { return true; }
@@ -100,13 +101,12 @@ public:
     bool on_number_part(json::string_view, error_code&) { return true; }
     bool on_int64(std::int64_t v, json::string_view, error_code&) { return number(v); }
     bool on_uint64(std::uint64_t v, json::string_view, error_code&) { return number(v); }
-    // A number too large for a double: the record is refused as parse_record refuses it
-    // (core/json_finite.hpp).
-    bool on_double(double v, json::string_view, error_code& ec) {
-        if (!std::isfinite(v)) {
-            ec = json::error::exponent_overflow;
-            return false;
-        }
+    // A number too large for a double (read as an infinity): parse_record refuses the record
+    // unless a later duplicate key replaced it, which only the whole object tells; parse() asks
+    // it then (core/json_finite.hpp).
+    bool on_double(double v, json::string_view, error_code&) {
+        if (!std::isfinite(v))
+            non_finite_ = true;
         return number(v);
     }
     bool on_bool(bool v, error_code&) {
@@ -163,6 +163,7 @@ private:
     session_record& r_;
     std::size_t depth_ = 0;
     bool root_object_ = false;
+    bool non_finite_ = false;
     std::string key_;  // the current field's name at depth 1
     std::string part_; // a string value that came in parts
 };
@@ -178,6 +179,9 @@ result<session_record> session_record::parse(std::string_view text) {
         return error(store_errc::corrupt_record, ec.message());
     if (!p.handler().root_was_object())
         return error(store_errc::corrupt_record, "not an object");
+    if (p.handler().saw_non_finite())
+        if (auto whole = parse_record(text); !whole)
+            return whole.error();
     r.text_.assign(text);
     return r;
 }
