@@ -149,24 +149,25 @@ void store_under_threads(
 
 } // namespace
 
+// A store of type Store opened on `path`, for store_under_threads.
+template <class Store>
+asio::awaitable<std::unique_ptr<mcpd::store::session_store>> open_store(std::string path) {
+    auto s = co_await Store::open(std::move(path));
+    if (!s)
+        throw std::runtime_error(s.error().message());
+    co_return std::move(*s);
+}
+
 TEST(threads, the_sqlite_store_from_many_threads) {
     temp_dir dir;
-    store_under_threads([&]() -> asio::awaitable<std::unique_ptr<mcpd::store::session_store>> {
-        auto s = co_await mcpd::store::sqlite_store::open((dir.path / "sessions.db").string());
-        if (!s)
-            throw std::runtime_error(s.error().message());
-        co_return std::move(*s);
-    });
+    store_under_threads(
+        [&] { return open_store<mcpd::store::sqlite_store>((dir.path / "sessions.db").string()); });
 }
 
 TEST(threads, the_file_store_from_many_threads) {
     temp_dir dir;
-    store_under_threads([&]() -> asio::awaitable<std::unique_ptr<mcpd::store::session_store>> {
-        auto s = co_await mcpd::store::file_store::open((dir.path / "sessions.json").string());
-        if (!s)
-            throw std::runtime_error(s.error().message());
-        co_return std::move(*s);
-    });
+    store_under_threads(
+        [&] { return open_store<mcpd::store::file_store>((dir.path / "sessions.json").string()); });
 }
 
 // One client, called from coroutines on every thread: each INCR counted once, each caller's
