@@ -52,6 +52,10 @@ configure_file(${CMAKE_CURRENT_LIST_DIR}/mcpd.pc.in ${PROJECT_BINARY_DIR}/mcpd.p
 install(FILES ${PROJECT_BINARY_DIR}/mcpd.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
         COMPONENT development)
 
+# With shared libraries the installed binary finds them next to it, wherever the prefix is.
+if(BUILD_SHARED_LIBS)
+  set_target_properties(mcpd PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+endif()
 install(TARGETS mcpd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 
 # The manual, from the binary's own help (every subcommand's), so that it cannot drift.

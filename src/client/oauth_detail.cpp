@@ -531,7 +531,7 @@ result<resource_metadata> read_resource_metadata(json::object const& document,
 namespace {
 
 // What of an authorization server's metadata (RFC 8414, RFC 9207, CIMD) we use and store.
-std::vector<std::string_view> const metadata_fields = {
+constexpr std::array<std::string_view, 11> metadata_fields = {
     "issuer",
     "authorization_endpoint",
     "token_endpoint",
@@ -546,7 +546,7 @@ std::vector<std::string_view> const metadata_fields = {
 
 } // namespace
 
-std::vector<std::string_view> const& authorization_server_metadata_fields() {
+std::span<std::string_view const> authorization_server_metadata_fields() {
     return metadata_fields;
 }
 
@@ -575,7 +575,7 @@ read_authorization_server_metadata(std::optional<json::object> document,
                                                      named.substr(0, 200) + ", not " + issuer_text};
         if (!from_resource_metadata)
             as.issuer = named;
-        as.metadata = only_fields(*document, metadata_fields);
+        as.metadata = only_fields(*document, {metadata_fields.begin(), metadata_fields.end()});
     } else {
         if (from_resource_metadata)
             return error{errc::discovery_failed,

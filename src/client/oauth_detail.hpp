@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -140,7 +141,7 @@ struct authorization_server {
     boost::json::object metadata;
 };
 // The metadata fields kept (RFC 8414, RFC 9207, CIMD).
-std::vector<std::string_view> const& authorization_server_metadata_fields();
+std::span<std::string_view const> authorization_server_metadata_fields();
 result<authorization_server>
 read_authorization_server_metadata(std::optional<boost::json::object> document,
                                    std::string const& issuer_text, bool from_resource_metadata);

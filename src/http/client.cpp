@@ -223,7 +223,7 @@ struct client_response::state {
     std::shared_ptr<client_connection> conn;
     std::shared_ptr<abort_handle> abort;
     bhttp::response_parser<bhttp::buffer_body> parser;
-    std::array<char, 16 * 1024> chunk{};
+    std::array<char, std::size_t{16} * 1024> chunk{};
     bool aborted = false;
     bool failed = false;
 
@@ -340,7 +340,7 @@ asio::awaitable<result<std::string_view>> client_response::read_some() {
 
 asio::awaitable<result<std::string>> client_response::read_body() {
     auto o = st_->owner.lock();
-    auto limit = o ? o->opts.max_body_bytes : std::size_t{16 * 1024 * 1024};
+    auto limit = o ? o->opts.max_body_bytes : std::size_t{16} * 1024 * 1024;
     auto timeout = o ? o->opts.response_timeout : std::chrono::seconds(30);
     st_->conn->lowest().expires_after(timeout);
     std::string body;

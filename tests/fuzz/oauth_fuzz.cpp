@@ -148,7 +148,7 @@ void authorization_server_metadata(std::string const& issuer_text, std::optional
                                                          from_resource_metadata);
     if (!as)
         return;
-    auto const& known = detail::authorization_server_metadata_fields();
+    auto const known = detail::authorization_server_metadata_fields();
     for (auto const& kv : as->metadata)
         check(std::find(known.begin(), known.end(), std::string_view(kv.key())) != known.end(),
               "authorization server metadata kept an unknown field");

@@ -48,6 +48,7 @@ constexpr int io_threads = 4;
 void run_on_threads(asio::io_context& io, std::function<asio::awaitable<void>()> body) {
     auto done = asio::co_spawn(asio::make_strand(io), std::move(body), asio::use_future);
     std::vector<std::jthread> threads;
+    threads.reserve(io_threads);
     for (int i = 0; i < io_threads; ++i)
         threads.emplace_back([&io] { io.run(); });
     threads.clear(); // joins: run() returns once no work is left
@@ -62,12 +63,13 @@ asio::awaitable<void> in_parallel(asio::io_context& io, int count,
     auto left = std::make_shared<std::atomic<int>>(count);
     auto all_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
     for (int i = 0; i < count; ++i)
-        asio::co_spawn(asio::make_strand(io), task(i), [left, all_done, ex](std::exception_ptr e) {
-            if (e)
-                ADD_FAILURE() << "a task threw";
-            if (left->fetch_sub(1) == 1)
-                asio::post(ex, [all_done] { all_done->cancel(); });
-        });
+        asio::co_spawn(asio::make_strand(io), task(i),
+                       [left, all_done, ex](std::exception_ptr const& e) {
+                           if (e)
+                               ADD_FAILURE() << "a task threw";
+                           if (left->fetch_sub(1) == 1)
+                               asio::post(ex, [all_done] { all_done->cancel(); });
+                       });
     boost::system::error_code ec;
     co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }

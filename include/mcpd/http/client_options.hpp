@@ -44,8 +44,8 @@ struct client_options {
     // A streamed body (read_some) that sends no byte for this long fails; zero: no limit (an
     // SSE stream may be quiet for long; the MCP layer has its own liveness checks).
     duration stream_idle_timeout = duration::zero();
-    std::size_t max_body_bytes = 16 * 1024 * 1024; // fetch() and read_body()
-    std::size_t max_header_bytes = 64 * 1024;
+    std::size_t max_body_bytes = std::size_t{16} * 1024 * 1024; // fetch() and read_body()
+    std::size_t max_header_bytes = std::size_t{64} * 1024;
     std::string ca_file; // PEM file of CAs to trust instead of the system's store
     std::string user_agent = "mcpd";
     std::size_t max_idle_connections = 8;
@@ -60,8 +60,8 @@ struct client_options {
 
 // How much of a server-sent event stream the client holds at once (the MCP client's streams).
 struct sse_parser_limits {
-    std::size_t max_line_bytes = 1024 * 1024;
-    std::size_t max_event_bytes = 16 * 1024 * 1024;
+    std::size_t max_line_bytes = std::size_t{1024} * 1024;
+    std::size_t max_event_bytes = std::size_t{16} * 1024 * 1024;
 };
 
 } // namespace mcpd::http
