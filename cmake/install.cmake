@@ -52,9 +52,12 @@ configure_file(${CMAKE_CURRENT_LIST_DIR}/mcpd.pc.in ${PROJECT_BINARY_DIR}/mcpd.p
 install(FILES ${PROJECT_BINARY_DIR}/mcpd.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
         COMPONENT development)
 
-# With shared libraries the installed binary finds them next to it, wherever the prefix is.
+# With shared libraries the installed binary finds them in the prefix's lib/, and each library
+# the ones it needs beside it (a RUNPATH is not inherited by what a library loads), wherever
+# the prefix is.
 if(BUILD_SHARED_LIBS)
   set_target_properties(mcpd PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+  set_target_properties(${mcpd_libraries} PROPERTIES INSTALL_RPATH "$ORIGIN")
 endif()
 install(TARGETS mcpd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 
@@ -102,4 +105,8 @@ set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 # The static libraries are linked with these (the headers need only Boost).
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
     "libboost1.81-dev, libssl-dev, libspdlog-dev, libfmt-dev, libsqlite3-dev, libpq-dev, pkg-config")
+# Shared libraries are the runtime component's (the daemon loads them): the -dev package needs it.
+if(BUILD_SHARED_LIBS)
+  string(APPEND CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS ", mcpd (= ${PROJECT_VERSION})")
+endif()
 include(CPack)

@@ -17,6 +17,10 @@ cleanup() {
 trap cleanup EXIT
 
 cmake --install "$build" --prefix "$work/prefix" --component development >/dev/null
+# A shared build's libraries are the runtime component's (as the -dev package depends on it).
+if grep -qE '^BUILD_SHARED_LIBS:[A-Z]+=(ON|1|TRUE|YES)$' "$build/CMakeCache.txt"; then
+  cmake --install "$build" --prefix "$work/prefix" --component runtime >/dev/null
+fi
 test -f "$work/prefix/include/mcpd/server.hpp"
 test -f "$work/prefix/include/mcpd/version.hpp"
 test -f "$work/prefix/lib/cmake/mcpd/mcpdConfig.cmake"
