@@ -374,6 +374,14 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
 
     // --- the largest message (max-response) ----------------------------------------------
 
+    // Whether a message is too large to serialize on the event loop (parse_on_loop_bytes, the
+    // same bound as for parsing); measuring stops at that bound.
+    template <class Json>
+    bool large(Json const& message) const {
+        return protocol::serialized_size(message, opts.parse_on_loop_bytes) >
+               opts.parse_on_loop_bytes;
+    }
+
     // What a client gets instead of a message over max_message_bytes (`size` bytes): for an
     // answer, an error answer that names the limit; anything else is dropped (nullopt).
     std::optional<json::object> too_large(json::object const& msg, std::size_t size) {
@@ -411,9 +419,11 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     }
 
     // Writes a message as the next event of `ls` (sent if attached, then stored for replay).
-    void emit(wire_session* ws, logical_stream& ls, json::object const& msg) {
+    // `text`: the message already serialized (off the event loop, when large), or empty.
+    void emit(wire_session* ws, logical_stream& ls, json::object const& msg,
+              std::string text = {}) {
         http::sse_event ev;
-        ev.data = json::serialize(msg);
+        ev.data = text.empty() ? json::serialize(msg) : std::move(text);
         if (ev.data.size() > opts.max_message_bytes) {
             auto replaced = too_large(msg, ev.data.size());
             if (!replaced)
@@ -517,10 +527,11 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         post.wake.notify();
     }
 
-    void answered(post_state& post, wire_session* ws, std::optional<json::object> response) {
+    void answered(post_state& post, wire_session* ws, std::optional<json::object> response,
+                  std::string text = {}) {
         if (response) {
             if (post.stream)
-                emit(ws, *post.stream, *response);
+                emit(ws, *post.stream, *response, std::move(text));
             else
                 post.responses.push_back(std::move(*response));
         }
@@ -624,10 +635,17 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 } catch (std::exception const& e) {
                     response = protocol::make_error(id, code::internal_error, e.what());
                 }
+                // A large answer on an SSE stream is serialized off the event loop, so that
+                // other clients do not wait for it (a JSON answer is, where it is written).
+                std::string text;
+                if (response && post->stream && self->large(*response)) {
+                    auto const& answer = *response;
+                    text = co_await self->parser.run([&answer] { return json::serialize(answer); });
+                }
                 if (ws)
                     --ws->in_flight;
                 --self->in_flight;
-                self->answered(*post, ws.get(), std::move(response));
+                self->answered(*post, ws.get(), std::move(response), std::move(text));
             };
             auto& slot_signal = flight->signal;
             asio::co_spawn(ex.executor(), std::move(task),
@@ -663,10 +681,19 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             }
             auto st =
                 s->ephemeral && body.is_object() ? stateless_status(body.get_object()) : status::ok;
-            // Written straight out: the answer to most POSTs.
-            auto text = json::serialize(body);
-            if (text.size() > opts.max_message_bytes)
-                text = json::serialize(within_message_limit(std::move(body)));
+            // Written straight out: the answer to most POSTs. A large one is serialized off
+            // the event loop, so that other clients do not wait for it.
+            std::string text;
+            if (large(body))
+                text = co_await parser.run([&body] { return json::serialize(body); });
+            else
+                text = json::serialize(body);
+            if (text.size() > opts.max_message_bytes) {
+                auto const* one = body.if_object();
+                auto replaced = one != nullptr ? too_large(*one, text.size()) : std::nullopt;
+                text = replaced ? json::serialize(*replaced)
+                                : json::serialize(within_message_limit(std::move(body)));
+            }
             std::array<http::exchange::header, 4> fields;
             std::size_t n = 0;
             if (!sid.empty() && (created || !init))
