@@ -23,12 +23,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <deque>
+#include <limits>
 #include <list>
 #include <map>
 #include <span>
@@ -374,12 +376,29 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
 
     // --- the largest message (max-response) ----------------------------------------------
 
-    // Whether a message is too large to serialize on the event loop (parse_on_loop_bytes, the
-    // same bound as for parsing); measuring stops at that bound.
+    // An answer as JSON text: written on the event loop while it stays within
+    // parse_on_loop_bytes (the bound for parsing too), and the rest of a larger one on the
+    // worker thread, so that other clients do not wait for it. Nothing else touches the answer
+    // meanwhile: it belongs to the request's coroutine.
     template <class Json>
-    bool large(Json const& message) const {
-        return protocol::serialized_size(message, opts.parse_on_loop_bytes) >
-               opts.parse_on_loop_bytes;
+    asio::awaitable<std::string> serialize_answer(Json const& answer) {
+        json::serializer out;
+        out.reset(&answer);
+        std::string text;
+        auto write_until = [&out, &text](std::size_t limit) {
+            std::array<char, 16384> chunk{};
+            while (!out.done() && text.size() <= limit) {
+                auto part = out.read(chunk.data(), chunk.size());
+                text.append(part.data(), part.size());
+            }
+        };
+        write_until(opts.parse_on_loop_bytes);
+        if (!out.done())
+            co_await parser.run([&write_until] {
+                write_until(std::numeric_limits<std::size_t>::max());
+                return true;
+            });
+        co_return text;
     }
 
     // What a client gets instead of a message over max_message_bytes (`size` bytes): for an
@@ -638,10 +657,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 // A large answer on an SSE stream is serialized off the event loop, so that
                 // other clients do not wait for it (a JSON answer is, where it is written).
                 std::string text;
-                if (response && post->stream && self->large(*response)) {
-                    auto const& answer = *response;
-                    text = co_await self->parser.run([&answer] { return json::serialize(answer); });
-                }
+                if (response && post->stream)
+                    text = co_await self->serialize_answer(*response);
                 if (ws)
                     --ws->in_flight;
                 --self->in_flight;
@@ -683,11 +700,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 s->ephemeral && body.is_object() ? stateless_status(body.get_object()) : status::ok;
             // Written straight out: the answer to most POSTs. A large one is serialized off
             // the event loop, so that other clients do not wait for it.
-            std::string text;
-            if (large(body))
-                text = co_await parser.run([&body] { return json::serialize(body); });
-            else
-                text = json::serialize(body);
+            auto text = co_await serialize_answer(body);
             if (text.size() > opts.max_message_bytes) {
                 auto const* one = body.if_object();
                 auto replaced = one != nullptr ? too_large(*one, text.size()) : std::nullopt;
