@@ -553,7 +553,8 @@ std::vector<setting_def> const& serve_settings() {
         {.key = "redis-url",
          .env = {"REDIS_URL"},
          .kind = k::url,
-         .help = "redis://[user:password@]host[:port][/db], rediss://…, unix:///path"},
+         .help = "redis://[user:password@]host[:port][/db], rediss://…, unix:///path, "
+                 "redis+sentinel://s1:26379,s2:26379/master[/db], redis+cluster://h1:7000,h2:7001"},
         {.key = "redis-host", .env = {"REDIS_HOST"}, .help = "Redis host (without REDIS_URL)"},
         {.key = "redis-port",
          .env = {"REDIS_PORT"},
@@ -570,6 +571,23 @@ std::vector<setting_def> const& serve_settings() {
          .env = {"REDIS_TLS"},
          .kind = k::boolean,
          .help = "TLS to Redis (without REDIS_URL)"},
+        {.key = "redis-cluster-nodes",
+         .env = {"REDIS_CLUSTER_NODES"},
+         .help = "host:port of Redis Cluster seed nodes, comma-separated (without REDIS_URL)"},
+        {.key = "redis-sentinels",
+         .env = {"REDIS_SENTINELS"},
+         .help = "host:port of each Sentinel, comma-separated (without REDIS_URL)"},
+        {.key = "redis-sentinel-master",
+         .env = {"REDIS_SENTINEL_MASTER"},
+         .help = "the master's name the sentinels watch"},
+        {.key = "redis-sentinel-username",
+         .env = {"REDIS_SENTINEL_USERNAME"},
+         .help = "the sentinels' ACL user name"},
+        {.key = "redis-sentinel-password",
+         .env = {"REDIS_SENTINEL_PASSWORD"},
+         .help = "the sentinels' password",
+         .secret = true,
+         .no_flag = true},
         {.key = "redis-key-prefix",
          .env = {"REDIS_KEY_PREFIX"},
          .default_value = "mcp:",
@@ -741,7 +759,8 @@ result<void> configuration::load(std::function<char const*(char const*)> getenv,
     // Redis settings as the Redis client reads them: a bad URL or port is reported now.
     bool any_redis = false;
     for (auto key : {"redis-url", "redis-host", "redis-port", "redis-username", "redis-password",
-                     "redis-db", "redis-tls"})
+                     "redis-db", "redis-tls", "redis-cluster-nodes", "redis-sentinels",
+                     "redis-sentinel-master", "redis-sentinel-username", "redis-sentinel-password"})
         any_redis = any_redis || get(key).set();
     if (any_redis) {
         auto cfg = redis::config_from_env({}, as_getenv());
@@ -811,6 +830,11 @@ result<void> configuration::check(setting_def const& d, setting_value& v) const 
         }
         break;
     case setting_kind::url:
+        if (d.key == "redis-url") { // its own forms (several hosts for Sentinel), exactly checked
+            if (auto c = redis::config_from_url(t); !c)
+                return fail(c.error().detail);
+            break;
+        }
         if (!url_text_parsable(t) || !boost::urls::parse_absolute_uri(t))
             return fail("not an absolute URL (scheme://…)");
         break;

@@ -51,8 +51,8 @@ asio::awaitable<int> ping(redis::config cfg, duration wait) {
                              : replies.error().message().c_str());
         co_return 1;
     }
-    std::printf("redis %s: %s in %.2f ms; SET/GET/DEL round trip ok\n", cfg.redacted_url().c_str(),
-                pong->str.c_str(), rtt.count());
+    std::printf("redis %s: %s in %.2f ms; SET/GET/DEL round trip ok; %s\n",
+                cfg.redacted_url().c_str(), pong->str.c_str(), rtt.count(), c.topology().c_str());
     co_await c.quit();
     co_return 0;
 }

@@ -569,7 +569,8 @@ guard_set_from_env(asio::any_io_executor const& ex,
     else if (backend == "memory")
         use_redis = false;
     else if (backend.empty())
-        use_redis = !get("REDIS_URL").empty() || !get("REDIS_HOST").empty();
+        use_redis = !get("REDIS_URL").empty() || !get("REDIS_HOST").empty() ||
+                    !get("REDIS_SENTINELS").empty() || !get("REDIS_CLUSTER_NODES").empty();
     else
         return invalid("MCPD_GUARD_BACKEND: expected redis or memory, not '" +
                        std::string(backend) + "'");

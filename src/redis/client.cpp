@@ -1,8 +1,10 @@
-// redis/client.cpp — the public client over detail::connection: commands, scripts, SCAN, quit.
+// redis/client.cpp — the public client over detail::connection (one node, or Sentinel's master)
+// or detail::cluster (a Redis Cluster): commands, scripts, SCAN, client tracking, quit.
 #include "mcpd/redis/client.hpp"
 
 #include "mcpd/redis/command_keys.hpp"
 #include "mcpd/redis/error.hpp"
+#include "redis/cluster.hpp"
 #include "redis/connection.hpp"
 
 #include "core/log.hpp"
@@ -18,12 +20,18 @@ namespace mcpd::redis {
 
 namespace asio = boost::asio;
 
-client::client(asio::any_io_executor const& ex, config cfg)
-    : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))) {}
+client::client(asio::any_io_executor const& ex, config cfg) {
+    if (cfg.cluster.seeds.empty())
+        conn_ = std::make_shared<detail::connection>(ex, std::move(cfg));
+    else
+        cluster_ = std::make_shared<detail::cluster>(ex, std::move(cfg));
+}
 
 client::~client() {
     if (conn_)
         conn_->detach();
+    if (cluster_)
+        cluster_->detach();
 }
 
 client::client(client&&) noexcept = default;
@@ -31,18 +39,27 @@ client& client::operator=(client&& other) noexcept {
     if (this != &other) {
         if (conn_)
             conn_->detach();
+        if (cluster_)
+            cluster_->detach();
         conn_ = std::move(other.conn_);
+        cluster_ = std::move(other.cluster_);
         tracking_ = std::move(other.tracking_);
     }
     return *this;
 }
 
 void client::on_event(std::function<void(event const&)> handler) {
-    conn_->set_event_handler(std::move(handler));
+    if (cluster_)
+        cluster_->set_event_handler(std::move(handler));
+    else
+        conn_->set_event_handler(std::move(handler));
 }
 
 void client::start() {
-    conn_->start();
+    if (cluster_)
+        cluster_->start();
+    else
+        conn_->start();
 }
 
 // What track_prefixes() set up. Touched on the connection's strand, except `active` (any thread).
@@ -54,6 +71,9 @@ struct client::tracking {
     std::atomic<bool> active{false};
     std::uint64_t generation = 0; // handshakes so far: a reply to an older TRACKING is ignored
     bool refusal_logged = false;
+    // A cluster: one of these per node (its own `active` and generation), under this root.
+    std::mutex nodes_mutex;
+    std::vector<std::shared_ptr<tracking>> nodes;
 
     void forget_all() {
         active = false;
@@ -93,7 +113,7 @@ struct client::tracking {
     // After a handshake: forget what was kept under the last connection, then (RESP3 only:
     // on RESP2 Redis accepts TRACKING but sends no invalidations without a REDIRECT
     // connection) ask for invalidations before any other request goes out.
-    std::vector<request_ptr> on_ready(std::weak_ptr<tracking> weak, int protocol) {
+    std::vector<request_ptr> on_ready(std::weak_ptr<tracking> const& weak, int protocol) {
         forget_all();
         ++generation;
         std::vector<request_ptr> out;
@@ -130,35 +150,83 @@ void client::track_prefixes(std::vector<std::string> prefixes, invalidation_hand
         throw std::logic_error("redis::client::track_prefixes: called twice");
     auto t = std::make_shared<tracking>();
     for (auto& p : prefixes)
-        t->prefixes.push_back(cfg().key_prefix + p);
+        t->prefixes.push_back(p.insert(0, cfg().key_prefix));
     t->key_prefix = cfg().key_prefix;
     t->url = cfg().redacted_url();
     t->on_invalidate = std::move(on_invalidate);
-    std::weak_ptr<tracking> weak = t;
-    conn_->on_push = [weak](value&& v) {
-        if (auto self = weak.lock())
-            self->on_push(v);
+    // The hooks that tie one connection to one tracking state.
+    auto hooks_for = [](std::shared_ptr<tracking> const& state) {
+        std::weak_ptr<tracking> weak = state;
+        detail::cluster::node_hooks h;
+        h.on_push = [weak](value&& v) {
+            if (auto self = weak.lock())
+                self->on_push(v);
+        };
+        h.on_lost = [weak]() {
+            if (auto self = weak.lock())
+                self->forget_all();
+        };
+        h.on_ready = [weak](int protocol) {
+            auto self = weak.lock();
+            return self ? self->on_ready(weak, protocol) : std::vector<request_ptr>{};
+        };
+        return h;
     };
-    conn_->on_lost = [weak]() {
-        if (auto self = weak.lock())
-            self->forget_all();
-    };
-    conn_->on_ready = [weak](int protocol) {
-        auto self = weak.lock();
-        return self ? self->on_ready(weak, protocol) : std::vector<request_ptr>{};
-    };
+    if (cluster_) {
+        // Each node sends the invalidations of its own keys; any of them counts, and a copy
+        // is trusted only while every node's tracking is on.
+        std::weak_ptr<tracking> root = t;
+        cluster_->set_node_hooks([root, hooks_for](std::string const& node) {
+            auto r = root.lock();
+            if (!r)
+                return detail::cluster::node_hooks{};
+            auto per_node = std::make_shared<tracking>();
+            per_node->prefixes = r->prefixes;
+            per_node->key_prefix = r->key_prefix;
+            per_node->url = r->url + " node " + node;
+            per_node->on_invalidate = r->on_invalidate;
+            std::lock_guard lock(r->nodes_mutex);
+            r->nodes.push_back(per_node);
+            return hooks_for(per_node);
+        });
+    } else {
+        auto h = hooks_for(t);
+        conn_->on_push = std::move(h.on_push);
+        conn_->on_lost = std::move(h.on_lost);
+        conn_->on_ready = std::move(h.on_ready);
+    }
     tracking_ = std::move(t);
 }
 
 bool client::tracking_active() const noexcept {
-    return tracking_ && tracking_->active;
+    if (!tracking_)
+        return false;
+    if (!cluster_)
+        return tracking_->active;
+    std::lock_guard lock(tracking_->nodes_mutex);
+    return !tracking_->nodes.empty() &&
+           std::all_of(tracking_->nodes.begin(), tracking_->nodes.end(),
+                       [](auto const& n) { return n->active.load(); });
 }
 
+namespace {
+// The cluster router's exec holds `cmd` by reference across its retries: the command is copied
+// into this frame so that, as with one node, it need not outlive the call.
+asio::awaitable<result<value>> cluster_exec(std::shared_ptr<detail::cluster> c, command cmd,
+                                            request_options opts) {
+    co_return co_await c->exec(cmd, opts);
+}
+} // namespace
+
 asio::awaitable<result<std::vector<value>>> client::exec(request req) {
+    if (cluster_)
+        return cluster_->exec(std::move(req));
     return detail::execute(conn_, std::move(req));
 }
 
 asio::awaitable<result<value>> client::exec(command const& cmd, request_options opts) {
+    if (cluster_)
+        return cluster_exec(cluster_, cmd, opts);
     return detail::execute_one(conn_, cmd, opts); // encodes now: cmd need not outlive the call
 }
 
@@ -183,25 +251,33 @@ scanner client::scan(std::string_view pattern, std::size_t count) {
 }
 
 asio::awaitable<result<void>> client::quit() {
+    if (cluster_)
+        return cluster_->quit();
     auto initiation = [conn = conn_](auto handler) {
         conn->quit(detail::connection::quit_handler(std::move(handler)));
     };
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(result<void>)>(
+    return asio::async_initiate<decltype(asio::use_awaitable), void(result<void>)>(
         std::move(initiation), asio::use_awaitable);
 }
 
 void client::disconnect() {
-    conn_->disconnect();
+    if (cluster_)
+        cluster_->disconnect();
+    else
+        conn_->disconnect();
 }
 
 connection_state client::state() const noexcept {
-    return conn_->state();
+    return cluster_ ? cluster_->state() : conn_->state();
 }
 client_stats client::stats() const noexcept {
-    return conn_->stats();
+    return cluster_ ? cluster_->stats() : conn_->stats();
 }
 config const& client::cfg() const noexcept {
-    return conn_->cfg();
+    return cluster_ ? cluster_->cfg() : conn_->cfg();
+}
+std::string client::topology() const {
+    return cluster_ ? cluster_->topology() : conn_->topology();
 }
 
 // --- scanner -------------------------------------------------------------------------------
@@ -237,8 +313,35 @@ asio::awaitable<result<std::optional<std::vector<std::string>>>> scanner::next()
     request_options raw; // the pattern already carries the (escaped) prefix
     raw.apply_prefix = false;
     std::vector<std::string> keys;
-    auto r =
-        co_await client_->exec(command("SCAN", cursor_, "MATCH", pattern_, "COUNT", count_), raw);
+    command scan_cmd("SCAN", cursor_, "MATCH", pattern_, "COUNT", count_);
+    if (client_->cluster_) {
+        // Each master in turn: a cursor belongs to the node that gave it.
+        if (!nodes_) {
+            auto masters = co_await client_->cluster_->masters();
+            if (!masters)
+                co_return masters.error();
+            nodes_ = std::move(*masters);
+        }
+        if (node_ >= nodes_->size()) {
+            done_ = true;
+            co_return std::nullopt;
+        }
+        auto r = co_await client_->cluster_->exec_at((*nodes_)[node_], scan_cmd, raw);
+        if (!r)
+            co_return r.error();
+        if (r->type != resp_type::array || r->elements.size() != 2)
+            co_return error(client_errc::unexpected_reply, "SCAN reply is not [cursor, keys]");
+        auto cursor = r->elements[0].as_string();
+        if (!cursor)
+            co_return error(client_errc::unexpected_reply, "SCAN cursor is not a string");
+        cursor_ = std::string(*cursor);
+        if (cursor_ == "0")
+            ++node_;
+        if (auto t = take_keys(r->elements[1], prefix, keys); !t)
+            co_return t.error();
+        co_return keys;
+    }
+    auto r = co_await client_->exec(scan_cmd, raw);
     if (!r && r.error().code == server_errc::unknown_command) {
         // Some Redis-compatible stores refuse SCAN: one KEYS call returns everything.
         done_ = true;

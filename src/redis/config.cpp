@@ -93,6 +93,9 @@ enum class option : std::size_t {
     tls_key_file,
     tls_insecure,
     tls_server_name,
+    sentinel_username,
+    sentinel_password,
+    read_from_replicas,
     count_
 };
 
@@ -109,6 +112,9 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(option::count_)>
     "tls_key_file",
     "tls_insecure",
     "tls_server_name",
+    "sentinel_username",
+    "sentinel_password",
+    "read_from_replicas",
 };
 
 std::string known_options() {
@@ -225,6 +231,22 @@ result<void> apply_query(boost::urls::url_view const& u, config& c, bool tls_url
         case option::tls_server_name:
             c.tls.server_name = v;
             break;
+        case option::sentinel_username:
+        case option::sentinel_password:
+            if (c.sentinel.sentinels.empty())
+                return invalid("query option '" + p.key + "' needs a redis+sentinel:// URL");
+            (which == option::sentinel_username ? c.sentinel.username : c.sentinel.password) = v;
+            break;
+        case option::read_from_replicas: {
+            if (c.cluster.seeds.empty())
+                return invalid("query option 'read_from_replicas' needs a redis+cluster:// URL");
+            auto b = parse_bool(v);
+            if (!b)
+                return invalid("invalid read_from_replicas '" + v +
+                               "' in the Redis URL (expected true or false)");
+            c.cluster.read_from_replicas = *b;
+            break;
+        }
         case option::count_:
             break;
         }
@@ -235,6 +257,167 @@ result<void> apply_query(boost::urls::url_view const& u, config& c, bool tls_url
 // Percent-encodes what may not appear literally in a user name or host name.
 std::string encode_name(std::string_view s) {
     return boost::urls::encode(s, boost::urls::unreserved_chars + boost::urls::sub_delim_chars);
+}
+
+// "host[:port]" or "[v6]:port", as a URL authority would have it; the port defaults.
+result<node_address> parse_node_address(std::string_view text, std::uint16_t default_port,
+                                        std::string_view what) {
+    node_address a;
+    a.port = default_port;
+    std::string_view host = text;
+    std::string_view port;
+    if (host.starts_with('[')) {
+        auto close = host.find(']');
+        if (close == std::string_view::npos)
+            return invalid(std::string(what) + ": '" + std::string(text) +
+                           "' opens an IPv6 address with '[' and never closes it");
+        port = host.substr(close + 1);
+        host = host.substr(1, close - 1);
+        if (!port.empty() && !port.starts_with(':'))
+            return invalid(std::string(what) + ": unexpected text after ']' in '" +
+                           std::string(text) + "'");
+        if (!port.empty())
+            port.remove_prefix(1);
+    } else if (auto colon = host.find(':'); colon != std::string_view::npos) {
+        port = host.substr(colon + 1);
+        host = host.substr(0, colon);
+    }
+    if (host.empty())
+        return invalid(std::string(what) + ": '" + std::string(text) + "' has no host");
+    bool name_ok = std::all_of(host.begin(), host.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '-' || ch == '.' || ch == '_' || ch == ':';
+    });
+    if (!name_ok)
+        return invalid(std::string(what) + ": '" + std::string(host) +
+                       "' is not a host name or address");
+    a.host = host;
+    if (!port.empty()) {
+        auto p = parse_port(port);
+        if (!p)
+            return invalid(std::string(what) + ": invalid port '" + std::string(port) + "' in '" +
+                           std::string(text) + "' (expected 1 to 65535)");
+        a.port = *p;
+    }
+    return a;
+}
+
+// "h1:7000,h2:7001" (spaces around the commas allowed).
+result<std::vector<node_address>> parse_node_list(std::string_view text, std::uint16_t default_port,
+                                                  std::string_view what) {
+    std::vector<node_address> out;
+    while (!text.empty()) {
+        auto comma = text.find(',');
+        auto item = text.substr(0, comma);
+        while (!item.empty() && item.front() == ' ')
+            item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ')
+            item.remove_suffix(1);
+        if (item.empty())
+            return invalid(std::string(what) + ": an empty entry in the list");
+        auto a = parse_node_address(item, default_port, what);
+        if (!a)
+            return a.error();
+        out.push_back(std::move(*a));
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    }
+    if (out.empty())
+        return invalid(std::string(what) + ": no address");
+    return out;
+}
+
+// Sentinel masters are named like Redis configuration tokens: no spaces, slashes or quotes.
+bool valid_master_name(std::string_view s) noexcept {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return c > ' ' && c <= '~' && c != '/' && c != '"' && c != '\'' && c != '?' && c != '#';
+    });
+}
+
+constexpr std::uint16_t sentinel_default_port = 26379;
+
+std::string address_text(node_address const& a) {
+    return a.host.find(':') != std::string::npos ? "[" + a.host + "]:" + std::to_string(a.port)
+                                                 : a.host + ":" + std::to_string(a.port);
+}
+
+// `keep_topology`: the sentinels or cluster seeds in `base` came from the URL being read.
+result<config> parse_url(std::string_view url, config base, bool keep_topology);
+
+// redis+sentinel://[user:password@]s1[:port],s2[:port]/master[/db][?options]: the sentinel list
+// and the master name are taken out here, and the rest is read as the redis:// URL of the
+// first sentinel would be (its credentials, database and options are the data nodes').
+result<config> sentinel_from_url(std::string_view url, std::string_view scheme, bool tls,
+                                 config base) {
+    std::string_view rest = url.substr(scheme.size() + 3);
+    auto authority_end = rest.find_first_of("/?#");
+    std::string_view authority = rest.substr(0, authority_end);
+    std::string_view tail =
+        authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+    auto at = authority.rfind('@');
+    std::string_view userinfo = at == std::string_view::npos ? "" : authority.substr(0, at + 1);
+    std::string_view hosts = at == std::string_view::npos ? authority : authority.substr(at + 1);
+    auto sentinels = parse_node_list(hosts, sentinel_default_port, "the Sentinel URL's sentinels");
+    if (!sentinels)
+        return sentinels.error();
+    // The path: /master[/db].
+    auto path_end = tail.find_first_of("?#");
+    std::string_view path = tail.substr(0, path_end);
+    std::string_view query = path_end == std::string_view::npos ? "" : tail.substr(path_end);
+    if (path.size() < 2)
+        return invalid("the Sentinel URL names no master (" + std::string(scheme) +
+                       "://sentinel1:26379,sentinel2:26379/mymaster[/db])");
+    path.remove_prefix(1);
+    auto slash = path.find('/');
+    std::string_view master = path.substr(0, slash);
+    std::string_view db_path =
+        slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+    if (!valid_master_name(master))
+        return invalid("the Sentinel URL's master name '" + std::string(master) +
+                       "' is not a valid name");
+    std::string plain = tls ? "rediss://" : "redis://";
+    plain += userinfo;
+    plain += sentinels->front().host.find(':') != std::string::npos
+                 ? "[" + sentinels->front().host + "]"
+                 : sentinels->front().host;
+    plain += ":" + std::to_string(sentinels->front().port);
+    plain += db_path;
+    plain += query;
+    base.sentinel = {};
+    base.cluster.seeds.clear();
+    base.sentinel.sentinels = std::move(*sentinels); // before the query: sentinel_* options
+    base.sentinel.master_name = master;
+    return parse_url(plain, std::move(base), true);
+}
+
+// redis+cluster://[user:password@]h1[:port],h2[:port][/0][?options]: the seed list is taken
+// out, and the rest read as the redis:// URL of the first seed would be. A cluster has only
+// database 0.
+result<config> cluster_from_url(std::string_view url, std::string_view scheme, bool tls,
+                                config base) {
+    std::string_view rest = url.substr(scheme.size() + 3);
+    auto authority_end = rest.find_first_of("/?#");
+    std::string_view authority = rest.substr(0, authority_end);
+    std::string_view tail =
+        authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+    auto at = authority.rfind('@');
+    std::string_view userinfo = at == std::string_view::npos ? "" : authority.substr(0, at + 1);
+    std::string_view hosts = at == std::string_view::npos ? authority : authority.substr(at + 1);
+    auto seeds = parse_node_list(hosts, 6379, "the cluster URL's nodes");
+    if (!seeds)
+        return seeds.error();
+    std::string plain = tls ? "rediss://" : "redis://";
+    plain += userinfo;
+    plain += seeds->front().host.find(':') != std::string::npos ? "[" + seeds->front().host + "]"
+                                                                : seeds->front().host;
+    plain += ":" + std::to_string(seeds->front().port);
+    plain += tail;
+    base.sentinel = {};
+    base.cluster.seeds = std::move(*seeds); // before the query: read_from_replicas
+    auto c = parse_url(plain, std::move(base), true);
+    if (c && c->db != 0)
+        return invalid("a Redis Cluster has only database 0; the cluster URL names database " +
+                       std::to_string(c->db));
+    return c;
 }
 
 } // namespace
@@ -283,12 +466,37 @@ std::string config::redacted_url() const {
             add("password", "***");
         return out;
     }
-    out = tls.enabled ? "rediss://" : "redis://";
+    bool const via_sentinel = !sentinel.sentinels.empty();
+    bool const is_cluster = !cluster.seeds.empty();
+    if (via_sentinel)
+        out = tls.enabled ? "rediss+sentinel://" : "redis+sentinel://";
+    else if (is_cluster)
+        out = tls.enabled ? "rediss+cluster://" : "redis+cluster://";
+    else
+        out = tls.enabled ? "rediss://" : "redis://";
     if (!username.empty() || !password.empty()) {
         out += encode_name(username);
         if (!password.empty())
             out += ":***";
         out += '@';
+    }
+    if (via_sentinel) {
+        for (std::size_t i = 0; i < sentinel.sentinels.size(); ++i)
+            out += (i != 0 ? "," : "") + address_text(sentinel.sentinels[i]);
+        out += '/';
+        out += sentinel.master_name;
+        out += '/';
+        out += std::to_string(db);
+        if (!sentinel.password.empty())
+            out += "?sentinel_password=***";
+        return out;
+    }
+    if (is_cluster) {
+        for (std::size_t i = 0; i < cluster.seeds.size(); ++i)
+            out += (i != 0 ? "," : "") + address_text(cluster.seeds[i]);
+        if (cluster.read_from_replicas)
+            out += "?read_from_replicas=true";
+        return out;
     }
     if (host.find(':') != std::string::npos)
         out += "[" + host + "]";
@@ -301,7 +509,32 @@ std::string config::redacted_url() const {
     return out;
 }
 
+namespace {
+// The scheme of a URL, before "://" (empty when there is none).
+std::string_view url_scheme(std::string_view url) noexcept {
+    auto end = url.find("://");
+    return end == std::string_view::npos ? std::string_view() : url.substr(0, end);
+}
+} // namespace
+
 result<config> config_from_url(std::string_view url, config base) {
+    // The Sentinel forms list several hosts, which no URL parser takes: they are split first.
+    auto scheme = url_scheme(url);
+    bool const sentinel_tls = iequals(scheme, "rediss+sentinel");
+    if (sentinel_tls || iequals(scheme, "redis+sentinel") || iequals(scheme, "redis-sentinel"))
+        return sentinel_from_url(url, scheme, sentinel_tls, std::move(base));
+    bool const cluster_tls = iequals(scheme, "rediss+cluster");
+    if (cluster_tls || iequals(scheme, "redis+cluster"))
+        return cluster_from_url(url, scheme, cluster_tls, std::move(base));
+    return parse_url(url, std::move(base), false);
+}
+
+namespace {
+result<config> parse_url(std::string_view url, config base, bool keep_topology) {
+    if (!keep_topology) {
+        base.sentinel = {};
+        base.cluster.seeds.clear();
+    }
     // The URL itself is never quoted in an error: it may hold the password.
     if (!url_text_parsable(url))
         return invalid("the Redis URL is not a valid URL; expected redis://[user:password@]"
@@ -317,12 +550,15 @@ result<config> config_from_url(std::string_view url, config base) {
     bool const is_unix = iequals(scheme, "unix");
     bool const tls = iequals(scheme, "rediss");
     if (!is_unix && !tls && !iequals(scheme, "redis"))
-        return invalid("unsupported scheme '" + std::string(scheme) +
-                       "' in the Redis URL (expected redis, rediss or unix)");
+        return invalid(
+            "unsupported scheme '" + std::string(scheme) +
+            "' in the Redis URL (expected redis, rediss, unix, redis+sentinel or redis+cluster)");
     if (u.has_fragment())
         return invalid("the Redis URL has a fragment ('#…'), which means nothing here");
 
     config c = std::move(base);
+    if ((!c.sentinel.sentinels.empty() || !c.cluster.seeds.empty()) && is_unix)
+        return invalid("a unix: Redis URL cannot name Sentinel or a cluster");
     c.tls.enabled = tls;
     c.unix_path.clear();
     c.port = 6379;
@@ -392,8 +628,11 @@ result<config> config_from_url(std::string_view url, config base) {
     if (!c.username.empty() && c.password.empty())
         return invalid("the Redis URL has a username but no password: a username needs a "
                        "password (redis://user:password@host)");
+    if (!c.sentinel.username.empty() && c.sentinel.password.empty())
+        return invalid("the Sentinel URL has a sentinel_username but no sentinel_password");
     return c;
 }
+} // namespace
 
 result<config> config_from_env(config base, std::function<char const*(char const*)> getenv) {
     auto get = [&](char const* name) -> std::string_view {
@@ -401,10 +640,26 @@ result<config> config_from_env(config base, std::function<char const*(char const
         return v != nullptr ? std::string_view(v) : std::string_view();
     };
 
+    auto sentinels = get("REDIS_SENTINELS");
+    auto cluster_nodes = get("REDIS_CLUSTER_NODES");
+    if (!sentinels.empty() && !cluster_nodes.empty())
+        return invalid("both REDIS_SENTINELS and REDIS_CLUSTER_NODES are set: a Redis is one or "
+                       "the other");
     if (auto url = get("REDIS_URL"); !url.empty()) {
+        if (!sentinels.empty())
+            return invalid("both REDIS_URL and REDIS_SENTINELS are set: keep one (REDIS_URL can "
+                           "say redis+sentinel://s1:26379,s2:26379/mymaster)");
+        if (!cluster_nodes.empty())
+            return invalid("both REDIS_URL and REDIS_CLUSTER_NODES are set: keep one (REDIS_URL "
+                           "can say redis+cluster://h1:7000,h2:7001)");
         auto c = config_from_url(url, std::move(base));
         if (!c)
             return error(c.error().code, "REDIS_URL: " + c.error().detail);
+        // A Sentinel URL's sentinels may take their credentials from the environment.
+        if (!c->sentinel.sentinels.empty() && c->sentinel.password.empty()) {
+            c->sentinel.username = get("REDIS_SENTINEL_USERNAME");
+            c->sentinel.password = get("REDIS_SENTINEL_PASSWORD");
+        }
         return c;
     }
 
@@ -443,6 +698,39 @@ result<config> config_from_env(config base, std::function<char const*(char const
     if (!c.username.empty() && c.password.empty())
         return invalid("REDIS_USERNAME is set but there is no password: a username needs "
                        "REDIS_PASSWORD");
+    c.sentinel = {};
+    auto master = get("REDIS_SENTINEL_MASTER");
+    if (!sentinels.empty()) {
+        auto list = parse_node_list(sentinels, sentinel_default_port, "REDIS_SENTINELS");
+        if (!list)
+            return list.error();
+        if (master.empty())
+            return invalid("REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is not: name the "
+                           "master the sentinels watch");
+        if (!valid_master_name(master))
+            return invalid("REDIS_SENTINEL_MASTER: '" + std::string(master) +
+                           "' is not a valid name");
+        c.sentinel.sentinels = std::move(*list);
+        c.sentinel.master_name = master;
+        c.sentinel.username = get("REDIS_SENTINEL_USERNAME");
+        c.sentinel.password = get("REDIS_SENTINEL_PASSWORD");
+        if (!c.sentinel.username.empty() && c.sentinel.password.empty())
+            return invalid("REDIS_SENTINEL_USERNAME is set but there is no "
+                           "REDIS_SENTINEL_PASSWORD");
+    } else if (!master.empty()) {
+        return invalid("REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is not: list the "
+                       "sentinels (REDIS_SENTINELS=s1:26379,s2:26379)");
+    }
+    c.cluster.seeds.clear();
+    if (!cluster_nodes.empty()) {
+        auto list = parse_node_list(cluster_nodes, 6379, "REDIS_CLUSTER_NODES");
+        if (!list)
+            return list.error();
+        if (c.db != 0)
+            return invalid("REDIS_DB=" + std::to_string(c.db) +
+                           " with REDIS_CLUSTER_NODES: a Redis Cluster has only database 0");
+        c.cluster.seeds = std::move(*list);
+    }
     return c;
 }
 

@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "mcpd/redis/command_keys.hpp"
 #include "mcpd/redis/error.hpp"
+#include "mcpd/redis/subscriber.hpp"
 #include "redis/handshake.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -24,6 +25,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <netinet/tcp.h>
 
@@ -78,6 +80,13 @@ public:
         else
             asio::async_write(*unix_, b, std::forward<Handler>(h));
     }
+    // Closes and forgets the socket, ready for the next connect (a sentinel, then the master).
+    void reset() noexcept {
+        close();
+        tls_.reset();
+        tcp_.reset();
+        unix_.reset();
+    }
     // Closes the socket: every pending operation on it completes with operation_aborted.
     void close() noexcept {
         error_code ignored;
@@ -99,6 +108,19 @@ connection::connection(asio::any_io_executor const& ex, config cfg)
     , health_timer_(strand_) {}
 
 connection::~connection() = default;
+
+std::string connection::topology() const {
+    if (!cfg_.unix_path.empty())
+        return "standalone at unix:" + cfg_.unix_path;
+    if (cfg_.sentinel.sentinels.empty())
+        return "standalone at " + cfg_.host + ":" + std::to_string(cfg_.port);
+    std::string out = "Sentinel master '" + cfg_.sentinel.master_name + "' (" +
+                      std::to_string(cfg_.sentinel.sentinels.size()) + " sentinels)";
+    std::lock_guard lock(master_mutex_);
+    if (!master_.host.empty())
+        out += " at " + master_.host + ":" + std::to_string(master_.port);
+    return out;
+}
 
 client_stats connection::stats() const noexcept {
     return {counters_.requests.load(), counters_.failures.load(), counters_.reconnects.load(),
@@ -179,6 +201,76 @@ void connection::do_start() {
     };
     asio::co_spawn(strand_, run(), on_exit);
     asio::co_spawn(strand_, deadline_loop(), on_exit);
+    if (!cfg_.sentinel.sentinels.empty())
+        asio::co_spawn(strand_, watch_sentinels(), [](std::exception_ptr const& e) {
+            if (e)
+                log::error("redis: the Sentinel watch failed; masters are still found on "
+                           "every reconnect");
+        });
+}
+
+asio::awaitable<void> connection::watch_sentinels() {
+    auto self = shared_from_this();
+    auto const& s = cfg_.sentinel;
+    config asked = cfg_;
+    asked.sentinel = {};
+    asked.username = s.username;
+    asked.password = s.password;
+    asked.db = 0;
+    asked.unix_path.clear();
+    asked.reconnect = nullptr; // a lost sentinel: move on to the next one
+    asked.client_name = cfg_.client_name.empty() ? "" : cfg_.client_name + "-sentinel-watch";
+    std::size_t i = sentinel_first_;
+    while (!closed_) {
+        node_address const& at = s.sentinels[i % s.sentinels.size()];
+        asked.host = at.host;
+        asked.port = at.port;
+        auto sub = std::make_shared<redis::subscriber>(strand_, asked);
+        sentinel_watch_ = sub;
+        std::vector<std::string> channels{"+switch-master"}; // named: GCC 12 coroutine bug
+        if (co_await sub->subscribe(std::move(channels)))
+            for (;;) {
+                auto m = co_await sub->receive();
+                if (!m)
+                    break;
+                on_switch_master(m->payload);
+            }
+        sub->disconnect();
+        sentinel_watch_.reset();
+        if (closed_)
+            break;
+        ++i;
+        asio::steady_timer pause(strand_, std::chrono::seconds(1));
+        error_code ec;
+        co_await pause.async_wait(use_nothrow(ec));
+    }
+}
+
+void connection::on_switch_master(std::string_view payload) {
+    // "<master name> <old ip> <old port> <new ip> <new port>"
+    std::vector<std::string_view> words;
+    while (!payload.empty()) {
+        auto space = payload.find(' ');
+        words.push_back(payload.substr(0, space));
+        payload = space == std::string_view::npos ? std::string_view() : payload.substr(space + 1);
+    }
+    if (words.size() != 5 || words[0] != cfg_.sentinel.master_name)
+        return;
+    node_address to{std::string(words[3]), 0};
+    auto [p, ec] = std::from_chars(words[4].data(), words[4].data() + words[4].size(), to.port);
+    if (ec != std::errc() || to.port == 0)
+        return;
+    log::info("redis {}: the sentinels moved master '{}' to {}:{}", cfg_.redacted_url(),
+              cfg_.sentinel.master_name, to.host, to.port);
+    bool live = mux_.ready() && !conn_failed_;
+    if (live && to == master_)
+        return;
+    if (live)
+        fail_connection(error(client_errc::connection_lost,
+                              "the sentinels moved master '" + cfg_.sentinel.master_name + "' to " +
+                                  to.host + ":" + std::to_string(to.port)));
+    else
+        reconnect_timer_.cancel(); // waiting to retry: try the new master now
 }
 
 asio::awaitable<void> connection::run() {
@@ -262,25 +354,40 @@ asio::awaitable<void> connection::deadline_loop() {
     }
 }
 
+namespace {
+
+// Closes `s` when `limit` passes before the watchdog is destroyed: whatever step is running on
+// it is aborted. Its state is shared because its handler may run after the watchdog is gone.
+class watchdog {
+public:
+    watchdog(asio::strand<asio::any_io_executor> const& strand, std::shared_ptr<stream> s,
+             duration limit)
+        : fired_(std::make_shared<bool>(false))
+        , timer_(strand, limit) {
+        timer_.async_wait([fired = fired_, s = std::move(s)](error_code ec) {
+            if (ec)
+                return;
+            *fired = true;
+            s->close();
+        });
+    }
+    ~watchdog() { timer_.cancel(); }
+    watchdog(watchdog const&) = delete;
+    watchdog& operator=(watchdog const&) = delete;
+    [[nodiscard]] bool fired() const noexcept { return *fired_; }
+
+private:
+    std::shared_ptr<bool> fired_;
+    asio::steady_timer timer_;
+};
+
+} // namespace
+
 asio::awaitable<result<void>> connection::open() {
-    // A watchdog bounds the whole set-up: when it fires it closes the socket, which aborts
-    // whatever step is running. Its state is shared because its handler may run after we return.
-    struct watchdog_state {
-        bool fired = false;
-    };
-    auto wd = std::make_shared<watchdog_state>();
     stream_ = std::make_shared<stream>();
-    asio::steady_timer watchdog(strand_);
-    watchdog.expires_after(cfg_.connect_timeout);
-    watchdog.async_wait([wd, s = stream_.get(), self = shared_from_this()](error_code ec) {
-        if (ec || self->stream_.get() != s)
-            return;
-        wd->fired = true;
-        s->close();
-    });
+    watchdog wd(strand_, stream_, cfg_.connect_timeout);
     auto r = co_await open_steps();
-    watchdog.cancel();
-    if (wd->fired)
+    if (wd.fired())
         co_return error(client_errc::connect_timeout,
                         "no connection within " + format_duration(cfg_.connect_timeout));
     co_return r;
@@ -298,18 +405,45 @@ asio::awaitable<result<void>> connection::open_steps() {
         stream_->unix_->non_blocking(true, ec); // for write_now()
         if (ec)
             co_return error(ec, "non-blocking mode");
-        co_return co_await run_handshake();
+        co_return co_await run_handshake(cfg_);
     }
 
+    node_address target{cfg_.host, cfg_.port};
+    if (!cfg_.cluster.seeds.empty()) {
+        // Pub/sub on a cluster: every node carries every channel, any seed will do; a lost
+        // one is replaced by the next.
+        target = cfg_.cluster.seeds[next_seed_++ % cfg_.cluster.seeds.size()];
+    } else if (!cfg_.sentinel.sentinels.empty()) {
+        auto master = co_await discover_master();
+        if (!master)
+            co_return master.error();
+        target = std::move(*master);
+    }
+    if (auto connected = co_await connect_tcp(target); !connected)
+        co_return connected.error();
+    auto done = co_await run_handshake(cfg_, readonly_replica);
+    if (done && !cfg_.sentinel.sentinels.empty() && !(target == master_)) {
+        log::info("redis {}: master '{}' is at {}:{}", cfg_.redacted_url(),
+                  cfg_.sentinel.master_name, target.host, target.port);
+        std::lock_guard lock(master_mutex_);
+        master_ = std::move(target);
+    }
+    co_return done;
+}
+
+asio::awaitable<result<void>> connection::connect_tcp(node_address const& to) {
+    error_code ec;
+    rbeg_ = rend_ = 0;
+    stream_->reset();
     tcp::resolver resolver(strand_);
     auto endpoints =
-        co_await resolver.async_resolve(cfg_.host, std::to_string(cfg_.port), use_nothrow(ec));
+        co_await resolver.async_resolve(to.host, std::to_string(to.port), use_nothrow(ec));
     if (ec)
-        co_return error(ec, "resolve " + cfg_.host);
+        co_return error(ec, "resolve " + to.host);
     auto socket = std::make_unique<tcp::socket>(strand_);
     co_await asio::async_connect(*socket, endpoints, use_nothrow(ec));
     if (ec)
-        co_return error(ec, "connect " + cfg_.host + ":" + std::to_string(cfg_.port));
+        co_return error(ec, "connect " + to.host + ":" + std::to_string(to.port));
     socket->set_option(tcp::no_delay(true), ec);
     if (cfg_.tcp_keepalive.count() > 0) {
         socket->set_option(asio::socket_base::keep_alive(true), ec);
@@ -322,7 +456,7 @@ asio::awaitable<result<void>> connection::open_steps() {
         if (ec)
             co_return error(ec, "non-blocking mode");
         stream_->tcp_ = std::move(socket);
-        co_return co_await run_handshake();
+        co_return result<void>();
     }
 
     if (!tls_context_) {
@@ -349,7 +483,7 @@ asio::awaitable<result<void>> connection::open_steps() {
         tls_context_ = std::move(ctx);
     }
     auto tls = std::make_unique<tls_stream>(std::move(*socket), *tls_context_);
-    std::string const& name = cfg_.tls.server_name.empty() ? cfg_.host : cfg_.tls.server_name;
+    std::string const& name = cfg_.tls.server_name.empty() ? to.host : cfg_.tls.server_name;
     // SNI carries host names only; an IP address is verified against the certificate's IP SANs.
     error_code addr_ec;
     asio::ip::make_address(name, addr_ec);
@@ -365,57 +499,135 @@ asio::awaitable<result<void>> connection::open_steps() {
     co_await stream_->tls_->async_handshake(asio::ssl::stream_base::client, use_nothrow(ec));
     if (ec)
         co_return error(ec, "TLS handshake with " + name);
-    co_return co_await run_handshake();
+    co_return result<void>();
 }
 
-asio::awaitable<result<void>> connection::run_handshake() {
-    handshake hs(cfg_);
-    auto act = hs.start();
-    resp_parser parser;
-    while (act == handshake::action::send) {
-        std::string out;
-        for (auto const& c : hs.commands())
-            encode_command(out, c.args());
-        error_code ec;
-        co_await stream_->write(asio::buffer(out), ec);
-        if (ec)
-            co_return error(ec, "handshake write");
-        std::vector<value> replies;
-        while (replies.size() < hs.commands().size()) {
-            if (rbeg_ == rend_) {
-                if (rbuf_.size() < 4096)
-                    rbuf_.resize(4096);
-                rbeg_ = rend_ = 0;
-                std::size_t n =
-                    co_await stream_->read_some(asio::buffer(rbuf_.data(), rbuf_.size()), ec);
-                if (ec)
-                    co_return error(ec, "handshake read");
-                rend_ = n;
-            }
-            std::size_t used = 0;
-            auto st = parser.parse(std::string_view(rbuf_.data() + rbeg_, rend_ - rbeg_), used);
-            rbeg_ += used;
-            if (st == parse_status::error)
-                co_return error(client_errc::protocol_error, std::string(parser.error_message()));
-            if (st == parse_status::done) {
-                value v = parser.take();
-                if (v.type != resp_type::push) // a push cannot answer a handshake command
-                    replies.push_back(std::move(v));
-            } else if (rbeg_ < rend_ && used == 0) {
-                // An incomplete element: move it to the front and read more behind it.
-                std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
-                rend_ -= rbeg_;
-                rbeg_ = 0;
-                if (rend_ == rbuf_.size())
-                    rbuf_.resize(rbuf_.size() * 2);
-                std::size_t n = co_await stream_->read_some(
-                    asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);
-                if (ec)
-                    co_return error(ec, "handshake read");
-                rend_ += n;
-            }
+asio::awaitable<result<node_address>> connection::discover_master() {
+    auto const& s = cfg_.sentinel;
+    // The sentinels are spoken to as a Redis with their own credentials and no database.
+    config asked = cfg_;
+    asked.sentinel = {};
+    asked.username = s.username;
+    asked.password = s.password;
+    asked.db = 0;
+    // Each sentinel gets its share of the connect timeout, so one that swallows packets leaves
+    // time to ask the others.
+    auto share = std::max<duration>(cfg_.connect_timeout / static_cast<int>(s.sentinels.size() + 1),
+                                    duration(200));
+    std::string failures;
+    for (std::size_t k = 0; k < s.sentinels.size() && !closed_; ++k) {
+        std::size_t i = (sentinel_first_ + k) % s.sentinels.size();
+        node_address const& at = s.sentinels[i];
+        result<node_address> named = error(client_errc::no_master);
+        {
+            watchdog wd(strand_, stream_, share);
+            named = co_await ask_sentinel(at, asked);
+            if (wd.fired())
+                named = error(client_errc::connect_timeout,
+                              "no answer within " + format_duration(share));
         }
-        act = hs.on_replies(replies);
+        stream_->reset();
+        if (named) {
+            sentinel_first_ = i;
+            co_return named;
+        }
+        // An answer without the master says so in its detail; a failure needs its message.
+        auto const& why = named.error();
+        failures += (failures.empty() ? "" : "; ") + at.host + ":" + std::to_string(at.port) +
+                    ": " + (why.code == client_errc::no_master ? why.detail : why.message());
+    }
+    co_return error(client_errc::no_master,
+                    "no sentinel named master '" + s.master_name + "' (" + failures + ")");
+}
+
+asio::awaitable<result<node_address>> connection::ask_sentinel(node_address const& at,
+                                                               config const& asked) {
+    if (auto connected = co_await connect_tcp(at); !connected)
+        co_return connected.error();
+    if (auto hs = co_await run_handshake(asked); !hs)
+        co_return hs.error();
+    std::vector<command> ask;
+    ask.emplace_back("SENTINEL", "get-master-addr-by-name", cfg_.sentinel.master_name);
+    auto replies = co_await roundtrip(ask);
+    if (!replies)
+        co_return replies.error();
+    value const& v = replies->front();
+    if (v.is_error())
+        co_return error(client_errc::no_master, std::string(v.as_string().value_or("")));
+    if (v.is_null())
+        co_return error(client_errc::no_master,
+                        "it watches no master named '" + cfg_.sentinel.master_name + "'");
+    auto host = v.elements.size() == 2 ? v.elements[0].as_string() : std::nullopt;
+    auto port_text = v.elements.size() == 2 ? v.elements[1].as_string() : std::nullopt;
+    std::uint16_t port = 0;
+    if (port_text) {
+        auto [p, ec] =
+            std::from_chars(port_text->data(), port_text->data() + port_text->size(), port);
+        if (ec != std::errc() || p != port_text->data() + port_text->size())
+            port = 0;
+    }
+    if (!host || host->empty() || port == 0)
+        co_return error(client_errc::unexpected_reply,
+                        "SENTINEL get-master-addr-by-name: " + to_debug_string(v));
+    co_return node_address{std::string(*host), port};
+}
+
+asio::awaitable<result<std::vector<value>>>
+connection::roundtrip(std::vector<command> const& commands) {
+    std::string out;
+    for (auto const& c : commands)
+        encode_command(out, c.args());
+    error_code ec;
+    co_await stream_->write(asio::buffer(out), ec);
+    if (ec)
+        co_return error(ec, "handshake write");
+    resp_parser parser;
+    std::vector<value> replies;
+    while (replies.size() < commands.size()) {
+        if (rbeg_ == rend_) {
+            if (rbuf_.size() < 4096)
+                rbuf_.resize(4096);
+            rbeg_ = rend_ = 0;
+            std::size_t n =
+                co_await stream_->read_some(asio::buffer(rbuf_.data(), rbuf_.size()), ec);
+            if (ec)
+                co_return error(ec, "handshake read");
+            rend_ = n;
+        }
+        std::size_t used = 0;
+        auto st = parser.parse(std::string_view(rbuf_.data() + rbeg_, rend_ - rbeg_), used);
+        rbeg_ += used;
+        if (st == parse_status::error)
+            co_return error(client_errc::protocol_error, std::string(parser.error_message()));
+        if (st == parse_status::done) {
+            value v = parser.take();
+            if (v.type != resp_type::push) // a push cannot answer a command
+                replies.push_back(std::move(v));
+        } else if (rbeg_ < rend_ && used == 0) {
+            // An incomplete element: move it to the front and read more behind it.
+            std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
+            rend_ -= rbeg_;
+            rbeg_ = 0;
+            if (rend_ == rbuf_.size())
+                rbuf_.resize(rbuf_.size() * 2);
+            std::size_t n = co_await stream_->read_some(
+                asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);
+            if (ec)
+                co_return error(ec, "handshake read");
+            rend_ += n;
+        }
+    }
+    co_return replies;
+}
+
+asio::awaitable<result<void>> connection::run_handshake(config const& with, bool readonly) {
+    handshake hs(with, readonly);
+    auto act = hs.start();
+    while (act == handshake::action::send) {
+        auto replies = co_await roundtrip(hs.commands());
+        if (!replies)
+            co_return replies.error();
+        act = hs.on_replies(*replies);
     }
     for (auto const& w : hs.warnings())
         log::warn("redis {}: {}", cfg_.redacted_url(), w);
@@ -652,6 +864,8 @@ void connection::complete_finished() {
         for (auto& r : completing_) {
             if (r->failure.code && r->failure.code.category() == client_category())
                 ++counters_.failures;
+            if (!cfg_.sentinel.sentinels.empty())
+                drop_if_demoted(*r);
             r->complete(); // may resume the caller here, who may queue its next request
             // Send what the resumed callers queued so far when the server is about to run out
             // of work (it has less in flight than we hold): it works while we resume the rest.
@@ -665,6 +879,19 @@ void connection::complete_finished() {
     }
     completing_active_ = false;
     check_quit();
+}
+
+void connection::drop_if_demoted(request_state const& r) {
+    if (conn_failed_)
+        return;
+    for (auto const& v : r.replies)
+        if (v.is_error() && v.as_string().value_or("").starts_with("READONLY")) {
+            fail_connection(error(client_errc::connection_lost,
+                                  "READONLY from " + master_.host + ":" +
+                                      std::to_string(master_.port) +
+                                      ": the master was demoted; asking the sentinels again"));
+            return;
+        }
 }
 
 void connection::deliver_pushes() {
@@ -710,6 +937,8 @@ void connection::finalize_close(error const& why) {
     fail_connection(why.code ? why : error(client_errc::disconnected));
     deadline_timer_.cancel();
     reconnect_timer_.cancel();
+    if (sentinel_watch_)
+        sentinel_watch_->disconnect();
     set_state(connection_state::closed);
     emit({event::kind::closed, 0, {}, 0, why});
     auto waiters = std::move(quit_waiters_);

@@ -36,6 +36,10 @@ namespace boost::asio::ssl {
 class context;
 }
 
+namespace mcpd::redis {
+class subscriber;
+}
+
 namespace mcpd::redis::detail {
 
 class stream; // TCP, TLS over TCP, or Unix socket (connection.cpp)
@@ -68,6 +72,8 @@ public:
     // The live connection was lost or closed: what it promised (tracking) no longer holds.
     std::function<void()> on_lost;
     bool subscriber_mode = false;
+    // A cluster replica read from: READONLY is sent in every handshake.
+    bool readonly_replica = false;
 
     void start();
     // Queues r (starting the connection if needed), or finishes it at once with the error the
@@ -81,6 +87,9 @@ public:
     void detach();
 
     [[nodiscard]] config const& cfg() const noexcept { return cfg_; }
+    // Where the connection goes, for status output (any thread): the node, or for Sentinel the
+    // master's name and where it was last found.
+    [[nodiscard]] std::string topology() const;
     [[nodiscard]] connection_state state() const noexcept { return state_.load(); }
     [[nodiscard]] client_stats stats() const noexcept;
     [[nodiscard]] boost::asio::strand<boost::asio::any_io_executor> const& strand() const noexcept {
@@ -92,7 +101,18 @@ private:
     boost::asio::awaitable<void> deadline_loop();
     boost::asio::awaitable<result<void>> open();
     boost::asio::awaitable<result<void>> open_steps();
-    boost::asio::awaitable<result<void>> run_handshake();
+    boost::asio::awaitable<result<void>> connect_tcp(node_address const& to);
+    // Writes `commands` and reads as many replies (set-up only: before the reader runs).
+    boost::asio::awaitable<result<std::vector<value>>>
+    roundtrip(std::vector<command> const& commands);
+    boost::asio::awaitable<result<void>> run_handshake(config const& with, bool readonly = false);
+    // Sentinel: the master's address from the first sentinel that names it.
+    boost::asio::awaitable<result<node_address>> discover_master();
+    boost::asio::awaitable<result<node_address>> ask_sentinel(node_address const& at,
+                                                              config const& asked);
+    // Sentinel: follows +switch-master on the sentinels' pub/sub while the connection lives.
+    boost::asio::awaitable<void> watch_sentinels();
+    void on_switch_master(std::string_view payload);
     boost::asio::awaitable<error> serve();
     boost::asio::awaitable<void> reader();
     boost::asio::awaitable<void> health();
@@ -103,6 +123,8 @@ private:
     void fail_connection(error e);
     void complete_finished();
     void deliver_pushes();
+    // Sentinel: a READONLY reply means the master was demoted: reconnect, asking again.
+    void drop_if_demoted(request_state const& r);
     // Writes everything queued, unless a write is in progress (its completion writes the rest).
     // Asio tries the send at once, so a request queued while replies are being handed out goes
     // to the server before the rest of them are: the server works while we do.
@@ -145,6 +167,11 @@ private:
     bool quit_sent_ = false;
     bool closed_ = false;
     int protocol_ = 0;
+    node_address master_;             // Sentinel: where the master was last found
+    mutable std::mutex master_mutex_; // guards master_ between the strand and topology()
+    std::size_t sentinel_first_ = 0;  // Sentinel: the one asked first (it answered last)
+    std::size_t next_seed_ = 0;       // cluster (a subscriber): the seed connected to next
+    std::shared_ptr<redis::subscriber> sentinel_watch_; // Sentinel: the +switch-master feed
     std::vector<quit_handler> quit_waiters_;
     std::mutex event_mutex_; // guards on_event_ between the owner's thread and the strand
     std::function<void(event const&)> on_event_;

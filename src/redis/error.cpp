@@ -43,6 +43,8 @@ std::string client_message(int ev) {
         return "Redis replied with a type the operation does not accept";
     case client_errc::unsupported_command:
         return "this API cannot carry that command (SUBSCRIBE and friends need a subscriber)";
+    case client_errc::no_master:
+        return "no Redis Sentinel named a master";
     }
     return {};
 }

@@ -5,8 +5,16 @@
 
 namespace mcpd::redis {
 
-handshake::handshake(config const& cfg)
-    : cfg_(cfg) {}
+handshake::handshake(config const& cfg, bool readonly_replica)
+    : cfg_(cfg)
+    , readonly_replica_(readonly_replica) {}
+
+void handshake::append_checks() {
+    if (!cfg_.sentinel.sentinels.empty())
+        commands_.emplace_back("ROLE");
+    if (readonly_replica_)
+        commands_.emplace_back("READONLY");
+}
 
 handshake::action handshake::start() {
     if (cfg_.protocol == protocol_version::resp2)
@@ -21,6 +29,7 @@ handshake::action handshake::start() {
     commands_.push_back(std::move(hello));
     if (cfg_.db != 0)
         commands_.emplace_back("SELECT", cfg_.db);
+    append_checks();
     return action::send;
 }
 
@@ -39,6 +48,7 @@ handshake::action handshake::start_resp2() {
         commands_.emplace_back("CLIENT", "SETNAME", cfg_.client_name);
     if (cfg_.db != 0)
         commands_.emplace_back("SELECT", cfg_.db);
+    append_checks();
     return commands_.empty() ? action::done : action::send;
 }
 
@@ -63,8 +73,17 @@ handshake::action handshake::on_replies(std::vector<value> const& replies) {
             return fail("HELLO 3 refused", hello);
         }
         protocol_ = 3;
-        if (replies.size() > 1 && replies[1].is_error())
-            return fail("SELECT " + std::to_string(cfg_.db) + " refused", replies[1]);
+        for (std::size_t i = 1; i < replies.size(); ++i) {
+            auto name = commands_[i].name();
+            if (name == "ROLE") {
+                if (check_role(replies[i]) == action::fail)
+                    return action::fail;
+            } else if (replies[i].is_error()) {
+                return fail(name == "SELECT" ? "SELECT " + std::to_string(cfg_.db) + " refused"
+                                             : std::string(name) + " refused",
+                            replies[i]);
+            }
+        }
         return action::done;
     }
     // RESP2 path: replies line up with commands_.
@@ -77,7 +96,30 @@ handshake::action handshake::on_replies(std::vector<value> const& replies) {
                                 std::string(replies[i].as_string().value_or("")));
             continue;
         }
-        return fail(std::string(name) + " refused", replies[i]);
+        if (name != "ROLE") // checked below, for what it says as well
+            return fail(std::string(name) + " refused", replies[i]);
+    }
+    for (std::size_t i = 0; i < replies.size(); ++i)
+        if (commands_[i].name() == "ROLE" && check_role(replies[i]) == action::fail)
+            return action::fail;
+    return action::done;
+}
+
+handshake::action handshake::check_role(value const& reply) {
+    if (reply.is_error())
+        return fail("ROLE refused", reply);
+    auto role = reply.elements.empty() ? std::nullopt : reply.elements.front().as_string();
+    if (!role) {
+        failure_ = error(client_errc::handshake_failed,
+                         "ROLE: unexpected reply " + to_debug_string(reply));
+        return action::fail;
+    }
+    if (*role != "master") {
+        failure_ =
+            error(client_errc::handshake_failed,
+                  "the node the sentinels named for master '" + cfg_.sentinel.master_name +
+                      "' says its role is " + std::string(*role) + ": asking the sentinels again");
+        return action::fail;
     }
     return action::done;
 }

@@ -7,6 +7,10 @@
 //   resp2:            AUTH [user] pass (if a password)  +  CLIENT SETNAME  +  SELECT db
 //     AUTH or SELECT error → failed; a CLIENT SETNAME error is only a warning (a restricted
 //     ACL user may not run CLIENT)
+// A master found through Sentinel is asked ROLE last, in the same write: a node that answers
+// anything but "master" (a demoted master the sentinels have not caught up with) → failed,
+// and the connection asks the sentinels again. A cluster replica that serves reads is sent
+// READONLY last (an error fails the handshake).
 // The glue writes step().commands as one request, reads as many replies, and calls on_replies().
 #pragma once
 
@@ -28,7 +32,7 @@ public:
         fail, // failure() says why; the connection must be dropped
     };
 
-    explicit handshake(config const& cfg);
+    explicit handshake(config const& cfg, bool readonly_replica = false);
 
     // The first action: `send` with the first commands, or `done` when nothing is needed.
     action start();
@@ -43,8 +47,14 @@ public:
 private:
     action start_resp2();
     action fail(std::string const& what, value const& reply);
+    // The ROLE reply, when one was asked for: done, or fail when the node is not a master.
+    action check_role(value const& reply);
+
+    // The commands every path ends with (ROLE, READONLY).
+    void append_checks();
 
     config const& cfg_;
+    bool readonly_replica_;
     std::vector<command> commands_;
     enum class phase { hello, resp2 } phase_ = phase::hello;
     int protocol_ = 2;

@@ -321,6 +321,7 @@ void operations::add_redis(std::string name, redis::client& client, bool require
     c->describe = [cl] {
         auto st = cl->stats();
         return json::object{{"url", cl->cfg().redacted_url()},
+                            {"topology", cl->topology()},
                             {"state", to_string(cl->state())},
                             {"reconnects", st.reconnects}};
     };

@@ -14,9 +14,18 @@
 // reads the values), or SMEMBERS then MGET for an identity holding '*' (which a SORT pattern
 // cannot spell); ids whose records expired are pruned by a script that removes only ids still
 // without a record; listing
-// ids is one script; admin listing uses SCAN (KEYS where SCAN is refused). Scripts build
-// session keys from ARGV and MGET spans an identity's keys, so this backend is for standalone
-// Redis (and Sentinel), not Cluster.
+// ids is one script; admin listing uses SCAN (KEYS where SCAN is refused).
+//
+// On a Redis Cluster the two keys of a session are in different slots, so no script or MULTI
+// may hold both: each step is a command (or a script) on one key, ordered so that a failure or
+// a concurrent reader between them leaves at most an index entry without a record, which
+// every reader prunes, and never a record its identity's listing misses after a create
+// succeeded: create adds the id to the index, writes the record (NX), and adds the id again
+// (a reader that pruned it in between, seeing no record yet, cannot hide the session); remove
+// deletes the record, then the id; update refreshes the index's TTL before the record's; a
+// listing reads the ids, then the records (GETs the cluster client sends to their nodes at
+// once), and prunes an id only after it removed it and still found no record (else puts it
+// back). docs/redis.md says what is atomic where.
 #pragma once
 
 #include "mcpd/redis/client.hpp"
@@ -61,7 +70,23 @@ public:
     static constexpr int max_update_attempts = 32;
 
 private:
+    // update_session's compare-and-set of the record (with the index's TTL when not a cluster).
+    boost::asio::awaitable<result<redis::value>> write_record(std::vector<std::string> const& keys,
+                                                              std::vector<std::string> const& args);
+    // Cluster: removes from an identity's set the ids that have no record, unless one appears.
+    boost::asio::awaitable<result<std::size_t>> prune_on_cluster(std::string const& identity,
+                                                                 std::vector<std::string> ids);
+    // Cluster: which of `ids` have a record (the rest are pruned); the records when `values`.
+    struct cluster_listing {
+        std::vector<std::string> ids;
+        std::vector<std::string> records;
+        std::size_t pruned = 0;
+    };
+    boost::asio::awaitable<result<cluster_listing>> list_on_cluster(std::string const& identity,
+                                                                    bool values);
+
     std::shared_ptr<redis::client> client_;
+    bool cluster_ = false; // the client speaks to a Redis Cluster
 };
 
 } // namespace mcpd::store

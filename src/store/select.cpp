@@ -127,6 +127,11 @@ result<store_choice> choose_store(getenv_fn getenv, store_type default_type) {
     }
     if (!redis_url.empty())
         return store_choice{store_type::redis, redis_url, "REDIS_URL is set"};
+    // REDIS_URL's counterparts for Sentinel and Cluster.
+    if (!env(getenv, "REDIS_SENTINELS").empty())
+        return store_choice{store_type::redis, {}, "REDIS_SENTINELS is set"};
+    if (!env(getenv, "REDIS_CLUSTER_NODES").empty())
+        return store_choice{store_type::redis, {}, "REDIS_CLUSTER_NODES is set"};
     if (!file.empty())
         return store_choice{store_type::file, file, "MCP_TS_STORAGE_FILE is set"};
     if (!sqlite.empty())

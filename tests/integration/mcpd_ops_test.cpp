@@ -535,7 +535,7 @@ TEST(McpdOps, AnInvalidSettingStopsStartupNamingTheSettingAndWhy) {
         {{}, {{"MCP_TS_STORAGE_TYPE", "mongo"}}, {"storage-type", "MCP_TS_STORAGE_TYPE"}},
         {{}, {{"STORAGE_ENCRYPTION_KEY", "short"}}, {"storage-encryption-key", "64 hex"}},
         {{}, {{"REDIS_PORT", "http"}}, {"redis-port", "REDIS_PORT"}},
-        {{}, {{"REDIS_URL", "http://x"}}, {"Redis settings", "REDIS_URL"}},
+        {{}, {{"REDIS_URL", "http://x"}}, {"redis-url", "REDIS_URL", "unsupported scheme"}},
         {{"--ready-interval", "1s", "--ready-timeout", "2s"},
          {},
          {"ready-timeout", "ready-interval"}},

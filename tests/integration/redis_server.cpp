@@ -120,7 +120,27 @@ void redis_server::start() {
         "--appendonly",      "no",          "--dir",     dir_,     "--logfile",
         dir_ + "/redis.log", "--daemonize", "no"};
     std::string port = std::to_string(port_);
-    if (opts_.unix_socket) {
+    bool const sentinel = !opts_.sentinel_config.empty();
+    if (sentinel) {
+        // A sentinel rewrites its config file: written once, kept across restarts.
+        std::string conf = dir_ + "/sentinel.conf";
+        if (!std::ifstream(conf)) {
+            std::ofstream out(conf);
+            if (opts_.tls) { // TLS only, to the clients and to the nodes it watches
+                auto const& c = test_certificates();
+                out << "port 0\ntls-port " << port << "\ntls-cert-file " << c.server_cert
+                    << "\ntls-key-file " << c.server_key << "\ntls-ca-cert-file " << c.ca_cert
+                    << "\ntls-auth-clients no\ntls-replication yes\n";
+            } else {
+                out << "port " << port << "\n";
+            }
+            out << "bind 127.0.0.1\n";
+            for (auto const& line : opts_.sentinel_config)
+                out << line << "\n";
+        }
+        args = {"redis-server",      conf,          "--sentinel", "--dir", dir_, "--logfile",
+                dir_ + "/redis.log", "--daemonize", "no"};
+    } else if (opts_.unix_socket) {
         args.insert(args.end(),
                     {"--port", "0", "--unixsocket", socket_, "--unixsocketperm", "700"});
     } else if (opts_.tls) {
@@ -134,6 +154,7 @@ void redis_server::start() {
     }
     args.insert(args.end(), opts_.args.begin(), opts_.args.end());
     log_offset_ = log().size();
+    ready_text_ = sentinel ? "Sentinel ID is" : "eady to accept connections";
 
     pid_t pid = ::fork();
     if (pid < 0)
@@ -165,7 +186,7 @@ void redis_server::wait_ready(std::chrono::milliseconds limit) {
             throw std::runtime_error("redis-server exited at start:\n" + log());
         }
         // "Ready to accept connections" (TCP) or "…now ready to accept connections at <path>".
-        if (log().find("eady to accept connections", log_offset_) != std::string::npos)
+        if (log().find(ready_text_, log_offset_) != std::string::npos)
             return;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

@@ -28,6 +28,9 @@ public:
         bool tls = false;              // TLS only (the plain port is off)
         bool tls_client_certs = false; // require client certificates (mTLS)
         bool unix_socket = false;      // a Unix socket only
+        // Non-empty: a Sentinel (redis-server --sentinel) with these lines in its config file
+        // ("sentinel monitor mymaster 127.0.0.1 6379 2", …) after its port and bind address.
+        std::vector<std::string> sentinel_config;
     };
 
     redis_server();
@@ -58,6 +61,7 @@ private:
     std::uint16_t port_ = 0;
     pid_t pid_ = -1;
     std::size_t log_offset_ = 0; // readiness is looked for after this offset (restarts)
+    std::string ready_text_;     // what the log says when the server is ready
 };
 
 // A free TCP port on 127.0.0.1 (bound then released; the caller binds it next).

@@ -32,6 +32,11 @@ backend_kind encrypted(backend_kind plain) {
             }};
 }
 
+redis_cluster& shared_cluster() {
+    static redis_cluster cluster;
+    return cluster;
+}
+
 std::vector<backend_kind> const& backends() {
     static std::vector<backend_kind> const all = [] {
         std::vector<backend_kind> plain = {
@@ -45,6 +50,17 @@ std::vector<backend_kind> const& backends() {
                  auto cfg = test_config(*server);
                  auto s = std::make_unique<store::redis_store>(ex, cfg);
                  co_return backend{std::move(server), nullptr, std::move(s)};
+             }},
+            {"redis_cluster",
+             [](asio::any_io_executor ex) -> asio::awaitable<backend> {
+                 // One cluster for every test (it takes seconds to make), emptied for each.
+                 auto cfg = redis::config_from_url(shared_cluster().url()).value();
+                 cfg.connect_timeout = std::chrono::seconds(2);
+                 cfg.command_timeout = std::chrono::seconds(5);
+                 auto s = std::make_unique<store::redis_store>(ex, cfg);
+                 if (auto cleared = co_await s->clear_all(); !cleared)
+                     throw mcpd::exception(cleared.error());
+                 co_return backend{nullptr, nullptr, std::move(s)};
              }},
             {"sqlite",
              [](asio::any_io_executor) -> asio::awaitable<backend> {

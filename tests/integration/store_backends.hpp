@@ -1,11 +1,13 @@
 // tests/integration/store_backends.hpp — every session store backend, ready for a test: memory,
-// redis against a real redis-server, sqlite and file in a temporary directory, postgres against
-// a real PostgreSQL, and each behind an encrypting_store with a key. The store suite
+// redis against a real redis-server and against a real Redis Cluster, sqlite and file in a
+// temporary directory, postgres against a real PostgreSQL, and each behind an encrypting_store
+// with a key. The store suite
 // (store_test.cpp) runs on all of them; suites that keep state in a store for later objects (the
 // OAuth client's, oauth_test.cpp) run on the persistent ones.
 #pragma once
 
 #include "postgres_server.hpp"
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 
 #include "mcpd/store/session_store.hpp"
@@ -48,6 +50,10 @@ struct backend_kind {
 
 // The same backend behind an encrypting_store with a key: a suite's results must not change.
 backend_kind encrypted(backend_kind plain);
+
+// A 3-master, 3-replica Redis Cluster started on first use and shared by every test of the
+// process that needs one (it takes seconds to make); tests leave it as they found it.
+redis_cluster& shared_cluster();
 
 // Every backend, plain then encrypted.
 std::vector<backend_kind> const& backends();

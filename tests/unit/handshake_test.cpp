@@ -346,5 +346,77 @@ TEST(handshake, a_wrong_number_of_replies_fails) {
     }
 }
 
+// ------------------------------------------------------------------------------------------
+// Sentinel: the node the sentinels named must say it is the master
+
+config sentinel_config(protocol_version protocol = protocol_version::automatic, int db = 0) {
+    config cfg;
+    cfg.client_name.clear();
+    cfg.db = db;
+    cfg.protocol = protocol;
+    cfg.sentinel.sentinels = {{"s1", 26379}};
+    cfg.sentinel.master_name = "mymaster";
+    return cfg;
+}
+value role_master() {
+    return reply("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+}
+value role_slave() {
+    return reply("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6380\r\n$9\r\nconnected\r\n:1\r\n");
+}
+
+TEST(handshake, through_sentinel_role_is_asked_last_in_the_same_write) {
+    struct row {
+        protocol_version protocol;
+        int db;
+        labels first;
+    };
+    std::vector<row> const rows{
+        {protocol_version::automatic, 0, {"HELLO 3", "ROLE"}},
+        {protocol_version::automatic, 2, {"HELLO 3", "SELECT 2", "ROLE"}},
+        {protocol_version::resp2, 0, {"ROLE"}},
+        {protocol_version::resp2, 5, {"SELECT 5", "ROLE"}},
+    };
+    for (auto const& r : rows) {
+        auto cfg = sentinel_config(r.protocol, r.db);
+        handshake hs(cfg);
+        EXPECT_EQ(hs.start(), action::send);
+        EXPECT_EQ(sent(hs), r.first);
+        std::vector<value> replies;
+        for (auto const& c : r.first)
+            replies.push_back(c == "HELLO 3" ? hello_map() : c == "ROLE" ? role_master() : ok());
+        EXPECT_EQ(hs.on_replies(replies), action::done) << hs.failure().message();
+    }
+}
+
+TEST(handshake, through_sentinel_a_node_that_is_not_the_master_is_refused) {
+    auto cfg = sentinel_config();
+    handshake hs(cfg);
+    hs.start();
+    EXPECT_EQ(hs.on_replies({hello_map(), role_slave()}), action::fail);
+    EXPECT_NE(hs.failure().message().find("says its role is slave"), std::string::npos)
+        << hs.failure().message();
+    EXPECT_NE(hs.failure().message().find("'mymaster'"), std::string::npos);
+}
+
+TEST(handshake, through_sentinel_role_refused_or_strange_fails) {
+    for (auto const& role : {error_reply("NOPERM this user has no permissions to run 'role'"),
+                             reply(":1\r\n"), reply("*0\r\n")}) {
+        auto cfg = sentinel_config();
+        handshake hs(cfg);
+        hs.start();
+        EXPECT_EQ(hs.on_replies({hello_map(), role}), action::fail);
+        EXPECT_NE(hs.failure().message().find("ROLE"), std::string::npos) << hs.failure().message();
+    }
+}
+
+TEST(handshake, through_sentinel_the_resp2_fallback_asks_role_too) {
+    auto cfg = sentinel_config();
+    handshake hs(cfg);
+    hs.start();
+    EXPECT_EQ(hs.on_replies({error_reply(unknown_hello), role_master()}), action::send);
+    EXPECT_EQ(sent(hs), (labels{"ROLE"}));
+    EXPECT_EQ(hs.on_replies({role_slave()}), action::fail);
+}
 } // namespace
 } // namespace mcpd::redis

@@ -600,3 +600,212 @@ TEST(redis_config, backoff_jitter_spreads_over_the_whole_range) {
 }
 
 } // namespace
+
+// --- Sentinel ------------------------------------------------------------------------------
+
+TEST(redis_config, sentinel_url_lists_the_sentinels_and_names_the_master) {
+    struct row {
+        std::string_view url;
+        std::vector<mcpd::redis::node_address> sentinels;
+        std::string_view master;
+        int db;
+        bool tls;
+    };
+    std::vector<row> const rows{
+        {"redis+sentinel://s1:26379,s2:26380/mymaster",
+         {{"s1", 26379}, {"s2", 26380}},
+         "mymaster",
+         0,
+         false},
+        {"redis+sentinel://s1,s2/m/3", {{"s1", 26379}, {"s2", 26379}}, "m", 3, false},
+        {"REDIS+SENTINEL://10.0.0.1:5000/m", {{"10.0.0.1", 5000}}, "m", 0, false},
+        {"redis-sentinel://s1:1/m", {{"s1", 1}}, "m", 0, false}, // lettuce's spelling
+        {"rediss+sentinel://[::1]:26379,s2/m", {{"::1", 26379}, {"s2", 26379}}, "m", 0, true},
+        {"redis+sentinel://s1, s2 ,s3/m",
+         {{"s1", 26379}, {"s2", 26379}, {"s3", 26379}},
+         "m",
+         0,
+         false},
+    };
+    for (auto const& r : rows) {
+        auto c = parse_ok(r.url);
+        EXPECT_EQ(c.sentinel.sentinels, r.sentinels) << r.url;
+        EXPECT_EQ(c.sentinel.master_name, r.master) << r.url;
+        EXPECT_EQ(c.db, r.db) << r.url;
+        EXPECT_EQ(c.tls.enabled, r.tls) << r.url;
+    }
+}
+
+TEST(redis_config, sentinel_url_credentials_are_the_data_nodes_and_the_query_the_sentinels) {
+    auto c = parse_ok("redis+sentinel://app:pw@s1,s2/m/1?sentinel_password=sp&sentinel_username="
+                      "sentinel-user&command_timeout=2s");
+    EXPECT_EQ(c.username, "app");
+    EXPECT_EQ(c.password, "pw");
+    EXPECT_EQ(c.sentinel.username, "sentinel-user");
+    EXPECT_EQ(c.sentinel.password, "sp");
+    EXPECT_EQ(c.command_timeout, 2s);
+    EXPECT_EQ(c.db, 1);
+    EXPECT_EQ(c.redacted_url(), "redis+sentinel://app:***@s1:26379,s2:26379/m/1"
+                                "?sentinel_password=***");
+    // The redacted form parses back to the same place (without the passwords).
+    auto back = parse_ok("redis+sentinel://s1:26379,s2:26379/m/1");
+    EXPECT_EQ(back.sentinel.sentinels, c.sentinel.sentinels);
+}
+
+TEST(redis_config, sentinel_url_mistakes_are_refused_by_name) {
+    struct row {
+        std::string_view url;
+        std::string_view says;
+    };
+    std::vector<row> const rows{
+        {"redis+sentinel://s1,s2", "names no master"},
+        {"redis+sentinel://s1,s2/", "names no master"},
+        {"redis+sentinel://s1,,s2/m", "an empty entry"},
+        {"redis+sentinel://s1:0/m", "invalid port '0'"},
+        {"redis+sentinel://s1:99999/m", "invalid port '99999'"},
+        {"redis+sentinel://s1:x/m", "invalid port 'x'"},
+        {"redis+sentinel://[::1/m", "never closes it"},
+        {"redis+sentinel://s1/m/x", "invalid database"},
+        {"redis+sentinel://s%20x/m", "not a host name"},
+        {"redis+sentinel://s1/m?sentinel_username=u", "sentinel_username but no"},
+        {"redis://h?sentinel_password=x", "needs a redis+sentinel:// URL"},
+        {"redis+sentinel://s1/m?nope=1", "unknown query option 'nope'"},
+    };
+    for (auto const& r : rows) {
+        auto e = parse_err(r.url);
+        EXPECT_NE(e.message().find(r.says), std::string::npos) << r.url << ": " << e.message();
+    }
+}
+
+TEST(redis_config, a_plain_url_on_a_sentinel_base_is_not_a_sentinel_config) {
+    auto sentinel = parse_ok("redis+sentinel://s1/m");
+    auto plain = parse_ok("redis://h:1", sentinel);
+    EXPECT_TRUE(plain.sentinel.sentinels.empty());
+    EXPECT_EQ(plain.redacted_url(), "redis://h:1/0");
+}
+
+TEST(redis_config, env_sentinels_and_master_select_sentinel) {
+    fake_env env{{{"REDIS_SENTINELS", "s1:26379,s2"},
+                  {"REDIS_SENTINEL_MASTER", "mymaster"},
+                  {"REDIS_SENTINEL_PASSWORD", "sp"},
+                  {"REDIS_PASSWORD", "data-pw"},
+                  {"REDIS_DB", "4"},
+                  {"REDIS_TLS", "1"}}};
+    auto c = config_from_env({}, env.fn());
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    EXPECT_EQ(c->sentinel.sentinels,
+              (std::vector<mcpd::redis::node_address>{{"s1", 26379}, {"s2", 26379}}));
+    EXPECT_EQ(c->sentinel.master_name, "mymaster");
+    EXPECT_EQ(c->sentinel.password, "sp");
+    EXPECT_EQ(c->password, "data-pw");
+    EXPECT_EQ(c->db, 4);
+    EXPECT_TRUE(c->tls.enabled);
+    EXPECT_EQ(c->redacted_url(), "rediss+sentinel://:***@s1:26379,s2:26379/mymaster/4"
+                                 "?sentinel_password=***");
+}
+
+TEST(redis_config, env_sentinel_url_takes_the_sentinel_password_from_the_environment) {
+    fake_env env{{{"REDIS_URL", "redis+sentinel://s1/m"}, {"REDIS_SENTINEL_PASSWORD", "sp"}}};
+    auto c = config_from_env({}, env.fn());
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    EXPECT_EQ(c->sentinel.password, "sp");
+}
+
+TEST(redis_config, env_sentinel_mistakes_are_refused_by_name) {
+    struct row {
+        std::map<std::string, std::string> vars;
+        std::string_view says;
+    };
+    std::vector<row> const rows{
+        {{{"REDIS_SENTINELS", "s1"}}, "REDIS_SENTINEL_MASTER is not"},
+        {{{"REDIS_SENTINEL_MASTER", "m"}}, "REDIS_SENTINELS is not"},
+        {{{"REDIS_SENTINELS", "s1"}, {"REDIS_SENTINEL_MASTER", "a b"}}, "not a valid name"},
+        {{{"REDIS_SENTINELS", "s1:0"}, {"REDIS_SENTINEL_MASTER", "m"}}, "REDIS_SENTINELS: invalid"},
+        {{{"REDIS_SENTINELS", "s1"}, {"REDIS_URL", "redis://h"}}, "both REDIS_URL and"},
+        {{{"REDIS_SENTINELS", "s1"},
+          {"REDIS_SENTINEL_MASTER", "m"},
+          {"REDIS_SENTINEL_USERNAME", "u"}},
+         "no REDIS_SENTINEL_PASSWORD"},
+    };
+    for (auto const& r : rows) {
+        fake_env env{r.vars};
+        auto c = config_from_env({}, env.fn());
+        ASSERT_FALSE(c.has_value()) << r.says;
+        EXPECT_NE(c.error().message().find(r.says), std::string::npos) << c.error().message();
+    }
+}
+
+// --- Cluster -------------------------------------------------------------------------------
+
+TEST(redis_config, cluster_url_lists_the_seeds) {
+    struct row {
+        std::string_view url;
+        std::vector<mcpd::redis::node_address> seeds;
+        bool tls;
+        bool replicas;
+    };
+    std::vector<row> const rows{
+        {"redis+cluster://h1:7000,h2:7001", {{"h1", 7000}, {"h2", 7001}}, false, false},
+        {"redis+cluster://h1", {{"h1", 6379}}, false, false},
+        {"rediss+cluster://[::1]:7000/0", {{"::1", 7000}}, true, false},
+        {"redis+cluster://h1?read_from_replicas=true", {{"h1", 6379}}, false, true},
+    };
+    for (auto const& r : rows) {
+        auto c = parse_ok(r.url);
+        EXPECT_EQ(c.cluster.seeds, r.seeds) << r.url;
+        EXPECT_EQ(c.tls.enabled, r.tls) << r.url;
+        EXPECT_EQ(c.cluster.read_from_replicas, r.replicas) << r.url;
+        EXPECT_TRUE(c.sentinel.sentinels.empty());
+    }
+    auto c = parse_ok("redis+cluster://app:pw@h1:7000,h2:7001?command_timeout=3s");
+    EXPECT_EQ(c.username, "app");
+    EXPECT_EQ(c.password, "pw");
+    EXPECT_EQ(c.command_timeout, 3s);
+    EXPECT_EQ(c.redacted_url(), "redis+cluster://app:***@h1:7000,h2:7001");
+    // A plain URL on a cluster base is not a cluster.
+    EXPECT_TRUE(parse_ok("redis://h", c).cluster.seeds.empty());
+}
+
+TEST(redis_config, cluster_url_mistakes_are_refused_by_name) {
+    struct row {
+        std::string_view url;
+        std::string_view says;
+    };
+    std::vector<row> const rows{
+        {"redis+cluster://h1/2", "only database 0"},
+        {"redis+cluster://h1,,h2", "an empty entry"},
+        {"redis+cluster://h1:0", "invalid port '0'"},
+        {"redis+cluster://h1?read_from_replicas=maybe", "invalid read_from_replicas"},
+        {"redis://h1?read_from_replicas=true", "needs a redis+cluster:// URL"},
+        {"redis+cluster://", "no address"},
+    };
+    for (auto const& r : rows) {
+        auto e = parse_err(r.url);
+        EXPECT_NE(e.message().find(r.says), std::string::npos) << r.url << ": " << e.message();
+    }
+}
+
+TEST(redis_config, env_cluster_nodes_select_a_cluster) {
+    fake_env env{{{"REDIS_CLUSTER_NODES", "h1:7000, h2:7001"}, {"REDIS_PASSWORD", "pw"}}};
+    auto c = config_from_env({}, env.fn());
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    EXPECT_EQ(c->cluster.seeds,
+              (std::vector<mcpd::redis::node_address>{{"h1", 7000}, {"h2", 7001}}));
+    EXPECT_EQ(c->password, "pw");
+    struct row {
+        std::map<std::string, std::string> vars;
+        std::string_view says;
+    };
+    std::vector<row> const rows{
+        {{{"REDIS_CLUSTER_NODES", "h1"}, {"REDIS_URL", "redis://h"}}, "both REDIS_URL and"},
+        {{{"REDIS_CLUSTER_NODES", "h1"}, {"REDIS_SENTINELS", "s1"}}, "both REDIS_SENTINELS and"},
+        {{{"REDIS_CLUSTER_NODES", "h1"}, {"REDIS_DB", "3"}}, "only database 0"},
+        {{{"REDIS_CLUSTER_NODES", "h1:x"}}, "REDIS_CLUSTER_NODES: invalid port"},
+    };
+    for (auto const& r : rows) {
+        fake_env bad{r.vars};
+        auto e = config_from_env({}, bad.fn());
+        ASSERT_FALSE(e.has_value()) << r.says;
+        EXPECT_NE(e.error().message().find(r.says), std::string::npos) << e.error().message();
+    }
+}

@@ -15,6 +15,12 @@
 // own reply. The client connects on the first request (or start()), reconnects by its retry
 // strategy, and applies the config's timeouts, key prefix, offline queue and retry policy.
 //
+// The same client speaks to a master found through Sentinel (config::sentinel) and to a Redis
+// Cluster (config::cluster): there it keeps one such connection per node, sends each request to
+// the node of its keys' slot (a command whose keys are in different slots fails at once, naming
+// them), splits a pipeline per node and puts the replies back in order, follows MOVED and ASK,
+// runs SCAN over every master, and tracks invalidations on every node. docs/redis.md.
+//
 // Threads: every member function may be called from any thread; the client's state lives on an
 // internal strand and each call resumes on its caller's executor. Cancellation (per-operation
 // cancellation slots, as `exec(...) || timer` uses) must be emitted on the caller's executor, as
@@ -42,7 +48,8 @@ namespace mcpd::redis {
 
 namespace detail {
 class connection;
-}
+class cluster;
+} // namespace detail
 class client;
 
 // SCAN over a pattern, as batches of keys (the key prefix is added to the pattern, escaped,
@@ -65,6 +72,9 @@ private:
     std::size_t count_;
     std::string cursor_ = "0";
     bool done_ = false;
+    // A cluster: every master is scanned in turn (each has its own cursor space).
+    std::optional<std::vector<node_address>> nodes_;
+    std::size_t node_ = 0;
 };
 
 class client {
@@ -120,10 +130,15 @@ public:
     [[nodiscard]] connection_state state() const noexcept;
     [[nodiscard]] client_stats stats() const noexcept;
     [[nodiscard]] config const& cfg() const noexcept;
+    // What the client connects to, for status output: "standalone at h:p", or "Sentinel master
+    // 'm' (3 sentinels) at h:p" once the sentinels named it.
+    [[nodiscard]] std::string topology() const;
 
 private:
     struct tracking;
-    std::shared_ptr<detail::connection> conn_;
+    friend class scanner;
+    std::shared_ptr<detail::connection> conn_; // one node (or Sentinel's master); else null
+    std::shared_ptr<detail::cluster> cluster_; // a Redis Cluster; else null
     std::shared_ptr<tracking> tracking_;
 };
 

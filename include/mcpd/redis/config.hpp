@@ -1,8 +1,11 @@
 // redis/config.hpp — everything that decides how a Redis client connects and behaves.
 //
 // Built from a URL (`redis://[user:password@]host[:port][/db]`, `rediss://…` for TLS,
-// `unix:///path.sock[?db=N&password=…]`), from the environment (REDIS_URL, else REDIS_HOST,
-// REDIS_PORT, REDIS_PASSWORD like the Node ecosystem), or field by field. Defaults are what a
+// `unix:///path.sock[?db=N&password=…]`, `redis+sentinel://[user:password@]s1:26379,s2:26379/
+// mymaster[/db]` for a master found through Sentinel, `redis+cluster://[user:password@]h1:7000,
+// h2:7001` for a Redis Cluster), from the environment (REDIS_URL, else REDIS_HOST, REDIS_PORT,
+// REDIS_PASSWORD like the Node ecosystem; REDIS_SENTINELS + REDIS_SENTINEL_MASTER, or
+// REDIS_CLUSTER_NODES), or field by field. docs/redis.md lists every form. Defaults are what a
 // production server wants: timeouts on, offline queue on and bounded, reconnect forever with
 // capped exponential backoff and jitter.
 #pragma once
@@ -16,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mcpd::redis {
 
@@ -28,6 +32,43 @@ struct tls_options {
     std::string key_file;              // its private key (PEM)
     std::string server_name;           // SNI and the name verified; empty: the host
     bool insecure_skip_verify = false; // no certificate or host name check (tests only)
+};
+
+// A host and port: a sentinel, or a cluster seed node.
+struct node_address {
+    std::string host;
+    std::uint16_t port = 0;
+    friend bool operator==(node_address const&, node_address const&) = default;
+};
+
+// Sentinel: the master is whatever the sentinels name; config::host/port are then only the
+// address it was last found at. Every connection asks the sentinels first (each in turn, the
+// one that answered last first), checks with ROLE that the node it reached is a master, and a
+// `+switch-master` announced by any sentinel, or a READONLY reply, makes it ask again.
+struct sentinel_options {
+    std::vector<node_address> sentinels; // empty: no Sentinel
+    std::string master_name;
+    // The sentinels' own credentials (REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD); the
+    // config's username/password are the data nodes'. TLS to the sentinels follows config::tls.
+    std::string username;
+    std::string password;
+};
+
+// Redis Cluster: the seeds are where the slot map is first asked for (CLUSTER SHARDS, or CLUSTER
+// SLOTS before Redis 7); after that the client talks to every master (and, when reading from
+// replicas, to replicas) as the map says, one multiplexed connection per node, and follows
+// MOVED and ASK. config::host/port are then unused; the credentials, TLS, timeouts and key
+// prefix apply to every node. See docs/redis.md.
+struct cluster_options {
+    std::vector<node_address> seeds; // empty: not a cluster
+    // Read-only commands (GET, MGET, HGETALL, …) from a replica of the key's slot, when it has
+    // one (READONLY is sent to replicas): more read capacity, reads that may lag the master.
+    bool read_from_replicas = false;
+    // The slot map is asked for again this often (and at once on MOVED or a lost node).
+    duration refresh_interval = std::chrono::seconds(10);
+    // MOVED/ASK redirects followed for one request, and TRYAGAIN/CLUSTERDOWN retries (with
+    // backoff): beyond them the request fails with the last error.
+    std::uint32_t max_redirects = 8;
 };
 
 enum class protocol_version {
@@ -51,6 +92,11 @@ struct config {
     std::uint16_t port = 6379;
     std::string unix_path;
     tls_options tls;
+
+    // Set: the master is found through these sentinels (see sentinel_options).
+    sentinel_options sentinel;
+    // Set: a Redis Cluster (see cluster_options).
+    cluster_options cluster;
 
     // Who: AUTH [username] password and SELECT db on every (re)connect.
     std::string username; // empty: the "default" user

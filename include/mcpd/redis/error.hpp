@@ -28,6 +28,7 @@ enum class client_errc {
     invalid_config,       // a URL or option that cannot work
     unexpected_reply,     // a reply of a type the operation does not accept
     unsupported_command,  // a command this API cannot carry (SUBSCRIBE on a client: use subscriber)
+    no_master,            // no sentinel named a master (unreachable, or the name is unknown)
 };
 
 enum class server_errc {
