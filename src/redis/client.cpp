@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <stdexcept>
 #include <unordered_set>
 
@@ -71,9 +72,10 @@ struct client::tracking {
     std::atomic<bool> active{false};
     std::uint64_t generation = 0; // handshakes so far: a reply to an older TRACKING is ignored
     bool refusal_logged = false;
-    // A cluster: one of these per node (its own `active` and generation), under this root.
+    // A cluster: one of these per node connection (its own `active` and generation), by
+    // "host:port", under this root; a node connected again replaces its entry.
     std::mutex nodes_mutex;
-    std::vector<std::shared_ptr<tracking>> nodes;
+    std::map<std::string, std::shared_ptr<tracking>> nodes;
 
     void forget_all() {
         active = false;
@@ -186,7 +188,7 @@ void client::track_prefixes(std::vector<std::string> prefixes, invalidation_hand
             per_node->url = r->url + " node " + node;
             per_node->on_invalidate = r->on_invalidate;
             std::lock_guard lock(r->nodes_mutex);
-            r->nodes.push_back(per_node);
+            r->nodes[node] = per_node;
             return hooks_for(per_node);
         });
     } else {
@@ -203,10 +205,14 @@ bool client::tracking_active() const noexcept {
         return false;
     if (!cluster_)
         return tracking_->active;
+    // Every node that serves keys now must have tracking on: a copy of a key whose node
+    // sends no invalidations cannot be trusted.
+    auto serving = cluster_->serving_nodes();
     std::lock_guard lock(tracking_->nodes_mutex);
-    return !tracking_->nodes.empty() &&
-           std::all_of(tracking_->nodes.begin(), tracking_->nodes.end(),
-                       [](auto const& n) { return n->active.load(); });
+    return !serving.empty() && std::all_of(serving.begin(), serving.end(), [&](auto const& n) {
+        auto it = tracking_->nodes.find(n);
+        return it != tracking_->nodes.end() && it->second->active.load();
+    });
 }
 
 namespace {

@@ -181,17 +181,26 @@ void cluster::start() {
 
 // --- nodes and routes ------------------------------------------------------------------------
 
-std::shared_ptr<connection> cluster::node_connection(node_address const& node, bool replica) {
+std::shared_ptr<connection> cluster::node_connection(node_address const& node, bool replica,
+                                                     bool serving) {
     std::string key = key_of(node);
     std::function<node_hooks(std::string const&)> make_hooks;
+    std::shared_ptr<connection> untracked; // a seed's connection, now serving: made again
     {
         std::lock_guard lock(mutex_);
         if (closed_)
             return nullptr;
-        if (auto it = nodes_.find(key); it != nodes_.end())
-            return it->second;
-        make_hooks = make_hooks_;
+        if (auto it = nodes_.find(key); it != nodes_.end()) {
+            if (!serving || !make_hooks_ || tracked_[key])
+                return it->second;
+            untracked = std::move(it->second);
+            nodes_.erase(it);
+        }
+        if (serving)
+            make_hooks = make_hooks_;
     }
+    if (untracked)
+        untracked->disconnect(); // its requests fail over (`disconnected`) to the new one
     config node_cfg = cfg_;
     node_cfg.cluster = {};
     node_cfg.sentinel = {};
@@ -215,8 +224,10 @@ std::shared_ptr<connection> cluster::node_connection(node_address const& node, b
     if (closed_)
         return nullptr;
     auto [it, inserted] = nodes_.emplace(key, conn);
-    if (inserted)
+    if (inserted) {
+        tracked_[key] = static_cast<bool>(make_hooks);
         it->second->start();
+    }
     return it->second;
 }
 
@@ -352,7 +363,7 @@ asio::awaitable<result<slot_map>> cluster::fetch_map() {
                                          2,
                                      duration(200));
     for (auto const& node : candidates) {
-        auto conn = node_connection(node, false);
+        auto conn = node_connection(node, false, false);
         if (!conn)
             co_return error(client_errc::disconnected);
         auto reply = co_await execute_one(conn, command("CLUSTER", "SHARDS"), ask);
@@ -414,6 +425,7 @@ void cluster::install(slot_map map) {
                 retired_requests_ += st.requests;
                 retired_failures_ += st.failures;
                 gone.push_back(std::move(it->second));
+                tracked_.erase(it->first);
                 it = nodes_.erase(it);
             } else {
                 ++it;
@@ -711,7 +723,7 @@ asio::awaitable<result<std::vector<node_address>>> cluster::masters() {
 
 asio::awaitable<result<value>> cluster::exec_at(node_address const& node, command const& cmd,
                                                 request_options opts) {
-    auto conn = node_connection(node, false);
+    auto conn = node_connection(node, false, false);
     if (!conn)
         co_return error(client_errc::disconnected);
     co_return co_await execute_one(conn, cmd, opts);
@@ -791,6 +803,20 @@ client_stats cluster::stats() const noexcept {
         out.failures += st.failures;
         out.reconnects += st.reconnects;
         out.connection_errors += st.connection_errors;
+    }
+    return out;
+}
+
+std::vector<std::string> cluster::serving_nodes() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (auto const& shard : map_.shards()) {
+        if (shard.ranges.empty())
+            continue;
+        out.push_back(key_of({shard.master.host, shard.master.port}));
+        if (cfg_.cluster.read_from_replicas)
+            for (auto const& r : shard.replicas)
+                out.push_back(key_of({r.host, r.port}));
     }
     return out;
 }

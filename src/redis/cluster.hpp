@@ -73,6 +73,9 @@ public:
     [[nodiscard]] connection_state state() const noexcept;
     [[nodiscard]] client_stats stats() const noexcept;
     [[nodiscard]] std::string topology() const;
+    // "host:port" of every master that serves slots now (and of their replicas when reading
+    // from them): the connections client tracking must be on for a cached copy to be trusted.
+    [[nodiscard]] std::vector<std::string> serving_nodes() const;
 
 private:
     using clock = std::chrono::steady_clock;
@@ -81,8 +84,12 @@ private:
         node_address node;
     };
 
-    // The connection to `node`, made (and started) when there is none yet.
-    std::shared_ptr<connection> node_connection(node_address const& node, bool replica);
+    // The connection to `node`, made (and started) when there is none yet. `serving`: it
+    // carries keys' requests (a master, or a replica read from), so client tracking goes on
+    // it; a connection only asked for the map (a seed) has none: a replica's would report our
+    // own writes back as invalidations.
+    std::shared_ptr<connection> node_connection(node_address const& node, bool replica,
+                                                bool serving = true);
     // Where a slot's requests go now (nullopt: no map yet, or nobody serves the slot).
     std::optional<routed> route(std::optional<std::uint16_t> slot, bool read_only);
     // One attempt of exec(command): on `conn`, preceded by ASKING when `asking`.
@@ -109,7 +116,8 @@ private:
     slot_map map_;
     std::vector<node_address> slot_owner_; // per slot: the master's address (empty host: none)
     std::map<std::string, std::shared_ptr<connection>> nodes_; // by "host:port"
-    std::map<std::string, node_address> replicas_by_master_;   // unused when not reading replicas
+    std::map<std::string, bool> tracked_; // by "host:port": its connection has the hooks
+    std::map<std::string, node_address> replicas_by_master_; // unused when not reading replicas
     bool started_ = false;
     bool closed_ = false;
     bool refreshing_ = false;

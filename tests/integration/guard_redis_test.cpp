@@ -7,8 +7,14 @@
 // cached, limited, locked tool through the MCP dispatcher.
 //
 // "Processes" are real: fork() runs a child with its own io_context and Redis connections.
+//
+// With MCPD_TEST_REDIS_CLUSTER set, the same tests run on a Redis Cluster (3 masters, 3
+// replicas: store_backends.hpp's shared cluster, flushed before each test) instead of the
+// redis-server each test starts: integration.guards_on_redis_cluster runs the ones that do not
+// kill, freeze or reconfigure their server (tests/integration/CMakeLists.txt).
 #include "async_test.hpp"
 #include "redis_test_util.hpp"
+#include "store_backends.hpp"
 
 #include "mcpd/guard.hpp"
 #include "mcpd/protocol/jsonrpc.hpp"
@@ -41,9 +47,39 @@ using redis::command;
 
 namespace {
 
+bool on_cluster() {
+    static bool const yes = std::getenv("MCPD_TEST_REDIS_CLUSTER") != nullptr;
+    return yes;
+}
+
+// Where the guards' Redis is: the test's own server, or the shared cluster.
+redis::config target_config(redis_server const& server) {
+    if (!on_cluster())
+        return test_config(server);
+    auto cfg = redis::config_from_url(shared_cluster().url()).value();
+    cfg.connect_timeout = 2s;
+    cfg.command_timeout = 5s;
+    cfg.reconnect = redis::exponential_backoff(10ms, 100ms);
+    return cfg;
+}
+
+// On the cluster every test starts from an empty one (made before any test forks a child).
+class flush_cluster : public ::testing::EmptyTestEventListener {
+    void OnTestStart(::testing::TestInfo const&) override {
+        auto& c = shared_cluster();
+        for (auto m : c.masters())
+            c.cli(m, {"FLUSHALL"});
+    }
+};
+[[maybe_unused]] bool const cluster_flushed_per_test = [] {
+    if (on_cluster())
+        ::testing::UnitTest::GetInstance()->listeners().Append(new flush_cluster);
+    return true;
+}();
+
 std::shared_ptr<guard_set> redis_guards(asio::any_io_executor ex, redis_server const& server,
                                         guard_options opts = {}) {
-    return guard_set::with_redis(ex, test_config(server), std::move(opts));
+    return guard_set::with_redis(ex, target_config(server), std::move(opts));
 }
 
 // Runs `child(io)` in a forked process with its own io_context; returns what it wrote to its
@@ -121,7 +157,7 @@ TEST(guard_redis_cache, miss_hit_ttl_and_canonical_keys) {
         auto ex = co_await asio::this_coro::executor;
         auto gs = redis_guards(ex, server);
         co_await until_ready(*gs);
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         int calls = 0;
         guard_set::tool_body handler = [&](lock_lease const&) -> asio::awaitable<json::object> {
             ++calls;
@@ -251,7 +287,7 @@ struct near_instance {
     std::shared_ptr<redis::client> client;
     std::shared_ptr<near_cache_backend> cache;
     near_instance(asio::any_io_executor ex, redis_server const& server) {
-        auto cfg = test_config(server);
+        auto cfg = target_config(server);
         cfg.offline_queue = false;
         cfg.max_retries_per_request = 0;
         client = std::make_shared<redis::client>(ex, cfg);
@@ -311,7 +347,7 @@ TEST(guard_redis_near_cache, hits_are_served_in_process_and_follow_other_instanc
     run_async([&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         near_instance a(ex, server), b(ex, server);
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         CO_ASSERT(co_await tracking_on(*a.client));
         CO_ASSERT(co_await tracking_on(*b.client));
         std::string const key = "mcp:cache:tool:abc";
@@ -365,7 +401,7 @@ TEST(guard_redis_near_cache, a_lost_connection_drops_the_copies_and_nothing_stal
         EXPECT_EQ(a.cache->near_hits(), 1u);
 
         server.start(); // empty: no persistence
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         CO_ASSERT(co_await raw.exec(command("SET", key, "after", "PX", 60000)));
         CO_ASSERT(co_await tracking_on(*a.client));
         EXPECT_EQ(co_await read_until_near_hit(*a.cache, key), "after");
@@ -380,7 +416,7 @@ TEST(guard_redis_near_cache, refused_tracking_leaves_every_read_to_redis) {
     run_async([&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         near_instance a(ex, server);
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         for (int i = 0; i < 200 && a.client->state() != redis::connection_state::ready; ++i)
             co_await sleep_for(10ms);
         // CLIENT TRACKING goes out first on a connection: once a later command is answered,
@@ -405,13 +441,13 @@ TEST(guard_redis_near_cache, a_resp2_connection_keeps_nothing) {
     redis_server server;
     run_async([&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
-        auto cfg = test_config(server);
+        auto cfg = target_config(server);
         cfg.protocol = redis::protocol_version::resp2;
         cfg.offline_queue = false;
         auto client = std::make_shared<redis::client>(ex, cfg);
         near_cache_backend cache(client, "mcp:cache:");
         client->start();
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         for (int i = 0; i < 200 && client->state() != redis::connection_state::ready; ++i)
             co_await sleep_for(10ms);
         std::string const key = "mcp:cache:tool:resp2";
@@ -566,7 +602,7 @@ TEST(guard_redis_rate_layout, the_log_is_the_guides_sorted_set_under_the_prefix)
         opts.key_prefix = "app1:";
         auto gs = redis_guards(ex, server, opts);
         co_await until_ready(*gs);
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         co_await gs->check_rate_limit("sess", "send_email", 5, 1min);
         co_await gs->check_rate_limit("sess", "send_email", 5, 1min);
         auto type = co_await raw.exec(command("TYPE", "app1:ratelimit:sess:send_email"));
@@ -626,7 +662,7 @@ TEST(guard_redis_rate_failure, open_by_default_closed_when_configured_and_no_rep
         CO_ASSERT(co_await open->wait_ready(5s));
         // Nothing from the outage was queued and replayed: the fresh server holds no log, and
         // the next call is the first in its window.
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         auto exists = co_await raw.exec(command("EXISTS", "mcp:ratelimit:s:t"));
         EXPECT_EQ(text(exists), "0");
         auto d = co_await open->check_rate_limit("s", "t", 100, 1min);
@@ -651,7 +687,7 @@ TEST(guard_redis_lock, two_processes_times_fifty_calls_never_overlap_and_fences_
             [&]() -> asio::awaitable<void> {
                 auto gs = redis_guards(io.get_executor(), server);
                 co_await gs->wait_ready(5s);
-                redis::client raw(io.get_executor(), test_config(server));
+                redis::client raw(io.get_executor(), target_config(server));
                 lock_policy p;
                 p.ttl = 5s;
                 p.when_busy = lock_wait::wait;
@@ -701,7 +737,7 @@ TEST(guard_redis_lock, an_expired_owner_cannot_release_or_extend_the_new_owners_
         auto ex = co_await asio::this_coro::executor;
         auto gs = redis_guards(ex, server);
         co_await until_ready(*gs);
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         auto& b = gs->locks().backend();
         auto key = gs->keys().lock_key("rename:a.txt");
         auto first = co_await b.try_acquire(key, "old-owner", 50ms);
@@ -764,7 +800,7 @@ TEST(guard_redis_lock, released_on_exception_and_on_cancellation) {
         auto ex = co_await asio::this_coro::executor;
         auto gs = redis_guards(ex, server);
         co_await until_ready(*gs);
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         auto key = gs->keys().lock_key("job");
         auto throwing = []() -> asio::awaitable<void> {
             throw std::runtime_error("payment provider down");
@@ -895,7 +931,7 @@ TEST(guard_redis_dispatch, a_cached_limited_locked_tool_end_to_end) {
         EXPECT_EQ(calls, 1);
 
         // Held elsewhere (another instance): the guide's text.
-        redis::client raw(ex, test_config(server));
+        redis::client raw(ex, target_config(server));
         co_await raw.exec(command("SET", "mcp:lock:profile:u-2", "other-instance", "PX", 60000));
         auto s2 = sessions.create().value();
         s = s2;

@@ -4,20 +4,27 @@
 // before anything is sent, scripts (EVALSHA, NOSCRIPT on each node), SCAN over every master,
 // MOVED after a slot moved, ASK during a migration, resharding under load with every request
 // answered once, a killed master failed over, pub/sub, client tracking on every node, reads
-// from replicas, and clear errors for a non-cluster node and unreachable seeds.
+// from replicas, clear errors for a non-cluster node and unreachable seeds, and the guards
+// across a master failover (each call answered once, locks never overlapping, the near cache
+// serving nothing stale).
 #include "async_test.hpp"
 #include "redis_cluster.hpp"
 #include "redis_test_util.hpp"
 #include "store_backends.hpp"
 
+#include "mcpd/guard.hpp"
 #include "redis/cluster_slots.hpp"
+#include "store/redis_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -379,4 +386,225 @@ TEST(redis_cluster_client, a_plain_redis_or_unreachable_seeds_are_clear_errors) 
             << r2.error().message();
         co_await nobody.quit();
     });
+}
+
+TEST(redis_cluster_client, guards_across_a_master_failover_answer_once_and_serve_nothing_stale) {
+    redis_cluster cl;
+    run_async(
+        [&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            auto cfg = cluster_config(cl);
+            cfg.command_timeout = 2s; // the guards' own budget
+            guard::guard_options opts;
+            opts.cache.near_cache = true;
+            auto a = guard::guard_set::with_redis(ex, cfg, opts);
+            auto b = guard::guard_set::with_redis(ex, cfg, opts);
+            CO_ASSERT(co_await a->wait_ready(5s));
+            CO_ASSERT(co_await b->wait_ready(5s));
+            redis::client raw(ex, cfg);
+
+            // A value cached through A's near cache, on the master about to die.
+            auto value_of = [](std::string const& v) {
+                return boost::json::object{{"content", boost::json::array{boost::json::object{
+                                                           {"type", "text"}, {"text", v}}}}};
+            };
+            std::string current = "v1";
+            int computed = 0;
+            guard::guard_set::tool_body compute =
+                [&](guard::lock_lease const&) -> asio::awaitable<boost::json::object> {
+                ++computed;
+                co_return value_of(current);
+            };
+            auto cached = guard::tool_guards{}.cache(1min);
+            boost::json::object args{{"k", 1}};
+            CO_ASSERT(co_await a->run_tool({"stale", "s", args}, cached, compute) ==
+                      value_of("v1"));
+            CO_ASSERT(co_await a->run_tool({"stale", "s", args}, cached, compute) ==
+                      value_of("v1"));
+            CO_ASSERT(co_await raw.exec(command("WAIT", 1, 5000)));
+
+            // Mixed load during the failover: cached, rate-limited and locked calls from 8
+            // callers; each call returns exactly once, the locked section never overlaps.
+            std::atomic<bool> stop{false};
+            int started = 0, returned = 0, inside = 0, overlaps = 0, failures_after_ok = 0;
+            int consecutive_ok = 0;
+            auto locked_body = [&](guard::lock_lease const&) -> asio::awaitable<void> {
+                if (++inside > 1)
+                    ++overlaps;
+                co_await sleep_for(1ms);
+                --inside;
+            };
+            auto caller = [&](int n) -> asio::awaitable<void> {
+                for (int i = 0; !stop; ++i) {
+                    ++started;
+                    bool ok = true;
+                    try {
+                        auto rate = co_await a->check_rate_limit(
+                            "s" + std::to_string(n), "tool", 1'000'000, std::chrono::minutes(1),
+                            guard::rate_algorithm::sliding_counter);
+                        ok = rate.decided;
+                        guard::lock_policy p;
+                        p.ttl = 5s;
+                        p.when_busy = guard::lock_wait::wait;
+                        p.wait_timeout = 5s;
+                        co_await a->with_lock("failover-lock", p, locked_body);
+                    } catch (std::exception const&) {
+                        ok = false;
+                    }
+                    ++returned;
+                    if (ok) {
+                        ++consecutive_ok;
+                    } else {
+                        if (consecutive_ok >= 200)
+                            ++failures_after_ok;
+                        consecutive_ok = 0;
+                        co_await sleep_for(20ms);
+                    }
+                }
+            };
+            for (int n = 0; n < 8; ++n)
+                asio::co_spawn(ex, caller(n), asio::detached);
+            co_await sleep_for(300ms);
+            std::string const stale_key =
+                "mcp:cache:stale:" + guard::sha256_hex(guard::canonical_json(args));
+            cl.node(cl.master_of_slot(key_slot(stale_key))).kill(); // the cached entry's master
+            auto killed = std::chrono::steady_clock::now();
+            while (consecutive_ok < 400 && std::chrono::steady_clock::now() - killed < 40s)
+                co_await sleep_for(50ms);
+            stop = true;
+            while (returned < started)
+                co_await sleep_for(10ms);
+            EXPECT_GE(consecutive_ok, 400) << "the guards never recovered";
+            EXPECT_EQ(overlaps, 0);
+            EXPECT_EQ(failures_after_ok, 0);
+
+            // After the failover, B changes the entry; A must never serve its old copy again.
+            current = "v2";
+            CO_ASSERT(co_await raw.exec(command("DEL", stale_key)));
+            auto fresh = co_await b->run_tool({"stale", "s", args}, cached, compute);
+            EXPECT_EQ(fresh, value_of("v2"));
+            for (int i = 0; i < 20; ++i) {
+                auto seen = co_await a->run_tool({"stale", "s", args}, cached, compute);
+                EXPECT_EQ(seen, value_of("v2")) << "read " << i;
+                co_await sleep_for(10ms);
+            }
+            co_await a->close();
+            co_await b->close();
+            co_await raw.quit();
+        },
+        90s);
+}
+
+TEST(redis_cluster_client, mcpd_redis_ping_and_config_print_speak_cluster) {
+    auto& cl = shared_cluster();
+    auto shell = [](std::string const& cmd) {
+        std::string out;
+        std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(("(" + cmd + ") 2>&1").c_str(), "r"),
+                                                ::pclose);
+        std::array<char, 4096> buf{};
+        while (p && std::fgets(buf.data(), static_cast<int>(buf.size()), p.get()) != nullptr)
+            out += buf.data();
+        return out;
+    };
+    std::string env = "env -u REDIS_URL REDIS_CLUSTER_NODES=" + cl.seed_list() + " ";
+    auto ping = shell(env + MCPD_BINARY + " redis ping");
+    EXPECT_NE(ping.find("SET/GET/DEL round trip ok; Redis Cluster of 3 masters"), std::string::npos)
+        << ping;
+    EXPECT_NE(ping.find("16384/16384 slots served"), std::string::npos) << ping;
+    auto by_url = shell("env -u REDIS_URL " + std::string(MCPD_BINARY) + " redis ping --url '" +
+                        cl.url() + "'");
+    EXPECT_NE(by_url.find("round trip ok; Redis Cluster of 3 masters"), std::string::npos)
+        << by_url;
+    auto shown = shell(env + MCPD_BINARY + " config print");
+    EXPECT_NE(shown.find(cl.seed_list()), std::string::npos) << shown;
+    // A cluster URL pointed at nothing: a clear error, exit code 1.
+    auto none = shell("env -u REDIS_URL " + std::string(MCPD_BINARY) +
+                      " redis ping --wait 1s --url redis+cluster://127.0.0.1:" +
+                      std::to_string(free_port()) + "; echo exit=$?");
+    EXPECT_NE(none.find("no cluster node answered"), std::string::npos) << none;
+    EXPECT_NE(none.find("exit=1"), std::string::npos) << none;
+}
+
+TEST(redis_cluster_client, the_store_never_hides_a_created_session_from_concurrent_readers) {
+    auto& cl = shared_cluster();
+    run_async(
+        [&]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            auto cfg = cluster_config(cl);
+            store::redis_store s(ex, cfg);
+            redis::client raw(ex, cfg);
+            CO_ASSERT(co_await s.clear_all());
+            auto record = [](std::string const& id) {
+                return boost::json::object{{"identity", "carol"},
+                                           {"sessionId", id},
+                                           {"serverId", "s"},
+                                           {"serverName", "n"},
+                                           {"serverUrl", "https://mcp.example.com/mcp"},
+                                           {"transportType", "streamable_http"},
+                                           {"callbackUrl", "https://app.example.com/cb"},
+                                           {"createdAt", 1732000000123},
+                                           {"active", true}};
+            };
+            // An index entry with no record (a create that failed between its steps): pruned
+            // by the first reader.
+            CO_ASSERT(co_await raw.exec(
+                command("SADD", store::redis_store::identity_key("carol"), "deadSession01")));
+            // 60 creates, while 30 listings (each pruning what has no record yet) run.
+            int created = 0, listings = 0;
+            std::vector<std::string> errors;
+            for (int i = 0; i < 60; ++i)
+                asio::co_spawn(
+                    ex,
+                    [&, i]() -> asio::awaitable<void> {
+                        auto rec = record("sess" + std::to_string(i));
+                        auto r = co_await s.create_session(std::move(rec), std::nullopt);
+                        if (r)
+                            ++created;
+                        else
+                            errors.push_back(r.error().message());
+                    },
+                    asio::detached);
+            for (int i = 0; i < 30; ++i)
+                asio::co_spawn(
+                    ex,
+                    [&]() -> asio::awaitable<void> {
+                        auto r = co_await s.get_identity_sessions_data("carol");
+                        if (!r)
+                            errors.push_back(r.error().message());
+                        ++listings;
+                    },
+                    asio::detached);
+            for (int i = 0;
+                 i < 500 && (created + static_cast<int>(errors.size()) < 60 || listings < 30); ++i)
+                co_await sleep_for(10ms);
+            EXPECT_TRUE(errors.empty()) << errors.front();
+            EXPECT_EQ(created, 60);
+            auto ids = co_await s.get_identity_session_ids("carol");
+            CO_ASSERT(ids.has_value());
+            EXPECT_EQ(ids->size(), 60U);
+            EXPECT_EQ(std::count(ids->begin(), ids->end(), "deadSession01"), 0);
+            auto members =
+                co_await raw.exec(command("SCARD", store::redis_store::identity_key("carol")));
+            EXPECT_EQ(text(members), "60");
+            // Removes while listings run: what is left is listed, and only that.
+            int removed = 0;
+            for (int i = 0; i < 30; ++i)
+                asio::co_spawn(
+                    ex,
+                    [&, i]() -> asio::awaitable<void> {
+                        if (co_await s.remove_session("carol", "sess" + std::to_string(i)))
+                            ++removed;
+                        co_await s.get_identity_sessions_data("carol");
+                    },
+                    asio::detached);
+            for (int i = 0; i < 500 && removed < 30; ++i)
+                co_await sleep_for(10ms);
+            auto left = co_await s.get_identity_sessions_data("carol");
+            CO_ASSERT(left.has_value());
+            EXPECT_EQ(left->size(), 30U);
+            CO_ASSERT(co_await s.clear_all());
+            co_await s.close();
+            co_await raw.quit();
+        },
+        60s);
 }
