@@ -8,6 +8,7 @@
 #include "mcp_wire.hpp"
 #include "mcpd_process.hpp"
 #include "postgres_server.hpp"
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 
 #include "core/log.hpp"
@@ -909,7 +910,7 @@ void a_session_survives_a_restart(std::vector<std::pair<std::string, std::string
         // Named, not temporaries inside co_await: docs/rough_edges.md (GCC 12).
         auto body = tool_call(2, "echo", {{"text", "again"}});
         auto call = co_await c.send(mcp_post(second.port(), body, sid, version));
-        EXPECT_EQ(call.result_int(), 200u) << call.body();
+        EXPECT_EQ(call.result_int(), 200u) << call.body() << "\n" << second.log();
         EXPECT_NE(call.body().find("again"), std::string::npos) << call.body();
     });
     EXPECT_EQ(second.stop(), 0) << second.log();
@@ -926,6 +927,26 @@ TEST(McpdOps, ASessionSurvivesARestartOnSqlite) {
 TEST(McpdOps, ASessionSurvivesARestartOnRedis) {
     redis_server redis;
     a_session_survives_a_restart({{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_URL", redis.url()}});
+}
+
+// The whole of `mcpd serve` on a Redis Cluster (storage, guards and gateway from
+// REDIS_CLUSTER_NODES), and on a master found through Sentinel. (The fixture sets memory
+// storage unless told otherwise; store_select tests REDIS_* alone selecting Redis.)
+TEST(McpdOps, ASessionSurvivesARestartOnRedisCluster) {
+    redis_cluster cluster;
+    a_session_survives_a_restart(
+        {{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_CLUSTER_NODES", cluster.seed_list()}});
+}
+
+TEST(McpdOps, ASessionSurvivesARestartOnRedisSentinel) {
+    redis_server master;
+    redis_server::options s;
+    s.sentinel_config = {"sentinel monitor m 127.0.0.1 " + std::to_string(master.port()) + " 1"};
+    redis_server sentinel(s);
+    a_session_survives_a_restart(
+        {{"MCP_TS_STORAGE_TYPE", "redis"},
+         {"REDIS_SENTINELS", "127.0.0.1:" + std::to_string(sentinel.port())},
+         {"REDIS_SENTINEL_MASTER", "m"}});
 }
 
 TEST(McpdOps, ASessionSurvivesARestartOnPostgres) {
