@@ -1,6 +1,6 @@
 // tests/interop/interop_test.cpp — mcpd's session stores against the real @mcp-ts/sdk from npm,
-// on one shared backend: Redis (a redis-server started here), SQLite and the JSON file (in a
-// temp dir).
+// on one shared backend: Redis (a redis-server started here), a Redis Cluster (3 masters + 3
+// replicas, one for the whole process), SQLite and the JSON file (in a temp dir).
 //
 // The Node side is tests/interop/mcp_ts_store.cjs, run with `node` as a subprocess against the
 // sdk that scripts/node-tools installed (tests/interop/check.sh, a CTest fixture); the mcpd side is
@@ -9,7 +9,15 @@
 // duplicate creates cross over; with STORAGE_ENCRYPTION_KEY, what each side can read of the
 // other's records is pinned down (the sdk encrypts only in its Supabase backend: see
 // docs/mcp-ts-compat.md, "Secrets at rest with mcpd").
+//
+// On the cluster, mcpd opens it from REDIS_CLUSTER_NODES and the sdk's Redis backend runs on an
+// ioredis Cluster (MCP_TS_REDIS_CLUSTER_NODES, see mcp_ts_store.cjs). Every operation of the sdk
+// that touches one key at a time works there and crosses over as on one Redis; its two scans do
+// not: getAllSessionIds, clearAll and cleanupExpiredSessions SCAN a single master (ioredis sends
+// a command without a key to a random master), and clearAll's DEL of what it found fails with
+// CROSSSLOT, which the sdk logs and swallows. mcp_ts_on_a_cluster pins that down.
 #include "async_test.hpp"
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 
 #include "store/backends.hpp"
@@ -21,9 +29,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sys/wait.h>
@@ -114,11 +124,74 @@ std::vector<std::string> strings(json::value const& v) {
 }
 
 struct backend_param {
-    std::string name; // redis | sqlite | file
+    std::string name;  // redis | redis_cluster | sqlite | file
+    std::string store; // MCP_TS_STORAGE_TYPE for both sides, and mcpd's backend_name()
 };
 
 void PrintTo(backend_param const& p, std::ostream* os) {
     *os << p.name;
+}
+
+// One Redis Cluster for every test of the process (it takes seconds to make), emptied before
+// each test.
+redis_cluster& shared_cluster() {
+    static redis_cluster cluster;
+    return cluster;
+}
+
+// The layout both sides share (store/redis_store.hpp), spelled out here as the contract.
+std::string session_key(std::string const& identity_name, std::string const& id) {
+    return "mcp:session:" + identity_name + ":" + id;
+}
+
+std::string identity_key(std::string const& identity_name) {
+    return "mcp:identity:" + identity_name + ":sessions";
+}
+
+// The master of the shared cluster that holds `key` (its slot from CLUSTER KEYSLOT).
+std::size_t master_of_key(std::string const& key) {
+    auto& cluster = shared_cluster();
+    auto slot = std::stoi(cluster.cli(0, {"CLUSTER", "KEYSLOT", key}));
+    return cluster.master_of_slot(static_cast<std::uint16_t>(slot));
+}
+
+// `names` grouped by the master holding key_of(name): one sorted group per master of the shared
+// cluster, empty ones included.
+template <class KeyOf>
+std::vector<std::vector<std::string>> by_master(std::vector<std::string> const& names,
+                                                KeyOf key_of) {
+    std::map<std::size_t, std::vector<std::string>> groups;
+    for (std::size_t m : shared_cluster().masters())
+        groups[m];
+    for (auto const& n : names)
+        groups[master_of_key(key_of(n))].push_back(n);
+    std::vector<std::vector<std::string>> out;
+    for (auto& [master, group] : groups) {
+        std::sort(group.begin(), group.end());
+        out.push_back(std::move(group));
+    }
+    return out;
+}
+
+// The session ids of `identity`, grouped by the master holding their records.
+std::vector<std::vector<std::string>> ids_by_master(std::vector<std::string> const& ids) {
+    return by_master(ids, [](std::string const& id) { return session_key(identity, id); });
+}
+
+bool is_one_of(std::vector<std::string> const& got,
+               std::vector<std::vector<std::string>> const& groups) {
+    return std::find(groups.begin(), groups.end(), got) != groups.end();
+}
+
+std::string text(std::vector<std::vector<std::string>> const& groups) {
+    std::string out;
+    for (auto const& g : groups) {
+        out += "[";
+        for (auto const& n : g)
+            out += (out.back() == '[' ? "" : " ") + n;
+        out += "] ";
+    }
+    return out;
 }
 
 class mcp_ts_interop : public ::testing::TestWithParam<backend_param> {
@@ -127,11 +200,17 @@ protected:
         char tmpl[] = "/tmp/mcpd-interop-XXXXXX";
         dir_ = ::mkdtemp(tmpl);
         auto const& name = GetParam().name;
-        env_["MCP_TS_STORAGE_TYPE"] = name;
+        env_["MCP_TS_STORAGE_TYPE"] = GetParam().store;
         env_["MCP_TS_STORAGE_REQUIRED"] = "1"; // mcpd: never fall back to memory
         if (name == "redis") {
             server_ = std::make_unique<redis_server>();
             env_["REDIS_URL"] = server_->url();
+        } else if (name == "redis_cluster") {
+            auto& cluster = shared_cluster();
+            for (std::size_t m : cluster.masters())
+                ASSERT_EQ(cluster.cli(m, {"FLUSHALL"}), "OK\n") << "master " << m;
+            env_["REDIS_CLUSTER_NODES"] = cluster.seed_list();        // mcpd
+            env_["MCP_TS_REDIS_CLUSTER_NODES"] = cluster.seed_list(); // mcp_ts_store.cjs
         } else if (name == "sqlite") {
             env_["MCP_TS_STORAGE_SQLITE_PATH"] = dir_ + "/sessions.db";
         } else {
@@ -144,6 +223,7 @@ protected:
     }
 
     [[nodiscard]] bool is_file() const { return GetParam().name == "file"; }
+    [[nodiscard]] bool is_cluster() const { return GetParam().name == "redis_cluster"; }
 
     // The environment of both sides, plus `extra` (e.g. a key).
     [[nodiscard]] env_map env(env_map const& extra = {}) const {
@@ -162,6 +242,7 @@ protected:
         // Nothing from the test's own environment decides which backend or key Node uses.
         std::string cmd = "env -u REDIS_URL -u STORAGE_ENCRYPTION_KEY -u MCP_TS_STORAGE_FILE "
                           "-u MCP_TS_STORAGE_SQLITE_PATH -u MCP_TS_STORAGE_TYPE "
+                          "-u REDIS_CLUSTER_NODES -u MCP_TS_REDIS_CLUSTER_NODES "
                           "NODE_PATH=" +
                           shell_quote(node_modules);
         for (auto const& [k, v] : env(extra))
@@ -193,6 +274,9 @@ protected:
         return results;
     }
 
+    // What the last node() run logged on stderr (the sdk logs the errors it swallows).
+    [[nodiscard]] std::string node_log() const { return read_text(dir_ + "/node.log"); }
+
     // The value of a result, failing the test if the sdk threw.
     static json::value value(json::object const& r) {
         auto const* ok = r.if_contains("ok");
@@ -217,7 +301,7 @@ protected:
             co_await store::open_store(co_await asio::this_coro::executor, *choice, {}, getenv);
         if (!opened)
             throw mcpd::exception(opened.error());
-        EXPECT_EQ(opened->store->backend_name(), GetParam().name);
+        EXPECT_EQ(opened->store->backend_name(), GetParam().store);
         co_return std::move(opened->store);
     }
 
@@ -318,7 +402,15 @@ TEST_P(mcp_ts_interop, records_mcpd_writes_are_read_by_the_sdk_field_for_field) 
     EXPECT_EQ(sorted(listed), sorted({a, b_merged}));
     std::vector<std::string> ids{"McpdWroteA01", "McpdWroteB02"};
     EXPECT_EQ(strings(value(r[3])), ids);
-    EXPECT_EQ(strings(value(r[4])), ids); // the sdk lists bare ids
+    if (!is_cluster()) {
+        EXPECT_EQ(strings(value(r[4])), ids); // the sdk lists bare ids
+    } else {
+        // The sdk's getAllSessionIds SCANs one master of a cluster: it names the ids whose
+        // records are there, not every id (mcp_ts_on_a_cluster pins that down).
+        auto groups = ids_by_master(ids);
+        EXPECT_TRUE(is_one_of(strings(value(r[4])), groups))
+            << json::serialize(r[4]) << " is not what one master holds: " << text(groups);
+    }
 }
 
 TEST_P(mcp_ts_interop, updates_removes_and_duplicate_creates_cross_over) {
@@ -439,6 +531,129 @@ TEST_P(mcp_ts_interop, with_a_key_the_sdks_records_and_sealed_values_read_in_mcp
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, mcp_ts_interop,
-                         ::testing::Values(backend_param{"redis"}, backend_param{"sqlite"},
-                                           backend_param{"file"}),
+                         ::testing::Values(backend_param{"redis", "redis"},
+                                           backend_param{"redis_cluster", "redis"},
+                                           backend_param{"sqlite", "sqlite"},
+                                           backend_param{"file", "file"}),
+                         [](auto const& param_info) { return param_info.param.name; });
+
+// What @mcp-ts/sdk's Redis backend cannot do on a Redis Cluster, where mcpd's store can: each
+// of its scans (SCAN … MATCH, COUNT 100) reaches one master, picked at random for each call by
+// ioredis (a command without a key), so it sees only the keys there. These tests pin that down,
+// so that an sdk that learns to scan every master (or stops swallowing the error) is noticed.
+class mcp_ts_on_a_cluster : public mcp_ts_interop {};
+
+// Records spread over the masters: `count` sessions of `identity` written by mcpd; their ids.
+std::vector<std::string> spread_ids(int count) {
+    std::vector<std::string> ids;
+    for (int n = 0; n < count; ++n) {
+        auto id = std::to_string(n);
+        ids.push_back("Spread" + std::string(6 - id.size(), '0') + id);
+    }
+    return ids;
+}
+
+TEST_P(mcp_ts_on_a_cluster, the_sdks_get_all_session_ids_lists_one_masters_records) {
+    auto ids = spread_ids(12);
+    run_async([&]() -> asio::awaitable<void> {
+        auto s = co_await mcpd();
+        for (auto const& id : ids)
+            CO_ASSERT(co_await s->create_session(session(id), {}));
+        co_await s->close();
+    });
+    auto groups = ids_by_master(ids);
+    ASSERT_GE(std::count_if(groups.begin(), groups.end(), [](auto const& g) { return !g.empty(); }),
+              2)
+        << "the records should be on more than one master: " << text(groups);
+    json::array ops;
+    for (int n = 0; n < 6; ++n)
+        ops.push_back(op("all", {}));
+    ops.push_back(op("ids", {{"identity", identity}}));
+    auto r = node(ops);
+    for (std::size_t n = 0; n + 1 < r.size(); ++n) {
+        auto got = strings(value(r[n]));
+        EXPECT_NE(got, ids) << "the sdk listed every id: it scans every master now";
+        EXPECT_TRUE(is_one_of(got, groups))
+            << json::serialize(r[n]) << " is not what one master holds: " << text(groups);
+    }
+    EXPECT_EQ(strings(value(r.back())), ids); // an identity's listing reads its set: all there
+}
+
+TEST_P(mcp_ts_on_a_cluster, the_sdks_clear_all_fails_with_crossslot_and_says_it_succeeded) {
+    auto ids = spread_ids(24);
+    run_async([&]() -> asio::awaitable<void> {
+        auto s = co_await mcpd();
+        for (auto const& id : ids)
+            CO_ASSERT(co_await s->create_session(session(id), {}));
+        co_await s->close();
+    });
+    // Whichever master its scan reaches, the sdk finds keys of two slots or more there, and its
+    // one DEL of them all is refused.
+    auto groups = ids_by_master(ids);
+    for (auto const& g : groups)
+        ASSERT_GE(g.size(), 2U) << "every master should hold two records: " << text(groups);
+    auto r = node({op("clear", {})});
+    value(r[0]); // the sdk logs the error and returns as if it had cleared
+    EXPECT_NE(node_log().find("CROSSSLOT"), std::string::npos) << node_log();
+    run_async([&]() -> asio::awaitable<void> {
+        auto s = co_await mcpd();
+        auto left = co_await s->get_identity_session_ids(identity);
+        CO_ASSERT(left.has_value());
+        std::sort(left->begin(), left->end());
+        EXPECT_EQ(*left, ids);
+        auto all = co_await s->get_all_session_ids();
+        CO_ASSERT(all.has_value());
+        EXPECT_EQ(all->size(), ids.size());
+        // mcpd's clear_all reaches every master.
+        CO_ASSERT(co_await s->clear_all());
+        EXPECT_TRUE((co_await s->get_all_session_ids())->empty());
+        co_await s->close();
+    });
+}
+
+TEST_P(mcp_ts_on_a_cluster, the_sdks_cleanup_prunes_the_identity_sets_of_one_master) {
+    // Identities whose sets hold only the id of a record that is gone, on every master.
+    std::vector<std::string> identities;
+    identities.reserve(12);
+    for (int n = 0; n < 12; ++n)
+        identities.push_back("cleanup-" + std::to_string(n));
+    std::sort(identities.begin(), identities.end());
+    auto& cluster = shared_cluster();
+    for (auto const& who : identities)
+        ASSERT_EQ(
+            cluster.cli(master_of_key(identity_key(who)), {"SADD", identity_key(who), "Gone"}),
+            "1\n");
+    auto groups = by_master(identities, identity_key);
+    for (auto const& g : groups)
+        ASSERT_FALSE(g.empty()) << "every master should hold a set: " << text(groups);
+    // Which sets still exist.
+    auto sets_left = [&] {
+        std::vector<std::string> left;
+        for (auto const& who : identities)
+            if (cluster.cli(master_of_key(identity_key(who)), {"EXISTS", identity_key(who)}) ==
+                "1\n")
+                left.push_back(who);
+        std::sort(left.begin(), left.end());
+        return left;
+    };
+    auto r = node({op("cleanup", {})});
+    value(r[0]);
+    auto left = sets_left();
+    std::vector<std::string> pruned;
+    std::set_difference(identities.begin(), identities.end(), left.begin(), left.end(),
+                        std::back_inserter(pruned));
+    EXPECT_TRUE(is_one_of(pruned, groups)) << "the sdk pruned the sets of " << text({pruned})
+                                           << "not those of one master: " << text(groups);
+    EXPECT_FALSE(left.empty()) << "the sdk pruned every set: it scans every master now";
+    // mcpd's cleanup reaches every master.
+    run_async([&]() -> asio::awaitable<void> {
+        auto s = co_await mcpd();
+        CO_ASSERT(co_await s->cleanup_expired_sessions());
+        co_await s->close();
+    });
+    EXPECT_TRUE(sets_left().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, mcp_ts_on_a_cluster,
+                         ::testing::Values(backend_param{"redis_cluster", "redis"}),
                          [](auto const& param_info) { return param_info.param.name; });

@@ -7,6 +7,16 @@
 // operation {"ok": true, "value": …} or {"ok": false, "error": "…"}. The sdk's own log lines
 // (console.log) go to stderr, so stdout holds only the results.
 //
+// Redis Cluster: with MCP_TS_STORAGE_TYPE=redis and MCP_TS_REDIS_CLUSTER_NODES=h1:p1,h2:p2,… the
+// sdk's Redis backend runs on an ioredis Cluster made from that seed list instead of the
+// single-node client it makes from REDIS_URL (which is then not needed). The sdk 1.6.1 has no
+// exported way to hand it a client: its redis module's getRedis() adopts `global.__redis` when it
+// has no instance of its own (that global is what its unexported setRedisInstance() sets), so
+// the Cluster is put there before the sdk's storage is first used. Its RedisStorageBackend then
+// runs unchanged; what of it works on a cluster is pinned down by interop_test.cpp: everything
+// but its scans (getAllSessionIds, clearAll and cleanupExpiredSessions SCAN one master, picked
+// at random by ioredis), and clearAll's one DEL of keys of many slots fails with CROSSSLOT.
+//
 // Operations (the sdk's method each maps to):
 //   {"op":"create","session":{…},"ttl":s?}               createSession
 //   {"op":"update","identity","sessionId","data":{…},"ttl":s?}  updateSession
@@ -15,6 +25,8 @@
 //   {"op":"ids","identity"}                               getIdentityMcpSessions
 //   {"op":"all"}                                          getAllSessionIds
 //   {"op":"remove","identity","sessionId"}                removeSession
+//   {"op":"clear"}                                        clearAll
+//   {"op":"cleanup"}                                      cleanupExpiredSessions
 //   {"op":"seal","value":…}   the sdk's own encryptObject (STORAGE_ENCRYPTION_KEY)
 //   {"op":"open","value":…}   the sdk's own decryptObject
 // seal/open run the sdk's crypto code itself: it is not exported, so it is taken from the
@@ -26,7 +38,35 @@ const crypto = require('crypto');
 
 console.log = (...args) => console.error(...args);
 
+// Every run is bounded: a backend that never answers fails the run instead of hanging the test.
+const deadlineMs = 60000;
+setTimeout(() => {
+    console.error(`mcp_ts_store.cjs: no result within ${deadlineMs / 1000} s`);
+    process.exit(3);
+}, deadlineMs).unref();
+
 const { storage } = require('@mcp-ts/sdk/server');
+
+// The ioredis Cluster for MCP_TS_REDIS_CLUSTER_NODES (see the header), or null.
+function useRedisCluster() {
+    const list = process.env.MCP_TS_REDIS_CLUSTER_NODES;
+    if (!list) return null;
+    const Redis = require('ioredis');
+    const nodes = list.split(',').map((hostPort) => {
+        const colon = hostPort.lastIndexOf(':');
+        if (colon <= 0) throw new Error(`MCP_TS_REDIS_CLUSTER_NODES: '${hostPort}' is not host:port`);
+        return { host: hostPort.slice(0, colon), port: Number(hostPort.slice(colon + 1)) };
+    });
+    const cluster = new Redis.Cluster(nodes, {
+        // Give up instead of retrying forever when no seed answers.
+        clusterRetryStrategy: (times) => (times > 5 ? null : 200),
+        redisOptions: { maxRetriesPerRequest: 1 },
+    });
+    cluster.on('error', (err) => console.error('ioredis Cluster error:', err.message));
+    global.__redis = cluster;
+    return cluster;
+}
+let redisCluster = null; // made only for runs that use the storage (it keeps node running)
 
 // encryptObject/decryptObject of the installed @mcp-ts/sdk (src/server/storage/crypto.ts, which
 // only its Supabase backend uses), evaluated from its dist/server/index.js.
@@ -44,13 +84,17 @@ function referenceCrypto() {
 }
 
 // The sdk falls back to memory when Redis cannot be reached; a test must not read that as
-// "Node sees nothing". Each backend class has a field the others lack.
+// "Node sees nothing". Each backend class has a field the others lack. (The sdk's `storage` is a
+// Proxy whose every property is an async function returning the backend's property.)
 async function checkBackend() {
     const want = (process.env.MCP_TS_STORAGE_TYPE || '').toLowerCase();
     const marker = { redis: 'KEY_PREFIX', file: 'filePath', sqlite: 'dbPath' }[want];
     if (!marker) throw new Error(`set MCP_TS_STORAGE_TYPE to redis, file or sqlite (got "${want}")`);
-    if ((await storage[marker]) === undefined) {
+    if ((await storage[marker]()) === undefined) {
         throw new Error(`@mcp-ts/sdk did not open its ${want} backend (see its log on stderr)`);
+    }
+    if (redisCluster && (await storage.redis()) !== redisCluster) {
+        throw new Error('@mcp-ts/sdk does not use the ioredis Cluster of MCP_TS_REDIS_CLUSTER_NODES');
     }
 }
 
@@ -63,6 +107,8 @@ async function run(op, ref) {
     case 'ids': return storage.getIdentityMcpSessions(op.identity);
     case 'all': return storage.getAllSessionIds();
     case 'remove': return storage.removeSession(op.identity, op.sessionId);
+    case 'clear': return storage.clearAll();
+    case 'cleanup': return storage.cleanupExpiredSessions();
     case 'seal': return ref().encryptObject(op.value);
     case 'open': return ref().decryptObject(op.value);
     default: throw new Error(`unknown op ${JSON.stringify(op.op)}`);
@@ -74,7 +120,10 @@ async function main() {
     let crypt = null;
     const ref = () => (crypt = crypt || referenceCrypto());
     const storageOps = ops.some((op) => op.op !== 'seal' && op.op !== 'open');
-    if (storageOps) await checkBackend();
+    if (storageOps) {
+        redisCluster = useRedisCluster();
+        await checkBackend();
+    }
     const results = [];
     for (const op of ops) {
         try {
