@@ -26,8 +26,30 @@
 // connection idle, so this changes nothing measured; it keeps the connection quiet between
 // runs. Each mcpd run uses a fresh client and connects (one PING) before the clock starts, as
 // redis-benchmark creates its connection before starting its clock.
+//
+// --cluster: the same against a private Redis Cluster of M masters (--masters, default 3; no
+// replicas) on loopback ephemeral ports: M `redis-server --cluster-enabled yes
+// --cluster-config-file nodes.conf --cluster-port <free> --port <free> --save '' --appendonly no`
+// joined by `redis-cli --cluster create … --cluster-replicas 0 --cluster-yes`, used once every
+// node says cluster_state:ok, and stopped by PID at the end. Default depths 16 and 256.
+//   mcpd:      one client on the redis+cluster:// URL of the masters (so M connections, one per
+//              master), D' coroutines, each request on a random key of K preloaded
+//              `key:<12 digits>` (--keys, default 100000), spread over all 16384 slots;
+//   reference: `redis-benchmark --cluster --threads 1 -c M -P D/M -r K/M`: one connection per
+//              master, all on one thread as mcpd's client is. Its key is `key:{tag}:__rand_int__`
+//              — redis-benchmark 7.0 sends a command-line command to the connection's node only
+//              when the key holds {tag}, which it fills with a tag of that node's first slot —
+//              so its K/M keys per master lie in one slot each; they are preloaded too (the tags
+//              are learnt from a first short run), and INFO's keyspace_misses proves every GET
+//              hit. EVALSHA is `EVALSHA <sha> 1 <key>` with the same script (SCRIPT LOAD on every
+//              node) on both sides.
+// Depth D becomes M connections × P = round(D / M) per connection: D' = M × P in flight on both
+// sides (15 and 255 for 16 and 256 on 3 masters). redis-benchmark keeps exactly P on each
+// connection; mcpd's D' random keys put about D'/M on each, varying. Pinning: every server on
+// one CPU, the client under test on the other.
 #include "process.hpp"
 
+#include "core/log.hpp"
 #include "mcpd/redis.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -39,6 +61,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,6 +70,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -70,6 +94,7 @@ struct workload {
     std::vector<std::string> args;                  // the command, for redis-benchmark
     std::function<redis::command()> make;           // the same command, as a caller writes it
     std::function<bool(redis::value const&)> right; // is this the expected reply?
+    std::size_t key_arg = 0; // cluster: the key, which differs between the sides (0: none)
 };
 
 // --- one-off commands (set-up, server stats) -------------------------------------------------
@@ -100,14 +125,57 @@ redis::value query(std::string const& url, redis::command cmd) {
     return std::move(**out);
 }
 
-// INFO stats total_error_replies: error replies the server sent since it started.
-std::uint64_t server_error_replies(std::string const& url) {
-    auto info = query(url, redis::command("INFO", "stats"));
-    constexpr std::string_view field = "total_error_replies:";
-    auto pos = info.str.find(field);
-    if (pos == std::string::npos)
-        throw std::runtime_error("INFO stats has no total_error_replies");
-    return std::strtoull(info.str.c_str() + pos + field.size(), nullptr, 10);
+// A counter of INFO stats, summed over the servers: total_error_replies (error replies sent
+// since the server started), keyspace_misses (reads of a key that did not exist).
+std::uint64_t server_stat(std::vector<std::string> const& urls, std::string const& name) {
+    std::uint64_t sum = 0;
+    for (auto const& url : urls) {
+        auto info = query(url, redis::command("INFO", "stats"));
+        std::string field = name + ":";
+        auto pos = info.str.find(field);
+        if (pos == std::string::npos)
+            throw std::runtime_error("INFO stats has no " + name);
+        sum += std::strtoull(info.str.c_str() + pos + field.size(), nullptr, 10);
+    }
+    return sum;
+}
+
+// key:000000000042 — the form of redis-benchmark's __rand_int__ (12 digits).
+std::string numbered_key(std::string_view prefix, std::uint64_t n) {
+    std::string key(prefix);
+    char digits[12];
+    for (int i = 11; i >= 0; --i, n /= 10)
+        digits[i] = static_cast<char>('0' + n % 10);
+    key.append(digits, sizeof digits);
+    return key;
+}
+
+asio::awaitable<void> set_all(redis::client& c, std::vector<std::string> const& keys,
+                              std::string_view value) {
+    constexpr std::size_t batch = 1000;
+    for (std::size_t i = 0; i < keys.size(); i += batch) {
+        redis::request req;
+        for (std::size_t j = i; j < std::min(keys.size(), i + batch); ++j)
+            req.push(redis::command("SET", keys[j], value));
+        auto replies = co_await c.exec(std::move(req));
+        if (!replies)
+            throw std::runtime_error("preload: " + replies.error().message());
+        for (auto const& r : *replies)
+            if (r.is_error())
+                throw std::runtime_error("preload: " + redis::to_debug_string(r));
+    }
+    co_await c.quit();
+}
+
+// SET of every key to `value` through one client (a cluster's routes each to its master).
+void preload(std::string const& url, std::vector<std::string> const& keys, std::string_view value) {
+    asio::io_context io(1);
+    redis::client c(io.get_executor(), client_config(url));
+    std::exception_ptr failure;
+    asio::co_spawn(io, set_all(c, keys, value), [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure)
+        std::rethrow_exception(failure);
 }
 
 // --- mcpd's side ------------------------------------------------------------------------------
@@ -142,6 +210,14 @@ asio::awaitable<void> drive(mcpd_run& s, int depth) {
     auto pong = co_await s.client->exec(redis::command("PING")); // connect before the clock
     if (!pong)
         throw std::runtime_error("mcpd client: PING: " + pong.error().message());
+    // A cluster's PING connected one master (and the slot map all of them): the others too.
+    for (auto give_up = bench_clock::now() + std::chrono::seconds(10);
+         s.client->state() != redis::connection_state::ready;) {
+        if (bench_clock::now() >= give_up)
+            throw std::runtime_error("mcpd client: not connected to every node within 10 s");
+        asio::steady_timer t(ex, std::chrono::milliseconds(1));
+        co_await t.async_wait(asio::use_awaitable);
+    }
     asio::steady_timer all_done(ex, bench_clock::time_point::max());
     s.running = depth;
     s.cpu_start = bench::self_cpu();
@@ -225,12 +301,24 @@ double parse_benchmark_csv(std::string const& text) {
     throw std::runtime_error("no requests/second in redis-benchmark's output:\n" + text);
 }
 
-side_result run_reference(std::string const& program, std::uint16_t port, workload const& w,
-                          int depth, std::uint64_t n) {
-    std::vector<std::string> argv{
-        program, "-h", "127.0.0.1",           "-p", std::to_string(port), "-c",
-        "1",     "-P", std::to_string(depth), "-n", std::to_string(n),    "-q",
-        "--csv"};
+// `flags` go between the common options and the command (--cluster …).
+side_result run_reference(std::string const& program, std::uint16_t port,
+                          std::vector<std::string> const& flags, workload const& w, int connections,
+                          int pipeline, std::uint64_t n) {
+    std::vector<std::string> argv{program,
+                                  "-h",
+                                  "127.0.0.1",
+                                  "-p",
+                                  std::to_string(port),
+                                  "-c",
+                                  std::to_string(connections),
+                                  "-P",
+                                  std::to_string(pipeline),
+                                  "-n",
+                                  std::to_string(n),
+                                  "-q",
+                                  "--csv"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
     argv.insert(argv.end(), w.args.begin(), w.args.end());
     auto out = bench::run_captured(argv);
     if (out.exit_code != 0)
@@ -282,7 +370,8 @@ side_result summarize(std::vector<side_result> const& runs) {
 
 struct row {
     std::string workload;
-    int depth = 0;
+    int depth = 0;     // as asked for
+    int in_flight = 0; // on each side: depth, or on a cluster masters × round(depth / masters)
     std::uint64_t requests = 0;
     side_result reference, mcpd; // medians
     [[nodiscard]] double ratio() const { return mcpd.rps / reference.rps; }
@@ -295,45 +384,115 @@ struct options {
     std::vector<int> depths{1, 16, 256};
     std::vector<std::string> workloads{"GET", "EVALSHA"};
     bool pin = true;
+    bool cluster = false;
+    int masters = 3;
+    std::uint64_t keys = 100'000; // cluster: keys per side
     std::string redis_server = "redis-server";
     std::string redis_benchmark = "redis-benchmark";
+    std::string redis_cli = "redis-cli";
 };
 
-std::uint64_t requests_for(options const& o, int depth) {
-    if (o.requests > 0)
-        return o.requests;
-    std::uint64_t n = depth == 1 ? 100'000 : 1'000'000;
-    return o.quick ? n / 20 : n;
+// What is measured against: one redis-server, or a Redis Cluster's masters.
+struct deployment {
+    std::string url;                          // mcpd's client's
+    std::uint16_t seed_port = 0;              // redis-benchmark's -p
+    std::vector<std::string> node_urls;       // each server alone: INFO, SCRIPT LOAD
+    std::vector<pid_t> pids;                  // each server's: its CPU time
+    std::vector<std::string> reference_flags; // redis-benchmark's, before the command
+    int connections = 1;                      // on each side (mcpd: one per server)
+};
+
+double servers_cpu(std::vector<pid_t> const& pids) {
+    double sum = 0;
+    for (pid_t pid : pids)
+        sum += bench::process_cpu(pid).total();
+    return sum;
 }
 
-int run(options const& o) {
-    unsigned cores = std::thread::hardware_concurrency();
-    fmt::print("mcpd_bench_redis: mcpd::redis::client vs {} (reference)\n",
-               first_line(bench::run_captured({o.redis_benchmark, "--version"}).text));
-    fmt::print("server: {}\n", first_line(bench::run_captured({o.redis_server, "--version"}).text));
-    auto cpus = bench::allowed_cpus();
-    fmt::print("machine: {} cores ({} usable here); redis-server, the client under test and "
-               "redis-benchmark share them\n",
-               cores, cpus.size());
+// A random number below `bound` (xorshift64*; one thread: mcpd's io_context).
+std::function<std::uint64_t()> random_below(std::uint64_t bound) {
+    return [state = std::uint64_t{0x9e3779b97f4a7c15}, bound]() mutable {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        return (state * 0x2545f4914f6cdd1dULL) % bound;
+    };
+}
 
-    bench::redis_server server(o.redis_server);
-    std::string url = server.url();
-    if (o.pin && cpus.size() >= 2) {
-        // One core for the server, the other for whichever client is measuring (redis-benchmark
-        // inherits this thread's affinity): the scheduler cannot stack client and server on
-        // one core in some runs and not in others.
-        bench::pin_to_cpu(server.pid(), cpus[0]);
-        bench::pin_to_cpu(0, cpus[1]);
-        fmt::print("pinned: redis-server on CPU {}; the client under test and redis-benchmark on "
-                   "CPU {} (--no-pin: let the scheduler place them)\n",
-                   cpus[0], cpus[1]);
-    } else {
-        fmt::print("not pinned: the scheduler places redis-server and the clients\n");
+// Set-up of a cluster run: the script on every node, the keys of both sides preloaded; the
+// workloads, and redis-benchmark's flags in `d`.
+std::vector<workload> prepare_cluster(options const& o, deployment& d) {
+    std::string sha = redis::sha1_hex(script_body);
+    for (auto const& url : d.node_urls) {
+        auto loaded = query(url, redis::command("SCRIPT", "LOAD", script_body)).str;
+        if (loaded != sha)
+            throw std::runtime_error("SCRIPT LOAD on " + url + " returned " + loaded +
+                                     ", expected " + sha);
     }
-    fmt::print("redis-server on 127.0.0.1:{}; median of {} interleaved runs per side\n\n",
-               server.port(), o.runs);
-    std::fflush(stdout);
+    // redis-benchmark's keys: key:{tag}:<12 digits>, {tag} filled with a tag of the first slot
+    // of the connection's node. A first short run without -r leaves `key:{…}:__rand_int__` on
+    // each node, which gives the tags.
+    constexpr std::string_view placeholder = "key:{tag}:__rand_int__";
+    constexpr std::string_view rand_suffix = ":__rand_int__";
+    auto tag_run = bench::run_captured(
+        {o.redis_benchmark, "-h", "127.0.0.1", "-p", std::to_string(d.seed_port), "-c",
+         std::to_string(d.connections), "-n", std::to_string(100 * d.connections), "-q", "--csv",
+         "--cluster", "--threads", "1", "SET", std::string(placeholder), std::string(get_value)});
+    if (tag_run.exit_code != 0)
+        throw std::runtime_error(o.redis_benchmark + " (learning its cluster keys) exited with " +
+                                 std::to_string(tag_run.exit_code) + ":\n" + tag_run.text);
+    std::uint64_t per_node = (o.keys + d.node_urls.size() - 1) / d.node_urls.size();
+    std::vector<std::string> keys;
+    keys.reserve(o.keys + per_node * d.node_urls.size());
+    for (auto const& url : d.node_urls) {
+        auto found = query(url, redis::command("KEYS", "key:{*"));
+        if (found.elements.size() != 1 || !found.elements[0].str.ends_with(rand_suffix))
+            throw std::runtime_error("cannot tell redis-benchmark's key on " + url +
+                                     ": KEYS says " + redis::to_debug_string(found));
+        std::string const& key = found.elements[0].str;
+        query(url, redis::command("DEL", key));
+        std::string prefix = key.substr(0, key.size() - rand_suffix.size() + 1); // key:{…}:
+        for (std::uint64_t n = 0; n < per_node; ++n)
+            keys.push_back(numbered_key(prefix, n));
+    }
+    for (std::uint64_t n = 0; n < o.keys; ++n)
+        keys.push_back(numbered_key("key:", n));
+    preload(d.url, keys, get_value);
+    std::uint64_t total = 0;
+    for (auto const& url : d.node_urls)
+        total += static_cast<std::uint64_t>(query(url, redis::command("DBSIZE")).integer);
+    if (total != keys.size())
+        throw std::runtime_error("preloaded " + std::to_string(keys.size()) +
+                                 " keys, the nodes hold " + std::to_string(total));
+    fmt::print("keys: {} key:<12 digits> for mcpd over all slots; {} key:{{tag}}:<12 digits> per "
+               "master for redis-benchmark (-r {}), in one slot of each; all preloaded ({} "
+               "bytes)\n",
+               o.keys, per_node, per_node, get_value.size());
+    d.reference_flags = {"--cluster", "--threads", "1", "-r", std::to_string(per_node)};
 
+    auto next_key = std::make_shared<std::function<std::uint64_t()>>(random_below(o.keys));
+    auto random_key = [next_key] { return numbered_key("key:", (*next_key)()); };
+    std::vector<workload> workloads;
+    workloads.push_back({"GET",
+                         {"GET", std::string(placeholder)},
+                         [random_key] { return redis::command("GET", random_key()); },
+                         [](redis::value const& v) {
+                             return v.type == redis::resp_type::bulk_string && v.str == get_value;
+                         },
+                         1});
+    workloads.push_back(
+        {"EVALSHA",
+         {"EVALSHA", sha, "1", std::string(placeholder)},
+         [sha, random_key] { return redis::command("EVALSHA", sha, 1, random_key()); },
+         [](redis::value const& v) {
+             return v.type == redis::resp_type::integer && v.integer == 1;
+         },
+         3});
+    return workloads;
+}
+
+std::vector<workload> prepare_single(deployment const& d) {
+    std::string const& url = d.url;
     // Set-up: the GET key, and the script in the server's cache.
     query(url, redis::command("SET", get_key, get_value));
     std::string sha = query(url, redis::command("SCRIPT", "LOAD", script_body)).str;
@@ -354,28 +513,112 @@ int run(options const& o) {
                          [](redis::value const& v) {
                              return v.type == redis::resp_type::integer && v.integer == 1;
                          }});
+    return workloads;
+}
+
+// Both sides send the same command bytes; on a cluster, except the key (each side its own).
+void check_same_commands(std::vector<workload> const& workloads) {
     for (auto const& w : workloads) {
         auto made = w.make();
-        if (!std::ranges::equal(made.args(), w.args))
+        bool same = made.args().size() == w.args.size();
+        for (std::size_t i = 0; same && i < w.args.size(); ++i)
+            same = (w.key_arg != 0 && i == w.key_arg) || made.args()[i] == w.args[i];
+        if (!same)
             throw std::runtime_error(w.name + ": the two sides would not send the same command");
     }
+}
 
-    std::uint64_t server_errors = server_error_replies(url);
+std::uint64_t requests_for(options const& o, int depth) {
+    if (o.requests > 0)
+        return o.requests;
+    std::uint64_t n = depth == 1 ? 100'000 : 1'000'000;
+    return o.quick ? n / 20 : n;
+}
+
+int run(options const& o) {
+    unsigned cores = std::thread::hardware_concurrency();
+    fmt::print("mcpd_bench_redis: mcpd::redis::client vs {} (reference)\n",
+               first_line(bench::run_captured({o.redis_benchmark, "--version"}).text));
+    fmt::print("server: {}\n", first_line(bench::run_captured({o.redis_server, "--version"}).text));
+    auto cpus = bench::allowed_cpus();
+    fmt::print("machine: {} cores ({} usable here); redis-server, the client under test and "
+               "redis-benchmark share them\n",
+               cores, cpus.size());
+
+    std::optional<bench::redis_server> server;
+    std::optional<bench::redis_cluster> cluster;
+    deployment d;
+    if (o.cluster) {
+        cluster.emplace(static_cast<std::size_t>(o.masters), o.redis_server, o.redis_cli);
+        d.url = cluster->url();
+        for (auto* n : cluster->nodes()) {
+            d.node_urls.push_back(n->url());
+            d.pids.push_back(n->pid());
+        }
+        d.seed_port = cluster->nodes().front()->port();
+        d.connections = o.masters;
+    } else {
+        server.emplace(o.redis_server);
+        d.url = server->url();
+        d.node_urls = {d.url};
+        d.pids = {server->pid()};
+        d.seed_port = server->port();
+    }
+    if (o.pin && cpus.size() >= 2) {
+        // One core for the server, the other for whichever client is measuring (redis-benchmark
+        // inherits this thread's affinity): the scheduler cannot stack client and server on
+        // one core in some runs and not in others.
+        for (pid_t pid : d.pids)
+            bench::pin_to_cpu(pid, cpus[0]);
+        bench::pin_to_cpu(0, cpus[1]);
+        if (o.cluster)
+            fmt::print("pinned: the {} redis-servers on CPU {}; the client under test and "
+                       "redis-benchmark on CPU {} (--no-pin: let the scheduler place them)\n",
+                       d.pids.size(), cpus[0], cpus[1]);
+        else
+            fmt::print("pinned: redis-server on CPU {}; the client under test and redis-benchmark "
+                       "on CPU {} (--no-pin: let the scheduler place them)\n",
+                       cpus[0], cpus[1]);
+    } else {
+        fmt::print("not pinned: the scheduler places redis-server and the clients\n");
+    }
+    if (o.cluster)
+        fmt::print("Redis Cluster of {} masters, no replicas: {}; median of {} interleaved runs "
+                   "per side\n",
+                   o.masters, d.url, o.runs);
+    else
+        fmt::print("redis-server on 127.0.0.1:{}; median of {} interleaved runs per side\n\n",
+                   d.seed_port, o.runs);
+    std::fflush(stdout);
+
+    std::vector<workload> workloads = o.cluster ? prepare_cluster(o, d) : prepare_single(d);
+    check_same_commands(workloads);
+    if (o.cluster) {
+        fmt::print("each side: {} connections (one per master) x round(depth / {}) in flight on "
+                   "each; redis-benchmark {} <command>\n\n",
+                   d.connections, d.connections, fmt::join(d.reference_flags, " "));
+        std::fflush(stdout);
+    }
+
+    std::uint64_t server_errors = server_stat(d.node_urls, "total_error_replies");
+    std::uint64_t server_misses = server_stat(d.node_urls, "keyspace_misses");
     std::vector<row> rows;
     std::string first_error;
     for (auto const& w : workloads) {
         if (std::ranges::find(o.workloads, w.name) == o.workloads.end())
             continue;
         for (int depth : o.depths) {
-            row r{w.name, depth, requests_for(o, depth), {}, {}};
+            // Per connection: all of it on one; spread evenly over a cluster's masters.
+            int pipeline = std::max(1, (depth + d.connections / 2) / d.connections);
+            int in_flight = o.cluster ? pipeline * d.connections : depth;
+            row r{w.name, depth, in_flight, requests_for(o, depth), {}, {}};
             std::vector<side_result> reference, ours;
-            // Runs one side, adding the server's CPU time per request to its result.
+            // Runs one side, adding the servers' CPU time per request to its result.
             auto measure = [&](auto&& run_side, std::vector<side_result>& into) {
-                auto before = bench::process_cpu(server.pid());
+                auto before = servers_cpu(d.pids);
                 side_result res = run_side();
-                auto after = bench::process_cpu(server.pid());
-                res.server_cpu_us =
-                    (after.total() - before.total()) * 1e6 / static_cast<double>(r.requests);
+                auto after = servers_cpu(d.pids);
+                res.server_cpu_us = (after - before) * 1e6 / static_cast<double>(r.requests);
                 into.push_back(res);
                 if (res.errors && first_error.empty())
                     first_error =
@@ -384,13 +627,13 @@ int run(options const& o) {
             auto reference_run = [&] {
                 measure(
                     [&] {
-                        return run_reference(o.redis_benchmark, server.port(), w, depth,
-                                             r.requests);
+                        return run_reference(o.redis_benchmark, d.seed_port, d.reference_flags, w,
+                                             d.connections, pipeline, r.requests);
                     },
                     reference);
             };
             auto mcpd_run = [&] {
-                measure([&] { return run_mcpd(url, w, depth, r.requests); }, ours);
+                measure([&] { return run_mcpd(d.url, w, in_flight, r.requests); }, ours);
             };
             for (int i = 0; i < o.runs; ++i) {
                 if (i % 2 == 0) {
@@ -413,17 +656,32 @@ int run(options const& o) {
             rows.push_back(r);
         }
     }
-    std::uint64_t new_server_errors = server_error_replies(url) - server_errors;
-    server.stop();
+    std::uint64_t new_server_errors =
+        server_stat(d.node_urls, "total_error_replies") - server_errors;
+    std::uint64_t new_misses =
+        o.cluster ? server_stat(d.node_urls, "keyspace_misses") - server_misses : 0;
+    if (cluster)
+        cluster->stop();
+    if (server)
+        server->stop();
 
-    fmt::print("{:<8} {:>5} {:>8} {:>20} {:>10} {:>6} {:>7}\n", "workload", "depth", "requests",
-               "redis-benchmark rps", "mcpd rps", "ratio", "errors");
+    if (o.cluster)
+        fmt::print("{:<8} {:>5} {:>9} {:>8} {:>20} {:>10} {:>6} {:>7}\n", "workload", "depth",
+                   "in flight", "requests", "redis-benchmark rps", "mcpd rps", "ratio", "errors");
+    else
+        fmt::print("{:<8} {:>5} {:>8} {:>20} {:>10} {:>6} {:>7}\n", "workload", "depth", "requests",
+                   "redis-benchmark rps", "mcpd rps", "ratio", "errors");
     std::uint64_t errors = 0;
     std::vector<std::string> misses;
     bool evaluated = false;
     for (auto const& r : rows) {
-        fmt::print("{:<8} {:>5} {:>8} {:>20.0f} {:>10.0f} {:>6.2f} {:>7}\n", r.workload, r.depth,
-                   r.requests, r.reference.rps, r.mcpd.rps, r.ratio(), r.mcpd.errors);
+        if (o.cluster)
+            fmt::print("{:<8} {:>5} {:>9} {:>8} {:>20.0f} {:>10.0f} {:>6.2f} {:>7}\n", r.workload,
+                       r.depth, r.in_flight, r.requests, r.reference.rps, r.mcpd.rps, r.ratio(),
+                       r.mcpd.errors);
+        else
+            fmt::print("{:<8} {:>5} {:>8} {:>20.0f} {:>10.0f} {:>6.2f} {:>7}\n", r.workload,
+                       r.depth, r.requests, r.reference.rps, r.mcpd.rps, r.ratio(), r.mcpd.errors);
         errors += r.mcpd.errors;
         if (r.depth == 16 || r.depth == 256) {
             evaluated = true;
@@ -434,7 +692,8 @@ int run(options const& o) {
     // Where the time goes: CPU time (user + system) per request, medians. A client at ~100% of
     // its core (rps x CPU/req ~ 1 s/s) is the bottleneck; otherwise it waits for the server.
     fmt::print("\nCPU us per request, user + system (rb: redis-benchmark; mcpd core: its share of "
-               "one core; server: from /proc in 10 ms ticks)\n");
+               "one core; server: from /proc in 10 ms ticks{})\n",
+               o.cluster ? ", all masters" : "");
     fmt::print("{:<8} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "workload", "depth",
                "client rb", "mcpd", "mcpd user", "mcpd core", "server rb", "mcpd");
     for (auto const& r : rows)
@@ -460,13 +719,21 @@ int run(options const& o) {
                    new_server_errors);
         return 1;
     }
+    if (new_misses > 0) {
+        fmt::print(stderr,
+                   "mcpd_bench_redis: {} GETs of a key that was not preloaded (redis-benchmark's "
+                   "keys are not the ones learnt)\n",
+                   new_misses);
+        return 1;
+    }
     return 0;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"mcpd_bench_redis: mcpd::redis::client throughput vs redis-benchmark (ratio)"};
+    CLI::App app{"mcpd_bench_redis: mcpd::redis::client throughput vs redis-benchmark (ratio), "
+                 "on one redis-server or (--cluster) a Redis Cluster"};
     options o;
     app.add_option("--requests", o.requests,
                    "Requests per measurement at every depth (default: 100000 at depth 1, "
@@ -488,11 +755,26 @@ int main(int argc, char** argv) {
     app.add_flag("--no-pin", no_pin,
                  "Do not pin redis-server and the clients to separate CPUs (the default when two "
                  "or more are usable)");
+    app.add_flag("--cluster", o.cluster,
+                 "Against a private Redis Cluster (no replicas), redis-benchmark --cluster the "
+                 "reference; depths 16,256 unless --depths");
+    app.add_option("--masters", o.masters, "--cluster: masters")
+        ->check(CLI::Range(3, 8))
+        ->capture_default_str();
+    app.add_option("--keys", o.keys, "--cluster: keys each side reads, preloaded")
+        ->check(CLI::Range(1, 10'000'000))
+        ->capture_default_str();
     app.add_option("--redis-server", o.redis_server, "redis-server program")->capture_default_str();
     app.add_option("--redis-benchmark", o.redis_benchmark, "redis-benchmark program")
         ->capture_default_str();
+    app.add_option("--redis-cli", o.redis_cli, "redis-cli program (--cluster create)")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     o.pin = !no_pin;
+    if (o.cluster && app.count("--depths") == 0)
+        o.depths = {16, 256};
+    if (o.cluster) // not the cluster's topology at every client's start (an info line)
+        log::set_level(log::level::warn);
 
     try {
         return run(o);

@@ -1,5 +1,6 @@
 // bench/redis/process.cpp — child processes for mcpd_bench_redis (mcpd::redis::client measured
-// against redis-benchmark): the private redis-server and captured runs (see process.hpp).
+// against redis-benchmark): the private redis-server or Redis Cluster, and captured runs (see
+// process.hpp).
 #include "process.hpp"
 
 #include <arpa/inet.h>
@@ -29,30 +30,84 @@ namespace mcpd::bench {
 
 namespace {
 
-// The children a signal must not leave behind: the server, and the program being run.
-std::atomic<pid_t> g_server{0};
+// The children a signal must not leave behind: the servers, and the program being run.
 std::atomic<pid_t> g_helper{0};
 static_assert(std::atomic<pid_t>::is_always_lock_free);
-// The server's log and directory, removed by the handler too (set before g_server).
-char g_log_path[4096];
-char g_dir_path[4096];
+// One entry per running server: its PID, and the files and directory the handler removes too
+// (the paths are set before the PID).
+constexpr std::size_t max_servers = 8;
+struct server_entry {
+    std::atomic<bool> taken{false}; // claimed by a redis_server
+    std::atomic<bool> ready{false}; // its paths are written
+    std::atomic<pid_t> pid{0};
+    char log_path[4096];
+    char conf_path[4096]; // nodes.conf of a cluster node ("": none)
+    char dir_path[4096];
+};
+server_entry g_servers[max_servers];
 
 void stop_children_and_reraise(int sig) {
     // Only async-signal-safe calls here.
-    for (auto* slot : {&g_helper, &g_server}) {
-        pid_t pid = slot->exchange(0);
+    auto stop = [](std::atomic<pid_t>& slot) {
+        pid_t pid = slot.exchange(0);
         if (pid > 0) {
             ::kill(pid, SIGTERM);
             while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
             }
         }
+    };
+    stop(g_helper);
+    for (auto& s : g_servers) {
+        if (!s.ready.load())
+            continue;
+        stop(s.pid);
+        if (s.log_path[0] != '\0')
+            ::unlink(s.log_path);
+        if (s.conf_path[0] != '\0')
+            ::unlink(s.conf_path);
+        if (s.dir_path[0] != '\0')
+            ::rmdir(s.dir_path);
     }
-    if (g_log_path[0] != '\0')
-        ::unlink(g_log_path);
-    if (g_dir_path[0] != '\0')
-        ::rmdir(g_dir_path);
     ::signal(sig, SIG_DFL);
     ::raise(sig);
+}
+
+// A free entry of g_servers with the paths of a server in `dir` (-1: the table is full; the
+// server then runs unprotected from signals, as it would have before the table).
+int claim_server_entry(std::string const& dir, bool cluster_node) {
+    std::string log = dir + "/redis.log", conf = dir + "/nodes.conf";
+    if (conf.size() >= sizeof g_servers[0].conf_path)
+        return -1;
+    for (std::size_t i = 0; i < max_servers; ++i) {
+        bool expected = false;
+        auto& s = g_servers[i];
+        if (!s.taken.compare_exchange_strong(expected, true))
+            continue;
+        s.pid = 0;
+        std::memcpy(s.log_path, log.c_str(), log.size() + 1);
+        s.conf_path[0] = '\0';
+        if (cluster_node)
+            std::memcpy(s.conf_path, conf.c_str(), conf.size() + 1);
+        std::memcpy(s.dir_path, dir.c_str(), dir.size() + 1);
+        s.ready = true;
+        return static_cast<int>(i);
+    }
+    return -1;
+}
+
+void set_server_pid(int entry, pid_t pid) {
+    if (entry >= 0)
+        g_servers[entry].pid = pid;
+}
+
+void release_server_entry(int entry) {
+    if (entry < 0)
+        return;
+    auto& s = g_servers[entry];
+    s.ready = false;
+    s.pid = 0;
+    s.log_path[0] = s.conf_path[0] = s.dir_path[0] = '\0';
+    s.taken = false;
 }
 
 void install_signal_handlers() {
@@ -108,34 +163,23 @@ pid_t spawn(std::vector<std::string> const& argv, int out_fd) {
     return pid;
 }
 
-// Sends PING on a fresh connection; true when the answer is +PONG.
+// The length of the first whole reply in `got` (a simple reply, or a bulk string with its
+// data), 0 while it is incomplete.
+std::size_t complete_reply(std::string const& got) {
+    auto eol = got.find("\r\n");
+    if (eol == std::string::npos)
+        return 0;
+    if (got[0] != '$')
+        return eol + 2;
+    long len = std::strtol(got.c_str() + 1, nullptr, 10);
+    if (len < 0)
+        return eol + 2;
+    std::size_t whole = eol + 2 + static_cast<std::size_t>(len) + 2;
+    return got.size() >= whole ? whole : 0;
+}
+
 bool answers_ping(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        fail_errno("socket");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = false;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-        timeval tv{1, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        static constexpr char ping[] = "*1\r\n$4\r\nPING\r\n";
-        if (::send(fd, ping, sizeof ping - 1, MSG_NOSIGNAL) == sizeof ping - 1) {
-            std::string got;
-            char buf[64];
-            while (got.find("\r\n") == std::string::npos) {
-                auto n = ::recv(fd, buf, sizeof buf, 0);
-                if (n <= 0)
-                    break;
-                got.append(buf, static_cast<std::size_t>(n));
-            }
-            ok = got.starts_with("+PONG\r\n");
-        }
-    }
-    ::close(fd);
-    return ok;
+    return raw_query(port, "*1\r\n$4\r\nPING\r\n").starts_with("+PONG\r\n");
 }
 
 } // namespace
@@ -214,19 +258,44 @@ std::uint16_t free_loopback_port() {
     return ntohs(addr.sin_port);
 }
 
+std::string raw_query(std::uint16_t port, std::string_view request) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        fail_errno("socket");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string got;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+        timeval tv{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size())) {
+            char buf[4096];
+            while (complete_reply(got) == 0) {
+                auto n = ::recv(fd, buf, sizeof buf, 0);
+                if (n <= 0)
+                    break;
+                got.append(buf, static_cast<std::size_t>(n));
+            }
+            got.resize(complete_reply(got));
+        }
+    }
+    ::close(fd);
+    return got;
+}
+
 // --- redis_server ---------------------------------------------------------------------------
 
-redis_server::redis_server(std::string program) {
+redis_server::redis_server(std::string program, server_mode mode)
+    : mode_(mode) {
     auto base = std::filesystem::temp_directory_path() / "mcpd-bench-redis.XXXXXX";
     std::string templ = base.string();
     if (::mkdtemp(templ.data()) == nullptr)
         fail_errno("mkdtemp " + templ);
     dir_ = templ;
-    std::string log = dir_ + "/redis.log";
-    if (log.size() < sizeof g_log_path) {
-        std::memcpy(g_dir_path, dir_.c_str(), dir_.size() + 1);
-        std::memcpy(g_log_path, log.c_str(), log.size() + 1);
-    }
+    slot_ = claim_server_entry(dir_, mode_ == server_mode::cluster_node);
     install_signal_handlers();
     try {
         for (int attempt = 0; attempt < 5; ++attempt)
@@ -235,7 +304,7 @@ redis_server::redis_server(std::string program) {
         fail("redis-server did not start after 5 attempts; its log:\n" + log_tail());
     } catch (...) {
         stop();
-        g_log_path[0] = g_dir_path[0] = '\0';
+        release_server_entry(slot_);
         std::error_code ignored;
         std::filesystem::remove_all(dir_, ignored);
         throw;
@@ -244,34 +313,47 @@ redis_server::redis_server(std::string program) {
 
 redis_server::~redis_server() {
     stop();
-    g_log_path[0] = g_dir_path[0] = '\0';
+    release_server_entry(slot_);
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
 }
 
 bool redis_server::try_start(std::string const& program) {
     port_ = free_loopback_port();
+    std::vector<std::string> argv{program,  "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                  "--save", "",       "--appendonly",        "no",     "--dir",
+                                  dir_};
+    if (mode_ == server_mode::cluster_node) {
+        do
+            cluster_port_ = free_loopback_port();
+        while (cluster_port_ == port_);
+        // A node that failed to start may have written its nodes.conf: start afresh.
+        std::error_code ignored;
+        std::filesystem::remove(dir_ + "/nodes.conf", ignored);
+        for (std::string a :
+             {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port"})
+            argv.push_back(std::move(a));
+        argv.push_back(std::to_string(cluster_port_));
+    }
     std::string log = dir_ + "/redis.log";
     int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (log_fd < 0)
         fail_errno("open " + log);
     try {
-        pid_ = spawn({program, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-                      "--appendonly", "no", "--dir", dir_},
-                     log_fd);
+        pid_ = spawn(argv, log_fd);
     } catch (...) {
         ::close(log_fd);
         throw;
     }
     ::close(log_fd);
-    g_server = pid_;
+    set_server_pid(slot_, pid_);
 
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1; // gone: most likely the port was taken between our probe and its bind
-            g_server = 0;
+            pid_ = -1; // gone: most likely a port was taken between our probe and its bind
+            set_server_pid(slot_, 0);
             return false;
         }
         if (answers_ping(port_))
@@ -285,7 +367,7 @@ bool redis_server::try_start(std::string const& program) {
 void redis_server::stop() noexcept {
     if (pid_ <= 0)
         return;
-    g_server = 0;
+    set_server_pid(slot_, 0);
     ::kill(pid_, SIGTERM);
     int status = 0;
     wait_for(pid_, &status);
@@ -302,6 +384,65 @@ std::string redis_server::log_tail() const {
     s << in.rdbuf();
     std::string text = s.str();
     return text.size() > 4000 ? text.substr(text.size() - 4000) : text;
+}
+
+// --- redis_cluster ----------------------------------------------------------------------------
+
+redis_cluster::redis_cluster(std::size_t masters, std::string const& server_program,
+                             std::string const& cli_program) {
+    if (masters < 3)
+        fail("a Redis Cluster needs 3 masters at least");
+    for (std::size_t i = 0; i < masters; ++i)
+        nodes_.push_back(std::make_unique<redis_server>(server_program, server_mode::cluster_node));
+    std::vector<std::string> argv{cli_program, "--cluster", "create"};
+    for (auto const& n : nodes_)
+        argv.push_back("127.0.0.1:" + std::to_string(n->port()));
+    for (std::string a : {"--cluster-replicas", "0", "--cluster-yes"})
+        argv.push_back(std::move(a));
+    auto created = run_captured(argv);
+    if (created.exit_code != 0 ||
+        created.text.find("[OK] All 16384 slots covered") == std::string::npos)
+        fail(cli_program + " --cluster create exited with " + std::to_string(created.exit_code) +
+             ":\n" + created.text);
+
+    // Every node must have heard of every slot's owner: cluster_state:ok everywhere.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    static constexpr std::string_view cluster_info = "*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n";
+    for (auto const& n : nodes_) {
+        for (;;) {
+            auto info = raw_query(n->port(), cluster_info);
+            if (info.find("cluster_state:ok") != std::string::npos)
+                break;
+            if (std::chrono::steady_clock::now() >= deadline)
+                fail("cluster node 127.0.0.1:" + std::to_string(n->port()) +
+                     " did not reach cluster_state:ok within 30 s; CLUSTER INFO:\n" + info +
+                     "\nits log:\n" + n->log_tail());
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+}
+
+redis_cluster::~redis_cluster() {
+    stop();
+}
+
+void redis_cluster::stop() noexcept {
+    for (auto& n : nodes_)
+        n->stop();
+}
+
+std::vector<redis_server*> redis_cluster::nodes() const {
+    std::vector<redis_server*> out;
+    for (auto const& n : nodes_)
+        out.push_back(n.get());
+    return out;
+}
+
+std::string redis_cluster::url() const {
+    std::string url = "redis+cluster://";
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+        url += (i ? ",127.0.0.1:" : "127.0.0.1:") + std::to_string(nodes_[i]->port());
+    return url;
 }
 
 // --- run_captured --------------------------------------------------------------------------
