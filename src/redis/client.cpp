@@ -215,15 +215,6 @@ bool client::tracking_active() const noexcept {
     });
 }
 
-namespace {
-// The cluster router's exec holds `cmd` by reference across its retries: the command is copied
-// into this frame so that, as with one node, it need not outlive the call.
-asio::awaitable<result<value>> cluster_exec(std::shared_ptr<detail::cluster> c, command cmd,
-                                            request_options opts) {
-    co_return co_await c->exec(cmd, opts);
-}
-} // namespace
-
 asio::awaitable<result<std::vector<value>>> client::exec(request req) {
     if (cluster_)
         return cluster_->exec(std::move(req));
@@ -231,8 +222,8 @@ asio::awaitable<result<std::vector<value>>> client::exec(request req) {
 }
 
 asio::awaitable<result<value>> client::exec(command const& cmd, request_options opts) {
-    if (cluster_)
-        return cluster_exec(cluster_, cmd, opts);
+    if (cluster_) // the router's frame holds a copy: cmd need not outlive the call
+        return cluster_->exec(cmd, opts);
     return detail::execute_one(conn_, cmd, opts); // encodes now: cmd need not outlive the call
 }
 

@@ -144,7 +144,8 @@ cluster::cluster(asio::any_io_executor const& ex, config cfg)
     , strand_(asio::make_strand(ex))
     , cfg_(std::move(cfg))
     , periodic_timer_(strand_)
-    , slot_owner_(cluster_slot_count) {}
+    , slot_owner_(cluster_slot_count)
+    , slot_routes_(cluster_slot_count) {}
 
 cluster::~cluster() = default;
 
@@ -238,6 +239,9 @@ std::optional<cluster::routed> cluster::route(std::optional<std::uint16_t> slot,
         std::lock_guard lock(mutex_);
         if (map_.empty())
             return std::nullopt;
+        if (slot && !(read_only && cfg_.cluster.read_from_replicas))
+            if (auto const& r = slot_routes_[*slot]; r.conn)
+                return r; // the common case: the slot's master, connected
         if (!slot) {
             // No keys: any master will do; spread them.
             static std::atomic<std::size_t> next{0};
@@ -264,7 +268,36 @@ std::optional<cluster::routed> cluster::route(std::optional<std::uint16_t> slot,
     auto conn = node_connection(target, replica);
     if (!conn)
         return std::nullopt;
-    return routed{std::move(conn), std::move(target)};
+    routed out{std::move(conn), std::make_shared<node_address const>(std::move(target))};
+    if (slot && !replica) { // the slot's next requests take the fast path
+        std::lock_guard lock(mutex_);
+        if (slot_owner_[*slot] == *out.node)
+            slot_routes_[*slot] = out;
+    }
+    return out;
+}
+
+void cluster::rebuild_routes_locked() {
+    // One routed per master, shared by its slots.
+    std::map<std::string, routed> by_node;
+    for (std::uint32_t slot = 0; slot < cluster_slot_count; ++slot) {
+        auto const& owner = slot_owner_[slot];
+        auto& route_of = slot_routes_[slot];
+        route_of = {};
+        if (owner.host.empty())
+            continue;
+        auto key = key_of(owner);
+        auto it = by_node.find(key);
+        if (it == by_node.end()) {
+            routed r;
+            auto c = nodes_.find(key);
+            // Only a connection with the tracking hooks (when there are hooks) serves keys.
+            if (c != nodes_.end() && (!make_hooks_ || tracked_[key]))
+                r = routed{c->second, std::make_shared<node_address const>(owner)};
+            it = by_node.emplace(std::move(key), std::move(r)).first;
+        }
+        route_of = it->second;
+    }
 }
 
 void cluster::on_node_event(event const& e) {
@@ -445,6 +478,10 @@ void cluster::install(slot_map map) {
     }
     for (auto const& m : masters)
         node_connection(m, false);
+    {
+        std::lock_guard lock(mutex_);
+        rebuild_routes_locked();
+    }
     if (first)
         log::info("redis {}: {}", cfg_.redacted_url(), topology());
 }
@@ -478,7 +515,7 @@ asio::awaitable<result<void>> cluster::ensure_map(clock::time_point deadline) {
 
 // --- requests --------------------------------------------------------------------------------
 
-asio::awaitable<result<value>> cluster::exec(command const& cmd, request_options opts) {
+asio::awaitable<result<value>> cluster::exec(command cmd, request_options opts) {
     if (cmd.empty())
         co_return error(client_errc::unsupported_command, "empty command");
     auto slot = command_slot(cmd.args(), opts.apply_prefix ? cfg_.key_prefix : "");
@@ -490,14 +527,17 @@ asio::awaitable<result<value>> cluster::exec(command const& cmd, request_options
     std::optional<node_address> asking; // ASK: this node, once, with ASKING first
     error last;
     for (std::uint32_t attempt = 0; attempt <= cfg_.cluster.max_redirects; ++attempt) {
-        if (auto ready = co_await ensure_map(deadline); !ready)
-            co_return last.code ? last : ready.error();
         std::optional<routed> to;
         if (asking) {
             if (auto conn = node_connection(*asking, false))
-                to = routed{std::move(conn), *asking};
+                to = routed{std::move(conn), std::make_shared<node_address const>(*asking)};
         } else {
             to = route(slot->slot, read_only);
+            if (!to) { // no map yet (the first requests), or nobody serves the slot
+                if (auto ready = co_await ensure_map(deadline); !ready)
+                    co_return last.code ? last : ready.error();
+                to = route(slot->slot, read_only);
+            }
         }
         if (!to) {
             last = error(server_errc::clusterdown,
@@ -517,25 +557,31 @@ asio::awaitable<result<value>> cluster::exec(command const& cmd, request_options
                 co_return last.code ? last : error(client_errc::timeout);
             o.timeout = left;
         }
-        // Initialized from the co_await, never assigned from one: GCC 12 relocates a value
-        // assigned that way bitwise (a short string then points into the old place).
-        auto r = co_await send_once(to->conn, cmd, o, asking.has_value());
+        // The operation is a named local and the result initialized from its co_await (GCC 12:
+        // docs/rough_edges.md); the common path is execute_one itself, no frame of ours.
+        auto send = asking ? send_asking(to->conn, cmd, o) : execute_one(to->conn, cmd, o);
+        auto r = co_await std::move(send);
         asking.reset();
         if (r)
             co_return r;
         last = r.error();
         auto const& code = r.error().code;
         if (code == server_errc::moved || code == server_errc::ask) {
-            auto where = parse_redirect(r.error().detail, to->node.host);
+            auto where = parse_redirect(r.error().detail, to->node->host);
             if (!where)
                 co_return r;
             if (where->what == redirect::kind::ask) {
                 asking = node_address{where->host, where->port};
                 continue;
             }
+            node_address to_node{where->host, where->port};
+            auto conn = node_connection(to_node, false);
             {
                 std::lock_guard lock(mutex_);
-                slot_owner_[where->slot] = node_address{where->host, where->port};
+                slot_owner_[where->slot] = to_node;
+                slot_routes_[where->slot] =
+                    conn ? routed{std::move(conn), std::make_shared<node_address const>(to_node)}
+                         : routed{};
             }
             request_refresh();
             continue;
@@ -569,11 +615,8 @@ asio::awaitable<result<value>> cluster::exec(command const& cmd, request_options
     co_return last;
 }
 
-asio::awaitable<result<value>> cluster::send_once(std::shared_ptr<connection> conn,
-                                                  command const& cmd, request_options opts,
-                                                  bool asking) {
-    if (!asking)
-        co_return co_await execute_one(std::move(conn), cmd, opts);
+asio::awaitable<result<value>> cluster::send_asking(std::shared_ptr<connection> conn,
+                                                    command const& cmd, request_options opts) {
     request req;
     req.options = opts;
     req.push(command("ASKING")).push(cmd);
@@ -663,7 +706,7 @@ asio::awaitable<result<std::vector<value>>> cluster::exec(request req) {
             unrouted.push_back(i);
             continue;
         }
-        auto [it, added] = part_of_node.emplace(key_of(to->node), parts.size());
+        auto [it, added] = part_of_node.emplace(key_of(*to->node), parts.size());
         if (added) {
             parts.push_back({std::move(to->conn), request(), {}});
             parts.back().req.options = req.options;

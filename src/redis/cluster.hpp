@@ -57,7 +57,8 @@ public:
 
     void start();
 
-    boost::asio::awaitable<result<value>> exec(command const& cmd, request_options opts);
+    // `cmd` is held by the coroutine (by value): it is sent again after a redirect.
+    boost::asio::awaitable<result<value>> exec(command cmd, request_options opts);
     boost::asio::awaitable<result<std::vector<value>>> exec(request req);
     // The masters of the current map (asking for one first when there is none), for SCAN.
     boost::asio::awaitable<result<std::vector<node_address>>> masters();
@@ -81,7 +82,7 @@ private:
     using clock = std::chrono::steady_clock;
     struct routed {
         std::shared_ptr<connection> conn;
-        node_address node;
+        std::shared_ptr<node_address const> node;
     };
 
     // The connection to `node`, made (and started) when there is none yet. `serving`: it
@@ -92,10 +93,11 @@ private:
                                                 bool serving = true);
     // Where a slot's requests go now (nullopt: no map yet, or nobody serves the slot).
     std::optional<routed> route(std::optional<std::uint16_t> slot, bool read_only);
-    // One attempt of exec(command): on `conn`, preceded by ASKING when `asking`.
-    static boost::asio::awaitable<result<value>> send_once(std::shared_ptr<connection> conn,
-                                                           command const& cmd, request_options opts,
-                                                           bool asking);
+    // exec(command) to an ASK target: ASKING, then the command, in one write.
+    static boost::asio::awaitable<result<value>>
+    send_asking(std::shared_ptr<connection> conn, command const& cmd, request_options opts);
+    // Fills slot_routes_ from slot_owner_ and nodes_. Called with mutex_ held.
+    void rebuild_routes_locked();
     // Waits until a map is installed (starting a refresh when none runs), up to `deadline`.
     boost::asio::awaitable<result<void>> ensure_map(clock::time_point deadline);
     // Starts a refresh on the strand unless one runs (then one more follows it).
@@ -115,6 +117,9 @@ private:
     mutable std::mutex mutex_; // guards everything below
     slot_map map_;
     std::vector<node_address> slot_owner_; // per slot: the master's address (empty host: none)
+    // Per slot: the connection to its master and that master's address, ready for a request
+    // (no string key, no map lookup on the request path); empty until its connection exists.
+    std::vector<routed> slot_routes_;
     std::map<std::string, std::shared_ptr<connection>> nodes_; // by "host:port"
     std::map<std::string, bool> tracked_; // by "host:port": its connection has the hooks
     std::map<std::string, node_address> replicas_by_master_; // unused when not reading replicas

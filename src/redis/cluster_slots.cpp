@@ -120,7 +120,7 @@ error cross_slot(std::span<std::string const> first_args, key_at const& first,
 template <class ArgsOf>
 result<slot_routing> common_slot(std::size_t count, ArgsOf const& args_of,
                                  std::string_view key_prefix) {
-    std::vector<std::size_t> keys;
+    thread_local std::vector<std::size_t> keys; // every request comes here: no allocation each
     std::optional<key_at> first;
     for (std::size_t c = 0; c < count; ++c) {
         std::span<std::string const> const args = args_of(c);
