@@ -426,8 +426,11 @@ TEST(redis_cluster_client, guards_across_a_master_failover_answer_once_and_serve
             // Mixed load during the failover: cached, rate-limited and locked calls from 8
             // callers; each call returns exactly once, the locked section never overlaps.
             std::atomic<bool> stop{false};
-            int started = 0, returned = 0, inside = 0, overlaps = 0, failures_after_ok = 0;
+            int started = 0, returned = 0, inside = 0, overlaps = 0;
             int consecutive_ok = 0;
+            // Calls on the other masters' slots go on succeeding during the failover: what is
+            // bounded is when the last failure happened.
+            auto last_failure = std::chrono::steady_clock::time_point{};
             auto locked_body = [&](guard::lock_lease const&) -> asio::awaitable<void> {
                 if (++inside > 1)
                     ++overlaps;
@@ -455,8 +458,7 @@ TEST(redis_cluster_client, guards_across_a_master_failover_answer_once_and_serve
                     if (ok) {
                         ++consecutive_ok;
                     } else {
-                        if (consecutive_ok >= 200)
-                            ++failures_after_ok;
+                        last_failure = std::chrono::steady_clock::now();
                         consecutive_ok = 0;
                         co_await sleep_for(20ms);
                     }
@@ -476,7 +478,7 @@ TEST(redis_cluster_client, guards_across_a_master_failover_answer_once_and_serve
                 co_await sleep_for(10ms);
             EXPECT_GE(consecutive_ok, 400) << "the guards never recovered";
             EXPECT_EQ(overlaps, 0);
-            EXPECT_EQ(failures_after_ok, 0);
+            EXPECT_LT(last_failure - killed, 15s) << "failures went on past the failover";
 
             // After the failover, B changes the entry; A must never serve its old copy again.
             current = "v2";
