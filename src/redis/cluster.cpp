@@ -782,8 +782,8 @@ asio::awaitable<result<void>> cluster::quit() {
         nodes = nodes_;
     }
     periodic_timer_.cancel();
-    for (auto& [key, conn] : nodes) {
-        auto initiation = [conn](auto handler) {
+    for (auto const& node : nodes) {
+        auto initiation = [conn = node.second](auto handler) {
             conn->quit(connection::quit_handler(std::move(handler)));
         };
         co_await asio::async_initiate<decltype(asio::use_awaitable), void(result<void>)>(
