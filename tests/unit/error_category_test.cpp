@@ -32,8 +32,7 @@ struct category_case {
 std::vector<category_case> const& every_category() {
     static std::vector<category_case> const all = {
         {&mcpd::protocol::rpc_category, 0},
-        {&mcpd::redis::client_category,
-         static_cast<int>(mcpd::redis::client_errc::no_master)},
+        {&mcpd::redis::client_category, static_cast<int>(mcpd::redis::client_errc::no_master)},
         {&mcpd::redis::server_category, static_cast<int>(mcpd::redis::server_errc::other)},
         {&mcpd::http::client_category, static_cast<int>(mcpd::http::client_errc::address_refused)},
         {&mcpd::http::request_category, static_cast<int>(mcpd::http::request_errc::bad_chunk_size)},
