@@ -260,6 +260,7 @@ TEST(redis_cluster_client, resharding_under_load_answers_every_request_once) {
             auto ex = co_await asio::this_coro::executor;
             redis::client c(ex, cluster_config(cl));
             std::vector<std::string> counters;
+            counters.reserve(64);
             for (int i = 0; i < 64; ++i)
                 counters.push_back("load:" + std::to_string(i));
             auto started = std::chrono::steady_clock::now();
