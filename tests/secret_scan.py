@@ -20,7 +20,7 @@ import sys
 # honest output contains: a masked form ("***") is what should be printed instead.
 KNOWN_SECRETS = {
     "connection-string password": r"topsecret\d",       # mcpd_cli_test: REDIS_URL, DATABASE_URL…
-    "Redis password": r"s3cr3tPW|s3cret|env-secret-1|wrong-secret-2|pw-XYZZY|pw-\d+-secret",
+    "Redis password": r"s3cr3tPW|s3cret|env-secret-1|wrong-secret-2|pw-XYZZY|pw-\d+-secret|sentinel-secret-7",
     "wrong password": r"wrong-password-xyz",             # redis_client_test
     "OAuth client secret": r"client-secret-3",           # oauth_test
     "OAuth token": r"secret-token-123|token-secret-2",   # mcpd_cli_test, gateway tests

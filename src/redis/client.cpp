@@ -209,7 +209,7 @@ bool client::tracking_active() const noexcept {
     // sends no invalidations cannot be trusted.
     auto serving = cluster_->serving_nodes();
     std::lock_guard lock(tracking_->nodes_mutex);
-    return !serving.empty() && std::all_of(serving.begin(), serving.end(), [&](auto const& n) {
+    return !serving->empty() && std::all_of(serving->begin(), serving->end(), [&](auto const& n) {
         auto it = tracking_->nodes.find(n);
         return it != tracking_->nodes.end() && it->second->active.load();
     });
@@ -303,6 +303,29 @@ result<void> take_keys(value const& keys, std::string_view prefix, std::vector<s
 
 } // namespace
 
+asio::awaitable<result<std::optional<value>>> scanner::scan_reply(command const& scan,
+                                                                  request_options raw) {
+    if (!client_->cluster_) {
+        auto r = co_await client_->exec(scan, raw);
+        if (!r)
+            co_return r.error();
+        co_return std::optional<value>(std::move(*r));
+    }
+    // Each master in turn: a cursor belongs to the node that gave it.
+    if (!nodes_) {
+        auto masters = co_await client_->cluster_->masters();
+        if (!masters)
+            co_return masters.error();
+        nodes_ = std::move(*masters);
+    }
+    if (node_ >= nodes_->size())
+        co_return std::nullopt; // every master scanned
+    auto r = co_await client_->cluster_->exec_at((*nodes_)[node_], scan, raw);
+    if (!r)
+        co_return r.error();
+    co_return std::optional<value>(std::move(*r));
+}
+
 asio::awaitable<result<std::optional<std::vector<std::string>>>> scanner::next() {
     if (done_)
         co_return std::nullopt;
@@ -311,35 +334,8 @@ asio::awaitable<result<std::optional<std::vector<std::string>>>> scanner::next()
     raw.apply_prefix = false;
     std::vector<std::string> keys;
     command scan_cmd("SCAN", cursor_, "MATCH", pattern_, "COUNT", count_);
-    if (client_->cluster_) {
-        // Each master in turn: a cursor belongs to the node that gave it.
-        if (!nodes_) {
-            auto masters = co_await client_->cluster_->masters();
-            if (!masters)
-                co_return masters.error();
-            nodes_ = std::move(*masters);
-        }
-        if (node_ >= nodes_->size()) {
-            done_ = true;
-            co_return std::nullopt;
-        }
-        auto r = co_await client_->cluster_->exec_at((*nodes_)[node_], scan_cmd, raw);
-        if (!r)
-            co_return r.error();
-        if (r->type != resp_type::array || r->elements.size() != 2)
-            co_return error(client_errc::unexpected_reply, "SCAN reply is not [cursor, keys]");
-        auto cursor = r->elements[0].as_string();
-        if (!cursor)
-            co_return error(client_errc::unexpected_reply, "SCAN cursor is not a string");
-        cursor_ = std::string(*cursor);
-        if (cursor_ == "0")
-            ++node_;
-        if (auto t = take_keys(r->elements[1], prefix, keys); !t)
-            co_return t.error();
-        co_return keys;
-    }
-    auto r = co_await client_->exec(scan_cmd, raw);
-    if (!r && r.error().code == server_errc::unknown_command) {
+    auto r = co_await scan_reply(scan_cmd, raw);
+    if (!r && r.error().code == server_errc::unknown_command && !client_->cluster_) {
         // Some Redis-compatible stores refuse SCAN: one KEYS call returns everything.
         done_ = true;
         auto all = co_await client_->exec(command("KEYS", pattern_), raw);
@@ -351,14 +347,24 @@ asio::awaitable<result<std::optional<std::vector<std::string>>>> scanner::next()
     }
     if (!r)
         co_return r.error();
-    if (r->type != resp_type::array || r->elements.size() != 2)
+    if (!*r) {
+        done_ = true;
+        co_return std::nullopt;
+    }
+    value const& reply = **r;
+    if (reply.type != resp_type::array || reply.elements.size() != 2)
         co_return error(client_errc::unexpected_reply, "SCAN reply is not [cursor, keys]");
-    auto cursor = r->elements[0].as_string();
+    auto cursor = reply.elements[0].as_string();
     if (!cursor)
         co_return error(client_errc::unexpected_reply, "SCAN cursor is not a string");
     cursor_ = std::string(*cursor);
-    done_ = cursor_ == "0";
-    if (auto t = take_keys(r->elements[1], prefix, keys); !t)
+    if (cursor_ == "0") {
+        if (client_->cluster_)
+            ++node_; // the next master, from cursor 0
+        else
+            done_ = true;
+    }
+    if (auto t = take_keys(reply.elements[1], prefix, keys); !t)
         co_return t.error();
     co_return keys;
 }

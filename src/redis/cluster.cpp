@@ -465,6 +465,17 @@ void cluster::install(slot_map map) {
             }
         }
         map_ = std::move(map);
+        // Made once per map: the near cache asks on every read whether it may trust a copy.
+        auto serving = std::make_shared<std::vector<std::string>>();
+        for (auto const& shard : map_.shards()) {
+            if (shard.ranges.empty())
+                continue;
+            serving->push_back(key_of({shard.master.host, shard.master.port}));
+            if (cfg_.cluster.read_from_replicas)
+                for (auto const& r : shard.replicas)
+                    serving->push_back(key_of({r.host, r.port}));
+        }
+        serving_ = std::move(serving);
     }
     for (auto& c : gone)
         c->disconnect();
@@ -850,18 +861,9 @@ client_stats cluster::stats() const noexcept {
     return out;
 }
 
-std::vector<std::string> cluster::serving_nodes() const {
+std::shared_ptr<std::vector<std::string> const> cluster::serving_nodes() const {
     std::lock_guard lock(mutex_);
-    std::vector<std::string> out;
-    for (auto const& shard : map_.shards()) {
-        if (shard.ranges.empty())
-            continue;
-        out.push_back(key_of({shard.master.host, shard.master.port}));
-        if (cfg_.cluster.read_from_replicas)
-            for (auto const& r : shard.replicas)
-                out.push_back(key_of({r.host, r.port}));
-    }
-    return out;
+    return serving_;
 }
 
 std::string cluster::topology() const {

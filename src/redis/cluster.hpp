@@ -76,7 +76,7 @@ public:
     [[nodiscard]] std::string topology() const;
     // "host:port" of every master that serves slots now (and of their replicas when reading
     // from them): the connections client tracking must be on for a cached copy to be trusted.
-    [[nodiscard]] std::vector<std::string> serving_nodes() const;
+    [[nodiscard]] std::shared_ptr<std::vector<std::string> const> serving_nodes() const;
 
 private:
     using clock = std::chrono::steady_clock;
@@ -122,7 +122,8 @@ private:
     std::vector<routed> slot_routes_;
     std::map<std::string, std::shared_ptr<connection>> nodes_; // by "host:port"
     std::map<std::string, bool> tracked_; // by "host:port": its connection has the hooks
-    std::map<std::string, node_address> replicas_by_master_; // unused when not reading replicas
+    std::shared_ptr<std::vector<std::string> const> serving_ =
+        std::make_shared<std::vector<std::string> const>();  // serving_nodes(), per map
     bool started_ = false;
     bool closed_ = false;
     bool refreshing_ = false;

@@ -340,29 +340,65 @@ std::string address_text(node_address const& a) {
                                                  : a.host + ":" + std::to_string(a.port);
 }
 
+// "h1:p1,h2:p2", as a URL lists them.
+std::string address_list(std::vector<node_address> const& nodes) {
+    std::string out;
+    for (auto const& n : nodes)
+        out += (out.empty() ? "" : ",") + address_text(n);
+    return out;
+}
+
 // `keep_topology`: the sentinels or cluster seeds in `base` came from the URL being read.
 result<config> parse_url(std::string_view url, config base, bool keep_topology);
+
+// A URL whose authority lists several hosts (`scheme://[userinfo@]h1[:p],h2[:p]/rest`), which
+// no URL parser takes: its hosts, and the same URL as a plain redis:// (or rediss://) URL of
+// its first host, which parse_url reads for everything else.
+struct multi_host_url {
+    std::vector<node_address> nodes;
+    std::string_view tail; // from the path on ("/…?…", or empty)
+    std::string userinfo;  // "user:password@" as written, or empty
+    [[nodiscard]] std::string plain(bool tls, std::string_view tail_to_keep) const {
+        std::string out = tls ? "rediss://" : "redis://";
+        out += userinfo;
+        out += address_text(nodes.front());
+        out += tail_to_keep;
+        return out;
+    }
+};
+
+result<multi_host_url> split_multi_host_url(std::string_view url, std::string_view scheme,
+                                            std::uint16_t default_port, std::string_view what) {
+    std::string_view rest = url.substr(scheme.size() + 3);
+    auto authority_end = rest.find_first_of("/?#");
+    std::string_view authority = rest.substr(0, authority_end);
+    auto at = authority.rfind('@');
+    multi_host_url out;
+    if (at != std::string_view::npos)
+        out.userinfo = authority.substr(0, at + 1);
+    auto nodes = parse_node_list(
+        at == std::string_view::npos ? authority : authority.substr(at + 1), default_port, what);
+    if (!nodes)
+        return nodes.error();
+    out.nodes = std::move(*nodes);
+    out.tail =
+        authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+    return out;
+}
 
 // redis+sentinel://[user:password@]s1[:port],s2[:port]/master[/db][?options]: the sentinel list
 // and the master name are taken out here, and the rest is read as the redis:// URL of the
 // first sentinel would be (its credentials, database and options are the data nodes').
 result<config> sentinel_from_url(std::string_view url, std::string_view scheme, bool tls,
                                  config base) {
-    std::string_view rest = url.substr(scheme.size() + 3);
-    auto authority_end = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, authority_end);
-    std::string_view tail =
-        authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
-    auto at = authority.rfind('@');
-    std::string_view userinfo = at == std::string_view::npos ? "" : authority.substr(0, at + 1);
-    std::string_view hosts = at == std::string_view::npos ? authority : authority.substr(at + 1);
-    auto sentinels = parse_node_list(hosts, sentinel_default_port, "the Sentinel URL's sentinels");
-    if (!sentinels)
-        return sentinels.error();
+    auto split =
+        split_multi_host_url(url, scheme, sentinel_default_port, "the Sentinel URL's sentinels");
+    if (!split)
+        return split.error();
     // The path: /master[/db].
-    auto path_end = tail.find_first_of("?#");
-    std::string_view path = tail.substr(0, path_end);
-    std::string_view query = path_end == std::string_view::npos ? "" : tail.substr(path_end);
+    auto path_end = split->tail.find_first_of("?#");
+    std::string_view path = split->tail.substr(0, path_end);
+    std::string_view query = path_end == std::string_view::npos ? "" : split->tail.substr(path_end);
     if (path.size() < 2)
         return invalid("the Sentinel URL names no master (" + std::string(scheme) +
                        "://sentinel1:26379,sentinel2:26379/mymaster[/db])");
@@ -374,17 +410,10 @@ result<config> sentinel_from_url(std::string_view url, std::string_view scheme, 
     if (!valid_master_name(master))
         return invalid("the Sentinel URL's master name '" + std::string(master) +
                        "' is not a valid name");
-    std::string plain = tls ? "rediss://" : "redis://";
-    plain += userinfo;
-    plain += sentinels->front().host.find(':') != std::string::npos
-                 ? "[" + sentinels->front().host + "]"
-                 : sentinels->front().host;
-    plain += ":" + std::to_string(sentinels->front().port);
-    plain += db_path;
-    plain += query;
+    std::string plain = split->plain(tls, std::string(db_path) + std::string(query));
     base.sentinel = {};
     base.cluster.seeds.clear();
-    base.sentinel.sentinels = std::move(*sentinels); // before the query: sentinel_* options
+    base.sentinel.sentinels = std::move(split->nodes); // before the query: sentinel_* options
     base.sentinel.master_name = master;
     return parse_url(plain, std::move(base), true);
 }
@@ -394,25 +423,12 @@ result<config> sentinel_from_url(std::string_view url, std::string_view scheme, 
 // database 0.
 result<config> cluster_from_url(std::string_view url, std::string_view scheme, bool tls,
                                 config base) {
-    std::string_view rest = url.substr(scheme.size() + 3);
-    auto authority_end = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, authority_end);
-    std::string_view tail =
-        authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
-    auto at = authority.rfind('@');
-    std::string_view userinfo = at == std::string_view::npos ? "" : authority.substr(0, at + 1);
-    std::string_view hosts = at == std::string_view::npos ? authority : authority.substr(at + 1);
-    auto seeds = parse_node_list(hosts, 6379, "the cluster URL's nodes");
-    if (!seeds)
-        return seeds.error();
-    std::string plain = tls ? "rediss://" : "redis://";
-    plain += userinfo;
-    plain += seeds->front().host.find(':') != std::string::npos ? "[" + seeds->front().host + "]"
-                                                                : seeds->front().host;
-    plain += ":" + std::to_string(seeds->front().port);
-    plain += tail;
+    auto split = split_multi_host_url(url, scheme, 6379, "the cluster URL's nodes");
+    if (!split)
+        return split.error();
+    std::string plain = split->plain(tls, split->tail);
     base.sentinel = {};
-    base.cluster.seeds = std::move(*seeds); // before the query: read_from_replicas
+    base.cluster.seeds = std::move(split->nodes); // before the query: read_from_replicas
     auto c = parse_url(plain, std::move(base), true);
     if (c && c->db != 0)
         return invalid("a Redis Cluster has only database 0; the cluster URL names database " +
@@ -481,8 +497,7 @@ std::string config::redacted_url() const {
         out += '@';
     }
     if (via_sentinel) {
-        for (std::size_t i = 0; i < sentinel.sentinels.size(); ++i)
-            out += (i != 0 ? "," : "") + address_text(sentinel.sentinels[i]);
+        out += address_list(sentinel.sentinels);
         out += '/';
         out += sentinel.master_name;
         out += '/';
@@ -492,8 +507,7 @@ std::string config::redacted_url() const {
         return out;
     }
     if (is_cluster) {
-        for (std::size_t i = 0; i < cluster.seeds.size(); ++i)
-            out += (i != 0 ? "," : "") + address_text(cluster.seeds[i]);
+        out += address_list(cluster.seeds);
         if (cluster.read_from_replicas)
             out += "?read_from_replicas=true";
         return out;

@@ -212,12 +212,7 @@ void connection::do_start() {
 asio::awaitable<void> connection::watch_sentinels() {
     auto self = shared_from_this();
     auto const& s = cfg_.sentinel;
-    config asked = cfg_;
-    asked.sentinel = {};
-    asked.username = s.username;
-    asked.password = s.password;
-    asked.db = 0;
-    asked.unix_path.clear();
+    config asked = sentinel_config();
     asked.reconnect = nullptr; // a lost sentinel: move on to the next one
     asked.client_name = cfg_.client_name.empty() ? "" : cfg_.client_name + "-sentinel-watch";
     std::size_t i = sentinel_first_;
@@ -502,14 +497,21 @@ asio::awaitable<result<void>> connection::connect_tcp(node_address const& to) {
     co_return result<void>();
 }
 
+config connection::sentinel_config() const {
+    // A sentinel is spoken to as a Redis with its own credentials and no database (TLS, the
+    // timeouts and the client name as for the data nodes).
+    config c = cfg_;
+    c.sentinel = {};
+    c.username = cfg_.sentinel.username;
+    c.password = cfg_.sentinel.password;
+    c.db = 0;
+    c.unix_path.clear();
+    return c;
+}
+
 asio::awaitable<result<node_address>> connection::discover_master() {
     auto const& s = cfg_.sentinel;
-    // The sentinels are spoken to as a Redis with their own credentials and no database.
-    config asked = cfg_;
-    asked.sentinel = {};
-    asked.username = s.username;
-    asked.password = s.password;
-    asked.db = 0;
+    config const asked = sentinel_config();
     // Each sentinel gets its share of the connect timeout, so one that swallows packets leaves
     // time to ask the others.
     auto share = std::max<duration>(cfg_.connect_timeout / static_cast<int>(s.sentinels.size() + 1),

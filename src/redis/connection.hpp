@@ -106,6 +106,8 @@ private:
     boost::asio::awaitable<result<std::vector<value>>>
     roundtrip(std::vector<command> const& commands);
     boost::asio::awaitable<result<void>> run_handshake(config const& with, bool readonly = false);
+    // Sentinel: the config a sentinel is spoken to with (its credentials, no database).
+    [[nodiscard]] config sentinel_config() const;
     // Sentinel: the master's address from the first sentinel that names it.
     boost::asio::awaitable<result<node_address>> discover_master();
     boost::asio::awaitable<result<node_address>> ask_sentinel(node_address const& at,

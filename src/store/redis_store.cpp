@@ -34,7 +34,8 @@ return 1
     return s;
 }
 
-// KEYS: session key, identity set. ARGV: the JSON read before, the new JSON, ttl (s) or '',
+// KEYS: session key[, identity set] (a cluster passes the record's alone: the index is kept by
+// index_add_script there). ARGV: the JSON read before, the new JSON, ttl (s) or '',
 // session id. 1 = written, 0 = the record changed since it was read, -1 = it is gone.
 redis::script const& update_script() {
     static redis::script const s(R"lua(
@@ -46,8 +47,10 @@ if ARGV[3] == '' then
 else
   local ttl = tonumber(ARGV[3])
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
-  redis.call('SADD', KEYS[2], ARGV[4])
-  if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
+  if KEYS[2] then
+    redis.call('SADD', KEYS[2], ARGV[4])
+    if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
+  end
 end
 return 1
 )lua");
@@ -108,23 +111,6 @@ redis::script const& index_add_script() {
 redis.call('SADD', KEYS[1], ARGV[1])
 local ttl = tonumber(ARGV[2])
 if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
-return 1
-)lua");
-    return s;
-}
-
-// Cluster: the record alone. KEYS: session key. ARGV: the JSON read before, the new JSON, ttl
-// (s) or ''. 1 = written, 0 = changed since read, -1 = gone.
-redis::script const& record_update_script() {
-    static redis::script const s(R"lua(
-local cur = redis.call('GET', KEYS[1])
-if not cur then return -1 end
-if cur ~= ARGV[1] then return 0 end
-if ARGV[3] == '' then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
-end
 return 1
 )lua");
     return s;
@@ -234,7 +220,11 @@ awaitable<result<void>> redis_store::update_session(std::string identity, std::s
             if (auto up = co_await client_->eval(index_add_script(), index_keys, index_args); !up)
                 co_return up.error();
         }
-        auto r = co_await write_record(keys, args);
+        // On a cluster the script gets the record's key alone (the index is not in its slot).
+        std::vector<std::string> script_keys = keys;
+        if (cluster_)
+            script_keys.resize(1);
+        auto r = co_await client_->eval(update_script(), script_keys, args);
         if (!r)
             co_return r.error();
         auto outcome = r->as_integer().value_or(-2);
@@ -245,14 +235,6 @@ awaitable<result<void>> redis_store::update_session(std::string identity, std::s
         // 0: another writer got in between; read again and merge onto its version.
     }
     co_return error(store_errc::conflict, session_label(identity, session_id));
-}
-
-awaitable<result<redis::value>> redis_store::write_record(std::vector<std::string> const& keys,
-                                                          std::vector<std::string> const& args) {
-    if (!cluster_)
-        co_return co_await client_->eval(update_script(), keys, args);
-    std::vector<std::string> record_key{keys[0]}; // the index is not the script's on a cluster
-    co_return co_await client_->eval(record_update_script(), record_key, args);
 }
 
 awaitable<result<std::optional<json::object>>> redis_store::get_session(std::string identity,

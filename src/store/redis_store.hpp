@@ -70,9 +70,6 @@ public:
     static constexpr int max_update_attempts = 32;
 
 private:
-    // update_session's compare-and-set of the record (with the index's TTL when not a cluster).
-    boost::asio::awaitable<result<redis::value>> write_record(std::vector<std::string> const& keys,
-                                                              std::vector<std::string> const& args);
     // Cluster: removes from an identity's set the ids that have no record, unless one appears.
     boost::asio::awaitable<result<std::size_t>> prune_on_cluster(std::string const& identity,
                                                                  std::vector<std::string> ids);

@@ -11,6 +11,7 @@
 #include "redis_cluster.hpp"
 #include "redis_test_util.hpp"
 #include "store_backends.hpp"
+#include "test_output.hpp"
 
 #include "mcpd/guard.hpp"
 #include "redis/cluster_slots.hpp"
@@ -20,9 +21,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 
-#include <array>
 #include <atomic>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -500,30 +499,21 @@ TEST(redis_cluster_client, guards_across_a_master_failover_answer_once_and_serve
 
 TEST(redis_cluster_client, mcpd_redis_ping_and_config_print_speak_cluster) {
     auto& cl = shared_cluster();
-    auto shell = [](std::string const& cmd) {
-        std::string out;
-        std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(("(" + cmd + ") 2>&1").c_str(), "r"),
-                                                ::pclose);
-        std::array<char, 4096> buf{};
-        while (p && std::fgets(buf.data(), static_cast<int>(buf.size()), p.get()) != nullptr)
-            out += buf.data();
-        return out;
-    };
     std::string env = "env -u REDIS_URL REDIS_CLUSTER_NODES=" + cl.seed_list() + " ";
-    auto ping = shell(env + MCPD_BINARY + " redis ping");
+    auto ping = run_kept(env + MCPD_BINARY + " redis ping");
     EXPECT_NE(ping.find("SET/GET/DEL round trip ok; Redis Cluster of 3 masters"), std::string::npos)
         << ping;
     EXPECT_NE(ping.find("16384/16384 slots served"), std::string::npos) << ping;
-    auto by_url = shell("env -u REDIS_URL " + std::string(MCPD_BINARY) + " redis ping --url '" +
-                        cl.url() + "'");
+    auto by_url = run_kept("env -u REDIS_URL " + std::string(MCPD_BINARY) + " redis ping --url '" +
+                           cl.url() + "'");
     EXPECT_NE(by_url.find("round trip ok; Redis Cluster of 3 masters"), std::string::npos)
         << by_url;
-    auto shown = shell(env + MCPD_BINARY + " config print");
+    auto shown = run_kept(env + MCPD_BINARY + " config print");
     EXPECT_NE(shown.find(cl.seed_list()), std::string::npos) << shown;
     // A cluster URL pointed at nothing: a clear error, exit code 1.
-    auto none = shell("env -u REDIS_URL " + std::string(MCPD_BINARY) +
-                      " redis ping --wait 1s --url redis+cluster://127.0.0.1:" +
-                      std::to_string(free_port()) + "; echo exit=$?");
+    auto none = run_kept("env -u REDIS_URL " + std::string(MCPD_BINARY) +
+                         " redis ping --wait 1s --url redis+cluster://127.0.0.1:" +
+                         std::to_string(free_port()) + "; echo exit=$?");
     EXPECT_NE(none.find("no cluster node answered"), std::string::npos) << none;
     EXPECT_NE(none.find("exit=1"), std::string::npos) << none;
 }

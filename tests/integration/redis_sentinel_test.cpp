@@ -7,6 +7,7 @@
 // REDIS_SENTINELS settings; the session storage selected and opened by REDIS_SENTINELS.
 #include "async_test.hpp"
 #include "redis_test_util.hpp"
+#include "test_output.hpp"
 
 #include "mcpd/store/select.hpp"
 
@@ -14,8 +15,6 @@
 
 #include <boost/asio/this_coro.hpp>
 
-#include <array>
-#include <cstdio>
 #include <memory>
 
 namespace asio = boost::asio;
@@ -346,23 +345,11 @@ TEST(redis_sentinel, a_manual_failover_moves_the_client_through_switch_master) {
         90s);
 }
 
-namespace {
-// Runs a shell command; its stdout and stderr together.
-std::string shell(std::string const& cmd) {
-    std::string out;
-    std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(("(" + cmd + ") 2>&1").c_str(), "r"), ::pclose);
-    std::array<char, 4096> buf{};
-    while (p && std::fgets(buf.data(), static_cast<int>(buf.size()), p.get()) != nullptr)
-        out += buf.data();
-    return out;
-}
-} // namespace
-
 TEST(redis_sentinel, mcpd_redis_ping_and_config_print_speak_sentinel) {
     sentinel_setup setup({"requirepass sentinel-secret-7"});
     std::string env = "env -u REDIS_URL REDIS_SENTINELS=" + setup.sentinel_list() +
                       " REDIS_SENTINEL_MASTER=mymaster REDIS_SENTINEL_PASSWORD=sentinel-secret-7 ";
-    auto ping = shell(env + MCPD_BINARY + " redis ping");
+    auto ping = run_kept(env + MCPD_BINARY + " redis ping");
     EXPECT_NE(ping.find("SET/GET/DEL round trip ok; Sentinel master 'mymaster' (3 sentinels) at "
                         "127.0.0.1:" +
                         std::to_string(setup.master->port())),
@@ -370,23 +357,24 @@ TEST(redis_sentinel, mcpd_redis_ping_and_config_print_speak_sentinel) {
         << ping;
     EXPECT_EQ(ping.find("sentinel-secret-7"), std::string::npos) << ping;
 
-    auto shown = shell(env + MCPD_BINARY + " config print");
+    auto shown = run_kept(env + MCPD_BINARY + " config print");
     EXPECT_NE(shown.find(setup.sentinel_list()), std::string::npos) << shown;
     EXPECT_NE(shown.find("mymaster"), std::string::npos) << shown;
     EXPECT_EQ(shown.find("sentinel-secret-7"), std::string::npos) << shown;
 
     // The URL form, on the command line.
-    auto by_url = shell("env -u REDIS_URL " + std::string(MCPD_BINARY) +
-                        " redis ping --url 'redis+sentinel://" + setup.sentinel_list() +
-                        "/mymaster?sentinel_password=sentinel-secret-7'");
+    auto by_url = run_kept("env -u REDIS_URL " + std::string(MCPD_BINARY) +
+                           " redis ping --url 'redis+sentinel://" + setup.sentinel_list() +
+                           "/mymaster?sentinel_password=sentinel-secret-7'");
     EXPECT_NE(by_url.find("round trip ok; Sentinel master 'mymaster'"), std::string::npos)
         << by_url;
     EXPECT_EQ(by_url.find("sentinel-secret-7"), std::string::npos) << by_url;
 
     // An unknown master: a clear error, exit code 1, within the wait.
-    auto unknown = shell("env -u REDIS_URL REDIS_SENTINELS=" + setup.sentinel_list() +
-                         " REDIS_SENTINEL_MASTER=other REDIS_SENTINEL_PASSWORD=sentinel-secret-7 " +
-                         MCPD_BINARY + " redis ping --wait 1s; echo exit=$?");
+    auto unknown =
+        run_kept("env -u REDIS_URL REDIS_SENTINELS=" + setup.sentinel_list() +
+                 " REDIS_SENTINEL_MASTER=other REDIS_SENTINEL_PASSWORD=sentinel-secret-7 " +
+                 MCPD_BINARY + " redis ping --wait 1s; echo exit=$?");
     EXPECT_NE(unknown.find("no sentinel named master 'other'"), std::string::npos) << unknown;
     EXPECT_NE(unknown.find("exit=1"), std::string::npos) << unknown;
 }

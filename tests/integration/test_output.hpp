@@ -6,7 +6,9 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -26,6 +28,21 @@ inline void keep_test_output([[maybe_unused]] std::string_view source,
                 std::to_string(count++) + ".log";
     std::ofstream(dir / name, std::ios::binary) << text;
 #endif
+}
+
+// Runs `command` with the shell (its stdout and stderr together), keeps what it printed as
+// `source` and returns it: a CLI run whose output the secret scan reads too.
+inline std::string run_kept(std::string const& command, std::string_view source = "cli") {
+    std::string out;
+    FILE* p = ::popen(("(" + command + ") 2>&1").c_str(), "r");
+    if (p == nullptr)
+        return "popen failed";
+    std::array<char, 4096> buf{};
+    while (std::fgets(buf.data(), static_cast<int>(buf.size()), p) != nullptr)
+        out += buf.data();
+    ::pclose(p);
+    keep_test_output(source, out);
+    return out;
 }
 
 } // namespace mcpd::test

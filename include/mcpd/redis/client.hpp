@@ -66,6 +66,9 @@ public:
 private:
     friend class client;
     scanner(client& c, std::string pattern, std::size_t count);
+    // The next SCAN reply (nullopt: a cluster's masters are all scanned).
+    boost::asio::awaitable<result<std::optional<value>>> scan_reply(command const& scan,
+                                                                    request_options raw);
 
     client* client_;
     std::string pattern_; // with the escaped prefix
