@@ -399,6 +399,11 @@ asio::awaitable<result<slot_map>> cluster::fetch_map() {
         auto conn = node_connection(node, false, false);
         if (!conn)
             co_return error(client_errc::disconnected);
+        // Its first connect is waited for (bounded), as for a request: without the offline
+        // queue a seed that is still connecting would answer not_connected.
+        auto connect_by = clock::now() + *ask.timeout;
+        while (conn->state() == connection_state::connecting && clock::now() < connect_by)
+            co_await pause(std::chrono::milliseconds(2));
         auto reply = co_await execute_one(conn, command("CLUSTER", "SHARDS"), ask);
         result<slot_map> map = error(client_errc::unexpected_reply);
         if (!reply && reply.error().code == server_errc::err &&
