@@ -186,6 +186,29 @@ start_guards(server::server& srv, serve_args const& a, metrics::registry& reg) {
     co_return *guards;
 }
 
+// --- the fleet (docs/fleet.md) ----------------------------------------------------------------
+
+// Joins the fleet when the sessions are on Redis (and it is not turned off): nullptr otherwise,
+// or when Redis cannot be reached now (then this instance serves alone, and says so).
+asio::awaitable<std::shared_ptr<server::fleet>> join_fleet(serve_args const& a, storage const& st,
+                                                           metrics::registry& reg) {
+    if (!a.fleet || st.redis == nullptr)
+        co_return nullptr;
+    auto f = std::make_shared<server::fleet>(co_await asio::this_coro::executor, st.redis,
+                                             st.redis->cfg(), a.fleet_options);
+    f->set_metrics(reg);
+    auto started = co_await f->start();
+    if (!started) {
+        log::warn("mcpd: fleet: not joined ({}): SSE events stay in this process, and what "
+                  "another instance holds of a session does not reach it",
+                  started.error().message());
+        co_return nullptr;
+    }
+    log::info("mcpd: fleet: joined as instance {} (number {})", f->instance_id(),
+              f->instance_number());
+    co_return f;
+}
+
 // --- the client gateway (/gateway; docs/gateway.md) -------------------------------------------
 
 // The connection manager of the web app's users and, when enabled, its /gateway endpoints; the
@@ -479,6 +502,7 @@ asio::awaitable<int> serve_http(serve_args const& a, server::dispatcher& disp, s
     co_await start_readiness(ops, st, *guards);
     auto to = a.mcp;
     to.origins = origins;
+    to.fleet_member = co_await join_fleet(a, st, reg);
     server::http_transport transport(disp, to, ex);
     transport.set_metrics(reg);
     gateway_service gw(ex, a, st, guards);
@@ -511,6 +535,8 @@ asio::awaitable<int> serve_http(serve_args const& a, server::dispatcher& disp, s
     // 4. The gateway's connections to remote servers (their records stay for the next start);
     // the caller closes the guards and the storage.
     co_await gw.close();
+    if (to.fleet_member)
+        co_await to.fleet_member->stop();
     ops.stop();
     co_return 0;
 }

@@ -8,6 +8,7 @@
 #include "mcpd/core/duration.hpp"
 #include "mcpd/gateway/manager.hpp"
 #include "mcpd/http/server.hpp"
+#include "mcpd/server/fleet.hpp"
 #include "mcpd/server/http_transport.hpp"
 #include "mcpd/server/operations.hpp"
 #include "mcpd/server/server.hpp"
@@ -57,6 +58,8 @@ struct serve_args {
     server::session_limits session;
     std::size_t max_sessions = 10000;
     server::operations_options ready;
+    bool fleet = true; // join the fleet when the session storage is Redis
+    server::fleet_options fleet_options;
     std::string state_key; // MCPD_STATE_KEY; empty: random per process
     // The environment as the configuration sees it (storage and Redis settings from any
     // source); nullptr: the process's.

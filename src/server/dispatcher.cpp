@@ -6,6 +6,7 @@
 // Stateless (2026-07-28) requests get the same methods plus the 2026 result decorations
 // (resultType, serverInfo in _meta, caching hints), minus the session-only methods.
 #include "mcpd/server/dispatcher.hpp"
+#include "mcpd/server/fleet.hpp"
 #include "server/outgoing_request.hpp"
 
 #include "core/log.hpp"
@@ -595,28 +596,40 @@ dispatcher::dispatcher(server& srv, session_manager& sessions, asio::any_io_exec
     , ex_(std::move(ex)) {
     auto& reg = srv_.reg();
     reg.on_list_changed = [this](std::string_view method) {
-        auto msg = protocol::make_notification(method);
-        sessions_.for_each([&](session& s) {
-            if (s.state.initialized)
-                s.send_unsolicited(msg);
-        });
-        for (auto const& l : listeners_)
-            if ((method == "notifications/tools/list_changed" && l->tools) ||
-                (method == "notifications/prompts/list_changed" && l->prompts) ||
-                (method == "notifications/resources/list_changed" && l->resources))
-                l->notify(method, json::object{});
+        list_changed_here(method);
+        if (fleet_)
+            fleet_->publish({}, json::object{{"k", "changed"}, {"m", method}});
     };
     reg.on_resource_updated = [this](std::string_view uri) {
-        json::object params{{"uri", uri}};
-        auto msg = protocol::make_notification("notifications/resources/updated", params);
-        sessions_.for_each([&](session& s) {
-            if (s.state.subscriptions.contains(std::string(uri)))
-                s.send_unsolicited(msg);
-        });
-        for (auto const& l : listeners_)
-            if (l->uris.contains(uri))
-                l->notify("notifications/resources/updated", params);
+        resource_updated_here(uri);
+        if (fleet_)
+            fleet_->publish({}, json::object{{"k", "updated"}, {"uri", uri}});
     };
+}
+
+void dispatcher::list_changed_here(std::string_view method) {
+    auto msg = protocol::make_notification(method);
+    sessions_.for_each([&](session& s) {
+        if (s.state.initialized)
+            s.send_local(msg);
+    });
+    for (auto const& l : listeners_)
+        if ((method == "notifications/tools/list_changed" && l->tools) ||
+            (method == "notifications/prompts/list_changed" && l->prompts) ||
+            (method == "notifications/resources/list_changed" && l->resources))
+            l->notify(method, json::object{});
+}
+
+void dispatcher::resource_updated_here(std::string_view uri) {
+    json::object params{{"uri", uri}};
+    auto msg = protocol::make_notification("notifications/resources/updated", params);
+    sessions_.for_each([&](session& s) {
+        if (s.state.subscriptions.contains(std::string(uri)))
+            s.send_local(msg);
+    });
+    for (auto const& l : listeners_)
+        if (l->uris.contains(uri))
+            l->notify("notifications/resources/updated", params);
 }
 
 void dispatcher::listener::notify(std::string_view method, json::object params) const {
@@ -807,12 +820,9 @@ asio::awaitable<void> dispatcher::handle_notification(std::shared_ptr<session> s
                 log::warn("mcp: session {} not saved: {}", s->state.id, saved.error().message());
         }
     } else if (n.method == "notifications/cancelled") {
-        if (auto const* id = n.params.if_contains("requestId")) {
-            if (auto it = s->in_flight.find(id_key(*id)); it != s->in_flight.end()) {
-                it->second->cancelled = true;
-                it->second->signal.emit(asio::cancellation_type::terminal);
-            }
-        }
+        if (auto const* id = n.params.if_contains("requestId"))
+            if (!cancel_here(*s, *id) && fleet_)
+                fleet_->publish(s->state.id, json::object{{"k", "cancel"}, {"id", *id}});
     } else {
         // roots/list_changed, progress, unknown: nothing to do (the spec: ignore unknown ones).
         log::debug("mcp: notification {} ignored", n.method);
@@ -835,13 +845,77 @@ dispatcher::handle_non_request(std::shared_ptr<session> s, protocol::message m) 
 }
 
 void dispatcher::handle_response(session& s, json::value const& id, json::object message) {
-    auto it = s.outgoing.find(id_key(id));
-    if (it == s.outgoing.end()) {
-        log::debug("mcp: reply to unknown request {} ignored", id_key(id));
+    if (reply_here(s, id, message))
+        return;
+    if (fleet_ && !s.ephemeral) {
+        // Its handler may wait on another instance (ids are unique to the instance).
+        fleet_->publish(s.state.id, json::object{{"k", "reply"}, {"m", std::move(message)}});
         return;
     }
+    log::debug("mcp: reply to unknown request {} ignored", id_key(id));
+}
+
+bool dispatcher::reply_here(session& s, json::value const& id, json::object& message) {
+    auto it = s.outgoing.find(id_key(id));
+    if (it == s.outgoing.end())
+        return false;
     it->second->reply = std::move(message);
     it->second->done.notify();
+    return true;
+}
+
+bool dispatcher::cancel_here(session& s, json::value const& id) {
+    auto it = s.in_flight.find(id_key(id));
+    if (it == s.in_flight.end())
+        return false;
+    it->second->cancelled = true;
+    it->second->signal.emit(asio::cancellation_type::terminal);
+    return true;
+}
+
+bool dispatcher::from_fleet(std::string const& session_id, json::object const& msg) {
+    auto const* kind = msg.if_contains("k");
+    if (kind == nullptr || !kind->is_string())
+        return false;
+    auto const& k = kind->get_string();
+    if (session_id.empty()) {
+        auto text = [&msg](std::string_view field) -> std::string_view {
+            auto const* v = msg.if_contains(field);
+            return v != nullptr && v->is_string() ? std::string_view(v->get_string())
+                                                  : std::string_view();
+        };
+        if (k == "changed" && !text("m").empty())
+            list_changed_here(text("m"));
+        else if (k == "updated" && !text("uri").empty())
+            resource_updated_here(text("uri"));
+        else
+            return false;
+        return true;
+    }
+    if (k != "reply" && k != "cancel" && k != "state")
+        return false;
+    auto s = sessions_.find_live(session_id);
+    if (!s)
+        return true; // not held here any more
+    if (k == "reply") {
+        auto const* m = msg.if_contains("m");
+        if (m != nullptr && m->is_object()) {
+            auto message = m->get_object();
+            if (auto const* id = message.if_contains("id")) {
+                auto key = *id;
+                reply_here(*s, key, message);
+            }
+        }
+    } else if (k == "cancel") {
+        if (auto const* id = msg.if_contains("id"))
+            cancel_here(*s, *id);
+    } else if (auto const* st = msg.if_contains("s"); st != nullptr && st->is_object()) {
+        // Another instance saved the session (subscribed, set its log level): our copy follows.
+        if (auto state = session_state_from_json(st->get_object());
+            state && state->id == s->state.id)
+            s->state = std::move(*state);
+    }
+    return true;
 }
 
 } // namespace mcpd::server

@@ -6,6 +6,7 @@
 // the event store first, then to the attached response; a client that reconnects with
 // Last-Event-ID gets the rest from the store and the stream's future events.
 #include "mcpd/server/http_transport.hpp"
+#include "mcpd/server/fleet.hpp"
 #include "server/http_route.hpp"
 
 #include "http/sse.hpp"
@@ -22,6 +23,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/detail/base64.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/serializer.hpp>
 #include <boost/url/parse.hpp>
@@ -210,7 +212,37 @@ struct logical_stream {
     std::uint64_t next_seq = 1;
     std::shared_ptr<http::sse_stream> conn; // the HTTP response it is written to now, if any
     bool done = false;                      // a POST stream whose answers have all been sent
+    // A fleet: a client resumed it on another instance, which gets its events from here.
+    bool forwarded = false;
+    // While a resume replays it from Redis, new events wait here (then go after the replay).
+    bool holding = false;
+    std::vector<std::pair<std::uint64_t, std::string>> held;
 };
+
+// A stream of another instance that a client resumed here (a fleet): its events arrive from
+// the owner once it has answered the attach.
+struct followed_stream {
+    explicit followed_stream(asio::any_io_executor const& ex)
+        : answer(ex) {}
+    std::shared_ptr<http::sse_stream> conn;
+    asio::steady_timer answer; // cancelled by the owner's answer
+    enum class reply : std::uint8_t { none, attached, gone } owner_reply = reply::none;
+    std::uint64_t owner_next = 0; // attached: the owner's next event then
+    std::uint64_t last = 0;       // the last event pushed to conn
+    bool replayed = false;        // until then, events wait in `early`
+    bool owner_done = false;      // the owner sent the stream's last event
+    bool done = false;            // the client's response ended: nothing more to do
+    std::map<std::uint64_t, std::string> early;
+};
+
+// In a fleet, a standalone stream is numbered by its instance (< 2^32) and a POST stream by
+// (instance << 32) + n; alone, the standalone stream is 0 and POST streams start high.
+constexpr std::uint64_t first_post_stream_in_fleet(std::uint32_t instance) {
+    return (std::uint64_t{instance} << 32) + 1;
+}
+constexpr bool standalone_in_fleet(std::uint64_t stream) {
+    return stream < (std::uint64_t{1} << 32);
+}
 
 // Stream numbers start from this process's start time in milliseconds (times 1000), so an
 // event id from before a restart never names a stream of the restarted process.
@@ -240,6 +272,7 @@ struct post_state {
     // logical stream then goes on without one until the client reconnects).
     std::shared_ptr<http::sse_stream> response;
     bool batch = false;
+    std::vector<std::string> request_ids; // as JSON text (a fleet stores them with the stream)
 };
 
 struct http_transport::impl : std::enable_shared_from_this<impl> {
@@ -254,6 +287,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     http_transport_options opts;
     asio::any_io_executor exec;
     std::unique_ptr<event_store> events;
+    std::shared_ptr<fleet> fleet_ = opts.fleet_member;
+    std::uint64_t standalone_no = 0; // this process's number for a session's GET stream
+    std::map<std::pair<std::string, std::uint64_t>, std::shared_ptr<followed_stream>> following;
     std::unordered_map<std::string, std::shared_ptr<wire_session>> wires;
     std::unordered_set<std::shared_ptr<http::sse_stream>> open;
     asio::steady_timer keepalive;
@@ -457,10 +493,21 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         }
         if (ws != nullptr && ws->legacy)
             ev.event = "message";
-        if (ls.conn && ls.conn->is_open())
+        if (ls.holding)
+            ls.held.emplace_back(seq, ev.data);
+        else if (ls.conn && ls.conn->is_open())
             ls.conn->push(ev);
-        if (stored)
+        if (!stored)
+            return;
+        if (!fleet_) {
             events->append(ws->id, ls.no, seq, std::move(ev.data));
+            return;
+        }
+        fleet_->append(ws->id, ls.no, seq, ev.data);
+        if (ls.forwarded)
+            fleet_->publish(
+                ws->id,
+                json::object{{"k", "ev"}, {"st", ls.no}, {"q", seq}, {"d", std::move(ev.data)}});
     }
 
     void prime(wire_session* ws, logical_stream& ls, std::string_view version) {
@@ -511,6 +558,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         if (!w) {
             w = std::make_shared<wire_session>();
             w->id = id;
+            if (fleet_)
+                w->next_stream = first_post_stream_in_fleet(fleet_->instance_number());
         }
         return w;
     }
@@ -524,6 +573,10 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                     ls->conn->finish();
         }
         events->forget_session(id);
+        if (fleet_) {
+            fleet_->publish(id, json::object{{"k", "end"}});
+            fleet_->forget_session(id);
+        }
         auto r = co_await disp.sessions().end(id);
         if (!r)
             log::warn("mcp: ending session {}: {}", id, r.error().message());
@@ -535,6 +588,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         if (ws != nullptr) {
             ls->no = ws->next_stream++;
             ws->streams[ls->no] = ls;
+            if (fleet_ && !ws->legacy)
+                fleet_->open_stream(ws->id, ls->no, post.request_ids);
         }
         ls->conn = new_conn();
         prime(ws, *ls, version);
@@ -559,8 +614,15 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                 post.stream->done = true;
                 if (post.stream->conn)
                     post.stream->conn->finish();
-                if (ws != nullptr)
+                if (ws != nullptr) {
                     ws->streams.erase(post.stream->no); // replay stays possible from the store
+                    if (fleet_ && !ws->legacy) {
+                        fleet_->end_stream(ws->id, post.stream->no, post.stream->next_seq - 1);
+                        if (post.stream->forwarded)
+                            fleet_->publish(ws->id,
+                                            json::object{{"k", "done"}, {"st", post.stream->no}});
+                    }
+                }
             }
             post.wake.notify();
         }
@@ -583,9 +645,11 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         post->batch = parsed_batch;
         std::vector<protocol::request> requests;
         for (auto& m : messages) {
-            if (auto* r = std::get_if<protocol::request>(&m))
+            if (auto* r = std::get_if<protocol::request>(&m)) {
+                if (fleet_)
+                    post->request_ids.push_back(json::serialize(r->id));
                 requests.push_back(std::move(*r));
-            else if (auto answer = co_await disp.handle_non_request(s, std::move(m)))
+            } else if (auto answer = co_await disp.handle_non_request(s, std::move(m)))
                 post->responses.push_back(std::move(*answer));
         }
         if (requests.empty() && post->responses.empty()) {
@@ -734,37 +798,376 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         auto const& sid = route.session_id();
         auto ws = wire_for(sid);
         auto conn = new_conn(ex.remote_address());
+        std::shared_ptr<followed_stream> followed;
         if (auto const& from = route.resume_from()) {
-            // Replay that stream only.
-            for (auto& [n, data] : events->replay(sid, from->stream, from->seq)) {
-                http::sse_event ev;
-                ev.id = event_id(sid, from->stream, n);
-                ev.data = std::move(data);
-                conn->push(ev);
+            if (!fleet_) {
+                resume_here(*ws, *from, conn);
+                if (from->stream == 0)
+                    attach_standalone(s, *ws, conn);
+            } else {
+                followed = co_await resume_in_fleet(s, *ws, *from, conn);
             }
-            auto it = ws->streams.find(from->stream);
-            if (it != ws->streams.end() && !it->second->done) {
-                if (it->second->conn && it->second->conn != conn)
-                    it->second->conn->close();
-                it->second->conn = conn; // the rest of the stream comes here
-            } else if (from->stream != 0) {
-                conn->finish(); // that POST's answers are all in the replay
-            }
-            if (from->stream == 0)
-                attach_standalone(s, *ws, conn);
         } else {
             attach_standalone(s, *ws, conn);
-            prime(ws.get(), *ws->streams[0], s->state.protocol_version);
+            prime(ws.get(), *ws->streams[standalone_no], s->state.protocol_version);
         }
         auto headers = sse_headers(req, sid);
         co_await ex.respond_sse(conn, headers.view());
+        if (followed) {
+            followed->done = true;
+            followed->answer.cancel();
+            if (auto it = following.find({sid, route.resume_from()->stream});
+                it != following.end() && it->second == followed)
+                following.erase(it);
+        }
+    }
+
+    // A resume of this process's streams, from the memory store (one process).
+    void resume_here(wire_session& ws, stream_position from,
+                     std::shared_ptr<http::sse_stream> const& conn) {
+        for (auto& [n, data] : events->replay(ws.id, from.stream, from.seq))
+            push_event(*conn, ws.id, from.stream, n, std::move(data));
+        auto it = ws.streams.find(from.stream);
+        if (it != ws.streams.end() && !it->second->done) {
+            if (it->second->conn && it->second->conn != conn)
+                it->second->conn->close();
+            it->second->conn = conn; // the rest of the stream comes here
+        } else if (from.stream != 0) {
+            conn->finish(); // that POST's answers are all in the replay
+        }
+    }
+
+    void push_event(http::sse_stream& conn, std::string const& sid, std::uint64_t stream,
+                    std::uint64_t seq, std::string data) {
+        http::sse_event ev;
+        ev.id = event_id(sid, stream, seq);
+        ev.data = std::move(data);
+        conn.push(ev);
+    }
+
+    // A resume in a fleet: the events from Redis, then the rest of the stream from whichever
+    // instance has it. Returns the stream followed from another instance, if it is one.
+    asio::awaitable<std::shared_ptr<followed_stream>>
+    resume_in_fleet(std::shared_ptr<session> const& s, wire_session& ws, stream_position from,
+                    std::shared_ptr<http::sse_stream> conn) {
+        auto self = shared_from_this();
+        auto it = ws.streams.find(from.stream);
+        if (it != ws.streams.end() && !it->second->done) {
+            // Ours: what Redis has, then what was emitted meanwhile, then the stream goes on here.
+            auto ls = it->second;
+            if (ls->conn && ls->conn != conn)
+                ls->conn->close();
+            ls->conn = conn;
+            ls->holding = true;
+            auto stored = co_await fleet_->replay(ws.id, from.stream, from.seq);
+            ls->holding = false;
+            auto last = from.seq;
+            if (stored)
+                last = push_all(*conn, ws.id, from.stream, last, std::move(stored->events));
+            else
+                log::warn("mcp: replaying stream {} of session {}: {}", from.stream, ws.id,
+                          stored.error().message());
+            push_all(*conn, ws.id, from.stream, last, std::exchange(ls->held, {}));
+            if (ls->no == standalone_no)
+                attach_standalone(s, ws, conn);
+            co_return nullptr;
+        }
+        auto stored = co_await fleet_->replay(ws.id, from.stream, from.seq);
+        if (!stored) {
+            conn->push(
+                http::sse_event{.data = json::serialize(protocol::make_error(
+                                    nullptr, code::internal_error,
+                                    "Event store unavailable: " + stored.error().message()))});
+            conn->finish();
+            co_return nullptr;
+        }
+        if (standalone_in_fleet(from.stream)) {
+            // A GET stream (another instance's, or ours from before): its events, then this
+            // instance's GET stream takes over.
+            push_all(*conn, ws.id, from.stream, from.seq, std::move(stored->events));
+            attach_standalone(s, ws, conn);
+            co_return nullptr;
+        }
+        auto f = std::make_shared<followed_stream>(exec);
+        f->conn = conn;
+        f->last = from.seq;
+        if (stored->ended || stored->owner.empty() || stored->owner == fleet_->instance_id()) {
+            // Every answer is stored (or the stream is unknown, or was ours and is over).
+            push_all(*conn, ws.id, from.stream, from.seq, std::move(stored->events));
+            conn->finish();
+            co_return nullptr;
+        }
+        // What is stored goes out now; the rest comes from the owner, or the owner is gone.
+        auto answered = answered_ids(*stored);
+        f->last = push_all(*conn, ws.id, from.stream, from.seq, std::move(stored->events));
+        following[{ws.id, from.stream}] = f;
+        asio::co_spawn(exec, follow(ws.id, from.stream, f, std::move(*stored), std::move(answered)),
+                       asio::detached);
+        co_return f;
+    }
+
+    // Pushes the events after `last` to `conn`; the last one pushed.
+    std::uint64_t push_all(http::sse_stream& conn, std::string const& sid, std::uint64_t stream,
+                           std::uint64_t last,
+                           std::vector<std::pair<std::uint64_t, std::string>> batch) {
+        for (auto& [seq, data] : batch)
+            if (seq > last) {
+                push_event(conn, sid, stream, seq, std::move(data));
+                last = seq;
+            }
+        return last;
+    }
+
+    // A POST stream of another instance, resumed here: ask its owner for the rest (it forwards
+    // its events from then on), or, when the owner is dead or does not answer, answer its
+    // requests that have no answer yet with an error.
+    asio::awaitable<void> follow(std::string sid, std::uint64_t stream,
+                                 std::shared_ptr<followed_stream> f, stored_stream first,
+                                 std::unordered_set<std::string> answered) {
+        auto self = shared_from_this();
+        auto owner_alive = co_await fleet_->alive(first.owner);
+        if (owner_alive && *owner_alive) {
+            fleet_->publish(sid, json::object{{"k", "attach"}, {"st", stream}});
+            f->answer.expires_after(fleet_attach_timeout);
+            boost::system::error_code ec;
+            co_await f->answer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (f->done)
+            co_return; // the client left
+        // What Redis has now: every event the owner stored before it answered (on a cluster the
+        // answer may overtake them, so read until they are there).
+        auto stored = co_await fleet_->replay(sid, stream, f->last);
+        auto incomplete = [&f](stored_stream const& st) {
+            if (st.ended)
+                return false;
+            if (f->owner_reply == followed_stream::reply::gone)
+                return true; // its end is on the way
+            return f->owner_reply == followed_stream::reply::attached &&
+                   last_seq(st, f->last) + 1 < f->owner_next;
+        };
+        for (int tries = 0; stored && incomplete(*stored) && tries < 20; ++tries) {
+            asio::steady_timer pause(exec, std::chrono::milliseconds(25));
+            boost::system::error_code ec;
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            stored = co_await fleet_->replay(sid, stream, f->last);
+        }
+        if (f->done)
+            co_return;
+        if (!stored) {
+            f->conn->push(
+                http::sse_event{.data = json::serialize(protocol::make_error(
+                                    nullptr, code::internal_error,
+                                    "Event store unavailable: " + stored.error().message()))});
+            f->conn->finish();
+            co_return;
+        }
+        answered.merge(answered_ids(*stored));
+        f->last = push_all(*f->conn, sid, stream, f->last, std::move(stored->events));
+        if (stored->ended) {
+            f->conn->finish();
+            co_return;
+        }
+        if (f->owner_reply == followed_stream::reply::attached) {
+            f->replayed = true;
+            std::vector<std::pair<std::uint64_t, std::string>> early(
+                std::make_move_iterator(f->early.begin()), std::make_move_iterator(f->early.end()));
+            f->early.clear();
+            f->last = push_all(*f->conn, sid, stream, f->last, std::move(early));
+            if (f->owner_done)
+                f->conn->finish();
+            co_return; // the owner's events come through from_fleet()
+        }
+        // The owner is gone: what it never answered gets an error, stored like its answers.
+        std::size_t orphaned = 0;
+        for (auto const& id_text : first.request_ids) {
+            if (answered.contains(id_text))
+                continue;
+            boost::system::error_code ec;
+            auto id = json::parse(id_text, ec);
+            if (ec)
+                continue;
+            auto msg = json::serialize(protocol::make_error(
+                id, code::internal_error,
+                "The server instance that ran this request stopped before answering it (" +
+                    first.owner + "); it may or may not have taken effect"));
+            auto seq = ++f->last;
+            fleet_->append(sid, stream, seq, msg);
+            push_event(*f->conn, sid, stream, seq, std::move(msg));
+            ++orphaned;
+        }
+        fleet_->end_stream(sid, stream, f->last);
+        fleet_->count_orphaned(orphaned);
+        if (orphaned > 0)
+            log::warn("mcp: session {}: {} requests of stream {} were answered with an error: "
+                      "their instance {} stopped before answering",
+                      sid, orphaned, stream, first.owner);
+        f->conn->finish();
+    }
+
+    static std::uint64_t last_seq(stored_stream const& st, std::uint64_t after) {
+        return st.events.empty() ? after : st.events.back().first;
+    }
+    // The ids (as JSON text) of the answers among a stream's events.
+    static std::unordered_set<std::string> answered_ids(stored_stream const& st) {
+        std::unordered_set<std::string> out;
+        for (auto const& [seq, data] : st.events) {
+            boost::system::error_code ec;
+            auto v = json::parse(data, ec);
+            if (ec || !v.is_object())
+                continue;
+            auto const& o = v.get_object();
+            auto const* id = o.if_contains("id");
+            if (id != nullptr && (o.contains("result") || o.contains("error")))
+                out.insert(json::serialize(*id));
+        }
+        return out;
+    }
+
+    // --- the fleet's messages ---------------------------------------------------------------
+
+    duration fleet_attach_timeout = std::chrono::seconds(1);
+
+    // Joins the fleet: what this process holds of a session is announced and followed there.
+    void join_fleet() {
+        if (!fleet_)
+            return;
+        standalone_no = fleet_->instance_number();
+        disp.set_fleet(fleet_);
+        disp.sessions().set_outgoing_id_base(
+            static_cast<std::int64_t>(first_post_stream_in_fleet(fleet_->instance_number())));
+        std::weak_ptr<impl> weak = shared_from_this();
+        session_manager::hooks hooks;
+        hooks.live = [weak](session& s) {
+            auto self = weak.lock();
+            if (!self)
+                return;
+            self->fleet_->watch(s.state.id);
+            // Messages for the session's GET stream, when it is not here.
+            s.elsewhere = [weak, id = s.state.id](json::object const& msg) {
+                auto me = weak.lock();
+                if (!me)
+                    return false;
+                me->fleet_->publish(id, json::object{{"k", "notify"}, {"m", msg}});
+                return true;
+            };
+        };
+        hooks.gone = [weak](std::string const& id) {
+            if (auto self = weak.lock())
+                self->fleet_->unwatch(id);
+        };
+        hooks.saved = [weak](session const& s) {
+            if (auto self = weak.lock())
+                self->fleet_->publish(s.state.id,
+                                      json::object{{"k", "state"}, {"s", to_json(s.state)}});
+        };
+        disp.sessions().set_hooks(std::move(hooks));
+        fleet_->on_message([weak](std::string const& sid, json::object const& msg) {
+            if (auto self = weak.lock())
+                self->from_fleet(sid, msg);
+        });
+    }
+
+    void from_fleet(std::string const& sid, json::object const& msg) {
+        if (disp.from_fleet(sid, msg) || sid.empty())
+            return;
+        auto const* kind = msg.if_contains("k");
+        if (kind == nullptr || !kind->is_string())
+            return;
+        auto const& k = kind->get_string();
+        auto number = [&msg](std::string_view field) -> std::uint64_t {
+            auto const* v = msg.if_contains(field);
+            if (v == nullptr)
+                return 0;
+            if (v->is_uint64())
+                return v->get_uint64();
+            return v->is_int64() && v->get_int64() > 0 ? static_cast<std::uint64_t>(v->get_int64())
+                                                       : 0;
+        };
+        auto w = wires.find(sid);
+        if (k == "notify") {
+            // For the GET stream of the session, if it is here.
+            auto const* m = msg.if_contains("m");
+            if (auto s = disp.sessions().find_live(sid); s && m != nullptr && m->is_object())
+                s->send_local(m->get_object());
+        } else if (k == "takeover") {
+            // The client opened its GET stream on another instance: ours is done.
+            if (w != wires.end())
+                if (auto it = w->second->streams.find(standalone_no);
+                    it != w->second->streams.end()) {
+                    if (it->second->conn)
+                        it->second->conn->close();
+                    w->second->streams.erase(it);
+                }
+            if (auto s = disp.sessions().find_live(sid))
+                s->unsolicited = {};
+        } else if (k == "end") {
+            // DELETE on another instance.
+            if (w != wires.end()) {
+                auto ws = w->second;
+                forget_wire(w);
+                for (auto& [no, ls] : ws->streams)
+                    if (ls->conn)
+                        ls->conn->finish();
+            }
+            disp.sessions().forget(sid);
+        } else if (k == "attach") {
+            // A client resumed one of our POST streams elsewhere: forward its events there.
+            auto stream = number("st");
+            std::shared_ptr<logical_stream> ls;
+            if (w != wires.end())
+                if (auto it = w->second->streams.find(stream); it != w->second->streams.end())
+                    ls = it->second;
+            if (!ls || ls->done) {
+                fleet_->publish(sid, json::object{{"k", "gone"}, {"st", stream}});
+                return;
+            }
+            ls->forwarded = true;
+            if (ls->conn) {
+                ls->conn->close();
+                ls->conn = nullptr;
+            }
+            fleet_->publish(
+                sid, json::object{{"k", "attached"}, {"st", stream}, {"next", ls->next_seq}});
+        } else if (k == "attached" || k == "gone" || k == "ev" || k == "done") {
+            auto f = following.find({sid, number("st")});
+            if (f == following.end())
+                return;
+            auto& fs = *f->second;
+            if (k == "attached" || k == "gone") {
+                if (fs.owner_reply != followed_stream::reply::none)
+                    return; // another follower's attach answered again
+                fs.owner_reply = k == "attached" ? followed_stream::reply::attached
+                                                 : followed_stream::reply::gone;
+                fs.owner_next = number("next");
+                fs.answer.cancel();
+            } else if (k == "ev") {
+                auto const* d = msg.if_contains("d");
+                auto seq = number("q");
+                if (d == nullptr || !d->is_string() || seq == 0)
+                    return;
+                if (!fs.replayed)
+                    fs.early.emplace(seq, d->get_string());
+                else if (seq > fs.last) {
+                    push_event(*fs.conn, sid, number("st"), seq, std::string(d->get_string()));
+                    fs.last = seq;
+                }
+            } else {
+                fs.owner_done = true;
+                if (fs.replayed)
+                    fs.conn->finish();
+            }
+        }
     }
 
     void attach_standalone(std::shared_ptr<session> const& s, wire_session& ws,
                            std::shared_ptr<http::sse_stream> conn) {
-        auto& ls = ws.streams[0];
-        if (!ls)
+        auto& ls = ws.streams[standalone_no];
+        if (!ls) {
             ls = std::make_shared<logical_stream>();
+            ls->no = standalone_no;
+            if (fleet_)
+                fleet_->open_standalone(ws.id, standalone_no);
+        }
         if (ls->conn && ls->conn != conn)
             ls->conn->close();
         ls->conn = std::move(conn);
@@ -775,12 +1178,15 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             auto w = wws.lock();
             if (!self || !w)
                 return false;
-            auto it = w->streams.find(0);
+            auto it = w->streams.find(self->standalone_no);
             if (it == w->streams.end())
                 return false;
             self->emit(w.get(), *it->second, msg);
             return it->second->conn && it->second->conn->is_open();
         };
+        // The others stop holding a GET stream of the session: messages go to this one.
+        if (fleet_)
+            fleet_->publish(ws.id, json::object{{"k", "takeover"}});
     }
 
     // --- legacy HTTP+SSE ------------------------------------------------------------------
@@ -908,7 +1314,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         facts.protocol_version = s->state.protocol_version;
         if (auto w = wires.find(id); w != wires.end()) {
             facts.legacy = w->second->legacy;
-            auto standalone = w->second->streams.find(0);
+            auto standalone = w->second->streams.find(standalone_no);
             facts.stream_open = standalone != w->second->streams.end() &&
                                 standalone->second->conn && standalone->second->conn->is_open();
         }
@@ -997,6 +1403,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
 
 http_transport::http_transport(dispatcher& d, http_transport_options opts, asio::any_io_executor ex)
     : impl_(std::make_shared<impl>(d, std::move(opts), std::move(ex))) {
+    impl_->join_fleet();
     impl_->start_keepalive();
 }
 

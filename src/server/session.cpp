@@ -109,9 +109,30 @@ result<std::shared_ptr<session>> session_manager::create() {
     st.created_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
+    return make_live(std::move(st));
+}
+
+std::shared_ptr<session> session_manager::make_live(session_state st) {
     auto s = std::make_shared<session>(std::move(st));
+    s->next_outgoing_id = outgoing_id_base_;
     live_.emplace(s->state.id, s);
+    if (hooks_.live)
+        hooks_.live(*s);
     return s;
+}
+
+// What ending and forgetting share: nothing of the session may run on or wait any more.
+void session_manager::drop(session& s) {
+    s.ended = true;
+    s.fail_outgoing("session ended");
+    for (auto& [rid, f] : s.in_flight) {
+        f->cancelled = true;
+        f->signal.emit(asio::cancellation_type::terminal);
+    }
+    s.unsolicited = {};
+    s.elsewhere = {};
+    if (hooks_.gone)
+        hooks_.gone(s.state.id);
 }
 
 std::shared_ptr<session> session_manager::find_live(std::string const& id) {
@@ -135,16 +156,17 @@ asio::awaitable<result<std::shared_ptr<session>>> session_manager::find(std::str
     // Another lookup may have restored it while we waited on the store.
     if (auto it = live_.find(id); it != live_.end())
         co_return it->second;
-    auto s = std::make_shared<session>(std::move(**rec));
-    live_.emplace(id, s);
-    co_return s;
+    co_return make_live(std::move(**rec));
 }
 
 asio::awaitable<result<void>> session_manager::save(session& s) {
     if (s.ephemeral)
         co_return result<void>{};
     s.last_saved = std::chrono::steady_clock::now();
-    co_return co_await records_->save(s.state);
+    auto saved = co_await records_->save(s.state);
+    if (saved && hooks_.saved)
+        hooks_.saved(s);
+    co_return saved;
 }
 
 bool session_manager::refresh_due(session const& s) const {
@@ -161,6 +183,9 @@ session_manager::forget_idle(duration idle, std::function<bool(std::string const
         if (s.last_used < cutoff && s.in_flight.empty() && s.outgoing.empty() &&
             !(held && held(it->first))) {
             s.unsolicited = {};
+            s.elsewhere = {};
+            if (hooks_.gone)
+                hooks_.gone(it->first);
             out.push_back(it->first);
             it = live_.erase(it);
         } else {
@@ -171,18 +196,16 @@ session_manager::forget_idle(duration idle, std::function<bool(std::string const
 }
 
 asio::awaitable<result<void>> session_manager::end(std::string const& id) {
+    forget(id);
+    co_return co_await records_->remove(id);
+}
+
+void session_manager::forget(std::string const& id) {
     if (auto it = live_.find(id); it != live_.end()) {
         auto s = it->second;
         live_.erase(it);
-        s->ended = true;
-        s->fail_outgoing("session ended");
-        for (auto& [rid, f] : s->in_flight) {
-            f->cancelled = true;
-            f->signal.emit(asio::cancellation_type::terminal);
-        }
-        s->unsolicited = {};
+        drop(*s);
     }
-    co_return co_await records_->remove(id);
 }
 
 } // namespace mcpd::server

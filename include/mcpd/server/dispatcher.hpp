@@ -29,6 +29,7 @@
 namespace mcpd::server {
 
 class dispatch_metrics;
+class fleet;
 
 class dispatcher {
 public:
@@ -69,6 +70,13 @@ public:
     // Counts and times requests and tool calls in `reg` (which must outlive the dispatcher).
     void set_metrics(metrics::registry& reg);
 
+    // In a fleet (fleet.hpp): a reply or a cancellation for a request that is not here goes
+    // to the other instances, and so do list changes and resource updates.
+    void set_fleet(std::shared_ptr<fleet> f) { fleet_ = std::move(f); }
+    // A message from another instance about `session` (empty: about every session): whether
+    // it was one of the dispatcher's (a reply, a cancellation, a saved state, a change).
+    bool from_fleet(std::string const& session, boost::json::object const& msg);
+
     [[nodiscard]] server& owner() noexcept { return srv_; }
     [[nodiscard]] session_manager& sessions() noexcept { return sessions_; }
 
@@ -83,6 +91,13 @@ private:
 
     // A budget refused something: counted on /metrics (mcpd_limit_hits_total{limit}).
     void limit_hit(std::string_view limit);
+    // To this process's streams and listens: a list change, a resource update.
+    void list_changed_here(std::string_view method);
+    void resource_updated_here(std::string_view uri);
+    // A reply to one of our requests, or a cancellation, for a request of this process: false
+    // when it is not here.
+    bool reply_here(session& s, boost::json::value const& id, boost::json::object& message);
+    bool cancel_here(session& s, boost::json::value const& id);
 
     server& srv_;
     session_manager& sessions_;
@@ -90,6 +105,7 @@ private:
     std::list<std::shared_ptr<listener>> listeners_;
     bool listens_ended_ = false;
     std::unique_ptr<dispatch_metrics> metrics_;
+    std::shared_ptr<fleet> fleet_;
 };
 
 } // namespace mcpd::server

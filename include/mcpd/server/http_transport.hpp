@@ -24,6 +24,8 @@
 
 namespace mcpd::server {
 
+class fleet;
+
 // What the event store keeps for replay (Last-Event-ID), bounded in count and bytes: the
 // oldest events go first, a session's own before other sessions' (the least recently written).
 struct event_store_limits {
@@ -77,6 +79,10 @@ struct http_transport_options {
     // A session unused this long (no request, no open stream) is dropped from memory; its
     // record stays in the store, so the client can come back.
     duration session_idle_timeout = std::chrono::minutes(30);
+    // Started, when several instances serve the same sessions (fleet.hpp): the events are
+    // kept in Redis instead of `replay`'s memory store, and what belongs to another instance
+    // travels there.
+    std::shared_ptr<fleet> fleet_member;
 };
 
 class http_transport {

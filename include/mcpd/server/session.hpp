@@ -109,16 +109,23 @@ public:
     std::chrono::steady_clock::time_point last_saved{}; // for session_manager::touch
     std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
 
-    // Messages that belong to no request. Unset: nowhere to send them (they are dropped).
+    // Messages that belong to no request: to this process's GET stream of the session, else
+    // (in a fleet) to the instance that holds it. Neither set: nowhere (they are dropped).
     message_sink unsolicited;
+    message_sink elsewhere;
 
     std::map<std::string, std::shared_ptr<in_flight_request>> in_flight; // by id's JSON text
     std::map<std::string, std::shared_ptr<outgoing_request>> outgoing;   // by id's JSON text
     std::int64_t next_outgoing_id = 1;
 
     bool send_unsolicited(boost::json::object const& msg) {
-        return unsolicited && unsolicited(msg);
+        if (unsolicited)
+            return unsolicited(msg);
+        return elsewhere && elsewhere(msg);
     }
+    // To this process's GET stream only: a message every instance sends its own streams (a
+    // list change, a resource update) must not also travel to the others.
+    bool send_local(boost::json::object const& msg) { return unsolicited && unsolicited(msg); }
     // Wakes every handler waiting on a reply from the client, with an error.
     void fail_outgoing(std::string const& why);
 };
@@ -143,6 +150,20 @@ public:
     [[nodiscard]] bool refresh_due(session const& s) const;
     // Ends a session: forgets it here and in the store.
     boost::asio::awaitable<result<void>> end(std::string const& id);
+    // Ends a session here only (another instance of the fleet ended it in the store).
+    void forget(std::string const& id);
+
+    // What a fleet (fleet.hpp) must know: a session became live here or was dropped, and a
+    // session's record was saved (other instances holding it refresh their copy).
+    struct hooks {
+        std::function<void(session&)> live;
+        std::function<void(std::string const&)> gone;
+        std::function<void(session const&)> saved;
+    };
+    void set_hooks(hooks h) { hooks_ = std::move(h); }
+    // Ids of requests to clients start here (in a fleet, unique to the instance, so that a
+    // reply posted to another instance finds the handler that waits for it).
+    void set_outgoing_id_base(std::int64_t base) { outgoing_id_base_ = base; }
 
     // Forgets (here, not in the record store) sessions unused for `idle` with nothing in
     // flight and not `held` (e.g. an open stream): a client that returns is restored from the
@@ -163,6 +184,11 @@ private:
     std::size_t max_sessions_;
     duration refresh_after_;
     std::unordered_map<std::string, std::shared_ptr<session>> live_;
+    hooks hooks_;
+    std::int64_t outgoing_id_base_ = 1;
+
+    std::shared_ptr<session> make_live(session_state st);
+    void drop(session& s);
 };
 
 } // namespace mcpd::server
