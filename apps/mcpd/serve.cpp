@@ -194,8 +194,14 @@ asio::awaitable<std::shared_ptr<server::fleet>> join_fleet(serve_args const& a, 
                                                            metrics::registry& reg) {
     if (!a.fleet || st.redis == nullptr)
         co_return nullptr;
+    // The replay budgets hold in Redis as in memory (what this instance wrote).
+    auto opts = a.fleet_options;
+    opts.events_per_stream = a.mcp.replay.events_per_stream;
+    opts.streams_per_session = a.mcp.replay.streams_per_session;
+    opts.bytes_per_session = a.mcp.replay.bytes_per_session;
+    opts.bytes_total = a.mcp.replay.bytes_total;
     auto f = std::make_shared<server::fleet>(co_await asio::this_coro::executor, st.redis,
-                                             st.redis->cfg(), a.fleet_options);
+                                             st.redis->cfg(), opts);
     f->set_metrics(reg);
     auto started = co_await f->start();
     if (!started) {

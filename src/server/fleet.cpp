@@ -26,8 +26,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <deque>
+#include <list>
 #include <map>
+#include <unordered_map>
 
 namespace mcpd::server {
 
@@ -58,6 +62,75 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
     fleet::handler on_message;
     asio::steady_timer heartbeat;
     bool stopped = false;
+
+    // What this instance wrote per session, oldest stream first, so that its budgets hold in
+    // Redis as they do in memory.
+    struct written_stream {
+        std::uint64_t no = 0;
+        std::size_t bytes = 0;
+        std::size_t events = 0;
+    };
+    struct written_session {
+        std::deque<written_stream> streams;
+        std::size_t bytes = 0;
+        std::list<std::string>::iterator recent;
+    };
+    std::unordered_map<std::string, written_session> written;
+    std::list<std::string> recency; // least recently written first
+    std::size_t written_bytes = 0;
+    std::uint64_t dropped_events = 0;
+
+    void account(std::string const& session, std::uint64_t stream, std::size_t bytes) {
+        auto [it, made] = written.try_emplace(session);
+        auto& w = it->second;
+        if (made)
+            w.recent = recency.insert(recency.end(), session);
+        else
+            recency.splice(recency.end(), recency, w.recent);
+        auto entry = std::find_if(w.streams.rbegin(), w.streams.rend(),
+                                  [stream](written_stream const& e) { return e.no == stream; });
+        if (entry == w.streams.rend()) {
+            w.streams.push_back({stream, 0, 0});
+            entry = w.streams.rbegin();
+        }
+        entry->bytes += bytes;
+        ++entry->events;
+        w.bytes += bytes;
+        written_bytes += bytes;
+        // The session's oldest streams go first (never the one written now), then the least
+        // recently written sessions'.
+        while (w.streams.size() > 1 &&
+               (w.streams.size() > opts.streams_per_session || w.bytes > opts.bytes_per_session))
+            drop_oldest(session, w, stream);
+        while (written_bytes > opts.bytes_total && recency.front() != session)
+            forget_written(recency.front(), true);
+    }
+    void drop_oldest(std::string const& session, written_session& w, std::uint64_t keep) {
+        auto victim = w.streams.front().no == keep ? w.streams.begin() + 1 : w.streams.begin();
+        enqueue(redis::command("DEL", stream_key(session, victim->no)));
+        enqueue(redis::command("HDEL", streams_key(session), victim->no));
+        w.bytes -= victim->bytes;
+        written_bytes -= victim->bytes;
+        dropped_events += victim->events;
+        w.streams.erase(victim);
+    }
+    // Forgets what this instance wrote for a session; `delete_streams`: and deletes it.
+    void forget_written(std::string const& session, bool delete_streams) {
+        auto it = written.find(session);
+        if (it == written.end())
+            return;
+        auto& w = it->second;
+        for (auto const& e : w.streams) {
+            if (delete_streams) {
+                enqueue(redis::command("DEL", stream_key(session, e.no)));
+                enqueue(redis::command("HDEL", streams_key(session), e.no));
+                dropped_events += e.events;
+            }
+            written_bytes -= e.bytes;
+        }
+        recency.erase(w.recent);
+        written.erase(it);
+    }
 
     metrics::counter* sent = nullptr;
     metrics::counter* received = nullptr;
@@ -322,6 +395,7 @@ void fleet::append(std::string const& session, std::uint64_t stream, std::uint64
     s.enqueue(redis::command("XADD", key, "MAXLEN", s.opts.events_per_stream,
                              std::to_string(seq) + "-0", "d", data));
     s.enqueue(redis::command("PEXPIRE", key, s.ttl_ms()));
+    s.account(session, stream, data.size());
 }
 
 void fleet::end_stream(std::string const& session, std::uint64_t stream, std::uint64_t last_seq) {
@@ -407,6 +481,7 @@ fleet::replay(std::string const& session, std::uint64_t stream, std::uint64_t af
 
 void fleet::forget_session(std::string const& session) {
     auto st = state_;
+    st->forget_written(session, false);
     asio::co_spawn(
         st->ex,
         [st, session]() -> asio::awaitable<void> {
@@ -443,6 +518,13 @@ void fleet::set_metrics(metrics::registry& reg) {
                               "Requests whose instance died before answering, answered with an "
                               "error where the client resumed their stream")
                       .get();
+}
+
+std::size_t fleet::bytes() const noexcept {
+    return state_->written_bytes;
+}
+std::uint64_t fleet::dropped() const noexcept {
+    return state_->dropped_events;
 }
 
 void fleet::count_orphaned(std::size_t n) {

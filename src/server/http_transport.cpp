@@ -1430,10 +1430,10 @@ void http_transport::set_metrics(metrics::registry& reg) {
 }
 
 std::size_t http_transport::replay_bytes() const noexcept {
-    return impl_->events->bytes();
+    return impl_->fleet_ ? impl_->fleet_->bytes() : impl_->events->bytes();
 }
 std::uint64_t http_transport::replay_dropped() const noexcept {
-    return impl_->events->dropped();
+    return impl_->fleet_ ? impl_->fleet_->dropped() : impl_->events->dropped();
 }
 
 void http_transport::close_streams() {

@@ -47,6 +47,12 @@ struct fleet_options {
     // after the last one (replay-ttl).
     std::size_t events_per_stream = 1024;
     duration replay_ttl = std::chrono::minutes(10);
+    // What this instance keeps in Redis (replay-per-session, replay-total, and the streams of a
+    // session): beyond it, its oldest streams of the session (or of the least recently written
+    // sessions) are deleted. Each instance counts what it wrote.
+    std::size_t streams_per_session = 64;
+    std::size_t bytes_per_session = 4 * 1024 * 1024;
+    std::size_t bytes_total = 256 * 1024 * 1024;
 };
 
 // What the event store holds of one stream after a position.
@@ -109,6 +115,10 @@ public:
     boost::asio::awaitable<result<stored_stream>>
     replay(std::string const& session, std::uint64_t stream, std::uint64_t after_seq);
     void forget_session(std::string const& session);
+
+    // What this instance has in Redis now, and the events its budgets deleted so far.
+    [[nodiscard]] std::size_t bytes() const noexcept;
+    [[nodiscard]] std::uint64_t dropped() const noexcept;
 
     // Counts messages, failures and orphaned requests in `reg` (mcpd_fleet_*).
     void set_metrics(metrics::registry& reg);
