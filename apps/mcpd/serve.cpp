@@ -15,6 +15,7 @@
 #include "serve.hpp"
 
 #include "core/log.hpp"
+#include "core/random.hpp"
 #include "core/wakeup.hpp"
 #include "fixtures.hpp"
 #include "guard_setup.hpp"
@@ -213,6 +214,31 @@ asio::awaitable<std::shared_ptr<server::fleet>> join_fleet(serve_args const& a, 
     log::info("mcpd: fleet: joined as instance {} (number {})", f->instance_id(),
               f->instance_number());
     co_return f;
+}
+
+// The key sealing stateless requests' requestState must be the fleet's, or a request answered
+// by one instance cannot continue on another. Unless state-key is set, the first instance puts
+// a random one in Redis (SET NX) and every other one reads it. Empty when it cannot be had (the
+// instance seals with a key of its own, and says so).
+asio::awaitable<std::string> fleet_state_key(serve_args const& a, storage const& st) {
+    if (!a.fleet || st.redis == nullptr || !a.state_key.empty())
+        co_return a.state_key;
+    auto mine = random_hex(32);
+    redis::request req;
+    req.commands.emplace_back("SET", "fleet:state-key", mine, "NX");
+    req.commands.emplace_back("GET", "fleet:state-key");
+    auto r = co_await st.redis->exec(std::move(req));
+    std::optional<std::string_view> key;
+    if (r && r->size() == 2)
+        key = (*r)[1].as_string();
+    if (!key || key->size() != 64) {
+        log::warn("mcpd: fleet: the shared state key could not be read from Redis ({}): stateless "
+                  "requests' requestState is sealed with this instance's own key; set "
+                  "MCPD_STATE_KEY on every instance",
+                  r ? "not a key" : r.error().message());
+        co_return std::string();
+    }
+    co_return std::string(*key);
 }
 
 // --- the client gateway (/gateway; docs/gateway.md) -------------------------------------------
@@ -561,6 +587,7 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         log::error("mcpd: storage: {}", st.error().message());
         co_return 1;
     }
+    a.state_key = co_await fleet_state_key(a, *st);
     auto srv = build_server(a);
     if (!srv) {
         log::error("mcpd: {}", srv.error().detail);
