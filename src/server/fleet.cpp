@@ -297,11 +297,15 @@ asio::awaitable<void> fleet::stop() {
         co_return;
     s.stopped = true;
     s.heartbeat.cancel();
-    auto gone = co_await s.commands->exec(redis::command("DEL", s.heartbeat_key(s.id)));
+    // Briefly: with Redis down, shutdown must not wait a command timeout for it (the key expires).
+    redis::request_options briefly;
+    briefly.timeout = std::chrono::milliseconds(500);
+    briefly.retry_on_connection_lost = false;
+    auto gone = co_await s.commands->exec(redis::command("DEL", s.heartbeat_key(s.id)), briefly);
     if (!gone)
         log::warn("mcpd: fleet: deleting the heartbeat key failed: {}", gone.error().message());
     if (s.sub) {
-        (void)co_await s.sub->quit();
+        s.sub->disconnect(); // nothing of pub/sub is worth waiting for
         s.sub.reset();
     }
 }
@@ -370,11 +374,11 @@ asio::awaitable<result<bool>> fleet::alive(std::string const& instance) {
 }
 
 void fleet::open_stream(std::string const& session, std::uint64_t stream,
-                        std::vector<std::string> request_ids) {
+                        std::vector<std::string> const& request_ids) {
     auto& s = *state_;
     json::array ids;
-    for (auto& id : request_ids)
-        ids.emplace_back(std::move(id));
+    for (auto const& id : request_ids)
+        ids.emplace_back(id);
     json::object owner{{"owner", s.id}, {"number", s.number}, {"ids", std::move(ids)}};
     auto streams = detail::fleet_state::streams_key(session);
     s.enqueue(redis::command("HSET", streams, stream, json::serialize(owner)));

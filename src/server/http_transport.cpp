@@ -891,8 +891,12 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         auto f = std::make_shared<followed_stream>(exec);
         f->conn = conn;
         f->last = from.seq;
-        if (stored->ended || stored->owner.empty() || stored->owner == fleet_->instance_id()) {
-            // Every answer is stored (or the stream is unknown, or was ours and is over).
+        // A POST stream numbered by another instance may be running there even when Redis has
+        // nothing of it yet (its first writes are on their way): its owner is asked all the same.
+        bool const others = (from.stream >> 32) != fleet_->instance_number();
+        if (stored->ended || stored->owner == fleet_->instance_id() ||
+            (!stored->known && !others)) {
+            // Every answer is stored (or the stream was ours and is over, or is unknown).
             push_all(*conn, ws.id, from.stream, from.seq, std::move(stored->events));
             conn->finish();
             co_return nullptr;
@@ -925,7 +929,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                                  std::shared_ptr<followed_stream> f, stored_stream first,
                                  std::unordered_set<std::string> answered) {
         auto self = shared_from_this();
-        auto owner_alive = co_await fleet_->alive(first.owner);
+        // An owner not known yet (nothing of the stream in Redis) is asked as a live one.
+        auto owner_alive =
+            first.owner.empty() ? result<bool>(true) : co_await fleet_->alive(first.owner);
         if (owner_alive && *owner_alive) {
             fleet_->publish(sid, json::object{{"k", "attach"}, {"st", stream}});
             f->answer.expires_after(fleet_attach_timeout);
@@ -960,6 +966,10 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                                     "Event store unavailable: " + stored.error().message()))});
             f->conn->finish();
             co_return;
+        }
+        if (!first.known && stored->known) {
+            first.owner = stored->owner;
+            first.request_ids = stored->request_ids;
         }
         answered.merge(answered_ids(*stored));
         f->last = push_all(*f->conn, sid, stream, f->last, std::move(stored->events));

@@ -51,8 +51,8 @@ struct fleet_options {
     // session): beyond it, its oldest streams of the session (or of the least recently written
     // sessions) are deleted. Each instance counts what it wrote.
     std::size_t streams_per_session = 64;
-    std::size_t bytes_per_session = 4 * 1024 * 1024;
-    std::size_t bytes_total = 256 * 1024 * 1024;
+    std::size_t bytes_per_session = std::size_t{4} * 1024 * 1024;
+    std::size_t bytes_total = std::size_t{256} * 1024 * 1024;
 };
 
 // What the event store holds of one stream after a position.
@@ -105,7 +105,7 @@ public:
     // A POST stream begins: its owner (this instance) and the ids of its requests, so that an
     // instance where the client resumes knows what to answer if this one dies.
     void open_stream(std::string const& session, std::uint64_t stream,
-                     std::vector<std::string> request_ids);
+                     std::vector<std::string> const& request_ids);
     // A GET stream begins (listed with the session's streams, so that DELETE removes it).
     void open_standalone(std::string const& session, std::uint64_t stream);
     void append(std::string const& session, std::uint64_t stream, std::uint64_t seq,
