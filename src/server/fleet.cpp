@@ -138,6 +138,11 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
     metrics::counter* orphaned = nullptr;
 
     [[nodiscard]] std::string all_channel() const { return channel_prefix + "all"; }
+    // Each instance listens on a channel of its own: Redis drops the subscription the moment
+    // the instance's connection closes (a killed process), long before its heartbeat expires.
+    [[nodiscard]] std::string instance_channel(std::string const& instance) const {
+        return channel_prefix + "i:" + instance;
+    }
     [[nodiscard]] std::string session_channel(std::string const& session) const {
         return channel_prefix + "s:" + session;
     }
@@ -281,7 +286,7 @@ asio::awaitable<result<void>> fleet::start() {
     if (!beat)
         co_return beat.error();
     s.sub = std::make_unique<redis::subscriber>(s.ex, s.sub_cfg);
-    std::vector<std::string> channels{s.all_channel()};
+    std::vector<std::string> channels{s.all_channel(), s.instance_channel(s.id)};
     auto subscribed = co_await s.sub->subscribe(std::move(channels));
     if (!subscribed)
         co_return subscribed.error();
@@ -366,11 +371,24 @@ void fleet::publish(std::string const& session, json::object msg) {
 }
 
 asio::awaitable<result<bool>> fleet::alive(std::string const& instance) {
-    auto r =
-        co_await state_->commands->exec(redis::command("EXISTS", state_->heartbeat_key(instance)));
+    auto& s = *state_;
+    redis::request req;
+    req.commands.emplace_back("EXISTS", s.heartbeat_key(instance));
+    // On one node (or Sentinel's master) NUMSUB counts every subscriber; a Cluster counts only
+    // the node asked, so there the heartbeat alone decides.
+    bool const one_node = s.sub_cfg.cluster.seeds.empty();
+    if (one_node)
+        req.commands.emplace_back("PUBSUB", "NUMSUB", s.instance_channel(instance));
+    auto r = co_await s.commands->exec(std::move(req));
     if (!r)
         co_return r.error();
-    co_return r->as_integer().value_or(0) > 0;
+    auto const& replies = *r;
+    if (replies[0].as_integer().value_or(0) == 0)
+        co_return false;
+    if (one_node && replies.size() == 2 && replies[1].elements.size() == 2 &&
+        replies[1].elements[1].as_integer().value_or(1) == 0)
+        co_return false; // its pub/sub connection is gone: the process is
+    co_return true;
 }
 
 void fleet::open_stream(std::string const& session, std::uint64_t stream,

@@ -929,14 +929,24 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                                  std::shared_ptr<followed_stream> f, stored_stream first,
                                  std::unordered_set<std::string> answered) {
         auto self = shared_from_this();
-        // An owner not known yet (nothing of the stream in Redis) is asked as a live one.
-        auto owner_alive =
-            first.owner.empty() ? result<bool>(true) : co_await fleet_->alive(first.owner);
-        if (owner_alive && *owner_alive) {
+        // An owner not known yet (nothing of the stream in Redis) is asked as a live one; one
+        // that dies while we wait for its answer is not waited for any longer.
+        bool const owner_lives = co_await owner_may_live(first.owner);
+        if (owner_lives) {
             fleet_->publish(sid, json::object{{"k", "attach"}, {"st", stream}});
-            f->answer.expires_after(fleet_attach_timeout);
-            boost::system::error_code ec;
-            co_await f->answer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            auto deadline = std::chrono::steady_clock::now() + fleet_attach_timeout;
+            while (f->owner_reply == followed_stream::reply::none && !f->done &&
+                   std::chrono::steady_clock::now() < deadline) {
+                f->answer.expires_after(std::min<std::chrono::steady_clock::duration>(
+                    std::chrono::milliseconds(100), deadline - std::chrono::steady_clock::now()));
+                boost::system::error_code ec;
+                co_await f->answer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                if (f->owner_reply != followed_stream::reply::none || f->done)
+                    break;
+                bool const may_live = co_await owner_may_live(first.owner);
+                if (!may_live)
+                    break;
+            }
         }
         if (f->done)
             co_return; // the client left
@@ -1012,6 +1022,15 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                       "their instance {} stopped before answering",
                       sid, orphaned, stream, first.owner);
         f->conn->finish();
+    }
+
+    // Whether an instance may still be alive: unknown ones, and when Redis cannot say, count as
+    // alive (they get the attach timeout).
+    asio::awaitable<bool> owner_may_live(std::string const& instance) {
+        if (instance.empty())
+            co_return true;
+        auto alive = co_await fleet_->alive(instance);
+        co_return !alive || *alive;
     }
 
     static std::uint64_t last_seq(stored_stream const& st, std::uint64_t after) {

@@ -63,7 +63,7 @@ TEST(fleet_store, instances_get_distinct_numbers_and_heartbeats) {
     });
 }
 
-TEST(fleet_store, a_heartbeat_expires_when_its_instance_stops_writing_it) {
+TEST(fleet_store, a_killed_instance_is_dead_at_once_and_its_heartbeat_expires) {
     redis_server server;
     run_async([&]() -> asio::awaitable<void> {
         server::fleet_options opts;
@@ -74,13 +74,21 @@ TEST(fleet_store, a_heartbeat_expires_when_its_instance_stops_writing_it) {
         auto alive = co_await m.a->alive(m.b->instance_id());
         CO_ASSERT(alive.has_value());
         EXPECT_TRUE(*alive);
-        // As if killed: no stop(), no more heartbeats.
+        // As if killed: no stop(); its connections close, its heartbeats stop.
         auto id = m.b->instance_id();
         m.b.reset();
-        co_await sleep_for(500ms);
+        co_await sleep_for(50ms);
         alive = co_await m.a->alive(id);
         CO_ASSERT(alive.has_value());
-        EXPECT_FALSE(*alive);
+        EXPECT_FALSE(*alive) << "its pub/sub connection is gone";
+        auto key = "fleet:instance:" + id;
+        auto heartbeat = co_await m.ca->exec(command("EXISTS", key));
+        CO_ASSERT(heartbeat.has_value());
+        EXPECT_EQ(heartbeat->integer, 1); // not expired yet
+        co_await sleep_for(500ms);
+        heartbeat = co_await m.ca->exec(command("EXISTS", key));
+        CO_ASSERT(heartbeat.has_value());
+        EXPECT_EQ(heartbeat->integer, 0);
     });
 }
 
