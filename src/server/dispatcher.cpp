@@ -894,7 +894,7 @@ bool dispatcher::from_fleet(std::string const& session_id, json::object const& m
     }
     if (k != "reply" && k != "cancel" && k != "state")
         return false;
-    auto s = sessions_.find_live(session_id);
+    auto s = sessions_.peek_live(session_id);
     if (!s)
         return true; // not held here any more
     if (k == "reply") {

@@ -64,15 +64,19 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
     bool stopped = false;
 
     // What this instance wrote per session, oldest stream first, so that its budgets hold in
-    // Redis as they do in memory.
+    // Redis as they do in memory. A stream still open (a running POST's, a GET stream) is never
+    // deleted for a budget: its owner record is what a resume after a crash needs, and each is
+    // bounded by MAXLEN. Sessions not written for replay-ttl are gone from Redis: forgotten.
     struct written_stream {
         std::uint64_t no = 0;
-        std::size_t bytes = 0;
-        std::size_t events = 0;
+        std::size_t bytes = 0;  // of its newest events_per_stream events, about
+        std::size_t events = 0; // at most events_per_stream (XADD MAXLEN trims the rest)
+        bool open = true;
     };
     struct written_session {
         std::deque<written_stream> streams;
         std::size_t bytes = 0;
+        std::chrono::steady_clock::time_point last_write;
         std::list<std::string>::iterator recent;
     };
     std::unordered_map<std::string, written_session> written;
@@ -81,54 +85,82 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
     std::uint64_t dropped_events = 0;
 
     void account(std::string const& session, std::uint64_t stream, std::size_t bytes) {
+        auto now = std::chrono::steady_clock::now();
+        while (!recency.empty() && now - written.at(recency.front()).last_write > opts.replay_ttl)
+            forget_written(recency.front()); // expired in Redis
         auto [it, made] = written.try_emplace(session);
         auto& w = it->second;
         if (made)
             w.recent = recency.insert(recency.end(), session);
         else
             recency.splice(recency.end(), recency, w.recent);
+        w.last_write = now;
         auto entry = std::find_if(w.streams.rbegin(), w.streams.rend(),
                                   [stream](written_stream const& e) { return e.no == stream; });
         if (entry == w.streams.rend()) {
-            w.streams.push_back({stream, 0, 0});
+            w.streams.push_back({stream, 0, 0, true});
             entry = w.streams.rbegin();
+        }
+        if (entry->events >= opts.events_per_stream) {
+            // MAXLEN trimmed its oldest event: take off an average one.
+            auto trimmed = entry->bytes / entry->events;
+            entry->bytes -= trimmed;
+            w.bytes -= trimmed;
+            written_bytes -= trimmed;
+            --entry->events;
         }
         entry->bytes += bytes;
         ++entry->events;
         w.bytes += bytes;
         written_bytes += bytes;
-        // The session's oldest streams go first (never the one written now), then the least
-        // recently written sessions'.
-        while (w.streams.size() > 1 &&
-               (w.streams.size() > opts.streams_per_session || w.bytes > opts.bytes_per_session))
-            drop_oldest(session, w, stream);
-        while (written_bytes > opts.bytes_total && recency.front() != session)
-            forget_written(recency.front(), true);
+        // The session's oldest ended streams go first (never the one written now), then the
+        // least recently written sessions'.
+        while (w.streams.size() > opts.streams_per_session || w.bytes > opts.bytes_per_session)
+            if (!drop_oldest_ended(session, w, stream))
+                break;
+        for (std::size_t n = recency.size(); written_bytes > opts.bytes_total && n > 0; --n) {
+            auto const& victim = recency.front();
+            if (victim == session)
+                break;
+            auto& v = written.at(victim);
+            while (drop_oldest_ended(victim, v, 0)) {
+            }
+            if (v.streams.empty())
+                forget_written(std::string(victim));
+            else // only open streams left: it keeps them
+                recency.splice(recency.end(), recency, v.recent);
+        }
     }
-    void drop_oldest(std::string const& session, written_session& w, std::uint64_t keep) {
-        auto victim = w.streams.front().no == keep ? w.streams.begin() + 1 : w.streams.begin();
+    // Deletes the session's oldest stream that has ended (not `keep`); whether there was one.
+    bool drop_oldest_ended(std::string const& session, written_session& w, std::uint64_t keep) {
+        auto victim =
+            std::find_if(w.streams.begin(), w.streams.end(),
+                         [keep](written_stream const& e) { return !e.open && e.no != keep; });
+        if (victim == w.streams.end())
+            return false;
         enqueue(redis::command("DEL", stream_key(session, victim->no)));
         enqueue(redis::command("HDEL", streams_key(session), victim->no));
         w.bytes -= victim->bytes;
         written_bytes -= victim->bytes;
         dropped_events += victim->events;
         w.streams.erase(victim);
+        return true;
     }
-    // Forgets what this instance wrote for a session; `delete_streams`: and deletes it.
-    void forget_written(std::string const& session, bool delete_streams) {
+    void ended(std::string const& session, std::uint64_t stream) {
         auto it = written.find(session);
         if (it == written.end())
             return;
-        auto& w = it->second;
-        for (auto const& e : w.streams) {
-            if (delete_streams) {
-                enqueue(redis::command("DEL", stream_key(session, e.no)));
-                enqueue(redis::command("HDEL", streams_key(session), e.no));
-                dropped_events += e.events;
-            }
-            written_bytes -= e.bytes;
-        }
-        recency.erase(w.recent);
+        for (auto& e : it->second.streams)
+            if (e.no == stream)
+                e.open = false;
+    }
+    // Forgets what this instance wrote for a session (Redis dropped it, or DELETE will).
+    void forget_written(std::string const& session) {
+        auto it = written.find(session);
+        if (it == written.end())
+            return;
+        written_bytes -= it->second.bytes;
+        recency.erase(it->second.recent);
         written.erase(it);
     }
 
@@ -235,8 +267,13 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
         auto const session_prefix = channel_prefix + "s:";
         while (!stopped && sub) {
             auto m = co_await sub->receive();
-            if (!m)
+            if (!m) {
+                if (!stopped)
+                    log::warn("mcpd: fleet: pub/sub stopped ({}): messages from other instances "
+                              "no longer arrive",
+                              m.error().message());
                 co_return;
+            }
             boost::system::error_code ec;
             auto v = json::parse(m->payload, ec);
             if (ec || !v.is_object())
@@ -417,6 +454,8 @@ void fleet::append(std::string const& session, std::uint64_t stream, std::uint64
     s.enqueue(redis::command("XADD", key, "MAXLEN", s.opts.events_per_stream,
                              std::to_string(seq) + "-0", "d", data));
     s.enqueue(redis::command("PEXPIRE", key, s.ttl_ms()));
+    // The list of streams lives as long as the newest of them (a call may outlast replay-ttl).
+    s.enqueue(redis::command("PEXPIRE", detail::fleet_state::streams_key(session), s.ttl_ms()));
     s.account(session, stream, data.size());
 }
 
@@ -426,6 +465,8 @@ void fleet::end_stream(std::string const& session, std::uint64_t stream, std::ui
     s.enqueue(redis::command("XADD", key, "MAXLEN", s.opts.events_per_stream + 1,
                              std::to_string(last_seq) + "-1", "end", "1"));
     s.enqueue(redis::command("PEXPIRE", key, s.ttl_ms()));
+    s.enqueue(redis::command("PEXPIRE", detail::fleet_state::streams_key(session), s.ttl_ms()));
+    s.ended(session, stream);
 }
 
 namespace {
@@ -503,7 +544,7 @@ fleet::replay(std::string const& session, std::uint64_t stream, std::uint64_t af
 
 void fleet::forget_session(std::string const& session) {
     auto st = state_;
-    st->forget_written(session, false);
+    st->forget_written(session);
     asio::co_spawn(
         st->ex,
         [st, session]() -> asio::awaitable<void> {

@@ -227,12 +227,14 @@ struct followed_stream {
     std::shared_ptr<http::sse_stream> conn;
     asio::steady_timer answer; // cancelled by the owner's answer
     enum class reply : std::uint8_t { none, attached, gone } owner_reply = reply::none;
-    std::uint64_t owner_next = 0; // attached: the owner's next event then
-    std::uint64_t last = 0;       // the last event pushed to conn
-    bool replayed = false;        // until then, events wait in `early`
-    bool owner_done = false;      // the owner sent the stream's last event
-    bool done = false;            // the client's response ended: nothing more to do
-    std::map<std::uint64_t, std::string> early;
+    std::uint64_t owner_next = 0;         // attached: the owner's next event then
+    std::uint64_t last = 0;               // the last event pushed to conn
+    bool replayed = false;                // until then, forwarded events only wait in `pending`
+    std::optional<std::uint64_t> end_seq; // the owner's last event, once it said so
+    bool done = false; // the client's response ended (or another took it): nothing more to do
+    // Forwarded events not sent yet: before the first replay, or after a gap (on a Redis
+    // Cluster, messages may overtake each other).
+    std::map<std::uint64_t, std::string> pending;
 };
 
 // In a fleet, a standalone stream is numbered by its instance (< 2^32) and a POST stream by
@@ -251,7 +253,7 @@ std::uint64_t first_stream_number() {
     return first;
 }
 
-struct wire_session {
+struct wire_session : std::enable_shared_from_this<wire_session> {
     std::string id;
     std::string client;  // the address that created it here (its sessions are counted), or ""
     bool legacy = false; // HTTP+SSE: everything goes to stream 0, events without ids
@@ -288,7 +290,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     asio::any_io_executor exec;
     std::unique_ptr<event_store> events;
     std::shared_ptr<fleet> fleet_ = opts.fleet_member;
-    std::uint64_t standalone_no = 0; // this process's number for a session's GET stream
+    std::uint64_t standalone_no = 0;     // this process's number for a session's GET stream
+    std::uint64_t next_fleet_stream = 0; // a fleet's POST streams: unique in this process
     std::map<std::pair<std::string, std::uint64_t>, std::shared_ptr<followed_stream>> following;
     std::unordered_map<std::string, std::shared_ptr<wire_session>> wires;
     std::unordered_set<std::shared_ptr<http::sse_stream>> open;
@@ -538,6 +541,10 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
 
     void forget_idle_sessions() {
         auto held = [this](std::string const& id) {
+            // A stream followed from another instance needs the session's channel.
+            auto f = following.lower_bound({id, 0});
+            if (f != following.end() && f->first.first == id)
+                return true;
             auto it = wires.find(id);
             if (it == wires.end())
                 return false;
@@ -558,8 +565,6 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         if (!w) {
             w = std::make_shared<wire_session>();
             w->id = id;
-            if (fleet_)
-                w->next_stream = first_post_stream_in_fleet(fleet_->instance_number());
         }
         return w;
     }
@@ -586,7 +591,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     void start_sse(post_state& post, wire_session* ws, std::string_view version) {
         auto ls = std::make_shared<logical_stream>();
         if (ws != nullptr) {
-            ls->no = ws->next_stream++;
+            // In a fleet, numbered across the process: never reused while it runs.
+            ls->no = fleet_ ? next_fleet_stream++ : ws->next_stream++;
             ws->streams[ls->no] = ls;
             if (fleet_ && !ws->legacy)
                 fleet_->open_stream(ws->id, ls->no, post.request_ids);
@@ -620,7 +626,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                         fleet_->end_stream(ws->id, post.stream->no, post.stream->next_seq - 1);
                         if (post.stream->forwarded)
                             fleet_->publish(ws->id,
-                                            json::object{{"k", "done"}, {"st", post.stream->no}});
+                                            json::object{{"k", "done"},
+                                                         {"st", post.stream->no},
+                                                         {"last", post.stream->next_seq - 1}});
                     }
                 }
             }
@@ -851,6 +859,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     resume_in_fleet(std::shared_ptr<session> const& s, wire_session& ws, stream_position from,
                     std::shared_ptr<http::sse_stream> conn) {
         auto self = shared_from_this();
+        auto wire = ws.shared_from_this();
         auto it = ws.streams.find(from.stream);
         if (it != ws.streams.end() && !it->second->done) {
             // Ours: what Redis has, then what was emitted meanwhile, then the stream goes on here.
@@ -860,24 +869,29 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             ls->conn = conn;
             ls->holding = true;
             auto stored = co_await fleet_->replay(ws.id, from.stream, from.seq);
+            if (ls->conn != conn) // a later resume took the stream meanwhile
+                co_return nullptr;
             ls->holding = false;
-            auto last = from.seq;
-            if (stored)
-                last = push_all(*conn, ws.id, from.stream, last, std::move(stored->events));
-            else
-                log::warn("mcp: replaying stream {} of session {}: {}", from.stream, ws.id,
-                          stored.error().message());
+            if (!stored) {
+                // Without what Redis holds, the held events would skip some: the client
+                // comes back later instead.
+                end_with_store_error(*conn, stored.error());
+                ls->conn = nullptr;
+                ls->held.clear();
+                co_return nullptr;
+            }
+            auto last = push_all(*conn, ws.id, from.stream, from.seq, std::move(stored->events));
             push_all(*conn, ws.id, from.stream, last, std::exchange(ls->held, {}));
-            if (ls->no == standalone_no)
-                attach_standalone(s, ws, conn);
+            if (ls->no == standalone_no && still_held(*s, wire))
+                attach_standalone(s, *wire, conn);
             co_return nullptr;
         }
         auto stored = co_await fleet_->replay(ws.id, from.stream, from.seq);
         if (!stored) {
-            conn->push(
-                http::sse_event{.data = json::serialize(protocol::make_error(
-                                    nullptr, code::internal_error,
-                                    "Event store unavailable: " + stored.error().message()))});
+            end_with_store_error(*conn, stored.error());
+            co_return nullptr;
+        }
+        if (!still_held(*s, wire)) { // ended (DELETE) while we read
             conn->finish();
             co_return nullptr;
         }
@@ -885,12 +899,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             // A GET stream (another instance's, or ours from before): its events, then this
             // instance's GET stream takes over.
             push_all(*conn, ws.id, from.stream, from.seq, std::move(stored->events));
-            attach_standalone(s, ws, conn);
+            attach_standalone(s, *wire, conn);
             co_return nullptr;
         }
-        auto f = std::make_shared<followed_stream>(exec);
-        f->conn = conn;
-        f->last = from.seq;
         // A POST stream numbered by another instance may be running there even when Redis has
         // nothing of it yet (its first writes are on their way): its owner is asked all the same.
         bool const others = (from.stream >> 32) != fleet_->instance_number();
@@ -901,13 +912,34 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             conn->finish();
             co_return nullptr;
         }
+        auto f = std::make_shared<followed_stream>(exec);
+        f->conn = conn;
         // What is stored goes out now; the rest comes from the owner, or the owner is gone.
         auto answered = answered_ids(*stored);
         f->last = push_all(*conn, ws.id, from.stream, from.seq, std::move(stored->events));
-        following[{ws.id, from.stream}] = f;
+        auto& slot = following[{ws.id, from.stream}];
+        if (slot) { // the client came back while an older response still followed it
+            slot->done = true;
+            slot->answer.cancel();
+            slot->conn->close();
+        }
+        slot = f;
         asio::co_spawn(exec, follow(ws.id, from.stream, f, std::move(*stored), std::move(answered)),
                        asio::detached);
         co_return f;
+    }
+
+    // Whether the session is still this process's, with this wire (not ended meanwhile).
+    bool still_held(session const& s, std::shared_ptr<wire_session> const& wire) const {
+        auto w = wires.find(wire->id);
+        return !s.ended && w != wires.end() && w->second == wire;
+    }
+
+    static void end_with_store_error(http::sse_stream& conn, error const& e) {
+        conn.push(http::sse_event{
+            .data = json::serialize(protocol::make_error(
+                nullptr, code::internal_error, "Event store unavailable: " + e.message()))});
+        conn.finish();
     }
 
     // Pushes the events after `last` to `conn`; the last one pushed.
@@ -922,15 +954,32 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         return last;
     }
 
-    // A POST stream of another instance, resumed here: ask its owner for the rest (it forwards
-    // its events from then on), or, when the owner is dead or does not answer, answer its
-    // requests that have no answer yet with an error.
+    // Sends a followed stream's pending events that continue it without a gap; ends the
+    // response once the owner's last event is out. Whether it ended.
+    bool flush_followed(followed_stream& f, std::string const& sid, std::uint64_t stream) {
+        while (!f.pending.empty() && f.pending.begin()->first <= f.last + 1) {
+            auto node = f.pending.extract(f.pending.begin());
+            if (node.key() == f.last + 1) {
+                push_event(*f.conn, sid, stream, node.key(), std::move(node.mapped()));
+                f.last = node.key();
+            }
+        }
+        if (f.end_seq && f.last >= *f.end_seq) {
+            f.conn->finish();
+            return true;
+        }
+        return false;
+    }
+
+    // A POST stream of another instance, resumed here. Its owner is asked to forward the rest
+    // (then the events come through from_fleet(), and this watches over them: Redis fills any
+    // gap, and an owner that dies meanwhile is noticed); when the owner is dead, its requests
+    // that have no answer get an error; when it does not answer, the response ends and the
+    // client may come back.
     asio::awaitable<void> follow(std::string sid, std::uint64_t stream,
                                  std::shared_ptr<followed_stream> f, stored_stream first,
                                  std::unordered_set<std::string> answered) {
         auto self = shared_from_this();
-        // An owner not known yet (nothing of the stream in Redis) is asked as a live one; one
-        // that dies while we wait for its answer is not waited for any longer.
         bool const owner_lives = co_await owner_may_live(first.owner);
         if (owner_lives) {
             fleet_->publish(sid, json::object{{"k", "attach"}, {"st", stream}});
@@ -948,56 +997,62 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                     break;
             }
         }
-        if (f->done)
-            co_return; // the client left
-        // What Redis has now: every event the owner stored before it answered (on a cluster the
-        // answer may overtake them, so read until they are there).
-        auto stored = co_await fleet_->replay(sid, stream, f->last);
-        auto incomplete = [&f](stored_stream const& st) {
-            if (st.ended)
-                return false;
-            if (f->owner_reply == followed_stream::reply::gone)
-                return true; // its end is on the way
-            return f->owner_reply == followed_stream::reply::attached &&
-                   last_seq(st, f->last) + 1 < f->owner_next;
-        };
-        for (int tries = 0; stored && incomplete(*stored) && tries < 20; ++tries) {
-            asio::steady_timer pause(exec, std::chrono::milliseconds(25));
-            boost::system::error_code ec;
-            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            stored = co_await fleet_->replay(sid, stream, f->last);
-        }
-        if (f->done)
-            co_return;
-        if (!stored) {
-            f->conn->push(
-                http::sse_event{.data = json::serialize(protocol::make_error(
-                                    nullptr, code::internal_error,
-                                    "Event store unavailable: " + stored.error().message()))});
-            f->conn->finish();
-            co_return;
-        }
-        if (!first.known && stored->known) {
-            first.owner = stored->owner;
-            first.request_ids = stored->request_ids;
-        }
-        answered.merge(answered_ids(*stored));
-        f->last = push_all(*f->conn, sid, stream, f->last, std::move(stored->events));
-        if (stored->ended) {
-            f->conn->finish();
-            co_return;
-        }
-        if (f->owner_reply == followed_stream::reply::attached) {
+        // Until the stream ends: what Redis has (every event the owner stored before it
+        // answered, and any a message skipped), then a wait for the owner's next word.
+        for (int round = 0;; ++round) {
+            if (f->done)
+                co_return; // the client left
+            auto stored = co_await fleet_->replay(sid, stream, f->last);
+            if (f->done)
+                co_return;
+            if (!stored) {
+                end_with_store_error(*f->conn, stored.error());
+                co_return;
+            }
+            if (!first.known && stored->known) {
+                first.owner = stored->owner;
+                first.request_ids = stored->request_ids;
+            }
+            answered.merge(answered_ids(*stored));
+            f->last = push_all(*f->conn, sid, stream, f->last, std::move(stored->events));
             f->replayed = true;
-            std::vector<std::pair<std::uint64_t, std::string>> early(
-                std::make_move_iterator(f->early.begin()), std::make_move_iterator(f->early.end()));
-            f->early.clear();
-            f->last = push_all(*f->conn, sid, stream, f->last, std::move(early));
-            if (f->owner_done)
+            if (stored->ended || flush_followed(*f, sid, stream)) {
                 f->conn->finish();
-            co_return; // the owner's events come through from_fleet()
+                co_return;
+            }
+            auto const reply = f->owner_reply;
+            if (reply == followed_stream::reply::attached) {
+                // The owner forwards; look again in a second (or when it says the end).
+                f->answer.expires_after(std::chrono::seconds(1));
+                boost::system::error_code ec;
+                co_await f->answer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                if (f->done || f->end_seq)
+                    continue;
+                bool const may_live = co_await owner_may_live(first.owner);
+                if (may_live)
+                    continue;
+            } else if (round < 20 &&
+                       (reply == followed_stream::reply::gone || f->last + 1 < f->owner_next)) {
+                // Its end (or events it stored before answering) is on the way to Redis.
+                asio::steady_timer pause(exec, std::chrono::milliseconds(25));
+                boost::system::error_code ec;
+                co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                continue;
+            }
+            bool owner_dead = false;
+            if (!first.owner.empty()) {
+                bool const may_live = co_await owner_may_live(first.owner);
+                owner_dead = !may_live;
+            }
+            if (!owner_dead) {
+                // Unknown, or alive and silent: no answer is made up for it; the client may
+                // come back (Last-Event-ID) and find what it stored by then.
+                f->conn->finish();
+                co_return;
+            }
+            break;
         }
-        // The owner is gone: what it never answered gets an error, stored like its answers.
+        // The owner is dead: what it never answered gets an error, stored like its answers.
         std::size_t orphaned = 0;
         for (auto const& id_text : first.request_ids) {
             if (answered.contains(id_text))
@@ -1033,9 +1088,6 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         co_return !alive || *alive;
     }
 
-    static std::uint64_t last_seq(stored_stream const& st, std::uint64_t after) {
-        return st.events.empty() ? after : st.events.back().first;
-    }
     // The ids (as JSON text) of the answers among a stream's events.
     static std::unordered_set<std::string> answered_ids(stored_stream const& st) {
         std::unordered_set<std::string> out;
@@ -1061,6 +1113,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         if (!fleet_)
             return;
         standalone_no = fleet_->instance_number();
+        next_fleet_stream = first_post_stream_in_fleet(fleet_->instance_number());
         disp.set_fleet(fleet_);
         disp.sessions().set_outgoing_id_base(
             static_cast<std::int64_t>(first_post_stream_in_fleet(fleet_->instance_number())));
@@ -1116,7 +1169,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         if (k == "notify") {
             // For the GET stream of the session, if it is here.
             auto const* m = msg.if_contains("m");
-            if (auto s = disp.sessions().find_live(sid); s && m != nullptr && m->is_object())
+            if (auto s = disp.sessions().peek_live(sid); s && m != nullptr && m->is_object())
                 s->send_local(m->get_object());
         } else if (k == "takeover") {
             // The client opened its GET stream on another instance: ours is done.
@@ -1127,7 +1180,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                         it->second->conn->close();
                     w->second->streams.erase(it);
                 }
-            if (auto s = disp.sessions().find_live(sid))
+            if (auto s = disp.sessions().peek_live(sid))
                 s->unsolicited = {};
         } else if (k == "end") {
             // DELETE on another instance.
@@ -1138,10 +1191,19 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                     if (ls->conn)
                         ls->conn->finish();
             }
+            for (auto f = following.lower_bound({sid, 0});
+                 f != following.end() && f->first.first == sid; ++f) {
+                f->second->done = true;
+                f->second->answer.cancel();
+                f->second->conn->finish();
+            }
             disp.sessions().forget(sid);
         } else if (k == "attach") {
-            // A client resumed one of our POST streams elsewhere: forward its events there.
+            // A client resumed one of our POST streams elsewhere: forward its events there. Only
+            // the stream's owner (its number says which) answers; the others hold nothing of it.
             auto stream = number("st");
+            if ((stream >> 32) != fleet_->instance_number())
+                return;
             std::shared_ptr<logical_stream> ls;
             if (w != wires.end())
                 if (auto it = w->second->streams.find(stream); it != w->second->streams.end())
@@ -1172,18 +1234,17 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             } else if (k == "ev") {
                 auto const* d = msg.if_contains("d");
                 auto seq = number("q");
-                if (d == nullptr || !d->is_string() || seq == 0)
-                    return;
-                if (!fs.replayed)
-                    fs.early.emplace(seq, d->get_string());
-                else if (seq > fs.last) {
-                    push_event(*fs.conn, sid, number("st"), seq, std::string(d->get_string()));
-                    fs.last = seq;
-                }
+                if (d == nullptr || !d->is_string() || seq <= fs.last ||
+                    fs.pending.size() >= opts.replay.events_per_stream)
+                    return; // sent already, or a gap Redis fills (follow() reads it)
+                fs.pending.emplace(seq, d->get_string());
+                if (fs.replayed && flush_followed(fs, sid, number("st")))
+                    fs.done = true;
             } else {
-                fs.owner_done = true;
-                if (fs.replayed)
-                    fs.conn->finish();
+                fs.end_seq = number("last");
+                if (fs.replayed && flush_followed(fs, sid, number("st")))
+                    fs.done = true;
+                fs.answer.cancel(); // follow() looks at Redis for whatever is missing
             }
         }
     }
@@ -1194,8 +1255,12 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         if (!ls) {
             ls = std::make_shared<logical_stream>();
             ls->no = standalone_no;
-            if (fleet_)
+            if (fleet_) {
+                // Made again after a takeover or an idle spell: its events carry on after the
+                // ones Redis still has (numbered from the time, 1,000 a millisecond).
+                ls->next_seq = static_cast<std::uint64_t>(unix_time_ms()) * 1000;
                 fleet_->open_standalone(ws.id, standalone_no);
+            }
         }
         if (ls->conn && ls->conn != conn)
             ls->conn->close();

@@ -239,7 +239,7 @@ TEST(fleet_store, without_redis_start_fails_with_the_reason) {
     });
 }
 
-TEST(fleet_store, the_replay_budgets_delete_the_oldest_streams_first) {
+TEST(fleet_store, the_replay_budgets_delete_the_oldest_ended_streams_first) {
     redis_server server;
     run_async([&]() -> asio::awaitable<void> {
         server::fleet_options opts;
@@ -252,37 +252,45 @@ TEST(fleet_store, the_replay_budgets_delete_the_oldest_streams_first) {
             auto st = co_await m.b->replay(sid, stream, 0);
             co_return st && !st->events.empty();
         };
-        // Count: a fourth stream of the session deletes its first.
-        for (std::uint64_t stream = 1; stream <= 4; ++stream)
+        // Count: a fourth stream of the session deletes the oldest that has ended.
+        for (std::uint64_t stream = 1; stream <= 4; ++stream) {
             m.a->append("count", stream, 1, "e");
+            if (stream < 4)
+                m.a->end_stream("count", stream, 1);
+        }
         co_await settle();
         EXPECT_FALSE(co_await exists("count", 1));
         for (std::uint64_t stream = 2; stream <= 4; ++stream)
             EXPECT_TRUE(co_await exists("count", stream)) << stream;
 
-        // Bytes per session: 4 x 300 bytes in streams 1..2 of "bytes" is over 1000: stream 1 goes,
-        // never the stream being written.
+        // Bytes per session: 1200 bytes in two running streams stay (a running stream is never
+        // deleted for a budget); once stream 1 has ended, the next write deletes it.
         m.a->append("bytes", 1, 1, big);
         m.a->append("bytes", 1, 2, big);
         m.a->append("bytes", 2, 1, big);
         m.a->append("bytes", 2, 2, big);
         co_await settle();
+        EXPECT_TRUE(co_await exists("bytes", 1));
+        m.a->end_stream("bytes", 1, 2);
+        m.a->append("bytes", 2, 3, "e");
+        co_await settle();
         EXPECT_FALSE(co_await exists("bytes", 1));
         EXPECT_TRUE(co_await exists("bytes", 2));
         EXPECT_EQ(m.a->dropped(), 3u); // count's one event, bytes' two
 
-        // Bytes in all: the least recently written session goes ("count", then "bytes").
-        EXPECT_EQ(m.a->bytes(), 3u + 600u);
-        m.a->append("newest", 1, 1, std::string(800, 'y')); // 1403 in all: "count" goes
+        // Bytes in all: the least recently written session's ended streams go.
+        EXPECT_EQ(m.a->bytes(), 3u + 601u);
+        m.a->end_stream("count", 4, 1);
+        m.a->append("newest", 1, 1, std::string(800, 'y')); // 1404 in all: "count" goes
         co_await settle();
-        EXPECT_EQ(m.a->bytes(), 1400u);
+        EXPECT_EQ(m.a->bytes(), 1401u);
         EXPECT_FALSE(co_await exists("count", 4));
-        EXPECT_TRUE(co_await exists("bytes", 2));
-        m.a->append("newest2", 1, 1, big); // 1700: "bytes" goes
+        EXPECT_TRUE(co_await exists("bytes", 2)); // running: kept, though over the total
+        m.a->end_stream("bytes", 2, 3);
+        m.a->append("newest2", 1, 1, big); // 1701: "bytes" goes
         co_await settle();
         EXPECT_EQ(m.a->bytes(), 1100u);
         EXPECT_FALSE(co_await exists("bytes", 2));
         EXPECT_TRUE(co_await exists("newest2", 1));
-        EXPECT_TRUE(co_await exists("newest", 1));
     });
 }

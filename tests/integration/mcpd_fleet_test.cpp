@@ -586,6 +586,34 @@ TEST_F(mcpd_fleet, a_live_post_stream_of_a_resumes_on_b) {
     });
 }
 
+// 2c. Three instances hold the session: only the stream's owner answers B's request for it (a
+// bystander that has nothing of the stream must not make B take the owner for gone).
+TEST_F(mcpd_fleet, a_third_instance_holding_the_session_does_not_disturb_a_resume) {
+    start();
+    mcpd_process c_proc({.env = {{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_URL", redis_->url()}}});
+    auto c = c_proc.port();
+    run_async([&]() -> asio::awaitable<void> {
+        auto sid = co_await open_session(a, version);
+        for (auto port : {b, c}) { // the session live on every instance
+            auto ping = co_await post_to(port, rpc(2, "ping"), sid);
+            EXPECT_EQ(ping.result_int(), 200u) << ping.body();
+        }
+        for (int id = 7; id < 10; ++id) {
+            auto post = co_await post_stream(a, countdown(id, 4), sid);
+            CO_ASSERT(co_await post->read_until_event(is_progress, 5s));
+            post->cut();
+            auto rest = co_await get_stream(b, sid, post->events().back().id);
+            EXPECT_TRUE(co_await rest->read_to_end(5s)) << rest->body();
+            CO_ASSERT(!rest->events().empty());
+            EXPECT_TRUE(answers(rest->events().back().msg, id)) << rest->body();
+            EXPECT_EQ(text_at(rest->events().back().msg, "/result/content/0/text"),
+                      "Liftoff after 4 steps")
+                << rest->body();
+        }
+    });
+    EXPECT_EQ(c_proc.stop(), 0) << c_proc.log();
+}
+
 // 2b. The same resume when A's writes reach Redis late (held by CLIENT PAUSE … WRITE; reads go
 // on): B finds nothing of the stream yet, asks its owner all the same, and the client gets the
 // rest of the stream and its answer.

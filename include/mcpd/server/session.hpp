@@ -145,6 +145,11 @@ public:
     // The session when it is live here, else nullptr (then find() asks the store). No
     // coroutine: every request after a session's first is served from here.
     std::shared_ptr<session> find_live(std::string const& id);
+    // The same without counting as a use (messages from other instances do not keep a session).
+    std::shared_ptr<session> peek_live(std::string const& id) const {
+        auto it = live_.find(id);
+        return it == live_.end() ? nullptr : it->second;
+    }
     boost::asio::awaitable<result<void>> save(session& s);
     // Whether a used session's record is due for a refresh (see the constructor): then save it.
     [[nodiscard]] bool refresh_due(session const& s) const;
