@@ -181,6 +181,7 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
     [[nodiscard]] std::string heartbeat_key(std::string const& instance) const {
         return "fleet:instance:" + instance;
     }
+    static std::string number_key(std::uint32_t n) { return "fleet:number:" + std::to_string(n); }
     static std::string stream_key(std::string const& session, std::uint64_t stream) {
         return "events:{" + session + "}:" + std::to_string(stream);
     }
@@ -254,6 +255,8 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
             redis::request req;
             req.commands.emplace_back("SET", self->heartbeat_key(self->id), self->number, "PX",
                                       self->heartbeat_ttl_ms());
+            req.commands.emplace_back("SET", self->number_key(self->number), self->id, "PX",
+                                      self->heartbeat_ttl_ms());
             self->send(std::move(req), "heartbeat");
             self->beat_later();
         });
@@ -309,15 +312,28 @@ fleet::~fleet() {
 
 asio::awaitable<result<void>> fleet::start() {
     auto& s = *state_;
-    auto n = co_await s.commands->exec(redis::command("INCR", "fleet:instances"));
-    if (!n)
-        co_return n.error();
-    auto v = n->as_integer();
-    if (!v)
-        co_return error(redis::make_error_code(redis::client_errc::unexpected_reply),
-                        "INCR fleet:instances did not answer a number");
+    // A number no live instance holds: the counter's next, claimed with SET NX (the counter
+    // alone could repeat one after Redis lost its data, or after 2^20 starts).
     constexpr std::int64_t span = (std::int64_t{1} << 20) - 1;
-    s.number = static_cast<std::uint32_t>((*v - 1) % span + 1);
+    for (int tries = 0; s.number == 0; ++tries) {
+        if (tries == 64)
+            co_return error(redis::make_error_code(redis::client_errc::unexpected_reply),
+                            "no free instance number after 64 tries (fleet:number:*)");
+        auto n = co_await s.commands->exec(redis::command("INCR", "fleet:instances"));
+        if (!n)
+            co_return n.error();
+        auto v = n->as_integer();
+        if (!v)
+            co_return error(redis::make_error_code(redis::client_errc::unexpected_reply),
+                            "INCR fleet:instances did not answer a number");
+        auto candidate = static_cast<std::uint32_t>((*v - 1) % span + 1);
+        auto claimed = co_await s.commands->exec(
+            redis::command("SET", s.number_key(candidate), s.id, "NX", "PX", s.heartbeat_ttl_ms()));
+        if (!claimed)
+            co_return claimed.error();
+        if (!claimed->is_null())
+            s.number = candidate;
+    }
     auto beat = co_await s.commands->exec(
         redis::command("SET", s.heartbeat_key(s.id), s.number, "PX", s.heartbeat_ttl_ms()));
     if (!beat)
@@ -343,7 +359,11 @@ asio::awaitable<void> fleet::stop() {
     redis::request_options briefly;
     briefly.timeout = std::chrono::milliseconds(500);
     briefly.retry_on_connection_lost = false;
-    auto gone = co_await s.commands->exec(redis::command("DEL", s.heartbeat_key(s.id)), briefly);
+    redis::request bye; // one key a command: on a Cluster they live on different nodes
+    bye.commands.emplace_back("DEL", s.heartbeat_key(s.id));
+    bye.commands.emplace_back("DEL", s.number_key(s.number));
+    bye.options = briefly;
+    auto gone = co_await s.commands->exec(std::move(bye));
     if (!gone)
         log::warn("mcpd: fleet: deleting the heartbeat key failed: {}", gone.error().message());
     if (s.sub) {

@@ -55,6 +55,14 @@ TEST(fleet_store, instances_get_distinct_numbers_and_heartbeats) {
         auto unknown = co_await m.a->alive("no-such-instance");
         CO_ASSERT(unknown.has_value());
         EXPECT_FALSE(*unknown);
+        // A counter that repeats (Redis lost it) does not hand out a number a live instance holds.
+        CO_ASSERT(co_await m.ca->exec(command("SET", "fleet:instances", 0)));
+        auto ex = co_await asio::this_coro::executor;
+        server::fleet c(ex, m.ca, test_config(server));
+        CO_ASSERT(co_await c.start());
+        EXPECT_NE(c.instance_number(), m.a->instance_number());
+        EXPECT_NE(c.instance_number(), m.b->instance_number());
+        co_await c.stop();
         // A graceful stop deletes the heartbeat: the others know at once.
         co_await m.b->stop();
         alive = co_await m.a->alive(m.b->instance_id());

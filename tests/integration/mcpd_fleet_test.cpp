@@ -14,6 +14,7 @@
 #include "async_test.hpp"
 #include "mcp_wire.hpp"
 #include "mcpd_process.hpp"
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 
 #include "mcpd/redis/client.hpp"
@@ -415,11 +416,12 @@ protected:
     // A redis-server and two `mcpd serve --conformance` on it (`args` added to both).
     void start(std::vector<std::string> const& args = {}) {
         redis_ = std::make_unique<redis_server>();
-        auto opts = [&] {
-            return mcpd_process::options{
-                .args = args,
-                .env = {{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_URL", redis_->url()}}};
-        };
+        start_on({{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_URL", redis_->url()}}, args);
+    }
+    // The two instances on the Redis `env` names (a Cluster, a Sentinel-managed master).
+    void start_on(std::vector<std::pair<std::string, std::string>> const& env,
+                  std::vector<std::string> const& args = {}) {
+        auto opts = [&] { return mcpd_process::options{.args = args, .env = env}; };
         a_ = std::make_unique<mcpd_process>(opts());
         b_ = std::make_unique<mcpd_process>(opts());
         a = a_->port();
@@ -612,6 +614,90 @@ TEST_F(mcpd_fleet, a_third_instance_holding_the_session_does_not_disturb_a_resum
         }
     });
     EXPECT_EQ(c_proc.stop(), 0) << c_proc.log();
+}
+
+// 2d. The same paths on a Redis Cluster (keys spread over masters, PUBLISH on any of them) and
+// on a master found through Sentinel: a live resume, a resource update to the GET stream on B,
+// and a stream of a killed A ended on B with an error.
+asio::awaitable<void> resume_update_and_kill(std::uint16_t a, std::uint16_t b,
+                                             mcpd_process& a_proc) {
+    auto sid = co_await open_session(a, version);
+    auto post = co_await post_stream(a, countdown(7, 6), sid);
+    CO_ASSERT(co_await post->read_until_event(is_progress, 5s));
+    post->cut();
+    auto rest = co_await get_stream(b, sid, post->events().back().id);
+    EXPECT_TRUE(co_await rest->read_to_end(8s)) << rest->body();
+    CO_ASSERT(!rest->events().empty());
+    EXPECT_EQ(text_at(rest->events().back().msg, "/result/content/0/text"), "Liftoff after 6 steps")
+        << rest->body();
+    auto expected = seq_of(post->events().back().id) + 1;
+    for (auto const& e : rest->events()) {
+        EXPECT_EQ(seq_of(e.id), expected) << e.id;
+        expected = seq_of(e.id) + 1;
+    }
+
+    auto sub = co_await post_to(a, rpc(2, "resources/subscribe", uri_param("test://x")), sid);
+    EXPECT_EQ(sub.result_int(), 200u) << sub.body();
+    auto get = co_await get_stream(b, sid);
+    CO_ASSERT(co_await get->read_until(any_event, 3s));
+    auto notify = co_await post_to(
+        a, tool_call(3, "test_notify_resource_updated", uri_param("test://x")), sid);
+    EXPECT_EQ(notify.result_int(), 200u) << notify.body();
+    CO_ASSERT(co_await get->read_until_event(
+        [](sse_event const& e) { return method_of(e.msg) == "notifications/resources/updated"; },
+        5s));
+
+    auto call = co_await post_stream(a, countdown(12, 50), sid);
+    CO_ASSERT(co_await call->read_until_event(is_progress, 5s));
+    call->cut();
+    co_await sleep_for(200ms); // A's writes of the stream reach Redis
+    a_proc.signal(SIGKILL);
+    CO_ASSERT(a_proc.wait_exit(2s).has_value());
+    // Where A's death is known at once (its pub/sub connection is gone), the first resume gets
+    // the error; on a Cluster only A's heartbeat tells (5 s): until then a resume ends without
+    // it (A is taken for alive and silent), and the client comes back, as a client does.
+    auto last = call->events().back().id;
+    std::unique_ptr<sse_reader> orphan;
+    auto t0 = clock_type::now();
+    for (;;) {
+        orphan = co_await get_stream(b, sid, last);
+        EXPECT_TRUE(co_await orphan->read_to_end(8s)) << orphan->body();
+        EXPECT_EQ(orphan->status(), 200u) << orphan->body();
+        if (!orphan->events().empty() && answers(orphan->events().back().msg, 12))
+            break;
+        if (!orphan->events().empty())
+            last = orphan->events().back().id;
+        CO_ASSERT(clock_type::now() - t0 < 10s);
+        co_await sleep_for(500ms);
+    }
+    std::cout << "[ fleet    ] the killed instance's request was answered on B after "
+              << ms_since(t0) << "\n";
+    EXPECT_TRUE(answers(orphan->events().back().msg, 12)) << orphan->body();
+    EXPECT_NE(
+        text_at(orphan->events().back().msg, "/error/message").find("stopped before answering"),
+        std::string::npos)
+        << orphan->body();
+}
+
+TEST_F(mcpd_fleet, the_paths_hold_on_a_redis_cluster) {
+    redis_cluster cluster;
+    start_on({{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_CLUSTER_NODES", cluster.seed_list()}});
+    a_killed_ = true;
+    run_async([&]() -> asio::awaitable<void> { co_await resume_update_and_kill(a, b, *a_); });
+    EXPECT_EQ(b_->stop(), 0) << b_->log(); // before its Redis goes
+}
+
+TEST_F(mcpd_fleet, the_paths_hold_on_a_sentinel_managed_master) {
+    redis_server master;
+    redis_server::options so;
+    so.sentinel_config = {"sentinel monitor m 127.0.0.1 " + std::to_string(master.port()) + " 1"};
+    redis_server sentinel(so);
+    start_on({{"MCP_TS_STORAGE_TYPE", "redis"},
+              {"REDIS_SENTINELS", "127.0.0.1:" + std::to_string(sentinel.port())},
+              {"REDIS_SENTINEL_MASTER", "m"}});
+    a_killed_ = true;
+    run_async([&]() -> asio::awaitable<void> { co_await resume_update_and_kill(a, b, *a_); });
+    EXPECT_EQ(b_->stop(), 0) << b_->log(); // before its Redis goes
 }
 
 // 2b. The same resume when A's writes reach Redis late (held by CLIENT PAUSE … WRITE; reads go
