@@ -987,7 +987,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             while (f->owner_reply == followed_stream::reply::none && !f->done &&
                    std::chrono::steady_clock::now() < deadline) {
                 f->answer.expires_after(std::min<std::chrono::steady_clock::duration>(
-                    std::chrono::milliseconds(100), deadline - std::chrono::steady_clock::now()));
+                    std::chrono::milliseconds(25), deadline - std::chrono::steady_clock::now()));
                 boost::system::error_code ec;
                 co_await f->answer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
                 if (f->owner_reply != followed_stream::reply::none || f->done)
