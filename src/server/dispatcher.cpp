@@ -744,9 +744,11 @@ dispatcher::serve(std::shared_ptr<session> s, protocol::request req, message_sin
         response =
             m.list(srv_.reg().prompts, "prompts", [](auto const& e) { return describe(e.def); });
     } else if (method == "logging/setLevel") {
+        co_await fresh_state(*s);
         response = m.set_level();
         save = true;
     } else if (method == "resources/subscribe" || method == "resources/unsubscribe") {
+        co_await fresh_state(*s);
         response = m.subscribe(method == "resources/subscribe");
         save = true;
     } else if (method == "subscriptions/listen" && stateless) {
@@ -853,6 +855,18 @@ void dispatcher::handle_response(session& s, json::value const& id, json::object
         return;
     }
     log::debug("mcp: reply to unknown request {} ignored", id_key(id));
+}
+
+asio::awaitable<void> dispatcher::fresh_state(session& s) {
+    // In a fleet another instance may have changed the record since this copy was made (its
+    // `state` message can be lost with a pub/sub reconnect): a change starts from the stored one.
+    if (!fleet_ || s.ephemeral)
+        co_return;
+    auto stored = co_await sessions_.reload(s);
+    if (!stored)
+        log::warn("mcp: session {}: the stored record could not be read before a change ({}); "
+                  "the change starts from this instance's copy",
+                  s.state.id, stored.error().message());
 }
 
 bool dispatcher::reply_here(session& s, json::value const& id, json::object& message) {

@@ -169,6 +169,15 @@ asio::awaitable<result<void>> session_manager::save(session& s) {
     co_return saved;
 }
 
+asio::awaitable<result<void>> session_manager::reload(session& s) {
+    auto rec = co_await records_->load(s.state.id);
+    if (!rec)
+        co_return rec.error();
+    if (*rec && (*rec)->id == s.state.id)
+        s.state = std::move(**rec);
+    co_return result<void>{};
+}
+
 bool session_manager::refresh_due(session const& s) const {
     return !s.ephemeral && !s.ended && !s.state.protocol_version.empty() &&
            std::chrono::steady_clock::now() - s.last_saved >= refresh_after_;

@@ -700,6 +700,45 @@ TEST_F(mcpd_fleet, the_paths_hold_on_a_sentinel_managed_master) {
     EXPECT_EQ(b_->stop(), 0) << b_->log(); // before its Redis goes
 }
 
+// 4b. A change to the session on B starts from the stored record, not from B's copy: with the
+// `state` message of A's change lost (pub/sub connections killed just then), a subscription made
+// through A and one made through B both stay, as a third instance that loads the record sees.
+TEST_F(mcpd_fleet, subscriptions_made_through_two_instances_both_stay) {
+    start();
+    run_async([&]() -> asio::awaitable<void> {
+        auto sid = co_await open_session(a, version);
+        auto ping = co_await post_to(b, rpc(2, "ping"), sid); // B holds a copy from now
+        EXPECT_EQ(ping.result_int(), 200u) << ping.body();
+        co_await redis_exec(redis_->url(),
+                            mcpd::redis::command("CLIENT", "KILL", "TYPE", "pubsub"));
+        auto x = co_await post_to(a, rpc(3, "resources/subscribe", uri_param("test://x")), sid);
+        EXPECT_EQ(x.result_int(), 200u) << x.body();
+        auto y = co_await post_to(b, rpc(4, "resources/subscribe", uri_param("test://y")), sid);
+        EXPECT_EQ(y.result_int(), 200u) << y.body();
+
+        mcpd_process c_proc(
+            {.env = {{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_URL", redis_->url()}}});
+        auto c = c_proc.port();
+        auto get = co_await get_stream(c, sid);
+        CO_ASSERT(co_await get->read_until(any_event, 3s));
+        for (auto const* uri : {"test://x", "test://y"}) {
+            auto notify = co_await post_to(
+                c, tool_call(5, "test_notify_resource_updated", uri_param(uri)), sid);
+            EXPECT_EQ(notify.result_int(), 200u) << notify.body();
+        }
+        auto updated = [](std::string_view uri) {
+            return [uri](sse_event const& e) {
+                return method_of(e.msg) == "notifications/resources/updated" &&
+                       text_at(e.msg, "/params/uri") == uri;
+            };
+        };
+        EXPECT_TRUE(co_await get->read_until_event(updated("test://x"), 3s)) << get->body();
+        EXPECT_TRUE(co_await get->read_until_event(updated("test://y"), 3s)) << get->body();
+        get->cut();
+        EXPECT_EQ(c_proc.stop(), 0) << c_proc.log();
+    });
+}
+
 // 2b. The same resume when A's writes reach Redis late (held by CLIENT PAUSE … WRITE; reads go
 // on): B finds nothing of the stream yet, asks its owner all the same, and the client gets the
 // rest of the stream and its answer.

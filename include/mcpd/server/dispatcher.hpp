@@ -97,6 +97,8 @@ private:
     // A reply to one of our requests, or a cancellation, for a request of this process: false
     // when it is not here.
     bool reply_here(session& s, boost::json::value const& id, boost::json::object& message);
+    // In a fleet: the session's state as stored, before a change to it.
+    boost::asio::awaitable<void> fresh_state(session& s);
     bool cancel_here(session& s, boost::json::value const& id);
 
     server& srv_;

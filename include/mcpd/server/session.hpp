@@ -151,6 +151,9 @@ public:
         return it == live_.end() ? nullptr : it->second;
     }
     boost::asio::awaitable<result<void>> save(session& s);
+    // Takes the stored record's state for a live session (another instance may have changed
+    // it); the session is kept as it is when the record is gone.
+    boost::asio::awaitable<result<void>> reload(session& s);
     // Whether a used session's record is due for a refresh (see the constructor): then save it.
     [[nodiscard]] bool refresh_due(session const& s) const;
     // Ends a session: forgets it here and in the store.
