@@ -289,8 +289,8 @@ private:
         };
         // A remote answer may be as large as the largest result the gateway passes on (plus
         // the JSON-RPC envelope).
-        o.client.http.max_body_bytes =
-            std::max(o.client.http.max_body_bytes, a.gateway.max_result_bytes + 64 * 1024);
+        o.client.http.max_body_bytes = std::max(
+            o.client.http.max_body_bytes, a.gateway.max_result_bytes + std::size_t{64} * 1024);
         // Remote servers that answer 401: OAuth with its state in the session records; one
         // token refresh per session at a time, across the fleet when the guards' locks are on
         // Redis. Authorization servers are reached under the same address policy.

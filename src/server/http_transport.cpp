@@ -301,7 +301,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     std::size_t in_flight = 0;
     // An SSE response's queue holds one message of the largest size and a replay whole.
     std::size_t sse_max_buffered = std::max<std::size_t>(
-        1024 * 1024, opts.max_message_bytes + opts.replay.bytes_per_session + 64 * 1024);
+        std::size_t{1024} * 1024,
+        opts.max_message_bytes + opts.replay.bytes_per_session + std::size_t{64} * 1024);
     // Per client address: the sessions it created and the long-lived streams it holds open.
     std::unordered_map<std::string, client_budget> clients;
     metrics::limit_meter limit_hits;
@@ -317,7 +318,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         return res;
     }
     http::response error_reply(http::server_request const& req, status s, int c,
-                               std::string_view msg, json::value id = nullptr,
+                               std::string_view msg, json::value const& id = nullptr,
                                json::value data = nullptr) {
         return json_reply(req, s, protocol::make_error(id, c, msg, std::move(data)));
     }
@@ -714,6 +715,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             // that its handler needs no coroutine more.
             auto flight = std::make_shared<in_flight_request>();
             // The last request takes the sink itself: copying one copies two std::functions.
+            // NOLINTNEXTLINE(bugprone-use-after-move): moved on the last iteration only
             auto sink = i + 1 < requests.size() ? related : std::move(related);
             auto task = [self, s, ws, post, related = std::move(sink), flight,
                          rid = ex.request_id(),
@@ -946,10 +948,10 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     std::uint64_t push_all(http::sse_stream& conn, std::string const& sid, std::uint64_t stream,
                            std::uint64_t last,
                            std::vector<std::pair<std::uint64_t, std::string>> batch) {
-        for (auto& [seq, data] : batch)
-            if (seq > last) {
-                push_event(conn, sid, stream, seq, std::move(data));
-                last = seq;
+        for (auto& event : batch)
+            if (event.first > last) {
+                push_event(conn, sid, stream, event.first, std::move(event.second));
+                last = event.first;
             }
         return last;
     }
