@@ -471,12 +471,20 @@ TEST(redis_cluster_client, guards_across_a_master_failover_answer_once_and_serve
                 "mcp:cache:stale:" + guard::sha256_hex(guard::canonical_json(args));
             cl.node(cl.master_of_slot(key_slot(stale_key))).kill(); // the cached entry's master
             auto killed = std::chrono::steady_clock::now();
-            while (consecutive_ok < 400 && std::chrono::steady_clock::now() - killed < 40s)
+            consecutive_ok = 0;
+            // Recovered: 5 s past the kill and the last failure (the failover takes ~3 s), and
+            // calls succeeding since. Counted in calls, not in a rate: 8 callers queue for one
+            // lock, slowly on a loaded machine.
+            auto recovered = [&] {
+                auto now = std::chrono::steady_clock::now();
+                return consecutive_ok >= 100 && now - std::max(killed, last_failure) >= 5s;
+            };
+            while (!recovered() && std::chrono::steady_clock::now() - killed < 40s)
                 co_await sleep_for(50ms);
             stop = true;
             while (returned < started)
                 co_await sleep_for(10ms);
-            EXPECT_GE(consecutive_ok, 400) << "the guards never recovered";
+            EXPECT_GE(consecutive_ok, 100) << "the guards never recovered";
             EXPECT_EQ(overlaps, 0);
             EXPECT_LT(last_failure - killed, 15s) << "failures went on past the failover";
 
