@@ -506,10 +506,24 @@ asio::awaitable<void> serve_stdio(serve_args const& a, server::dispatcher& disp)
 // that /ready has an answer from the start). The guards' Redis is optional: while it is down the
 // guards apply their failure policies, so the server is degraded, not unready.
 asio::awaitable<void> start_readiness(server::operations& ops, storage const& st,
-                                      guard::guard_set const& guards) {
+                                      guard::guard_set const& guards, bool fleet_expected,
+                                      std::shared_ptr<server::fleet> const& fleet) {
     ops.add_storage(st.sessions);
     if (st.redis)
         ops.add_redis("storage", *st.redis, true, {}, st.redis);
+    // An instance that could not join its fleet at start serves alone: degraded, and /ready says
+    // so (it joins when restarted).
+    if (fleet_expected)
+        ops.add_check("fleet", "fleet", false,
+                      "serves alone: streams, replies and cancellations do not cross to other "
+                      "instances",
+                      [fleet]() -> asio::awaitable<result<json::object>> {
+                          if (!fleet)
+                              co_return error(make_error_code(boost::system::errc::not_connected),
+                                              "not joined: Redis was unreachable at start");
+                          co_return json::object{{"instance", fleet->instance_id()},
+                                                 {"number", fleet->instance_number()}};
+                      });
     auto const& clients = guards.redis_clients();
     for (std::size_t i = 0; i < clients.size(); ++i)
         ops.add_redis(clients.size() == 1 ? "guards" : "guards-" + std::to_string(i + 1),
@@ -531,10 +545,10 @@ asio::awaitable<int> serve_http(serve_args const& a, server::dispatcher& disp, s
     auto ops_options = a.ready;
     ops_options.origins = origins;
     server::operations ops(ex, reg, ops_options);
-    co_await start_readiness(ops, st, *guards);
     auto to = a.mcp;
     to.origins = origins;
     to.fleet_member = co_await join_fleet(a, st, reg);
+    co_await start_readiness(ops, st, *guards, a.fleet && st.redis != nullptr, to.fleet_member);
     server::http_transport transport(disp, to, ex);
     transport.set_metrics(reg);
     gateway_service gw(ex, a, st, guards);

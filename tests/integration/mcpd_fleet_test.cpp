@@ -475,6 +475,13 @@ TEST_F(mcpd_fleet, a_session_initialized_on_a_is_served_by_b) {
     EXPECT_FALSE(id_b.empty()) << b_->log();
     EXPECT_NE(id_a, id_b);
     run_async([&]() -> asio::awaitable<void> {
+        // /ready names the fleet membership.
+        http_request ready{verb::get, "/ready", 11};
+        ready.set(bhttp::field::host, "127.0.0.1:" + std::to_string(a));
+        auto r = body_json(co_await send_to(a, std::move(ready)));
+        EXPECT_EQ(text_at(r, "/checks/fleet/status"), "ok") << r;
+        EXPECT_EQ(text_at(r, "/checks/fleet/instance"), id_a) << r;
+
         auto sid = co_await initialize_on(a);
         CO_ASSERT(!sid.empty());
         auto ack = co_await post_to(b, notification("notifications/initialized"), sid);
