@@ -806,6 +806,16 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                                       std::shared_ptr<session> const& s) {
         auto& req = ex.req();
         auto const& sid = route.session_id();
+        if (fleet_) {
+            // The stream serves the session as stored now (its subscriptions, its log level): a
+            // change made elsewhere may still be on its way here.
+            co_await disp.fresh_state(*s);
+            if (s->ended) { // deleted meanwhile
+                co_await ex.respond(
+                    error_reply(req, status::not_found, -32001, "Session not found"));
+                co_return;
+            }
+        }
         auto ws = wire_for(sid);
         auto conn = new_conn(ex.remote_address());
         std::shared_ptr<followed_stream> followed;

@@ -382,8 +382,9 @@ TEST(redis_cluster_client, a_plain_redis_or_unreachable_seeds_are_clear_errors) 
         auto r2 = co_await nobody.exec(command("GET", "k"));
         CO_ASSERT(!r2);
         EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
-        EXPECT_NE(r2.error().message().find("no cluster node answered"), std::string::npos)
-            << r2.error().message();
+        // Which timer fires first depends on the machine's load; either way the error says that
+        // no slot map could be had.
+        EXPECT_NE(r2.error().message().find("slot map"), std::string::npos) << r2.error().message();
         co_await nobody.quit();
     });
 }

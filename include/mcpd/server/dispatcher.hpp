@@ -76,6 +76,9 @@ public:
     // A message from another instance about `session` (empty: about every session): whether
     // it was one of the dispatcher's (a reply, a cancellation, a saved state, a change).
     bool from_fleet(std::string const& session, boost::json::object const& msg);
+    // In a fleet: the session's state as stored (before a change to it, or when a GET stream
+    // opens here: messages about it may overtake each other on a Redis Cluster).
+    boost::asio::awaitable<void> fresh_state(session& s);
 
     [[nodiscard]] server& owner() noexcept { return srv_; }
     [[nodiscard]] session_manager& sessions() noexcept { return sessions_; }
@@ -97,8 +100,7 @@ private:
     // A reply to one of our requests, or a cancellation, for a request of this process: false
     // when it is not here.
     bool reply_here(session& s, boost::json::value const& id, boost::json::object& message);
-    // In a fleet: the session's state as stored, before a change to it.
-    boost::asio::awaitable<void> fresh_state(session& s);
+
     bool cancel_here(session& s, boost::json::value const& id);
 
     server& srv_;
