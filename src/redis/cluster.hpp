@@ -123,7 +123,7 @@ private:
     std::map<std::string, std::shared_ptr<connection>> nodes_; // by "host:port"
     std::map<std::string, bool> tracked_; // by "host:port": its connection has the hooks
     std::shared_ptr<std::vector<std::string> const> serving_ =
-        std::make_shared<std::vector<std::string> const>();  // serving_nodes(), per map
+        std::make_shared<std::vector<std::string> const>(); // serving_nodes(), per map
     bool started_ = false;
     bool closed_ = false;
     bool refreshing_ = false;

@@ -265,6 +265,28 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
         return std::chrono::duration_cast<std::chrono::milliseconds>(opts.heartbeat_ttl).count();
     }
 
+    // Subscribes to a session's channel (or unsubscribes), in the background.
+    void listen_to(std::string const& session, bool on) {
+        if (!sub)
+            return;
+        auto work = [self = shared_from_this(), ch = session_channel(session),
+                     on]() -> asio::awaitable<void> {
+            if (!self->sub)
+                co_return;
+            std::vector<std::string> channels{ch};
+            result<void> r; // not a co_await in ?: (docs/rough_edges.md)
+            if (on)
+                r = co_await self->sub->subscribe(std::move(channels));
+            else
+                r = co_await self->sub->unsubscribe(std::move(channels));
+            if (!r)
+                self->failed(on ? "subscribing to a session's channel"
+                                : "unsubscribing from a session's channel",
+                             r.error());
+        };
+        asio::co_spawn(ex, std::move(work), asio::detached);
+    }
+
     asio::awaitable<void> receive_loop() {
         auto self = shared_from_this();
         auto const session_prefix = channel_prefix + "s:";
@@ -384,37 +406,11 @@ void fleet::on_message(handler h) {
 }
 
 void fleet::watch(std::string const& session) {
-    auto st = state_;
-    if (!st->sub)
-        return;
-    asio::co_spawn(
-        st->ex,
-        [st, ch = st->session_channel(session)]() -> asio::awaitable<void> {
-            if (!st->sub)
-                co_return;
-            std::vector<std::string> channels{ch};
-            auto r = co_await st->sub->subscribe(std::move(channels));
-            if (!r)
-                st->failed("subscribing to a session's channel", r.error());
-        },
-        asio::detached);
+    state_->listen_to(session, true);
 }
 
 void fleet::unwatch(std::string const& session) {
-    auto st = state_;
-    if (!st->sub)
-        return;
-    asio::co_spawn(
-        st->ex,
-        [st, ch = st->session_channel(session)]() -> asio::awaitable<void> {
-            if (!st->sub)
-                co_return;
-            std::vector<std::string> channels{ch};
-            auto r = co_await st->sub->unsubscribe(std::move(channels));
-            if (!r)
-                st->failed("unsubscribing from a session's channel", r.error());
-        },
-        asio::detached);
+    state_->listen_to(session, false);
 }
 
 void fleet::publish(std::string const& session, json::object msg) {

@@ -26,6 +26,7 @@
 // if it outran --timeout, default 150 s, and was killed with its whole process group).
 #include "mcpd_process.hpp"
 #include "nginx_server.hpp"
+#include "node_process.hpp"
 #include "redis_server.hpp"
 
 #include <algorithm>
@@ -105,13 +106,6 @@ run_options parse(int argc, char** argv) {
     return o;
 }
 
-std::string read_file(std::string const& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 std::string last_lines(std::string const& text, std::size_t n) {
     std::size_t at = text.size();
     for (std::size_t seen = 0; at > 0 && seen <= n;)
@@ -120,119 +114,16 @@ std::string last_lines(std::string const& text, std::size_t n) {
     return at == 0 ? text : text.substr(at + 1);
 }
 
-// One TypeScript SDK server (ts_mcp_server.mjs) run by the Node of a node_tools dir: the same
-// contract as node_process.hpp, with the node_tools dir given at run time.
-class ts_sdk_server {
-public:
-    explicit ts_sdk_server(std::string const& tools) {
-        char tmpl[] = "/tmp/mcpd-fleet-ts-XXXXXX";
-        if (::mkdtemp(tmpl) == nullptr)
-            throw std::runtime_error("mkdtemp failed");
-        dir_ = tmpl;
-        std::vector<std::string> args = {tools + "/node_modules/.bin/node", MCPD_TS_SERVER_SCRIPT,
-                                         tools};
-        std::string out_path = dir_ + "/server.out";
-        pid_t pid = ::fork();
-        if (pid < 0)
-            throw std::runtime_error("fork failed");
-        if (pid == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::chdir(dir_.c_str()) != 0)
-                ::_exit(126);
-            int devnull = ::open("/dev/null", O_RDONLY);
-            int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            ::dup2(devnull, STDIN_FILENO);
-            ::dup2(out, STDOUT_FILENO);
-            ::dup2(out, STDERR_FILENO);
-            std::vector<char*> argv;
-            for (auto& a : args)
-                argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
-        pid_ = pid;
-        try {
-            wait_listening(tools);
-        } catch (...) {
-            stop();
-            std::error_code ignored;
-            std::filesystem::remove_all(dir_, ignored); // no destructor runs for it
-            throw;
-        }
-    }
-    ~ts_sdk_server() {
-        stop();
-        std::error_code ignored;
-        std::filesystem::remove_all(dir_, ignored);
-    }
-    ts_sdk_server(ts_sdk_server const&) = delete;
-    ts_sdk_server& operator=(ts_sdk_server const&) = delete;
-
-    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
-    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
-    [[nodiscard]] std::string log() const { return read_file(dir_ + "/server.out"); }
-    bool running() {
-        if (pid_ <= 0)
-            return false;
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return false;
-        }
-        return true;
-    }
-    void stop() {
-        if (pid_ <= 0)
-            return;
-        ::kill(pid_, SIGTERM);
-        auto deadline = clock_type::now() + 5s;
-        while (clock_type::now() < deadline) {
-            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-                pid_ = -1;
-                return;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-
-private:
-    void wait_listening(std::string const& tools) {
-        static std::regex const listening("listening on http://127\\.0\\.0\\.1:([0-9]+)\n");
-        auto deadline = clock_type::now() + 20s;
-        while (clock_type::now() < deadline) {
-            if (!running())
-                throw std::runtime_error("the TypeScript SDK server exited at start (is " + tools +
-                                         " installed? run scripts/node-tools):\n" + log());
-            std::smatch m;
-            auto out = log();
-            if (std::regex_search(out, m, listening)) {
-                port_ = static_cast<std::uint16_t>(std::stoul(m[1].str()));
-                return;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        throw std::runtime_error("the TypeScript SDK server did not start:\n" + log());
-    }
-
-    std::string dir_;
-    pid_t pid_ = -1;
-    std::uint16_t port_ = 0;
-};
-
 // The servers of the fleet, whichever kind, behind one interface.
 struct instance {
     std::unique_ptr<mcpd_process> mcpd;
-    std::unique_ptr<ts_sdk_server> ts;
+    std::unique_ptr<node_process> ts;
     pid_t pid = -1;
     std::uint16_t port = 0;
     std::string number; // the fleet instance number (mcpd only)
 
     bool running() { return mcpd ? mcpd->running() : ts->running(); }
-    [[nodiscard]] std::string log() const { return mcpd ? mcpd->log() : ts->log(); }
+    [[nodiscard]] std::string log() const { return mcpd ? mcpd->log() : ts->output(); }
 };
 
 // The fleet number an mcpd logged when it joined; it must have joined (else this is no fleet).
@@ -361,9 +252,11 @@ int main(int argc, char** argv) {
         for (int i = 0; i < opts.instances; ++i) {
             instance inst;
             if (ts) {
-                inst.ts = std::make_unique<ts_sdk_server>(opts.ts_sdk_tools);
+                inst.ts = std::make_unique<node_process>(
+                    "a TypeScript SDK server", MCPD_TS_SERVER_SCRIPT, std::vector<std::string>{});
+                auto url = inst.ts->wait_for_line("listening on ", std::chrono::seconds(20));
                 inst.pid = inst.ts->pid();
-                inst.port = inst.ts->port();
+                inst.port = static_cast<std::uint16_t>(std::stoul(url.substr(url.rfind(':') + 1)));
             } else {
                 inst.mcpd = std::make_unique<mcpd_process>(mcpd_process::options{
                     .env = {{"MCP_TS_STORAGE_TYPE", "redis"}, {"REDIS_URL", redis->url()}}});

@@ -95,6 +95,17 @@ std::string node_process::output() const {
     return ss.str();
 }
 
+bool node_process::running() {
+    if (pid_ <= 0)
+        return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
 void node_process::stop() {
     if (pid_ <= 0)
         return;

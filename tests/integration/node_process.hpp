@@ -26,6 +26,9 @@ public:
     // of it; throws (and stops the server) when it exits first or `limit` passes.
     std::string wait_for_line(std::string const& prefix, std::chrono::seconds limit);
     [[nodiscard]] std::string output() const; // its stdout and stderr so far
+    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    // Still running (reaps it when it has exited).
+    bool running();
     void stop();
 
 private:
