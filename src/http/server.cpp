@@ -2,6 +2,8 @@
 // deadline sweep. See server.hpp.
 #include "mcpd/http/server.hpp"
 
+#include "mcpd/core/client_tally.hpp"
+
 #include "http/sse.hpp"
 
 #include "core/ascii.hpp"
@@ -135,8 +137,9 @@ struct server::state {
     // no clock (they are checked only at sweeps anyway, a quarter of the shortest limit apart).
     clock::time_point swept_at = clock::now();
     std::unordered_set<connection*> open;
-    // Open connections per client address: one client must not take every connection.
-    std::unordered_map<std::string, std::size_t> per_client;
+    // Open connections per client address (one client must not take every connection), and
+    // in all: of this server, or of every server sharing the tally (the loops of a process).
+    std::shared_ptr<client_tally> clients = std::make_shared<client_tally>();
     bool draining = false;
     bool stopped = false; // the server is gone: the sweep ends
 
@@ -183,20 +186,17 @@ struct server::state {
     duration interval = sweep_interval();
 
     // Why a new connection cannot be served (the answer's text, naming the limit), or "".
-    std::string refusal(tcp::socket const& sock) {
-        if (open.size() >= lim.max_connections) {
+    // Takes the connection's place in the tally when it can be served.
+    std::string refusal(std::string const& client) {
+        if (clients->total(client_tally::kind::connections) >= lim.max_connections) {
             limit_hits.hit("max-connections");
             return "503 Service Unavailable|the server holds its limit of " +
                    std::to_string(lim.max_connections) + " connections (max-connections)";
         }
-        error_code ec;
-        auto ep = sock.remote_endpoint(ec);
-        if (ec)
-            return {};
-        auto it = per_client.find(ep.address().to_string());
-        if (it != per_client.end() && it->second >= lim.max_connections_per_client) {
+        if (!clients->try_add(client, client_tally::kind::connections,
+                              lim.max_connections_per_client)) {
             limit_hits.hit("max-connections-per-client");
-            return "429 Too Many Requests|" + it->first + " holds its limit of " +
+            return "429 Too Many Requests|" + client + " holds its limit of " +
                    std::to_string(lim.max_connections_per_client) +
                    " connections (max-connections-per-client)";
         }
@@ -243,15 +243,12 @@ public:
         if (!ec)
             remote_ = ep.address().to_string();
         st_->open.insert(this);
-        ++st_->per_client[remote_];
         if (st_->connections)
             st_->connections->inc();
     }
     ~connection() {
         st_->open.erase(this);
-        if (auto it = st_->per_client.find(remote_);
-            it != st_->per_client.end() && --it->second == 0)
-            st_->per_client.erase(it);
+        st_->clients->remove(remote_, client_tally::kind::connections);
         if (st_->connections)
             st_->connections->dec();
     }
@@ -626,7 +623,8 @@ server::~server() {
     state_->sweep_timer.cancel();
 }
 
-result<listen_address> server::listen(std::string const& host, std::uint16_t port) {
+result<listen_address> server::listen(std::string const& host, std::uint16_t port,
+                                      bool shared_port) {
     error_code ec;
     auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
     if (ec)
@@ -636,6 +634,8 @@ result<listen_address> server::listen(std::string const& host, std::uint16_t por
     acc.open(ep.protocol(), ec);
     if (!ec)
         acc.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && shared_port)
+        acc.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
     if (!ec)
         acc.bind(ep, ec);
     if (!ec)
@@ -665,7 +665,9 @@ void server::start() {
                 co_await pause.async_wait(use_ec(ec));
                 continue;
             }
-            if (auto why = st->refusal(sock); !why.empty()) {
+            auto remote = sock.remote_endpoint(ec);
+            std::string client = ec ? std::string() : remote.address().to_string();
+            if (auto why = st->refusal(client); !why.empty()) {
                 if (st->refused)
                     st->refused->inc();
                 refuse_connection(std::move(sock), std::move(why));
@@ -725,6 +727,10 @@ void server::set_metrics(metrics::registry& reg) {
 void server::close_connections() {
     for (auto* c : state_->open)
         c->close();
+}
+
+void server::share_clients(std::shared_ptr<client_tally> clients) {
+    state_->clients = std::move(clients);
 }
 
 std::size_t server::connection_count() const noexcept {

@@ -14,6 +14,7 @@
 #include "core/ascii.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/log.hpp"
+#include "mcpd/core/client_tally.hpp"
 #include "mcpd/core/duration.hpp"
 #include "mcpd/protocol/jsonrpc.hpp"
 #include "mcpd/protocol/version.hpp"
@@ -304,7 +305,8 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         std::size_t{1024} * 1024,
         opts.max_message_bytes + opts.replay.bytes_per_session + std::size_t{64} * 1024);
     // Per client address: the sessions it created and the long-lived streams it holds open.
-    std::unordered_map<std::string, client_budget> clients;
+    std::shared_ptr<client_tally> clients =
+        opts.clients ? opts.clients : std::make_shared<client_tally>();
     metrics::limit_meter limit_hits;
     std::string event_id_buffer; // event_id()'s: one for every event written
     // Large bodies are parsed here, off the event loop (route_step::parse_body).
@@ -365,7 +367,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
         auto conn = std::make_shared<http::sse_stream>(exec, sse_max_buffered);
         open.insert(conn);
         if (!client.empty())
-            ++clients[client].streams;
+            clients->add(client, client_tally::kind::streams);
         std::weak_ptr<impl> weak = shared_from_this();
         std::weak_ptr<http::sse_stream> wconn = conn;
         conn->on_end([weak, wconn, client = std::move(client)] {
@@ -375,7 +377,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
             if (auto c = wconn.lock())
                 self->open.erase(c);
             if (!client.empty())
-                self->release(client, &client_budget::streams);
+                self->clients->remove(client, client_tally::kind::streams);
         });
         return conn;
     }
@@ -383,23 +385,15 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     // What `client` holds, with the limits it may hold (the route decides on them).
     client_budget budget_of(std::string const& client) const {
         client_budget b;
-        if (auto it = clients.find(client); it != clients.end())
-            b = it->second;
+        b.sessions = clients->held(client, client_tally::kind::sessions);
+        b.streams = clients->held(client, client_tally::kind::streams);
         b.max_sessions = opts.max_sessions_per_client;
         b.max_streams = opts.max_streams_per_client;
         return b;
     }
-    void release(std::string const& client, std::size_t client_budget::*what) {
-        auto it = clients.find(client);
-        if (it == clients.end())
-            return;
-        --(it->second.*what);
-        if (it->second.sessions == 0 && it->second.streams == 0)
-            clients.erase(it);
-    }
     void forget_wire(std::unordered_map<std::string, std::shared_ptr<wire_session>>::iterator it) {
         if (!it->second->client.empty())
-            release(it->second->client, &client_budget::sessions);
+            clients->remove(it->second->client, client_tally::kind::sessions);
         wires.erase(it);
     }
 
@@ -1470,7 +1464,7 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
                     created = true;
                     auto w = wire_for(s->state.id);
                     w->client = ex.remote_address();
-                    ++clients[w->client].sessions;
+                    clients->add(w->client, client_tally::kind::sessions);
                 } else {
                     limit_hits.hit("max-sessions");
                     failure = made.error().detail;

@@ -7,6 +7,7 @@
 #include "../integration/redis_server.hpp"
 #include "../integration/redis_test_util.hpp"
 #include "core/blocking_pool.hpp"
+#include "mcpd/core/client_tally.hpp"
 #include "mcpd/redis/client.hpp"
 #include "mcpd/store/session_store.hpp"
 #include "store/file_store.hpp"
@@ -240,6 +241,35 @@ TEST(threads, the_redis_client_across_a_server_restart) {
     });
     EXPECT_EQ(answered.load(), 600);
     EXPECT_EQ(after, "OK");
+}
+
+// The client tally the event loops of `mcpd serve --threads N` share: four threads take and give
+// back connections of eight clients under a limit; no client ever holds more than its limit, and
+// everything is given back.
+TEST(threads, one_client_tally_shared_by_every_loop) {
+    using kind = mcpd::client_tally::kind;
+    mcpd::client_tally tally;
+    constexpr std::size_t limit = 3;
+    std::atomic<int> over{0};
+    std::vector<std::thread> loops;
+    for (int t = 0; t < 4; ++t)
+        loops.emplace_back([&tally, &over, t] {
+            for (int i = 0; i < 2000; ++i) {
+                auto client = "10.0.0." + std::to_string((i + t) % 8);
+                if (!tally.try_add(client, kind::connections, limit))
+                    continue;
+                if (tally.held(client, kind::connections) > limit)
+                    ++over;
+                tally.add(client, kind::streams);
+                tally.remove(client, kind::streams);
+                tally.remove(client, kind::connections);
+            }
+        });
+    for (auto& l : loops)
+        l.join();
+    EXPECT_EQ(over.load(), 0);
+    EXPECT_EQ(tally.total(kind::connections), 0u);
+    EXPECT_EQ(tally.total(kind::streams), 0u);
 }
 
 #if defined(__SANITIZE_THREAD__)

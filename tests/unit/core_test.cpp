@@ -5,6 +5,7 @@
 #include "core/hex.hpp"
 #include "core/random.hpp"
 #include "core/redact.hpp"
+#include "mcpd/core/client_tally.hpp"
 #include "mcpd/core/duration.hpp"
 #include "mcpd/core/error.hpp"
 
@@ -306,4 +307,31 @@ TEST(core_redact, secret_names_include_suffixes_but_not_look_alikes) {
         EXPECT_TRUE(mcpd::is_secret_name(name)) << name;
     for (auto name : {"user", "host", "db", "sslmode", "bypass", "oauth", "authority", "tokens_"})
         EXPECT_FALSE(mcpd::is_secret_name(name)) << name;
+}
+
+// --- client_tally -------------------------------------------------------------------------------
+
+TEST(core_client_tally, counts_each_kind_per_client_up_to_its_limit) {
+    using kind = mcpd::client_tally::kind;
+    mcpd::client_tally t;
+    EXPECT_TRUE(t.try_add("10.0.0.1", kind::connections, 2));
+    EXPECT_TRUE(t.try_add("10.0.0.1", kind::connections, 2));
+    EXPECT_FALSE(t.try_add("10.0.0.1", kind::connections, 2)) << "at its limit";
+    EXPECT_TRUE(t.try_add("10.0.0.2", kind::connections, 2)) << "another client has its own";
+    t.add("10.0.0.1", kind::sessions);
+    EXPECT_EQ(t.held("10.0.0.1", kind::connections), 2u);
+    EXPECT_EQ(t.held("10.0.0.1", kind::sessions), 1u);
+    EXPECT_EQ(t.held("10.0.0.1", kind::streams), 0u);
+    EXPECT_EQ(t.total(kind::connections), 3u);
+    t.remove("10.0.0.1", kind::connections);
+    EXPECT_TRUE(t.try_add("10.0.0.1", kind::connections, 2)) << "room again after a remove";
+    // Removing what is not held changes nothing.
+    t.remove("10.0.0.3", kind::streams);
+    t.remove("10.0.0.1", kind::streams);
+    EXPECT_EQ(t.total(kind::streams), 0u);
+    EXPECT_EQ(t.held("10.0.0.1", kind::sessions), 1u);
+    // A refusal of a client holding nothing leaves no entry behind.
+    EXPECT_FALSE(t.try_add("10.0.0.4", kind::streams, 0));
+    EXPECT_EQ(t.held("10.0.0.4", kind::streams), 0u);
+    EXPECT_EQ(t.total(kind::streams), 0u);
 }

@@ -40,6 +40,10 @@
 #include <string_view>
 #include <utility>
 
+namespace mcpd {
+class client_tally;
+}
+
 namespace mcpd::http {
 
 class sse_stream; // http/sse.hpp
@@ -123,8 +127,11 @@ public:
     server(server const&) = delete;
     server& operator=(server const&) = delete;
 
-    // Binds and listens; port 0 picks a free one. Call once, before start().
-    result<listen_address> listen(std::string const& host, std::uint16_t port);
+    // Binds and listens; port 0 picks a free one. Call once, before start(). `shared_port`
+    // (SO_REUSEPORT): servers on several event loops of one process listen on the same port and
+    // the kernel spreads the connections among them; each must ask for it.
+    result<listen_address> listen(std::string const& host, std::uint16_t port,
+                                  bool shared_port = false);
     // Accepts connections until stop_accepting().
     void start();
     // Draining: closes the listener and the idle keep-alive connections; connections serving a
@@ -134,6 +141,9 @@ public:
     // (mcpd_http_request_duration_seconds{method}: to the last byte of a response, to the head
     // of an SSE stream) and tracks connections (mcpd_http_connections). Call before start().
     void set_metrics(metrics::registry& reg);
+    // Counts connections (max-connections, max-connections-per-client) in `clients`, shared
+    // with the servers of the process's other event loops. Call before start().
+    void share_clients(std::shared_ptr<client_tally> clients);
     // Closes every connection now.
     void close_connections();
 

@@ -22,6 +22,10 @@
 #include <memory>
 #include <string>
 
+namespace mcpd {
+class client_tally;
+}
+
 namespace mcpd::server {
 
 class fleet;
@@ -66,6 +70,9 @@ struct http_transport_options {
     // its long-lived streams (GET /mcp, GET /sse). More get 429.
     std::size_t max_sessions_per_client = 1000;
     std::size_t max_streams_per_client = 64;
+    // Where those are counted: shared by the transports of a process's event loops, so the
+    // budgets hold for the process; null: this transport's own.
+    std::shared_ptr<client_tally> clients;
     // The largest message sent to a client (a result, a notification); a larger result is
     // answered with an error that names the limit (max-response).
     std::size_t max_message_bytes = 4 * 1024 * 1024;
