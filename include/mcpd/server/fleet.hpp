@@ -10,6 +10,9 @@
 // stream are kept in Redis Streams (one per stream, bounded, with a TTL), so any instance replays
 // them for a Last-Event-ID.
 //
+// The event loops of one process (`mcpd serve --threads N`) are members of a fleet too: over
+// Redis when the sessions are there, else over a fleet_hub in memory shared by the loops.
+//
 // This file is the fleet's transport of messages and events; what the messages mean is the HTTP
 // transport's and the dispatcher's business (http_transport.cpp, dispatcher.cpp).
 #pragma once
@@ -69,18 +72,27 @@ namespace detail {
 struct fleet_state;
 }
 
+// The messages and events of the fleet members of one process (one per event loop), in memory:
+// sharded by session, a mutex per shard. For `members` members at most.
+class fleet_hub;
+std::shared_ptr<fleet_hub> make_fleet_hub(std::size_t members);
+
 class fleet {
 public:
     // `commands` carries the writes and reads (it is the storage's client); pub/sub gets a
     // connection of its own from `cfg`.
     fleet(boost::asio::any_io_executor const& ex, std::shared_ptr<redis::client> commands,
           redis::config cfg, fleet_options opts = {});
+    // A member of the loops of this process, on `ex` (its loop).
+    fleet(boost::asio::any_io_executor const& ex, std::shared_ptr<fleet_hub> hub,
+          fleet_options opts = {});
     ~fleet();
     fleet(fleet const&) = delete;
     fleet& operator=(fleet const&) = delete;
 
     // Takes the instance number, writes the first heartbeat, subscribes to the channel for all.
-    // Fails when Redis cannot be reached (the caller serves without the fleet, and says so).
+    // Fails when Redis cannot be reached (the caller serves without the fleet, and says so), or
+    // when the hub is full.
     boost::asio::awaitable<result<void>> start();
     // Stops the heartbeat and deletes its key (other instances then know at once), closes pub/sub.
     boost::asio::awaitable<void> stop();
