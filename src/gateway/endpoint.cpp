@@ -70,7 +70,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
     std::map<std::string, std::size_t, std::less<>> rpcs_by_identity;
     // Fan-out.
     std::string instance_id = random_alnum_id(16);
-    redis::client* publisher = nullptr;
+    std::function<void(std::string)> send_out; // to the other instances; empty: no fan-out
     std::string fanout_channel;
     std::unique_ptr<redis::subscriber> subscriber;
     bool logged_unsealed = false;
@@ -115,7 +115,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
 
     void publish(event const& ev) {
         deliver_local(ev.identity, ev.channel, ev.data);
-        if (publisher == nullptr)
+        if (!send_out)
             return;
         json::object msg{{"origin", instance_id},
                          {"identity", ev.identity},
@@ -126,17 +126,7 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             return; // not copied to other instances' streams either
         if (!opts.fanout_key.empty())
             text = fanout_seal(opts.fanout_key, text) + "." + text;
-        auto* pub = publisher;
-        auto ch = fanout_channel;
-        asio::co_spawn(
-            ex,
-            [pub, ch, text]() -> asio::awaitable<void> {
-                auto r = co_await pub->exec(redis::command("PUBLISH", ch, text));
-                if (!r)
-                    log::warn("gateway: publishing an event to other instances failed: {}",
-                              r.error().message());
-            },
-            asio::detached);
+        send_out(std::move(text));
     }
 
     asio::awaitable<void> receive_loop() {
@@ -144,61 +134,65 @@ struct endpoint::impl : std::enable_shared_from_this<impl> {
             auto m = co_await subscriber->receive();
             if (!m)
                 co_return;
-            std::string_view body = m->payload;
-            if (!opts.fanout_key.empty()) {
-                auto dot = body.find('.');
-                bool sealed = dot != std::string_view::npos &&
-                              same_secret(body.substr(0, dot),
-                                          fanout_seal(opts.fanout_key, body.substr(dot + 1)));
-                if (!sealed) {
-                    if (!logged_unsealed) {
-                        logged_unsealed = true;
-                        log::warn("gateway: dropped a fan-out message that is not sealed with "
-                                  "this fleet's key (another publisher on {}, or a different "
-                                  "gateway-secret); further ones are dropped silently",
-                                  fanout_channel);
-                    }
-                    continue;
-                }
-                body = body.substr(dot + 1);
-            }
-            boost::system::error_code ec;
-            auto v = json::parse(body, ec);
-            if (ec || !v.is_object())
-                continue;
-            auto const& o = v.get_object();
-            auto const* origin = o.if_contains("origin");
-            auto const* identity = o.if_contains("identity");
-            auto const* ch = o.if_contains("channel");
-            auto const* data = o.if_contains("data");
-            if (origin == nullptr || identity == nullptr || ch == nullptr || data == nullptr ||
-                !origin->is_string() || !identity->is_string() || !ch->is_string() ||
-                !data->is_object())
-                continue;
-            if (origin->get_string() == instance_id)
-                continue; // delivered here already
-            auto parsed = parse_channel(ch->get_string());
-            if (!parsed)
-                continue;
-            std::string who(identity->get_string());
-            auto const& payload = data->get_object();
-            // A session another instance disconnected must not live on here.
-            if (*parsed == channel::connection) {
-                auto const* type = payload.if_contains("type");
-                auto const* sid = payload.if_contains("sessionId");
-                // Detached: closing may wait on a slow server (its DELETE), and the next
-                // messages must not wait for it.
-                if (type != nullptr && type->is_string() && type->get_string() == "disconnected" &&
-                    sid != nullptr && sid->is_string()) {
-                    auto forget = [self = shared_from_this(), who,
-                                   id = std::string(sid->get_string())]() -> asio::awaitable<void> {
-                        co_await self->mgr.forget(who, id);
-                    };
-                    asio::co_spawn(ex, std::move(forget), asio::detached);
-                }
-            }
-            deliver_local(who, *parsed, payload);
+            receive(m->payload);
         }
+    }
+
+    // A message another instance (or event loop) published.
+    void receive(std::string_view body) {
+        if (!opts.fanout_key.empty()) {
+            auto dot = body.find('.');
+            bool sealed = dot != std::string_view::npos &&
+                          same_secret(body.substr(0, dot),
+                                      fanout_seal(opts.fanout_key, body.substr(dot + 1)));
+            if (!sealed) {
+                if (!logged_unsealed) {
+                    logged_unsealed = true;
+                    log::warn("gateway: dropped a fan-out message that is not sealed with "
+                              "this fleet's key (another publisher on {}, or a different "
+                              "gateway-secret); further ones are dropped silently",
+                              fanout_channel);
+                }
+                return;
+            }
+            body = body.substr(dot + 1);
+        }
+        boost::system::error_code ec;
+        auto v = json::parse(body, ec);
+        if (ec || !v.is_object())
+            return;
+        auto const& o = v.get_object();
+        auto const* origin = o.if_contains("origin");
+        auto const* identity = o.if_contains("identity");
+        auto const* ch = o.if_contains("channel");
+        auto const* data = o.if_contains("data");
+        if (origin == nullptr || identity == nullptr || ch == nullptr || data == nullptr ||
+            !origin->is_string() || !identity->is_string() || !ch->is_string() ||
+            !data->is_object())
+            return;
+        if (origin->get_string() == instance_id)
+            return; // delivered here already
+        auto parsed = parse_channel(ch->get_string());
+        if (!parsed)
+            return;
+        std::string who(identity->get_string());
+        auto const& payload = data->get_object();
+        // A session another instance disconnected must not live on here.
+        if (*parsed == channel::connection) {
+            auto const* type = payload.if_contains("type");
+            auto const* sid = payload.if_contains("sessionId");
+            // Detached: closing may wait on a slow server (its DELETE), and the next
+            // messages must not wait for it.
+            if (type != nullptr && type->is_string() && type->get_string() == "disconnected" &&
+                sid != nullptr && sid->is_string()) {
+                auto forget = [self = shared_from_this(), who,
+                               id = std::string(sid->get_string())]() -> asio::awaitable<void> {
+                    co_await self->mgr.forget(who, id);
+                };
+                asio::co_spawn(ex, std::move(forget), asio::detached);
+            }
+        }
+        deliver_local(who, *parsed, payload);
     }
 
     // --- access -------------------------------------------------------------------------
@@ -514,8 +508,18 @@ endpoint::enable_fanout(redis::client& publisher, redis::config const& cfg, std:
         self.subscriber.reset();
         co_return subscribed.error();
     }
-    self.publisher = &publisher;
     self.fanout_channel = std::move(channel);
+    self.send_out = [ex = self.ex, pub = &publisher, ch = self.fanout_channel](std::string text) {
+        asio::co_spawn(
+            ex,
+            [pub, ch, text = std::move(text)]() -> asio::awaitable<void> {
+                auto r = co_await pub->exec(redis::command("PUBLISH", ch, text));
+                if (!r)
+                    log::warn("gateway: publishing an event to other instances failed: {}",
+                              r.error().message());
+            },
+            asio::detached);
+    };
     asio::co_spawn(
         self.ex, [s = impl_]() { return s->receive_loop(); }, asio::detached);
     co_return result<void>();
@@ -548,8 +552,19 @@ std::size_t endpoint::in_flight() const noexcept {
     return impl_->rpcs_in_flight;
 }
 
+void endpoint::enable_fanout(std::function<void(std::string)> send) {
+    impl_->send_out = std::move(send);
+}
+
+std::function<void(std::string_view)> endpoint::receiver() const {
+    return [weak = std::weak_ptr<impl>(impl_)](std::string_view message) {
+        if (auto self = weak.lock(); self && self->send_out)
+            self->receive(message);
+    };
+}
+
 asio::awaitable<void> endpoint::close() {
-    impl_->publisher = nullptr;
+    impl_->send_out = nullptr;
     if (impl_->subscriber) {
         auto sub = std::move(impl_->subscriber);
         co_await sub->quit();

@@ -310,16 +310,24 @@ guard_set::guard_set(std::shared_ptr<cache_backend> cache, std::shared_ptr<rate_
     : opts_(std::move(opts))
     , keys_(opts_.key_prefix)
     , rate_(std::move(rate))
-    , cache_(std::move(cache), counters_, opts_.cache)
-    , locks_(std::move(locks), counters_)
+    , cache_(cache, counters_, opts_.cache)
+    , locks_(locks, counters_)
     , rate_outage_("rate limit",
                    opts_.rate_unavailable == rate_failure::open
                        ? "calls are allowed unchecked (fail open)"
                        : "calls are refused (fail closed)",
                    counters_, event::rate_outage, event::rate_error)
-    , clients_(std::move(clients)) {}
+    , clients_(std::move(clients))
+    , cache_backend_(std::move(cache))
+    , lock_backend_(std::move(locks)) {}
 
 guard_set::~guard_set() = default;
+
+std::shared_ptr<guard_set> guard_set::share_in_process() const {
+    if (!clients_.empty())
+        return nullptr;
+    return std::make_shared<guard_set>(cache_backend_, rate_, lock_backend_, opts_);
+}
 
 std::shared_ptr<guard_set> guard_set::in_process(guard_options opts,
                                                  memory_cache_limits cache_limits) {

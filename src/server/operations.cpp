@@ -68,6 +68,34 @@ struct dependency_check {
 };
 
 struct operations::impl : std::enable_shared_from_this<impl> {
+    std::function<asio::awaitable<void>()> refresh_metrics;
+
+    // The page for /health, /ready or /metrics (on this object's executor).
+    asio::awaitable<http::response> answer(std::string const& path) {
+        if (path == "/health") {
+            // Liveness: this process answers. Draining is not a reason to restart it.
+            json::object body{{"status", "ok"},
+                              {"draining", draining},
+                              {"uptime_s", (unix_time_ms() - started_ms) / 1000}};
+            co_return http::make_response(http::status::ok, json::serialize(body),
+                                          "application/json");
+        }
+        if (path == "/ready") {
+            auto body = report();
+            auto st = overall();
+            auto code = st == readiness::ok || st == readiness::degraded
+                            ? http::status::ok
+                            : http::status::service_unavailable;
+            auto res = http::make_response(code, json::serialize(body), "application/json");
+            res.set("Cache-Control", "no-store");
+            co_return res;
+        }
+        if (refresh_metrics)
+            co_await refresh_metrics();
+        co_return http::make_response(http::status::ok, reg.render(),
+                                      "text/plain; version=0.0.4; charset=utf-8");
+    }
+
     impl(asio::any_io_executor e, metrics::registry& r, operations_options o)
         : ex(std::move(e))
         , reg(r)
@@ -405,6 +433,10 @@ json::object operations::report() const {
     return impl_->report();
 }
 
+void operations::on_render(std::function<asio::awaitable<void>()> refresh) {
+    impl_->refresh_metrics = std::move(refresh);
+}
+
 bool operations::serves(std::string_view path) noexcept {
     return path == "/health" || path == "/ready" || path == "/metrics";
 }
@@ -430,27 +462,11 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
         co_return true;
     }
     auto self = impl_;
-    if (path == "/health") {
-        // Liveness: this process answers. Draining is not a reason to restart it.
-        json::object body{{"status", "ok"},
-                          {"draining", self->draining},
-                          {"uptime_s", (unix_time_ms() - self->started_ms) / 1000}};
-        auto res = http::make_response(http::status::ok, json::serialize(body), "application/json");
-        co_await ex.respond(std::move(res));
-    } else if (path == "/ready") {
-        auto body = self->report();
-        auto st = self->overall();
-        auto code = st == readiness::ok || st == readiness::degraded
-                        ? http::status::ok
-                        : http::status::service_unavailable;
-        auto res = http::make_response(code, json::serialize(body), "application/json");
-        res.set("Cache-Control", "no-store");
-        co_await ex.respond(std::move(res));
-    } else {
-        auto res = http::make_response(http::status::ok, self->reg.render(),
-                                       "text/plain; version=0.0.4; charset=utf-8");
-        co_await ex.respond(std::move(res));
-    }
+    auto answer = [self, path = std::string(path)]() -> asio::awaitable<http::response> {
+        co_return co_await self->answer(path);
+    };
+    auto res = co_await asio::co_spawn(self->ex, answer(), asio::use_awaitable);
+    co_await ex.respond(std::move(res));
     co_return true;
 }
 

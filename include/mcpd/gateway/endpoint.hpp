@@ -44,6 +44,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -104,6 +105,11 @@ public:
     // (redis/subscriber.hpp) made from `cfg`. Returns once subscribed.
     boost::asio::awaitable<result<void>>
     enable_fanout(redis::client& publisher, redis::config const& cfg, std::string channel);
+    // Fan-out by other means (the event loops of one process): `send` carries each message to
+    // the other instances, which hand it to their receiver() on their own executor.
+    void enable_fanout(std::function<void(std::string)> send);
+    // Takes a message `send` carried here (on this endpoint's executor); nothing once closed.
+    [[nodiscard]] std::function<void(std::string_view)> receiver() const;
 
     // Draining: new streams and RPCs are refused (503); close_streams() ends the open ones.
     void stop_accepting();

@@ -151,6 +151,10 @@ public:
     // applied by the guards. Connecting starts now, in the background.
     static std::shared_ptr<guard_set> with_redis(boost::asio::any_io_executor const& ex,
                                                  redis::config cfg, guard_options opts = {});
+    // The guards of another event loop of this process: a guard_set over the same backends,
+    // which must be in process (they are thread-safe); nullptr when they are Redis (each loop
+    // then connects clients of its own: a client belongs to one loop).
+    [[nodiscard]] std::shared_ptr<guard_set> share_in_process() const;
 
     // --- the handler-level API ---
 
@@ -210,6 +214,8 @@ private:
     lock_service locks_;
     outage_log rate_outage_;
     std::vector<std::shared_ptr<redis::client>> clients_;
+    std::shared_ptr<cache_backend> cache_backend_;
+    std::shared_ptr<lock_backend> lock_backend_;
 };
 
 // From the environment (`getenv` injectable for tests):

@@ -97,7 +97,12 @@ public:
     [[nodiscard]] readiness state() const noexcept;
     [[nodiscard]] boost::json::object report() const;
 
-    // GET /health, /ready and /metrics; false (nothing sent) for other paths.
+    // Runs before each /metrics page is rendered, on this object's executor: where numbers kept
+    // on other event loops are gathered into gauges (counters need nothing: they are atomics).
+    void on_render(std::function<boost::asio::awaitable<void>()> refresh);
+
+    // GET /health, /ready and /metrics; false (nothing sent) for other paths. Any event loop
+    // may call it: the answer is made on this object's executor and sent from the caller's.
     boost::asio::awaitable<bool> handle(http::exchange& ex);
     // Whether handle() serves this path (the target without its query).
     [[nodiscard]] static bool serves(std::string_view path) noexcept;
