@@ -648,12 +648,15 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         if (!*record)
             co_return fail(errc::session_not_found, "Session not found");
         l = find(identity, sid);
+        if (l && l->connecting)
+            co_await wait_not_connecting(l);
         if (l && l->session && l->session->is_open())
             co_return l;
-        if (!l) {
-            l = from_record(identity, **record);
-            adopt(l);
-        }
+        // Not open here: made again from the record, which is the truth. Another instance (or
+        // event loop) may have finished the authorization this entry was waiting for: the
+        // tokens are in the record, not in this entry's authorizer.
+        l = from_record(identity, **record);
+        adopt(l);
         auto o = co_await attempt(l, also, error_kind::connection, false);
         if (o.kind != outcome_kind::ready)
             co_return o.err;

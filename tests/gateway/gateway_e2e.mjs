@@ -32,6 +32,7 @@ function identityToken(identity, expiry = Math.floor(Date.now() / 1000) + 3600, 
 }
 const work = mkdtempSync(path.join(os.tmpdir(), 'mcpd-gateway-e2e-'));
 const children = [];
+const outputs = []; // {name, output()} of every process started, for a crash report
 let failures = 0;
 let checks = 0;
 
@@ -80,6 +81,7 @@ async function startProcess(name, cmd, args, { env = {}, cwd = work, pattern }) 
     const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
+    outputs.push({ name, output: () => out });
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
     let match = null;
@@ -629,6 +631,8 @@ for (const c of children) {
 rmSync(work, { recursive: true, force: true });
 if (crashed) {
     console.log(`FAIL - ${crashed.stack ?? crashed}`);
+    // What the servers said: the end of each one's output.
+    for (const o of outputs) console.log(`--- ${o.name}:\n${o.output().slice(-3000)}`);
     process.exit(1);
 }
 console.log(`${checks - failures}/${checks} checks passed`);

@@ -18,6 +18,7 @@
 #include "mcpd/client/oauth.hpp"
 #include "mcpd/client/session.hpp"
 #include "mcpd/gateway/authorizer.hpp"
+#include "mcpd/gateway/manager.hpp"
 #include "mcpd/guard/lock.hpp"
 #include "store/backends.hpp"
 
@@ -700,6 +701,61 @@ TEST(oauth, PendingLoginSurvivesOtherRequests) {
         EXPECT_NE(field(rec, "/oauthDiscovery/authorizationServerMetadata/token_endpoint"), "");
         auto c = co_await counts(demo);
         EXPECT_EQ(count(c, "register"), 1);
+    });
+}
+
+// Two gateway managers on one store (two instances, or two event loops of one process), each step
+// of a login through either: connect, connect again (resumes the pending login), finish, a call.
+// Whichever held the pending login's entry, the call uses the tokens the finish stored (an entry
+// that is not open is made again from the record, not reused with its pending authorizer).
+TEST(oauth, ALoginFinishedThroughOneManagerServesTheOther) {
+    oauth_demo_server demo({});
+    run_async([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto st = std::make_shared<store::memory_store>();
+        auto manager_options = [&] {
+            gateway::manager_options o;
+            o.client = client_test_options("mcpd-oauth-test");
+            o.allow_private_servers = true;
+            o.oauth = gateway::oauth_authorizers(ex, st, {});
+            return o;
+        };
+        gateway::manager a(ex, st, manager_options(), {});
+        gateway::manager b(ex, st, manager_options(), {});
+        gateway::connect_params p;
+        p.server_name = "protected";
+        p.server_url = demo.mcp_url();
+        p.callback_url = "http://127.0.0.1:9/oauth/callback";
+        // Bit i of `route`: step i through B, else A.
+        for (unsigned route = 0; route < 16; ++route) {
+            auto through = [&](unsigned step) -> gateway::manager& {
+                return (route >> step & 1U) != 0 ? b : a;
+            };
+            auto const who = "user-" + std::to_string(route);
+            SCOPED_TRACE(who);
+            auto pending = co_await through(0).connect(who, p);
+            CO_ASSERT(pending.has_value());
+            std::string sid(pending->at("sessionId").as_string());
+            auto again = co_await through(1).connect(who, p);
+            CO_ASSERT(again.has_value());
+            EXPECT_EQ(again->at("sessionId").as_string(), sid) << json::serialize(*again);
+            CO_ASSERT(again->contains("authUrl"));
+            auto cb = co_await user_authorizes(std::string(again->at("authUrl").as_string()));
+            CO_ASSERT(cb);
+            auto done = co_await through(2).finish_auth(who, cb->state, cb->code);
+            CO_ASSERT(done.has_value());
+            EXPECT_EQ(done->at("success").as_bool(), true) << json::serialize(*done);
+            json::object args;
+            args["name"] = who;
+            auto called = co_await through(3).call_tool(who, sid, "greet", args);
+            EXPECT_TRUE(called.has_value()) << called.error().message();
+            if (called) {
+                EXPECT_NE(text_of(*called).find(who), std::string::npos)
+                    << json::serialize(*called);
+            }
+        }
+        co_await a.close();
+        co_await b.close();
     });
 }
 
