@@ -260,6 +260,13 @@ std::vector<setting_def> const& serve_settings() {
          .positive = true,
          .apply = into<&serve_args::mcp, &server::http_transport_options::replay,
                        &server::event_store_limits::bytes_total>},
+        {.key = "threads",
+         .env = {"MCPD_THREADS"},
+         .default_value = "0",
+         .kind = k::count,
+         .help = "event loops, one per thread, sharing the port (the kernel spreads connections); "
+                 "0: one per core (docs/fleet.md)",
+         .apply = into<&serve_args::threads>},
         {.key = "fleet",
          .env = {"MCPD_FLEET"},
          .default_value = "true",

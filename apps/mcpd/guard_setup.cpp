@@ -12,9 +12,10 @@ namespace mcpd::app {
 
 result<std::shared_ptr<guard::guard_set>>
 setup_guards(server::server& srv, std::vector<std::string> const& assignments_text,
-             boost::asio::any_io_executor const& ex,
-             std::function<char const*(char const*)> getenv) {
-    auto gs = guard::guard_set_from_env(ex, getenv);
+             boost::asio::any_io_executor const& ex, std::function<char const*(char const*)> getenv,
+             std::shared_ptr<guard::guard_set> shared) {
+    result<std::shared_ptr<guard::guard_set>> gs =
+        shared ? std::move(shared) : guard::guard_set_from_env(ex, getenv);
     if (!gs)
         return gs.error();
     srv.set_guards(*gs);

@@ -19,6 +19,8 @@
 #include "core/wakeup.hpp"
 #include "fixtures.hpp"
 #include "guard_setup.hpp"
+#include "loops.hpp"
+#include "mcpd/core/client_tally.hpp"
 #include "mcpd/core/metrics.hpp"
 #include "mcpd/gateway/endpoint.hpp"
 #include "mcpd/gateway/manager.hpp"
@@ -55,21 +57,6 @@ namespace json = boost::json;
 using getenv_fn = std::function<char const*(char const*)>;
 
 namespace {
-
-// Keeps a metrics collector registered while the objects it reads live.
-class scoped_collector {
-public:
-    scoped_collector(metrics::registry& reg, std::function<void()> collect)
-        : reg_(reg)
-        , id_(reg.add_collector(std::move(collect))) {}
-    ~scoped_collector() { reg_.remove_collector(id_); }
-    scoped_collector(scoped_collector const&) = delete;
-    scoped_collector& operator=(scoped_collector const&) = delete;
-
-private:
-    metrics::registry& reg_;
-    std::size_t id_;
-};
 
 // SIGINT/SIGTERM: the first one calls `on_first`, a second one exits now.
 class shutdown_signals {
@@ -169,40 +156,46 @@ result<std::unique_ptr<server::server>> build_server(serve_args const& a) {
     }
 }
 
-// The tools' guards, their backends connected (briefly waited for) and counted on /metrics.
+// The tools' guards, their backends connected (briefly waited for). `home`: the guards of the
+// home loop, whose in-process backends another loop shares (Redis ones it connects itself).
 asio::awaitable<result<std::shared_ptr<guard::guard_set>>>
-start_guards(server::server& srv, serve_args const& a, metrics::registry& reg) {
-    auto guards = setup_guards(srv, a.guards, co_await asio::this_coro::executor, a.getenv);
+start_guards(server::server& srv, serve_args const& a,
+             std::shared_ptr<guard::guard_set> const& home) {
+    auto ex = co_await asio::this_coro::executor;
+    std::shared_ptr<guard::guard_set> shared;
+    if (home)
+        shared = home->share_in_process();
+    auto guards = setup_guards(srv, a.guards, ex, a.getenv, std::move(shared));
     if (!guards)
         co_return guards.error();
     // Redis guards connect in the background; a short wait lets the first calls be decided by
     // Redis rather than by the failure policies. Startup does not depend on it.
     if (!co_await (*guards)->wait_ready(std::chrono::seconds(2)))
         log::warn("mcpd: guard backends not reachable yet; their failure policies apply meanwhile");
-    std::weak_ptr<guard::guard_set> weak = *guards;
-    guard::export_metrics(reg, [weak] {
-        auto g = weak.lock();
-        return g ? g->stats() : guard::counts{};
-    });
     co_return *guards;
 }
 
 // --- the fleet (docs/fleet.md) ----------------------------------------------------------------
 
-// Joins the fleet when the sessions are on Redis (and it is not turned off): nullptr otherwise,
-// or when Redis cannot be reached now (then this instance serves alone, and says so).
-asio::awaitable<std::shared_ptr<server::fleet>> join_fleet(serve_args const& a, storage const& st,
-                                                           metrics::registry& reg) {
-    if (!a.fleet || st.redis == nullptr)
+// Joins the fleet: over Redis when the sessions are there (and it is not turned off), else over
+// the hub of this process's loops (`hub`, with several loops). nullptr when there is neither, or
+// when Redis cannot be reached now (then this instance serves alone, and says so). The replay
+// budgets are the process's, shared by its loops.
+asio::awaitable<std::shared_ptr<server::fleet>>
+join_fleet(serve_args const& a, storage const& st, std::shared_ptr<server::fleet_hub> const& hub,
+           std::size_t loops, metrics::registry& reg) {
+    bool const over_redis = a.fleet && st.redis != nullptr;
+    if (!over_redis && !hub)
         co_return nullptr;
     // The replay budgets hold in Redis as in memory (what this instance wrote).
     auto opts = a.fleet_options;
     opts.events_per_stream = a.mcp.replay.events_per_stream;
     opts.streams_per_session = a.mcp.replay.streams_per_session;
     opts.bytes_per_session = a.mcp.replay.bytes_per_session;
-    opts.bytes_total = a.mcp.replay.bytes_total;
-    auto f = std::make_shared<server::fleet>(co_await asio::this_coro::executor, st.redis,
-                                             st.redis->cfg(), opts);
+    opts.bytes_total = std::max<std::size_t>(a.mcp.replay.bytes_total / loops, 1);
+    auto ex = co_await asio::this_coro::executor;
+    auto f = over_redis ? std::make_shared<server::fleet>(ex, st.redis, st.redis->cfg(), opts)
+                        : std::make_shared<server::fleet>(ex, hub, opts);
     f->set_metrics(reg);
     auto started = co_await f->start();
     if (!started) {
@@ -211,8 +204,9 @@ asio::awaitable<std::shared_ptr<server::fleet>> join_fleet(serve_args const& a, 
                   started.error().message());
         co_return nullptr;
     }
-    log::info("mcpd: fleet: joined as instance {} (number {})", f->instance_id(),
-              f->instance_number());
+    if (over_redis)
+        log::info("mcpd: fleet: joined as instance {} (number {})", f->instance_id(),
+                  f->instance_number());
     co_return f;
 }
 
@@ -369,47 +363,6 @@ void export_build_info(metrics::registry& reg) {
         .set(static_cast<double>(unix_time_ms()) / 1000);
 }
 
-// The gauges of what is open now, read at each scrape while the collectors live.
-std::vector<std::unique_ptr<scoped_collector>>
-export_gauges(metrics::registry& reg, server::http_transport const& transport,
-              server::session_manager const& sessions, gateway_service const& gw) {
-    std::vector<std::unique_ptr<scoped_collector>> out;
-    out.push_back(std::make_unique<scoped_collector>(
-        reg,
-        [&transport, &sessions, streams = &reg.gauge("mcpd_sse_streams", "Open SSE streams").get(),
-         live = &reg.gauge("mcpd_mcp_sessions", "MCP sessions held in memory").get(),
-         in_flight =
-             &reg.gauge("mcpd_mcp_requests_in_flight", "MCP requests received and not yet answered")
-                  .get()] {
-            streams->set(static_cast<double>(transport.open_streams()));
-            live->set(static_cast<double>(sessions.live_count()));
-            in_flight->set(static_cast<double>(transport.in_flight()));
-        }));
-    out.push_back(std::make_unique<scoped_collector>(
-        reg, [&transport,
-              bytes = &reg.gauge("mcpd_replay_bytes",
-                                 "Bytes of SSE events kept for Last-Event-ID (replay-total)")
-                           .get(),
-              dropped = &reg.counter("mcpd_replay_events_dropped_total",
-                                     "SSE events the replay budgets dropped (replay-per-session, "
-                                     "replay-total)")
-                             .get()] {
-            bytes->set(static_cast<double>(transport.replay_bytes()));
-            dropped->set(transport.replay_dropped());
-        }));
-    out.push_back(std::make_unique<scoped_collector>(
-        reg, [&gw,
-              connections = &reg.gauge("mcpd_gateway_connections",
-                                       "Gateway connections to remote MCP servers held here")
-                                 .get(),
-              streams = &reg.gauge("mcpd_gateway_streams", "Open /gateway event streams").get()] {
-            connections->set(static_cast<double>(gw.manager().live_count()));
-            auto* ep = gw.endpoint();
-            streams->set(static_cast<double>(ep ? ep->open_streams() : 0));
-        }));
-    return out;
-}
-
 // --- HTTP -----------------------------------------------------------------------------------
 
 // Everything a request may reach: /mcp (and legacy /sse, /messages), /health, /ready,
@@ -453,15 +406,142 @@ http::response protocol_error_page(http::status s, std::string_view message) {
     return http::make_response(s, json::serialize(body), "application/json");
 }
 
+// --- the event loops --------------------------------------------------------------------------
+
+// One event loop's share of `mcpd serve`: an MCP server object, guards, sessions, dispatcher,
+// fleet member, transport, gateway and HTTP server of its own. The storage, the operations
+// endpoints and the metrics registry are the process's (on the home loop, loop 0); another loop
+// reaches the storage through home_loop_store and a Redis client of its own.
+struct loop_instance {
+    explicit loop_instance(asio::any_io_executor e)
+        : ex(std::move(e))
+        , stop(std::make_unique<wakeup>(ex)) {}
+
+    asio::any_io_executor ex;
+    storage st;
+    std::unique_ptr<server::server> srv;
+    std::shared_ptr<guard::guard_set> guards;
+    std::unique_ptr<server::session_manager> sessions;
+    std::unique_ptr<server::dispatcher> disp;
+    std::shared_ptr<server::fleet> fleet;
+    std::unique_ptr<server::http_transport> transport;
+    std::unique_ptr<gateway_service> gw;
+    std::unique_ptr<http_endpoints> endpoints;
+    std::unique_ptr<http::server> http_srv;
+    std::unique_ptr<wakeup> stop;
+};
+using loop_list = std::vector<std::unique_ptr<loop_instance>>;
+
+// What one loop holds now, read on that loop (its objects are its thread's alone).
+struct loop_numbers {
+    std::size_t streams = 0;
+    std::size_t sessions = 0;
+    std::size_t in_flight = 0;
+    std::size_t replay_bytes = 0;
+    std::uint64_t replay_dropped = 0;
+    std::size_t gateway_connections = 0;
+    std::size_t gateway_streams = 0;
+    std::size_t connections = 0;
+
+    loop_numbers& operator+=(loop_numbers const& o) {
+        streams += o.streams;
+        sessions += o.sessions;
+        in_flight += o.in_flight;
+        replay_bytes += o.replay_bytes;
+        replay_dropped += o.replay_dropped;
+        gateway_connections += o.gateway_connections;
+        gateway_streams += o.gateway_streams;
+        connections += o.connections;
+        return *this;
+    }
+};
+
+asio::awaitable<loop_numbers> numbers_of(loop_instance const* l);
+
+// The sum over the loops, each read on its own.
+asio::awaitable<loop_numbers> count_all(loop_list const& loops) {
+    loop_numbers sum;
+    for (auto const& l : loops) {
+        auto n = co_await on_loop(l->ex, numbers_of(l.get()));
+        sum += n;
+    }
+    co_return sum;
+}
+
+// The gauges of what is open now, summed over the loops at each scrape, and the guards' counts
+// (atomics, read from the scraping thread). Removed before the loops close.
+class exported_gauges {
+public:
+    exported_gauges(metrics::registry& reg, server::operations& ops, loop_list const& loops)
+        : reg_(reg)
+        , ops_(ops) {
+        std::vector<std::shared_ptr<guard::guard_set>> guards;
+        for (auto const& l : loops)
+            guards.push_back(l->guards);
+        guard_collector_ = guard::export_metrics(reg, [guards] {
+            guard::counts sum;
+            for (auto const& g : guards)
+                for (std::size_t i = 0; i < sum.values.size(); ++i)
+                    sum.values[i] += g->stats().values[i];
+            return sum;
+        });
+        struct gauges {
+            metrics::gauge* streams;
+            metrics::gauge* sessions;
+            metrics::gauge* in_flight;
+            metrics::gauge* replay_bytes;
+            metrics::counter* replay_dropped;
+            metrics::gauge* gateway_connections;
+            metrics::gauge* gateway_streams;
+        };
+        gauges g{
+            &reg.gauge("mcpd_sse_streams", "Open SSE streams").get(),
+            &reg.gauge("mcpd_mcp_sessions", "MCP sessions held in memory").get(),
+            &reg.gauge("mcpd_mcp_requests_in_flight", "MCP requests received and not yet answered")
+                 .get(),
+            &reg.gauge("mcpd_replay_bytes",
+                       "Bytes of SSE events kept for Last-Event-ID (replay-total)")
+                 .get(),
+            &reg.counter("mcpd_replay_events_dropped_total",
+                         "SSE events the replay budgets dropped (replay-per-session, "
+                         "replay-total)")
+                 .get(),
+            &reg.gauge("mcpd_gateway_connections",
+                       "Gateway connections to remote MCP servers held here")
+                 .get(),
+            &reg.gauge("mcpd_gateway_streams", "Open /gateway event streams").get()};
+        ops.on_render([&loops, g]() -> asio::awaitable<void> {
+            auto n = co_await count_all(loops);
+            g.streams->set(static_cast<double>(n.streams));
+            g.sessions->set(static_cast<double>(n.sessions));
+            g.in_flight->set(static_cast<double>(n.in_flight));
+            g.replay_bytes->set(static_cast<double>(n.replay_bytes));
+            g.replay_dropped->set(n.replay_dropped);
+            g.gateway_connections->set(static_cast<double>(n.gateway_connections));
+            g.gateway_streams->set(static_cast<double>(n.gateway_streams));
+        });
+    }
+    ~exported_gauges() {
+        ops_.on_render(nullptr);
+        reg_.remove_collector(guard_collector_);
+    }
+    exported_gauges(exported_gauges const&) = delete;
+    exported_gauges& operator=(exported_gauges const&) = delete;
+
+private:
+    metrics::registry& reg_;
+    server::operations& ops_;
+    std::size_t guard_collector_;
+};
+
 // --- drain ----------------------------------------------------------------------------------
 
-// Shutdown steps 1-3 (the file comment): no new work, requests in flight answered, streams
-// ended, within the drain timeout; what is left then is cut, and said.
+// Shutdown steps 1-3 on one loop (the file comment): no new work, requests in flight answered,
+// streams ended, within the drain timeout; what is left then is cut, and said. The home loop
+// has already set /ready draining.
 asio::awaitable<void> drain(serve_args const& a, http::server& http_srv,
-                            server::http_transport& transport, server::operations& ops,
-                            gateway_service& gw) {
+                            server::http_transport& transport, gateway_service& gw) {
     auto* gw_endpoint = gw.endpoint();
-    ops.set_draining();
     transport.stop_accepting();
     if (gw_endpoint)
         gw_endpoint->stop_accepting();
@@ -491,15 +571,167 @@ asio::awaitable<void> drain(serve_args const& a, http::server& http_srv,
 
 // --- serve ----------------------------------------------------------------------------------
 
+// What every loop of the process shares (on the home loop).
+struct process_parts {
+    serve_args const& a;
+    metrics::registry& reg;
+    storage const& st;
+    server::operations& ops;
+    http::origin_policy origins;
+    asio::any_io_executor home;
+    std::size_t loops = 1;
+    std::shared_ptr<server::fleet_hub> hub;        // the loops' fleet, when it is not Redis's
+    std::shared_ptr<guard::guard_set> home_guards; // set once the home loop has opened
+    // Per client address: connections, sessions and streams, so its budgets hold for the process.
+    std::shared_ptr<client_tally> clients = std::make_shared<client_tally>();
+};
+
+// The MCP server of a loop: its tools (and guards), sessions and dispatcher. The exit code on
+// failure (2: a bad setting).
+asio::awaitable<int> open_mcp(loop_instance& l, serve_args const& a,
+                              std::shared_ptr<guard::guard_set> const& home_guards,
+                              metrics::registry& reg) {
+    auto srv = build_server(a);
+    if (!srv) {
+        log::error("mcpd: {}", srv.error().detail);
+        co_return 2;
+    }
+    l.srv = std::move(*srv);
+    auto guards = co_await start_guards(*l.srv, a, home_guards);
+    if (!guards) {
+        log::error("mcpd: guards: {}", guards.error().message());
+        co_return 2;
+    }
+    l.guards = *guards;
+    // Protocol sessions live in the same storage: a restart (or another instance on a shared
+    // Redis, or another loop) continues them.
+    auto records =
+        std::make_shared<server::stored_session_records>(l.st.sessions, std::chrono::hours(12));
+    l.sessions = std::make_unique<server::session_manager>(records, a.max_sessions);
+    l.disp = std::make_unique<server::dispatcher>(*l.srv, *l.sessions, l.ex);
+    l.disp->set_metrics(reg);
+    co_return 0;
+}
+
+struct opened_loop {
+    int rc = 0;
+    http::listen_address at;
+};
+
+// Everything of a loop up to listening on `port` (the first loop's, for the others), on the
+// loop itself.
+asio::awaitable<opened_loop> open_loop(loop_instance* l, process_parts const* p,
+                                       std::uint16_t port) {
+    auto const& a = p->a;
+    bool const home = l->ex == p->home;
+    if (home)
+        l->st = p->st;
+    else // the storage runs on the home loop; Redis users of this loop get a client of its own
+        l->st = storage{home_loop_store(p->st.sessions, p->home),
+                        p->st.redis ? std::make_shared<redis::client>(l->ex, p->st.redis->cfg())
+                                    : nullptr};
+    if (int rc = co_await open_mcp(*l, a, p->home_guards, p->reg); rc != 0)
+        co_return opened_loop{rc, {}};
+    auto to = a.mcp;
+    to.origins = p->origins;
+    to.clients = p->clients;
+    to.fleet_member = co_await join_fleet(a, l->st, p->hub, p->loops, p->reg);
+    l->fleet = to.fleet_member;
+    l->transport = std::make_unique<server::http_transport>(*l->disp, to, l->ex);
+    l->transport->set_metrics(p->reg);
+    l->gw = std::make_unique<gateway_service>(l->ex, a, l->st, l->guards);
+    co_await l->gw->start(a, l->st, to.origins);
+    l->endpoints = std::make_unique<http_endpoints>(http_endpoints{*l->transport, p->ops, *l->gw});
+    l->http_srv =
+        std::make_unique<http::server>(l->ex, l->endpoints->handler(), a.http, protocol_error_page);
+    l->http_srv->set_metrics(p->reg);
+    l->http_srv->share_clients(p->clients);
+    auto bound = l->http_srv->listen(a.host, port, p->loops > 1);
+    if (!bound) {
+        log::error("mcpd: {}", bound.error().message());
+        co_return opened_loop{1, {}};
+    }
+    co_return opened_loop{0, *bound};
+}
+
+// Without Redis, the gateway's events cross the loops in memory: each endpoint's messages are
+// posted to the others' receivers.
+using gateway_receivers =
+    std::vector<std::pair<asio::any_io_executor, std::function<void(std::string_view)>>>;
+asio::awaitable<void> fan_out_gateway(loop_instance* l,
+                                      std::shared_ptr<gateway_receivers const> receivers) {
+    auto* ep = l->gw->endpoint();
+    if (ep == nullptr)
+        co_return;
+    ep->enable_fanout([receivers, self = l->ex](std::string text) {
+        auto shared = std::make_shared<std::string const>(std::move(text));
+        for (auto const& r : *receivers)
+            if (r.first != self)
+                asio::post(r.first, [receive = r.second, shared] { receive(*shared); });
+    });
+}
+
+// A loop serves until its stop is notified, then drains.
+asio::awaitable<void> run_loop(loop_instance* l, serve_args const* a) {
+    l->http_srv->start();
+    co_await l->stop->wait();
+    co_await drain(*a, *l->http_srv, *l->transport, *l->gw);
+    // 4. The gateway's connections to remote servers (their records stay for the next start).
+    co_await l->gw->close();
+    if (l->fleet)
+        co_await l->fleet->stop();
+}
+
+// Closes what a loop holds, on the loop (the home loop closes the storage afterwards).
+asio::awaitable<void> close_loop(loop_instance* l, bool home) {
+    if (l->guards)
+        co_await l->guards->close();
+    l->http_srv.reset();
+    l->endpoints.reset();
+    l->gw.reset();
+    l->transport.reset();
+    l->fleet.reset();
+    l->disp.reset();
+    l->sessions.reset();
+    l->srv.reset();
+    l->guards.reset();
+    if (!home && l->st.redis)
+        (void)co_await l->st.redis->quit();
+    l->st = {};
+    l->stop.reset();
+}
+
+asio::awaitable<loop_numbers> numbers_of(loop_instance const* l) {
+    loop_numbers n;
+    n.streams = l->transport->open_streams();
+    n.sessions = l->sessions->live_count();
+    n.in_flight = l->transport->in_flight();
+    n.replay_bytes = l->transport->replay_bytes();
+    n.replay_dropped = l->transport->replay_dropped();
+    n.gateway_connections = l->gw->manager().live_count();
+    auto* ep = l->gw->endpoint();
+    n.gateway_streams = ep ? ep->open_streams() : 0;
+    n.connections = l->http_srv->connection_count();
+    co_return n;
+}
+
 // One client on stdin/stdout; a signal ends the input, requests in flight are still answered.
-asio::awaitable<void> serve_stdio(serve_args const& a, server::dispatcher& disp) {
+asio::awaitable<int> serve_stdio(serve_args const& a, storage const& st, metrics::registry& reg) {
+    auto ex = co_await asio::this_coro::executor;
+    loop_instance l(ex);
+    l.st = st;
+    if (int rc = co_await open_mcp(l, a, nullptr, reg); rc != 0)
+        co_return rc;
     server::stdio_options o;
     o.max_line_bytes = a.http.max_body_bytes; // a line is stdio's request body: the same limit
     o.drain_timeout = a.drain_timeout;
-    auto ex = co_await asio::this_coro::executor;
-    server::stdio_transport stdio(disp, ex, o);
-    shutdown_signals signals(ex, [&stdio] { stdio.stop(); });
-    co_await stdio.run();
+    {
+        server::stdio_transport stdio(*l.disp, ex, o);
+        shutdown_signals signals(ex, [&stdio] { stdio.stop(); });
+        co_await stdio.run();
+    }
+    co_await close_loop(&l, true);
+    co_return 0;
 }
 
 // Readiness: each dependency checked every interval (the first round before listening, so
@@ -532,11 +764,19 @@ asio::awaitable<void> start_readiness(server::operations& ops, storage const& st
     ops.start();
 }
 
-// /mcp and the rest over HTTP until the first signal, then the drain and the gateway's close.
-asio::awaitable<int> serve_http(serve_args const& a, server::dispatcher& disp, storage const& st,
-                                std::shared_ptr<guard::guard_set> const& guards,
+// Closes the loops that opened, each on its own.
+asio::awaitable<void> close_loops(loop_list& loops, asio::any_io_executor const& home) {
+    for (auto& l : loops)
+        if (l->stop)
+            co_await on_loop(l->ex, close_loop(l.get(), l->ex == home));
+    loops.clear();
+}
+
+// /mcp and the rest over HTTP on every loop until the first signal, then the drain and the
+// gateway's close.
+asio::awaitable<int> serve_http(serve_args const& a, storage const& st, event_loops& loops,
                                 metrics::registry& reg) {
-    auto ex = co_await asio::this_coro::executor;
+    auto home = co_await asio::this_coro::executor;
     // One Host/Origin policy for every endpoint.
     auto origins = http::origin_policy::for_bind_address(a.host);
     for (auto const& h : a.allowed_hosts)
@@ -544,50 +784,89 @@ asio::awaitable<int> serve_http(serve_args const& a, server::dispatcher& disp, s
     origins.allowed_origins = a.allowed_origins;
     auto ops_options = a.ready;
     ops_options.origins = origins;
-    server::operations ops(ex, reg, ops_options);
-    auto to = a.mcp;
-    to.origins = origins;
-    to.fleet_member = co_await join_fleet(a, st, reg);
-    co_await start_readiness(ops, st, *guards, a.fleet && st.redis != nullptr, to.fleet_member);
-    server::http_transport transport(disp, to, ex);
-    transport.set_metrics(reg);
-    gateway_service gw(ex, a, st, guards);
-    co_await gw.start(a, st, to.origins);
-    auto gauges = export_gauges(reg, transport, disp.sessions(), gw);
+    server::operations ops(home, reg, ops_options);
+    process_parts parts{a,
+                        reg,
+                        st,
+                        ops,
+                        origins,
+                        home,
+                        loops.size(),
+                        loops.size() > 1 ? server::make_fleet_hub(loops.size()) : nullptr,
+                        nullptr};
+
+    loop_list running;
+    for (std::size_t i = 0; i < loops.size(); ++i)
+        running.push_back(std::make_unique<loop_instance>(loops.executor(i)));
+    // The home loop first: it picks the port (0: any) the others share, and its guards'
+    // in-process backends are theirs.
+    std::uint16_t port = a.port;
+    std::string url;
+    for (auto& l : running) {
+        auto opened = co_await on_loop(l->ex, open_loop(l.get(), &parts, port));
+        if (opened.rc != 0) {
+            co_await close_loops(running, home);
+            co_return opened.rc;
+        }
+        if (l->ex == home) {
+            port = opened.at.port;
+            url = opened.at.url() + "/mcp";
+            parts.home_guards = l->guards;
+        }
+    }
+    if (loops.size() > 1 && !st.redis) {
+        auto receivers = std::make_shared<gateway_receivers>();
+        for (auto& l : running)
+            if (auto* ep = l->gw->endpoint())
+                receivers->emplace_back(l->ex, ep->receiver());
+        for (auto& l : running)
+            co_await on_loop(l->ex, fan_out_gateway(l.get(), receivers));
+    }
+    co_await start_readiness(ops, st, *running.front()->guards, a.fleet && st.redis != nullptr,
+                             running.front()->fleet);
+    auto gauges = std::make_unique<exported_gauges>(reg, ops, running);
 
     // Installed before the "serving" line, so a signal sent as soon as it appears is handled.
-    wakeup stop(ex);
-    shutdown_signals signals(ex, [&stop] { stop.notify(); });
-    http_endpoints endpoints{transport, ops, gw};
-    http::server http_srv(ex, endpoints.handler(), a.http, protocol_error_page);
-    http_srv.set_metrics(reg);
-    auto bound = http_srv.listen(a.host, a.port);
-    if (!bound) {
-        log::error("mcpd: {}", bound.error().message());
-        co_return 1;
-    }
-    http_srv.start();
-    auto url = bound->url() + "/mcp";
-    log::info("mcpd {}: serving MCP on {} (storage: {})", mcpd::version, url,
-              st.sessions->backend_name());
+    wakeup stop(home);
+    shutdown_signals signals(home, [&stop] { stop.notify(); });
+    std::size_t serving = running.size();
+    wakeup all_stopped(home);
+    for (auto& l : running)
+        asio::co_spawn(l->ex, run_loop(l.get(), &a),
+                       [home, &serving, &all_stopped](std::exception_ptr const& e) {
+                           if (e) {
+                               try {
+                                   std::rethrow_exception(e);
+                               } catch (std::exception const& ex) {
+                                   log::error("mcpd: an event loop failed: {}", ex.what());
+                               }
+                           }
+                           asio::post(home, [&serving, &all_stopped] {
+                               if (--serving == 0)
+                                   all_stopped.notify();
+                           });
+                       });
+    log::info("mcpd {}: serving MCP on {} (storage: {}, {} event loop{})", mcpd::version, url,
+              st.sessions->backend_name(), loops.size(), loops.size() == 1 ? "" : "s");
     std::fprintf(stderr, "mcpd: serving MCP on %s\n", url.c_str());
 
     co_await stop.wait();
+    auto now = co_await count_all(running);
     log::info("mcpd: signal {}: draining (up to {}): {} requests in flight, {} SSE streams, {} "
               "connections",
-              signals.first(), format_duration(a.drain_timeout), transport.in_flight(),
-              transport.open_streams(), http_srv.connection_count());
-    co_await drain(a, http_srv, transport, ops, gw);
-    // 4. The gateway's connections to remote servers (their records stay for the next start);
-    // the caller closes the guards and the storage.
-    co_await gw.close();
-    if (to.fleet_member)
-        co_await to.fleet_member->stop();
+              signals.first(), format_duration(a.drain_timeout), now.in_flight, now.streams,
+              now.connections);
+    ops.set_draining();
+    for (auto& l : running)
+        asio::post(l->ex, [w = l->stop.get()] { w->notify(); });
+    co_await all_stopped.wait();
+    gauges.reset();
     ops.stop();
+    co_await close_loops(running, home);
     co_return 0;
 }
 
-asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry& reg) {
+asio::awaitable<int> serve(serve_args a, event_loops& loops, metrics::registry& reg) {
     if (!a.getenv)
         a.getenv = [](char const* n) -> char const* { return std::getenv(n); };
     export_build_info(reg);
@@ -602,48 +881,32 @@ asio::awaitable<int> serve(serve_args a, asio::io_context& io, metrics::registry
         co_return 1;
     }
     a.state_key = co_await fleet_state_key(a, *st);
-    auto srv = build_server(a);
-    if (!srv) {
-        log::error("mcpd: {}", srv.error().detail);
-        co_return 2;
-    }
-    auto guards = co_await start_guards(**srv, a, reg);
-    if (!guards) {
-        log::error("mcpd: guards: {}", guards.error().message());
-        co_return 2;
-    }
-    // Protocol sessions live in the same storage: a restart (or another instance on a shared
-    // Redis) continues them.
-    auto records =
-        std::make_shared<server::stored_session_records>(st->sessions, std::chrono::hours(12));
-    server::session_manager sessions(records, a.max_sessions);
-    server::dispatcher disp(**srv, sessions, co_await asio::this_coro::executor);
-    disp.set_metrics(reg);
-
-    int rc = 0;
+    // One key for every loop (a stateless request sealed by one is opened by another).
+    if (a.state_key.empty())
+        a.state_key = random_hex(32);
+    int rc = 0; // not a co_await in ?: (docs/rough_edges.md)
     if (a.stdio)
-        co_await serve_stdio(a, disp);
+        rc = co_await serve_stdio(a, *st, reg);
     else
-        rc = co_await serve_http(a, disp, *st, *guards, reg);
-    co_await (*guards)->close();
+        rc = co_await serve_http(a, *st, loops, reg);
     co_await close_storage(*st);
     if (rc == 0)
         log::info("mcpd: stopped");
-    io.stop();
+    loops.stop();
     co_return rc;
 }
 
 } // namespace
 
 int run_serve(serve_args const& args) {
-    // One thread runs every socket and timer of this context, so the reactor needs no lock per
-    // operation (two lock/unlock pairs per request); the scheduler keeps its lock, which the
-    // blocking pool's threads need to post their results back.
-    asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
-    // Outlives everything that updates it (the serve coroutine's frame is destroyed with io).
+    std::size_t n = args.threads != 0 ? args.threads : std::thread::hardware_concurrency();
+    n = std::min<std::size_t>(n, 1024); // a loop per thread: more is a typo, not a machine
+    event_loops loops(args.stdio ? 1 : std::max<std::size_t>(n, 1));
+    // Outlives everything that updates it (the serve coroutine's frame is destroyed with the
+    // loops).
     metrics::registry reg;
     int rc = 1;
-    asio::co_spawn(io, serve(args, io, reg), [&](std::exception_ptr const& e, int r) {
+    asio::co_spawn(loops.home(), serve(args, loops, reg), [&](std::exception_ptr const& e, int r) {
         if (e) {
             try {
                 std::rethrow_exception(e);
@@ -654,9 +917,9 @@ int run_serve(serve_args const& args) {
         } else {
             rc = r;
         }
-        io.stop();
+        loops.stop();
     });
-    io.run();
+    loops.run();
     return rc;
 }
 

@@ -31,7 +31,7 @@ struct gateway_args {
     // connect timeout and retries, ping interval), filled from the configuration as they are;
     // serve adds what only it knows (client info, the endpoint's stream check).
     gateway::manager_options manager;
-    std::size_t max_result_bytes = 16 * 1024 * 1024;
+    std::size_t max_result_bytes = std::size_t{16} * 1024 * 1024;
     std::size_t max_rpcs_per_identity = 16;
     bool dev = false;
     duration heartbeat = std::chrono::seconds(30);
@@ -58,6 +58,8 @@ struct serve_args {
     server::session_limits session;
     std::size_t max_sessions = 10000;
     server::operations_options ready;
+    // Event loops, one per thread (0: one per core); stdio always runs one.
+    std::size_t threads = 0;
     bool fleet = true; // join the fleet when the session storage is Redis
     server::fleet_options fleet_options;
     std::string state_key; // MCPD_STATE_KEY; empty: random per process

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs one official MCP conformance suite against a fresh `mcpd serve --conformance` on a free
-# loopback port, then stops it. Usage: run.sh <mcpd binary> <node_tools dir> <suite> where suite
-# is "0.1-active", "0.2-2025-11-25" or "0.2-2026-07-28". Expected failures, with the reason for
+# loopback port, then stops it. Usage: run.sh <mcpd binary> <node_tools dir> <suite> [serve
+# flags…] where suite is "0.1-active", "0.2-2025-11-25" or "0.2-2026-07-28" and the flags go to
+# `mcpd serve` (e.g. --threads 2). Expected failures, with the reason for
 # each, live in baseline-<suite>.yml next to this script (none today).
 # With FLEET_URL set (mcpd_fleet_run, tests/integration/fleet_run.cpp: several mcpd on one Redis
 # behind nginx), the suite runs against that URL instead and the mcpd binary is not started; the
 # instances (FLEET_PIDS) must all still run at the end.
 set -euo pipefail
-mcpd="$1"; tools="$2"; suite="$3"
+mcpd="$1"; tools="$2"; suite="$3"; shift 3
 here="$(cd "$(dirname "$0")" && pwd)"
 node="$tools/node_modules/.bin/node"
 [ -x "$node" ] || { echo "conformance: $node missing: run scripts/node-tools" >&2; exit 1; }
@@ -24,7 +25,7 @@ if [ -n "${FLEET_URL:-}" ]; then
     done
   }
 else
-  start_mcpd "$mcpd" --conformance
+  start_mcpd "$mcpd" --conformance "$@"
   url="$MCPD_URL"
 fi
 workdir="$MCPD_DIR"

@@ -49,6 +49,8 @@ public:
     // Waits (up to io_limit) for the server to end the connection: true on end of file or reset,
     // false if it sends more bytes instead.
     boost::asio::awaitable<bool> closed_by_server();
+    // The connection, for a reader of its own (after a whole response: nothing is buffered).
+    boost::beast::tcp_stream take_stream() { return std::move(stream_); }
 
 private:
     boost::beast::tcp_stream stream_;

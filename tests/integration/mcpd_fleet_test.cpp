@@ -39,6 +39,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -118,15 +119,25 @@ public:
         : stream_(std::move(ex)) {
         parser_.body_limit(boost::none);
     }
+    // Over a connection already open (http_client::take_stream).
+    explicit sse_reader(beast::tcp_stream connected)
+        : stream_(std::move(connected)) {
+        parser_.body_limit(boost::none);
+    }
 
     // Connects, sends `req` and reads the answer's head, all within `limit`.
     asio::awaitable<void> open(std::uint16_t port, http_request req,
                                std::chrono::milliseconds limit = 5s) {
-        req.prepare_payload();
         stream_.expires_after(limit);
         co_await stream_.async_connect(
             asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
             asio::use_awaitable);
+        co_await send(std::move(req), limit);
+    }
+    // Sends `req` over the connection it has and reads the answer's head within `limit`.
+    asio::awaitable<void> send(http_request req, std::chrono::milliseconds limit = 5s) {
+        req.prepare_payload();
+        stream_.expires_after(limit);
         co_await bhttp::async_write(stream_, req, asio::use_awaitable);
         co_await bhttp::async_read_header(stream_, buffer_, parser_, asio::use_awaitable);
         stream_.expires_never();
@@ -256,6 +267,16 @@ private:
     bool ended_ = false;
     bool timed_out_ = false;
 };
+
+// The sampling/createMessage request a tool's POST stream carries (null when none came in 5 s).
+asio::awaitable<json::value> sampling_request(sse_reader& call) {
+    auto is_sampling = [](sse_event const& e) {
+        return method_of(e.msg) == "sampling/createMessage";
+    };
+    if (!co_await call.read_until_event(is_sampling, 5s))
+        co_return nullptr;
+    co_return std::find_if(call.events().begin(), call.events().end(), is_sampling)->msg;
+}
 
 // --- requests ----------------------------------------------------------------------------------
 
@@ -786,15 +807,10 @@ TEST_F(mcpd_fleet, a_reply_posted_to_b_reaches_the_handler_on_a) {
         auto call =
             co_await post_stream(a, tool_call(9, "test_sampling", arg("prompt", "hello")), sid);
         EXPECT_EQ(call->status(), 200u);
-        auto is_sampling = [](sse_event const& e) {
-            return method_of(e.msg) == "sampling/createMessage";
-        };
-        CO_ASSERT(co_await call->read_until_event(is_sampling, 5s));
-        auto const& request =
-            *std::find_if(call->events().begin(), call->events().end(), is_sampling);
-        auto const* rid = at(request.msg, "/id");
+        auto request = co_await sampling_request(*call);
+        auto const* rid = at(request, "/id");
         CO_ASSERT(rid != nullptr);
-        EXPECT_EQ(text_at(request.msg, "/params/messages/0/content/text"), "hello") << request.data;
+        EXPECT_EQ(text_at(request, "/params/messages/0/content/text"), "hello") << request;
 
         auto t0 = clock_type::now();
         auto posted = co_await post_to(b, sampling_reply(*rid, "from B"), sid);
@@ -1093,4 +1109,213 @@ TEST_F(mcpd_fleet, the_fleet_outlives_redis_going_away_and_coming_back) {
                       << "returned (" << attempts << " attempts)\n";
         },
         60s);
+}
+
+// --- every core: one process, two event loops (--threads 2) --------------------------------------
+//
+// The loops of one `mcpd serve --threads 2` are members of a fleet in memory (fleet_hub): the
+// same paths as above, between threads. The kernel gives each connection to a loop (SO_REUSEPORT);
+// the test keeps connections it knows the loop of, and sends each request to the loop it picks.
+
+namespace {
+
+// A --threads server's loop n numbers its streams (n << 32) + i; event ids name the stream.
+std::uint64_t loop_of(std::string const& event_id) {
+    auto stream = stream_of(event_id);
+    return std::stoull(stream.substr(stream.rfind('.') + 1)) >> 32;
+}
+// The loop that answered with this SSE body (0: no event id in it).
+std::uint64_t loop_of_body(std::string const& body) {
+    static std::regex const id("(^|\n)id: ([^\n]+)");
+    std::smatch m;
+    return std::regex_search(body, m, id) ? loop_of(m[2]) : 0;
+}
+
+// A keep-alive connection the kernel gave to event loop `loop`: new connections are probed with
+// a ping of session `sid` (its answer's event id names the loop) until one lands there.
+asio::awaitable<std::unique_ptr<http_client>>
+client_on_loop(std::uint16_t port, std::string const& sid, std::uint64_t loop) {
+    for (int tries = 0; tries < 64; ++tries) {
+        auto c = std::make_unique<http_client>(co_await asio::this_coro::executor);
+        co_await c->connect(port);
+        auto probe = co_await c->send(mcp_post(port, rpc("probe", "ping"), sid, version));
+        EXPECT_EQ(probe.result_int(), 200u) << probe.body();
+        if (loop_of_body(probe.body()) == loop)
+            co_return c;
+    }
+    throw std::runtime_error("no connection landed on event loop " + std::to_string(loop));
+}
+// A request whose answer is read as it comes, sent to `loop`.
+asio::awaitable<std::unique_ptr<sse_reader>>
+stream_on_loop(std::uint16_t port, std::string const& sid, std::uint64_t loop, http_request req) {
+    auto c = co_await client_on_loop(port, sid, loop);
+    auto r = std::make_unique<sse_reader>(c->take_stream());
+    co_await r->send(std::move(req));
+    co_return r;
+}
+asio::awaitable<http_response> post_on(http_client& c, std::uint16_t port, std::string body,
+                                       std::string const& sid) {
+    co_return co_await c.send(mcp_post(port, std::move(body), sid, version));
+}
+
+class mcpd_threads : public ::testing::Test {
+protected:
+    void start(std::vector<std::pair<std::string, std::string>> env = {}) {
+        p_ = std::make_unique<mcpd_process>(
+            mcpd_process::options{.args = {"--threads", "2"}, .env = std::move(env)});
+        port = p_->port();
+        EXPECT_NE(p_->log().find("2 event loops"), std::string::npos) << p_->log();
+    }
+    void TearDown() override {
+        if (p_) {
+            EXPECT_EQ(p_->stop(), 0) << p_->log();
+            if (HasFailure())
+                std::cerr << "--- mcpd:\n" << p_->log();
+        }
+    }
+    std::unique_ptr<mcpd_process> p_;
+    std::uint16_t port = 0;
+};
+
+} // namespace
+
+// A session whose requests alternate between the loops behaves as on one: answers, a resource
+// update announced on either loop reaching the GET stream on loop 1, a sampling request of loop
+// 1 answered through loop 2, a cancellation through loop 2 stopping loop 1's call, and DELETE
+// through loop 2 ending loop 1's GET stream.
+TEST_F(mcpd_threads, a_session_alternating_between_loops_behaves_as_on_one) {
+    start();
+    run_async([&]() -> asio::awaitable<void> {
+        auto sid = co_await initialize_on(port, sampling_capability());
+        CO_ASSERT(!sid.empty());
+        auto ack = co_await post_to(port, notification("notifications/initialized"), sid);
+        EXPECT_EQ(ack.result_int(), 202u);
+        auto one = co_await client_on_loop(port, sid, 1);
+        auto two = co_await client_on_loop(port, sid, 2);
+
+        for (int i = 0; i < 10; ++i) {
+            auto& c = i % 2 == 0 ? *one : *two;
+            auto text = "call " + std::to_string(i);
+            auto res =
+                co_await post_on(c, port, tool_call(100 + i, "echo", arg("text", text)), sid);
+            EXPECT_EQ(res.result_int(), 200u) << res.body();
+            EXPECT_EQ(loop_of_body(res.body()), i % 2 == 0 ? 1u : 2u) << res.body();
+            EXPECT_EQ(text_at(body_json(res), "/result/content/0/text"), text) << res.body();
+        }
+
+        // Subscribed through loop 2, the GET stream on loop 1, updates announced on both.
+        auto get_req = mcp_request(verb::get, port, sid, version);
+        get_req.set(bhttp::field::accept, "text/event-stream");
+        auto get = co_await stream_on_loop(port, sid, 1, std::move(get_req));
+        EXPECT_EQ(get->status(), 200u) << get->body();
+        CO_ASSERT(co_await get->read_until(any_event, 3s));
+        auto sub =
+            co_await post_on(*two, port, rpc(2, "resources/subscribe", uri_param("test://x")), sid);
+        EXPECT_EQ(sub.result_int(), 200u) << sub.body();
+        std::array<http_client*, 2> const announcers = {two.get(), one.get()};
+        for (auto* c : announcers) {
+            auto notify = co_await post_on(
+                *c, port, tool_call(3, "test_notify_resource_updated", uri_param("test://x")), sid);
+            EXPECT_EQ(notify.result_int(), 200u) << notify.body();
+        }
+        auto is_update = [](sse_event const& e) {
+            return method_of(e.msg) == "notifications/resources/updated";
+        };
+        auto updates = [&] {
+            return std::count_if(get->events().begin(), get->events().end(), is_update);
+        };
+        CO_ASSERT(co_await get->read_until([&](auto const&) { return updates() == 2; }, 3s));
+
+        // A sampling request on loop 1's POST stream, answered through loop 2.
+        auto call = co_await stream_on_loop(
+            port, sid, 1,
+            mcp_post(port, tool_call(9, "test_sampling", arg("prompt", "hello")), sid, version));
+        auto request = co_await sampling_request(*call);
+        auto const* rid = at(request, "/id");
+        CO_ASSERT(rid != nullptr);
+        EXPECT_EQ(text_at(request, "/params/messages/0/content/text"), "hello") << request;
+        auto posted = co_await post_on(*two, port, sampling_reply(*rid, "from loop 2"), sid);
+        EXPECT_EQ(posted.result_int(), 202u) << posted.body();
+        EXPECT_TRUE(co_await call->read_to_end(5s)) << call->body();
+        CO_ASSERT(!call->events().empty());
+        EXPECT_EQ(text_at(call->events().back().msg, "/result/content/0/text"),
+                  "LLM response: from loop 2")
+            << call->body();
+
+        // A call on loop 1 cancelled through loop 2: its stream ends, with no answer.
+        auto long_call =
+            co_await stream_on_loop(port, sid, 1, mcp_post(port, countdown(11, 50), sid, version));
+        CO_ASSERT(co_await long_call->read_until_event(is_progress, 5s));
+        auto cancel = co_await post_on(*two, port, cancelled(11), sid);
+        EXPECT_EQ(cancel.result_int(), 202u) << cancel.body();
+        EXPECT_TRUE(co_await long_call->read_to_end(3s)) << long_call->body();
+        EXPECT_EQ(long_call->body().find("Liftoff"), std::string::npos) << long_call->body();
+
+        // DELETE through loop 2 ends the GET stream on loop 1.
+        auto del = co_await two->send(mcp_request(verb::delete_, port, sid, version));
+        EXPECT_EQ(del.result_int(), 200u) << del.body();
+        EXPECT_TRUE(co_await get->read_to_end(3s)) << "the GET stream on loop 1 did not end";
+        EXPECT_EQ(updates(), 2) << "an update twice: " << get->body();
+    });
+}
+
+// A POST stream of loop 1, cut and resumed on loop 2: every later event once, in order, the
+// answer last.
+TEST_F(mcpd_threads, a_post_stream_of_one_loop_resumes_on_the_other) {
+    start();
+    run_async([&]() -> asio::awaitable<void> {
+        auto sid = co_await open_session(port, version);
+        auto post =
+            co_await stream_on_loop(port, sid, 1, mcp_post(port, countdown(7, 8), sid, version));
+        EXPECT_EQ(post->status(), 200u);
+        CO_ASSERT(co_await post->read_until_event(is_progress, 5s));
+        post->cut();
+        auto seen = post->events();
+        CO_ASSERT(!seen.empty() && !seen.back().id.empty());
+        EXPECT_EQ(loop_of(seen.back().id), 1u);
+        auto resume = mcp_request(verb::get, port, sid, version);
+        resume.set(bhttp::field::accept, "text/event-stream");
+        resume.set("Last-Event-ID", seen.back().id);
+        auto rest = co_await stream_on_loop(port, sid, 2, std::move(resume));
+        EXPECT_EQ(rest->status(), 200u) << rest->body();
+        EXPECT_TRUE(co_await rest->read_to_end(5s)) << rest->body();
+        auto last = seq_of(seen.back().id);
+        for (auto const& e : rest->events()) {
+            if (e.id.empty())
+                continue;
+            EXPECT_EQ(stream_of(e.id), stream_of(seen.back().id)) << e.id;
+            EXPECT_EQ(seq_of(e.id), last + 1) << "not in order, or a duplicate: " << rest->body();
+            last = seq_of(e.id);
+        }
+        CO_ASSERT(!rest->events().empty());
+        EXPECT_TRUE(answers(rest->events().back().msg, 7)) << rest->body();
+        EXPECT_NE(rest->body().find("Liftoff"), std::string::npos) << rest->body();
+    });
+}
+
+// The default SQLite storage is the home loop's, reached from the other through it: a session
+// alternates loops; a call running on loop 2 when SIGTERM comes is still answered, and the
+// process exits 0.
+TEST_F(mcpd_threads, sqlite_storage_serves_both_loops_and_the_drain_waits_for_both) {
+    start({{"MCP_TS_STORAGE_TYPE", "sqlite"}});
+    EXPECT_NE(p_->log().find("storage: sqlite"), std::string::npos) << p_->log();
+    run_async([&]() -> asio::awaitable<void> {
+        auto sid = co_await open_session(port, version);
+        auto one = co_await client_on_loop(port, sid, 1);
+        auto two = co_await client_on_loop(port, sid, 2);
+        for (int i = 0; i < 6; ++i) {
+            auto& c = i % 2 == 0 ? *one : *two;
+            auto res = co_await post_on(c, port, rpc(20 + i, "tools/list"), sid);
+            EXPECT_EQ(res.result_int(), 200u) << res.body();
+            EXPECT_NE(res.body().find("\"countdown\""), std::string::npos) << res.body();
+        }
+        auto call =
+            co_await stream_on_loop(port, sid, 2, mcp_post(port, countdown(30, 5), sid, version));
+        CO_ASSERT(co_await call->read_until_event(is_progress, 5s));
+        p_->signal(SIGTERM);
+        EXPECT_TRUE(co_await call->read_to_end(5s)) << call->body();
+        CO_ASSERT(!call->events().empty());
+        EXPECT_TRUE(answers(call->events().back().msg, 30)) << call->body();
+    });
+    EXPECT_EQ(p_->wait_exit(5s), std::optional<int>(0)) << p_->log();
 }

@@ -52,6 +52,9 @@ mcpd_process::mcpd_process(options opts)
         if (::chdir(dir_.c_str()) != 0)
             ::_exit(126);
         ::setenv("MCP_TS_STORAGE_TYPE", "memory", 1);
+        // One event loop unless a test asks for more (--threads or MCPD_THREADS): what a test
+        // asserts of per-loop budgets and gauges holds then whatever the machine's cores.
+        ::setenv("MCPD_THREADS", "1", 1);
         for (auto const& [name, value] : opts.env)
             ::setenv(name.c_str(), value.c_str(), 1);
         int devnull = ::open("/dev/null", O_RDWR);

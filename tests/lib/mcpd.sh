@@ -16,7 +16,7 @@ trap _mcpd_cleanup EXIT
 
 start_mcpd() {
   local bin="$1"; shift
-  (cd "$MCPD_DIR" && MCP_TS_STORAGE_TYPE=memory exec "$bin" serve --port 0 "$@" \
+  (cd "$MCPD_DIR" && MCP_TS_STORAGE_TYPE=memory MCPD_THREADS="${MCPD_THREADS:-1}" exec "$bin" serve --port 0 "$@" \
      >"$MCPD_DIR/mcpd.out" 2>"$MCPD_DIR/mcpd.err") &
   MCPD_PID=$!
   for _ in $(seq 1 100); do
