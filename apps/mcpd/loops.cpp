@@ -3,6 +3,14 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
+#include <sched.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
 namespace mcpd::app {
 
 namespace asio = boost::asio;
@@ -40,6 +48,25 @@ void event_loops::run() {
 void event_loops::stop() {
     for (auto& c : contexts_)
         c->stop();
+}
+
+std::size_t usable_cores() {
+    std::size_t n = std::thread::hardware_concurrency();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = static_cast<std::size_t>(CPU_COUNT(&set));
+    // "max 100000" (no limit) or "<quota> <period>" in microseconds.
+    std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
+    std::string quota;
+    double period = 0;
+    if (cpu_max >> quota >> period && quota != "max" && period > 0) {
+        char* end = nullptr;
+        double q = std::strtod(quota.c_str(), &end);
+        if (end != quota.c_str() && q > 0)
+            n = std::min(n, static_cast<std::size_t>(std::ceil(q / period)));
+    }
+    return std::max<std::size_t>(n, 1);
 }
 
 namespace {

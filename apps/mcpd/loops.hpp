@@ -2,37 +2,23 @@
 // and how a loop reaches what lives on another.
 //
 // Each loop is a whole server of its own (docs/fleet.md, "Every core"); what they share lives on
-// the home loop (loop 0) and is reached by running the work there: on_loop() runs a coroutine on
-// another loop's executor and resumes the caller on its own with the result. The session storage
-// is shared that way (home_loop_store), so a store needs no locks and its client or connection
-// stays on one thread.
+// the home loop (loop 0) and is reached by running the work there (core/on_loop.hpp). The session
+// storage is shared that way (home_loop_store), so a store needs no locks and its client or
+// connection stays on one thread.
 #pragma once
 
+#include "core/on_loop.hpp"
 #include "mcpd/store/session_store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <memory>
 #include <thread>
 #include <vector>
 
 namespace mcpd::app {
-
-// Runs `work` on `loop` and resumes the caller on its own executor with what it returned (or
-// threw). Straight through when the caller is on `loop` already.
-template <class T>
-boost::asio::awaitable<T> on_loop(boost::asio::any_io_executor const& loop,
-                                  boost::asio::awaitable<T> work) {
-    auto here = co_await boost::asio::this_coro::executor;
-    if (here == loop)
-        co_return co_await std::move(work);
-    co_return co_await boost::asio::co_spawn(loop, std::move(work), boost::asio::use_awaitable);
-}
 
 // N io_contexts; run() runs the first on the calling thread and the others on threads of their
 // own until stop().
@@ -57,6 +43,10 @@ private:
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
     std::vector<std::thread> threads_;
 };
+
+// The cores this process may use: those of its CPU affinity, fewer when its cgroup's CPU quota
+// (cgroup v2 cpu.max, a container's CPU limit) allows fewer; at least 1.
+std::size_t usable_cores();
 
 // The session storage of the home loop for another loop: every call runs there. close() leaves
 // the store open (the home loop closes it).

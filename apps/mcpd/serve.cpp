@@ -177,16 +177,21 @@ start_guards(server::server& srv, serve_args const& a,
 
 // --- the fleet (docs/fleet.md) ----------------------------------------------------------------
 
-// Joins the fleet: over Redis when the sessions are there (and it is not turned off), else over
-// the hub of this process's loops (`hub`, with several loops). nullptr when there is neither, or
-// when Redis cannot be reached now (then this instance serves alone, and says so). The replay
-// budgets are the process's, shared by its loops.
-asio::awaitable<std::shared_ptr<server::fleet>>
-join_fleet(serve_args const& a, storage const& st, std::shared_ptr<server::fleet_hub> const& hub,
-           std::size_t loops, metrics::registry& reg) {
-    bool const over_redis = a.fleet && st.redis != nullptr;
+// Joins the fleet: over Redis when the sessions are there (and it is not turned off, and the
+// home loop could join), else over the hub of this process's loops (`hub`, with several loops).
+// nullptr when there is neither, or when Redis cannot be reached now and there is no hub (then
+// this instance serves alone, and says so). The replay budgets are the process's, shared by its
+// loops.
+struct fleet_membership {
+    std::shared_ptr<server::fleet> member;
+    bool over_redis = false; // else the hub's (or none)
+};
+asio::awaitable<fleet_membership> join_fleet(serve_args const& a, storage const& st,
+                                             bool over_redis,
+                                             std::shared_ptr<server::fleet_hub> const& hub,
+                                             std::size_t loops, metrics::registry& reg) {
     if (!over_redis && !hub)
-        co_return nullptr;
+        co_return fleet_membership{};
     // The replay budgets hold in Redis as in memory (what this instance wrote).
     auto opts = a.fleet_options;
     opts.events_per_stream = a.mcp.replay.events_per_stream;
@@ -194,20 +199,30 @@ join_fleet(serve_args const& a, storage const& st, std::shared_ptr<server::fleet
     opts.bytes_per_session = a.mcp.replay.bytes_per_session;
     opts.bytes_total = std::max<std::size_t>(a.mcp.replay.bytes_total / loops, 1);
     auto ex = co_await asio::this_coro::executor;
-    auto f = over_redis ? std::make_shared<server::fleet>(ex, st.redis, st.redis->cfg(), opts)
-                        : std::make_shared<server::fleet>(ex, hub, opts);
-    f->set_metrics(reg);
-    auto started = co_await f->start();
-    if (!started) {
+    if (over_redis) {
+        auto f = std::make_shared<server::fleet>(ex, st.redis, st.redis->cfg(), opts);
+        f->set_metrics(reg);
+        auto started = co_await f->start();
+        if (started) {
+            log::info("mcpd: fleet: joined as instance {} (number {})", f->instance_id(),
+                      f->instance_number());
+            co_return fleet_membership{f, true};
+        }
         log::warn("mcpd: fleet: not joined ({}): SSE events stay in this process, and what "
                   "another instance holds of a session does not reach it",
                   started.error().message());
-        co_return nullptr;
+        if (!hub)
+            co_return fleet_membership{};
     }
-    if (over_redis)
-        log::info("mcpd: fleet: joined as instance {} (number {})", f->instance_id(),
-                  f->instance_number());
-    co_return f;
+    // The loops of this process: the hub cannot fail short of a programming error.
+    auto f = std::make_shared<server::fleet>(ex, hub, opts);
+    f->set_metrics(reg);
+    auto started = co_await f->start();
+    if (!started) {
+        log::error("mcpd: fleet: the event loops' hub: {}", started.error().message());
+        co_return fleet_membership{};
+    }
+    co_return fleet_membership{f, false};
 }
 
 // The key sealing stateless requests' requestState must be the fleet's, or a request answered
@@ -264,6 +279,8 @@ public:
 
     [[nodiscard]] gateway::manager const& manager() const noexcept { return manager_; }
     [[nodiscard]] gateway::endpoint* endpoint() const noexcept { return endpoint_.get(); }
+    // Whether its events reach other instances over Redis.
+    [[nodiscard]] bool fans_out_over_redis() const noexcept { return fanned_out_; }
 
     asio::awaitable<void> close() {
         co_await manager_.close();
@@ -339,14 +356,18 @@ private:
         char const* prefix = env("REDIS_KEY_PREFIX");
         std::string channel =
             std::string(prefix != nullptr && *prefix != 0 ? prefix : "mcp:") + "gateway:events";
-        result<void> fanout = rcfg ? co_await endpoint_->enable_fanout(rc, *rcfg, channel)
-                                   : result<void>(rcfg.error());
+        result<void> fanout = rcfg.error(); // not a co_await in ?: (docs/rough_edges.md)
+        if (rcfg)
+            fanout = co_await endpoint_->enable_fanout(rc, *rcfg, channel);
+        fanned_out_ = fanout.has_value();
         if (!fanout)
             log::warn("mcpd: gateway: events stay on this instance (Redis pub/sub: {})",
                       fanout.error().message());
         else
             log::info("mcpd: gateway: events fan out on Redis channel {}", channel);
     }
+
+    bool fanned_out_ = false;
 
     std::unique_ptr<gateway::endpoint> endpoint_; // before manager_: its callbacks read it
     gateway::manager manager_;
@@ -371,12 +392,15 @@ struct http_endpoints {
     server::http_transport& mcp;
     server::operations& ops;
     gateway_service& gw;
+    metrics::counter* requests = nullptr; // of this event loop
 
     // Routed by path first, so that a request costs only the coroutine of what serves it: the
     // router is not a coroutine, and an MCP request (nearly every one) is the transport's
     // coroutine itself.
     [[nodiscard]] http::handler handler() const {
         return [this](http::exchange& x) {
+            if (requests != nullptr)
+                requests->inc();
             auto target = x.req().target();
             auto path = target.substr(0, target.find('?'));
             auto* gw_endpoint = gw.endpoint();
@@ -413,11 +437,13 @@ http::response protocol_error_page(http::status s, std::string_view message) {
 // endpoints and the metrics registry are the process's (on the home loop, loop 0); another loop
 // reaches the storage through home_loop_store and a Redis client of its own.
 struct loop_instance {
-    explicit loop_instance(asio::any_io_executor e)
+    loop_instance(asio::any_io_executor e, std::size_t n)
         : ex(std::move(e))
+        , number(n)
         , stop(std::make_unique<wakeup>(ex)) {}
 
     asio::any_io_executor ex;
+    std::size_t number; // 1…N, as /metrics names it
     storage st;
     std::unique_ptr<server::server> srv;
     std::shared_ptr<guard::guard_set> guards;
@@ -469,12 +495,14 @@ asio::awaitable<loop_numbers> count_all(loop_list const& loops) {
 }
 
 // The gauges of what is open now, summed over the loops at each scrape, and the guards' counts
-// (atomics, read from the scraping thread). Removed before the loops close.
+// (atomics, read from the scraping thread). close() before the loops close: it waits for a scrape
+// that is reading the loops.
 class exported_gauges {
 public:
     exported_gauges(metrics::registry& reg, server::operations& ops, loop_list const& loops)
         : reg_(reg)
-        , ops_(ops) {
+        , ops_(ops)
+        , state_(std::make_shared<state>(reg, loops)) {
         std::vector<std::shared_ptr<guard::guard_set>> guards;
         for (auto const& l : loops)
             guards.push_back(l->guards);
@@ -485,53 +513,73 @@ public:
                     sum.values[i] += g->stats().values[i];
             return sum;
         });
-        struct gauges {
-            metrics::gauge* streams;
-            metrics::gauge* sessions;
-            metrics::gauge* in_flight;
-            metrics::gauge* replay_bytes;
-            metrics::counter* replay_dropped;
-            metrics::gauge* gateway_connections;
-            metrics::gauge* gateway_streams;
-        };
-        gauges g{
-            &reg.gauge("mcpd_sse_streams", "Open SSE streams").get(),
-            &reg.gauge("mcpd_mcp_sessions", "MCP sessions held in memory").get(),
-            &reg.gauge("mcpd_mcp_requests_in_flight", "MCP requests received and not yet answered")
-                 .get(),
-            &reg.gauge("mcpd_replay_bytes",
-                       "Bytes of SSE events kept for Last-Event-ID (replay-total)")
-                 .get(),
-            &reg.counter("mcpd_replay_events_dropped_total",
-                         "SSE events the replay budgets dropped (replay-per-session, "
-                         "replay-total)")
-                 .get(),
-            &reg.gauge("mcpd_gateway_connections",
-                       "Gateway connections to remote MCP servers held here")
-                 .get(),
-            &reg.gauge("mcpd_gateway_streams", "Open /gateway event streams").get()};
-        ops.on_render([&loops, g]() -> asio::awaitable<void> {
-            auto n = co_await count_all(loops);
-            g.streams->set(static_cast<double>(n.streams));
-            g.sessions->set(static_cast<double>(n.sessions));
-            g.in_flight->set(static_cast<double>(n.in_flight));
-            g.replay_bytes->set(static_cast<double>(n.replay_bytes));
-            g.replay_dropped->set(n.replay_dropped);
-            g.gateway_connections->set(static_cast<double>(n.gateway_connections));
-            g.gateway_streams->set(static_cast<double>(n.gateway_streams));
-        });
+        ops.on_render([s = state_] { return refresh(s); });
     }
-    ~exported_gauges() {
-        ops_.on_render(nullptr);
-        reg_.remove_collector(guard_collector_);
-    }
+    ~exported_gauges() { reg_.remove_collector(guard_collector_); }
     exported_gauges(exported_gauges const&) = delete;
     exported_gauges& operator=(exported_gauges const&) = delete;
 
+    // No scrape reads the loops from now on.
+    asio::awaitable<void> close() {
+        state_->closed = true;
+        ops_.on_render(nullptr);
+        co_await wait_until([s = state_] { return s->reading == 0; },
+                            std::chrono::steady_clock::now() + std::chrono::seconds(30));
+    }
+
 private:
+    // On the operations' executor (the home loop), like every use of it.
+    struct state {
+        state(metrics::registry& reg, loop_list const& l)
+            : loops(l)
+            , streams(&reg.gauge("mcpd_sse_streams", "Open SSE streams").get())
+            , sessions(&reg.gauge("mcpd_mcp_sessions", "MCP sessions held in memory").get())
+            , in_flight(&reg.gauge("mcpd_mcp_requests_in_flight",
+                                   "MCP requests received and not yet answered")
+                             .get())
+            , replay_bytes(&reg.gauge("mcpd_replay_bytes",
+                                      "Bytes of SSE events kept for Last-Event-ID (replay-total)")
+                                .get())
+            , replay_dropped(&reg.counter("mcpd_replay_events_dropped_total",
+                                          "SSE events the replay budgets dropped "
+                                          "(replay-per-session, replay-total)")
+                                  .get())
+            , gateway_connections(&reg.gauge("mcpd_gateway_connections",
+                                             "Gateway connections to remote MCP servers held here")
+                                       .get())
+            , gateway_streams(
+                  &reg.gauge("mcpd_gateway_streams", "Open /gateway event streams").get()) {}
+        loop_list const& loops;
+        metrics::gauge* streams;
+        metrics::gauge* sessions;
+        metrics::gauge* in_flight;
+        metrics::gauge* replay_bytes;
+        metrics::counter* replay_dropped;
+        metrics::gauge* gateway_connections;
+        metrics::gauge* gateway_streams;
+        bool closed = false;
+        std::size_t reading = 0; // scrapes reading the loops now
+    };
+
+    static asio::awaitable<void> refresh(std::shared_ptr<state> s) {
+        if (s->closed)
+            co_return;
+        ++s->reading;
+        auto n = co_await count_all(s->loops);
+        --s->reading;
+        s->streams->set(static_cast<double>(n.streams));
+        s->sessions->set(static_cast<double>(n.sessions));
+        s->in_flight->set(static_cast<double>(n.in_flight));
+        s->replay_bytes->set(static_cast<double>(n.replay_bytes));
+        s->replay_dropped->set(n.replay_dropped);
+        s->gateway_connections->set(static_cast<double>(n.gateway_connections));
+        s->gateway_streams->set(static_cast<double>(n.gateway_streams));
+    }
+
     metrics::registry& reg_;
     server::operations& ops_;
-    std::size_t guard_collector_;
+    std::shared_ptr<state> state_;
+    std::size_t guard_collector_ = 0;
 };
 
 // --- drain ----------------------------------------------------------------------------------
@@ -580,7 +628,10 @@ struct process_parts {
     http::origin_policy origins;
     asio::any_io_executor home;
     std::size_t loops = 1;
-    std::shared_ptr<server::fleet_hub> hub;        // the loops' fleet, when it is not Redis's
+    std::shared_ptr<server::fleet_hub> hub; // the loops' fleet, when it is not Redis's
+    // Whether the loops join the Redis fleet: the home loop decides (when it cannot join, every
+    // loop uses the hub, so that the loops still reach each other).
+    bool over_redis = false;
     std::shared_ptr<guard::guard_set> home_guards; // set once the home loop has opened
     // Per client address: connections, sessions and streams, so its budgets hold for the process.
     std::shared_ptr<client_tally> clients = std::make_shared<client_tally>();
@@ -620,8 +671,7 @@ struct opened_loop {
 
 // Everything of a loop up to listening on `port` (the first loop's, for the others), on the
 // loop itself.
-asio::awaitable<opened_loop> open_loop(loop_instance* l, process_parts const* p,
-                                       std::uint16_t port) {
+asio::awaitable<opened_loop> open_loop(loop_instance* l, process_parts* p, std::uint16_t port) {
     auto const& a = p->a;
     bool const home = l->ex == p->home;
     if (home)
@@ -635,13 +685,21 @@ asio::awaitable<opened_loop> open_loop(loop_instance* l, process_parts const* p,
     auto to = a.mcp;
     to.origins = p->origins;
     to.clients = p->clients;
-    to.fleet_member = co_await join_fleet(a, l->st, p->hub, p->loops, p->reg);
+    auto joined = co_await join_fleet(a, l->st, p->over_redis, p->hub, p->loops, p->reg);
+    if (home) // the others follow the home loop's way
+        p->over_redis = joined.over_redis;
+    to.fleet_member = joined.member;
     l->fleet = to.fleet_member;
     l->transport = std::make_unique<server::http_transport>(*l->disp, to, l->ex);
     l->transport->set_metrics(p->reg);
     l->gw = std::make_unique<gateway_service>(l->ex, a, l->st, l->guards);
     co_await l->gw->start(a, l->st, to.origins);
-    l->endpoints = std::make_unique<http_endpoints>(http_endpoints{*l->transport, p->ops, *l->gw});
+    auto* requests = &p->reg
+                          .counter("mcpd_event_loop_requests_total",
+                                   "HTTP requests each event loop served (threads)", {"loop"})
+                          .with({std::to_string(l->number)});
+    l->endpoints =
+        std::make_unique<http_endpoints>(http_endpoints{*l->transport, p->ops, *l->gw, requests});
     l->http_srv =
         std::make_unique<http::server>(l->ex, l->endpoints->handler(), a.http, protocol_error_page);
     l->http_srv->set_metrics(p->reg);
@@ -676,14 +734,16 @@ asio::awaitable<void> run_loop(loop_instance* l, serve_args const* a) {
     l->http_srv->start();
     co_await l->stop->wait();
     co_await drain(*a, *l->http_srv, *l->transport, *l->gw);
-    // 4. The gateway's connections to remote servers (their records stay for the next start).
-    co_await l->gw->close();
-    if (l->fleet)
-        co_await l->fleet->stop();
 }
 
-// Closes what a loop holds, on the loop (the home loop closes the storage afterwards).
+// Closes what a loop opened, on the loop: the gateway's connections to remote servers (their
+// records stay for the next start), its fleet membership, its guards, its Redis client. The
+// home loop closes the storage afterwards.
 asio::awaitable<void> close_loop(loop_instance* l, bool home) {
+    if (l->gw)
+        co_await l->gw->close();
+    if (l->fleet)
+        co_await l->fleet->stop();
     if (l->guards)
         co_await l->guards->close();
     l->http_srv.reset();
@@ -718,7 +778,7 @@ asio::awaitable<loop_numbers> numbers_of(loop_instance const* l) {
 // One client on stdin/stdout; a signal ends the input, requests in flight are still answered.
 asio::awaitable<int> serve_stdio(serve_args const& a, storage const& st, metrics::registry& reg) {
     auto ex = co_await asio::this_coro::executor;
-    loop_instance l(ex);
+    loop_instance l(ex, 1);
     l.st = st;
     if (int rc = co_await open_mcp(l, a, nullptr, reg); rc != 0)
         co_return rc;
@@ -764,12 +824,61 @@ asio::awaitable<void> start_readiness(server::operations& ops, storage const& st
     ops.start();
 }
 
-// Closes the loops that opened, each on its own.
+// Closes the loops (what each opened of itself), each on its own.
 asio::awaitable<void> close_loops(loop_list& loops, asio::any_io_executor const& home) {
     for (auto& l : loops)
-        if (l->stop)
-            co_await on_loop(l->ex, close_loop(l.get(), l->ex == home));
+        co_await on_loop(l->ex, close_loop(l.get(), l->ex == home));
     loops.clear();
+}
+
+// Opens every loop. The home loop first, alone: it picks the port (0: any) the others share,
+// decides how the loops join the fleet, and its guards' in-process backends are theirs. Then the
+// others at once (each may wait for its Redis clients). Where the home loop listens, or the exit
+// code of the first failure.
+asio::awaitable<opened_loop> open_loops(loop_list& loops, process_parts& parts) {
+    auto home = parts.home;
+    auto const& a = parts.a;
+    if (loops.size() > 1 && a.port != 0) {
+        // With SO_REUSEPORT a port another process holds would be shared, not refused: ask for it
+        // alone first.
+        http::server probe(
+            home, [](http::exchange&) -> asio::awaitable<void> { co_return; }, a.http);
+        if (auto free = probe.listen(a.host, a.port); !free) {
+            log::error("mcpd: {}", free.error().message());
+            co_return opened_loop{1, {}};
+        }
+    }
+    auto first = co_await open_loop(loops.front().get(), &parts, a.port);
+    if (first.rc != 0 || loops.size() == 1)
+        co_return first;
+    parts.home_guards = loops.front()->guards;
+    std::size_t pending = loops.size() - 1;
+    int rc = 0;
+    wakeup all_open(home);
+    for (std::size_t i = 1; i < loops.size(); ++i)
+        asio::co_spawn(
+            loops[i]->ex, open_loop(loops[i].get(), &parts, first.at.port),
+            [home, &pending, &rc, &all_open](std::exception_ptr const& e, opened_loop r) {
+                int code = r.rc;
+                if (e) {
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (std::exception const& ex) {
+                        log::error("mcpd: opening an event loop: {}", ex.what());
+                    }
+                    code = 1;
+                }
+                asio::post(home, [code, &pending, &rc, &all_open] {
+                    if (rc == 0)
+                        rc = code;
+                    if (--pending == 0)
+                        all_open.notify();
+                });
+            });
+    co_await all_open.wait();
+    if (rc != 0)
+        co_return opened_loop{rc, {}};
+    co_return first;
 }
 
 // /mcp and the rest over HTTP on every loop until the first signal, then the drain and the
@@ -785,36 +894,30 @@ asio::awaitable<int> serve_http(serve_args const& a, storage const& st, event_lo
     auto ops_options = a.ready;
     ops_options.origins = origins;
     server::operations ops(home, reg, ops_options);
-    process_parts parts{a,
-                        reg,
-                        st,
-                        ops,
-                        origins,
-                        home,
-                        loops.size(),
-                        loops.size() > 1 ? server::make_fleet_hub(loops.size()) : nullptr,
-                        nullptr};
+    process_parts parts{
+        .a = a,
+        .reg = reg,
+        .st = st,
+        .ops = ops,
+        .origins = origins,
+        .home = home,
+        .loops = loops.size(),
+        .hub = loops.size() > 1 ? server::make_fleet_hub(loops.size()) : nullptr,
+        .over_redis = a.fleet && st.redis != nullptr,
+    };
 
     loop_list running;
     for (std::size_t i = 0; i < loops.size(); ++i)
-        running.push_back(std::make_unique<loop_instance>(loops.executor(i)));
-    // The home loop first: it picks the port (0: any) the others share, and its guards'
-    // in-process backends are theirs.
-    std::uint16_t port = a.port;
-    std::string url;
-    for (auto& l : running) {
-        auto opened = co_await on_loop(l->ex, open_loop(l.get(), &parts, port));
-        if (opened.rc != 0) {
-            co_await close_loops(running, home);
-            co_return opened.rc;
-        }
-        if (l->ex == home) {
-            port = opened.at.port;
-            url = opened.at.url() + "/mcp";
-            parts.home_guards = l->guards;
-        }
+        running.push_back(std::make_unique<loop_instance>(loops.executor(i), i + 1));
+    auto opened = co_await open_loops(running, parts);
+    if (opened.rc != 0) {
+        co_await close_loops(running, home);
+        co_return opened.rc;
     }
-    if (loops.size() > 1 && !st.redis) {
+    auto url = opened.at.url() + "/mcp";
+    // The gateway's events cross the loops over Redis when the home loop's fan-out works there,
+    // else in memory.
+    if (loops.size() > 1 && !running.front()->gw->fans_out_over_redis()) {
         auto receivers = std::make_shared<gateway_receivers>();
         for (auto& l : running)
             if (auto* ep = l->gw->endpoint())
@@ -823,7 +926,7 @@ asio::awaitable<int> serve_http(serve_args const& a, storage const& st, event_lo
             co_await on_loop(l->ex, fan_out_gateway(l.get(), receivers));
     }
     co_await start_readiness(ops, st, *running.front()->guards, a.fleet && st.redis != nullptr,
-                             running.front()->fleet);
+                             parts.over_redis ? running.front()->fleet : nullptr);
     auto gauges = std::make_unique<exported_gauges>(reg, ops, running);
 
     // Installed before the "serving" line, so a signal sent as soon as it appears is handled.
@@ -860,6 +963,7 @@ asio::awaitable<int> serve_http(serve_args const& a, storage const& st, event_lo
     for (auto& l : running)
         asio::post(l->ex, [w = l->stop.get()] { w->notify(); });
     co_await all_stopped.wait();
+    co_await gauges->close();
     gauges.reset();
     ops.stop();
     co_await close_loops(running, home);
@@ -899,7 +1003,7 @@ asio::awaitable<int> serve(serve_args a, event_loops& loops, metrics::registry& 
 } // namespace
 
 int run_serve(serve_args const& args) {
-    std::size_t n = args.threads != 0 ? args.threads : std::thread::hardware_concurrency();
+    std::size_t n = args.threads != 0 ? args.threads : usable_cores();
     n = std::min<std::size_t>(n, 1024); // a loop per thread: more is a typo, not a machine
     event_loops loops(args.stdio ? 1 : std::max<std::size_t>(n, 1));
     // Outlives everything that updates it (the serve coroutine's frame is destroyed with the

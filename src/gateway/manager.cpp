@@ -650,13 +650,17 @@ struct manager::impl : std::enable_shared_from_this<impl> {
         l = find(identity, sid);
         if (l && l->connecting)
             co_await wait_not_connecting(l);
+        l = find(identity, sid);
         if (l && l->session && l->session->is_open())
             co_return l;
-        // Not open here: made again from the record, which is the truth. Another instance (or
-        // event loop) may have finished the authorization this entry was waiting for: the
-        // tokens are in the record, not in this entry's authorizer.
-        l = from_record(identity, **record);
-        adopt(l);
+        // Not open here, and no attempt running: made again from the record, which is the
+        // truth. Another instance (or event loop) may have finished the authorization this entry
+        // was waiting for: the tokens are in the record, not in this entry's authorizer. (An
+        // entry that is connecting is shared: attempt() waits for it.)
+        if (!l || !l->connecting) {
+            l = from_record(identity, **record);
+            adopt(l);
+        }
         auto o = co_await attempt(l, also, error_kind::connection, false);
         if (o.kind != outcome_kind::ready)
             co_return o.err;

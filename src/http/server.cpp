@@ -235,13 +235,11 @@ enum class phase {
 
 class connection {
 public:
-    connection(std::shared_ptr<server::state> st, tcp::socket sock)
+    // `client`: its address, as the tally counted it (the connection uncounts the same).
+    connection(std::shared_ptr<server::state> st, tcp::socket sock, std::string client)
         : st_(std::move(st))
-        , socket_(std::move(sock)) {
-        error_code ec;
-        auto ep = socket_.remote_endpoint(ec);
-        if (!ec)
-            remote_ = ep.address().to_string();
+        , socket_(std::move(sock))
+        , remote_(std::move(client)) {
         st_->open.insert(this);
         if (st_->connections)
             st_->connections->inc();
@@ -674,7 +672,7 @@ void server::start() {
                 continue;
             }
             sock.set_option(tcp::no_delay(true), ec);
-            auto conn = std::make_shared<connection>(st, std::move(sock));
+            auto conn = std::make_shared<connection>(st, std::move(sock), std::move(client));
             auto run = [conn]() -> asio::awaitable<void> { co_await conn->run(); };
             asio::co_spawn(st->ex, std::move(run), asio::detached);
         }

@@ -41,6 +41,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace mcpd::server {
 
@@ -117,10 +118,20 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
     std::size_t written_bytes = 0;
     std::uint64_t dropped_events = 0;
 
-    void account(std::string const& session, std::uint64_t stream, std::size_t bytes) {
+    // Forgets the sessions not written for replay-ttl (their keys expired in Redis; the hub
+    // deletes them).
+    void expire_idle() {
         auto now = std::chrono::steady_clock::now();
         while (!recency.empty() && now - written.at(recency.front()).last_write > opts.replay_ttl)
             forget_written(recency.front(), true);
+    }
+
+    // A write of `bytes` to a stream: an event, or (`event` false) its owner record or its end,
+    // which keep the stream and its session in the ledger (and so expiring) without an event.
+    // Call expire_idle() first, before the write (in the hub, expiring deletes).
+    void account(std::string const& session, std::uint64_t stream, std::size_t bytes,
+                 bool event = true) {
+        auto now = std::chrono::steady_clock::now();
         auto [it, made] = written.try_emplace(session);
         auto& w = it->second;
         if (made)
@@ -134,6 +145,8 @@ struct fleet_state : std::enable_shared_from_this<fleet_state> {
             w.streams.push_back({stream, 0, 0, true});
             entry = w.streams.rbegin();
         }
+        if (!event)
+            return;
         if (entry->events >= opts.events_per_stream) {
             // MAXLEN trimmed its oldest event: take off an average one.
             auto trimmed = entry->bytes / entry->events;
@@ -546,8 +559,11 @@ void read_owner(json::object const& obj, stored_stream& out) {
     out.known = true;
     if (auto const* who = obj.if_contains("owner"); who != nullptr && who->is_string())
         out.owner = who->get_string();
+    // An integer however it was made (parsed: int64; built from the member's number: uint64).
     if (auto const* n = obj.if_contains("number"); n != nullptr && n->is_int64())
         out.owner_number = static_cast<std::uint64_t>(n->get_int64());
+    else if (n != nullptr && n->is_uint64())
+        out.owner_number = n->get_uint64();
     if (auto const* ids = obj.if_contains("ids"); ids != nullptr && ids->is_array())
         for (auto const& id : ids->get_array())
             if (id.is_string())
@@ -695,36 +711,66 @@ namespace detail {
 struct local_fleet_state final : fleet_state {
     local_fleet_state(asio::any_io_executor e, std::shared_ptr<fleet_hub> h, fleet_options o)
         : fleet_state(std::move(e), o)
-        , hub(std::move(h)) {}
+        , hub(std::move(h))
+        , sweep(ex) {}
 
     std::shared_ptr<fleet_hub> hub;
+    std::unordered_set<std::string> watching; // what stop() takes this member off
+    // What Redis's expiry does: the sessions this member wrote, not written for replay-ttl, go.
+    asio::steady_timer sweep;
 
     asio::awaitable<result<void>> start() override {
         auto n = hub->join(id, ex, weak_from_this());
         if (!n)
             co_return n.error();
         number = *n;
+        sweep_later();
         co_return result<void>();
+    }
+    void sweep_later() {
+        sweep.expires_after(std::clamp<duration>(opts.replay_ttl / 4, std::chrono::seconds(1),
+                                                 std::chrono::minutes(1)));
+        sweep.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+            auto locked = weak.lock();
+            if (ec || !locked || locked->stopped)
+                return;
+            auto& s = static_cast<local_fleet_state&>(*locked);
+            s.expire_idle();
+            s.sweep_later();
+        });
     }
     asio::awaitable<void> stop() override {
         shutdown();
         co_return;
     }
     void shutdown() override {
-        if (!stopped && number != 0)
-            hub->leave(number);
+        if (stopped)
+            return;
         stopped = true;
+        sweep.cancel();
+        if (number == 0)
+            return;
+        hub->leave(number);
+        for (auto const& session : std::exchange(watching, {}))
+            unwatch_in_hub(session);
     }
 
     void listen_to(std::string const& session, bool on) override {
-        auto& sh = hub->shard_of(session);
-        std::lock_guard lock(sh.mutex);
-        if (on) {
-            auto& list = sh.watchers[session];
-            if (std::find(list.begin(), list.end(), number) == list.end())
-                list.push_back(number);
+        if (!on) {
+            watching.erase(session);
+            unwatch_in_hub(session);
             return;
         }
+        watching.insert(session);
+        auto& sh = hub->shard_of(session);
+        std::lock_guard lock(sh.mutex);
+        auto& list = sh.watchers[session];
+        if (std::find(list.begin(), list.end(), number) == list.end())
+            list.push_back(number);
+    }
+    void unwatch_in_hub(std::string const& session) {
+        auto& sh = hub->shard_of(session);
+        std::lock_guard lock(sh.mutex);
         auto it = sh.watchers.find(session);
         if (it == sh.watchers.end())
             return;
@@ -886,21 +932,28 @@ void fleet::open_stream(std::string const& session, std::uint64_t stream,
     for (auto const& id : request_ids)
         ids.emplace_back(id);
     json::object owner{{"owner", s.id}, {"number", s.number}, {"ids", std::move(ids)}};
+    s.expire_idle();
     s.write_owner(session, stream, &owner);
+    s.account(session, stream, 0, false);
 }
 
 void fleet::open_standalone(std::string const& session, std::uint64_t stream) {
+    state_->expire_idle();
     state_->write_owner(session, stream, nullptr);
+    state_->account(session, stream, 0, false);
 }
 
 void fleet::append(std::string const& session, std::uint64_t stream, std::uint64_t seq,
                    std::string const& data) {
+    state_->expire_idle();
     state_->write_event(session, stream, seq, data);
     state_->account(session, stream, data.size());
 }
 
 void fleet::end_stream(std::string const& session, std::uint64_t stream, std::uint64_t last_seq) {
+    state_->expire_idle();
     state_->write_end(session, stream, last_seq);
+    state_->account(session, stream, 0, false);
     state_->ended(session, stream);
 }
 

@@ -3,6 +3,7 @@
 #include "mcpd/server/operations.hpp"
 
 #include "core/log.hpp"
+#include "core/on_loop.hpp"
 #include "mcpd/redis/client.hpp"
 #include "mcpd/store/session_store.hpp"
 
@@ -71,7 +72,7 @@ struct operations::impl : std::enable_shared_from_this<impl> {
     std::function<asio::awaitable<void>()> refresh_metrics;
 
     // The page for /health, /ready or /metrics (on this object's executor).
-    asio::awaitable<http::response> answer(std::string const& path) {
+    asio::awaitable<http::response> answer(std::string path) {
         if (path == "/health") {
             // Liveness: this process answers. Draining is not a reason to restart it.
             json::object body{{"status", "ok"},
@@ -462,10 +463,7 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
         co_return true;
     }
     auto self = impl_;
-    auto answer = [self, path = std::string(path)]() -> asio::awaitable<http::response> {
-        co_return co_await self->answer(path);
-    };
-    auto res = co_await asio::co_spawn(self->ex, answer(), asio::use_awaitable);
+    auto res = co_await on_loop(self->ex, self->answer(std::string(path)));
     co_await ex.respond(std::move(res));
     co_return true;
 }

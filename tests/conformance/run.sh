@@ -50,4 +50,11 @@ if [ $rc -ne 0 ]; then
 fi
 sed -n '/=== SUMMARY ===/,$p' "$workdir/out.txt"
 mcpd_alive || { echo "conformance: mcpd died during the run" >&2; exit 1; }
+# With several event loops, each must have served part of the suite (or it tested one loop).
+if [ -z "${FLEET_URL:-}" ] && [[ " $* " == *" --threads "* ]]; then
+  served=$(curl -s --max-time 5 "${url%/mcp}/metrics" |
+    awk '/^mcpd_event_loop_requests_total/ && $NF > 0 { n++ } END { print n + 0 }')
+  echo "conformance: $served event loops served the suite"
+  [ "$served" -ge 2 ] || { echo "conformance: only $served event loop served the suite" >&2; exit 1; }
+fi
 exit $rc

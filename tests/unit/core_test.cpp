@@ -330,7 +330,7 @@ TEST(core_client_tally, counts_each_kind_per_client_up_to_its_limit) {
     t.remove("10.0.0.1", kind::streams);
     EXPECT_EQ(t.total(kind::streams), 0u);
     EXPECT_EQ(t.held("10.0.0.1", kind::sessions), 1u);
-    // A refusal of a client holding nothing leaves no entry behind.
+    // A refusal counts nothing.
     EXPECT_FALSE(t.try_add("10.0.0.4", kind::streams, 0));
     EXPECT_EQ(t.held("10.0.0.4", kind::streams), 0u);
     EXPECT_EQ(t.total(kind::streams), 0u);
