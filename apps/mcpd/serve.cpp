@@ -523,8 +523,11 @@ public:
     asio::awaitable<void> close() {
         state_->closed = true;
         ops_.on_render(nullptr);
-        co_await wait_until([s = state_] { return s->reading == 0; },
-                            std::chrono::steady_clock::now() + std::chrono::seconds(30));
+        // A named lambda, not a temporary in the co_await (docs/rough_edges.md: GCC 12 destroys
+        // such a temporary's captures twice).
+        auto* s = state_.get();
+        auto idle = [s] { return s->reading == 0; };
+        co_await wait_until(idle, std::chrono::steady_clock::now() + std::chrono::seconds(30));
     }
 
 private:
@@ -925,8 +928,12 @@ asio::awaitable<int> serve_http(serve_args const& a, storage const& st, event_lo
         for (auto& l : running)
             co_await on_loop(l->ex, fan_out_gateway(l.get(), receivers));
     }
+    // Named, not a temporary in the co_await (docs/rough_edges.md).
+    std::shared_ptr<server::fleet> redis_member;
+    if (parts.over_redis)
+        redis_member = running.front()->fleet;
     co_await start_readiness(ops, st, *running.front()->guards, a.fleet && st.redis != nullptr,
-                             parts.over_redis ? running.front()->fleet : nullptr);
+                             redis_member);
     auto gauges = std::make_unique<exported_gauges>(reg, ops, running);
 
     // Installed before the "serving" line, so a signal sent as soon as it appears is handled.

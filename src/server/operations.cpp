@@ -463,7 +463,8 @@ asio::awaitable<bool> operations::handle(http::exchange& ex) {
         co_return true;
     }
     auto self = impl_;
-    auto res = co_await on_loop(self->ex, self->answer(std::string(path)));
+    std::string page(path); // not a temporary in the co_await (docs/rough_edges.md)
+    auto res = co_await on_loop(self->ex, self->answer(std::move(page)));
     co_await ex.respond(std::move(res));
     co_return true;
 }
