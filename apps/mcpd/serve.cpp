@@ -861,7 +861,7 @@ asio::awaitable<opened_loop> open_loops(loop_list& loops, process_parts& parts) 
     for (std::size_t i = 1; i < loops.size(); ++i)
         asio::co_spawn(
             loops[i]->ex, open_loop(loops[i].get(), &parts, first.at.port),
-            [home, &pending, &rc, &all_open](std::exception_ptr const& e, opened_loop r) {
+            [home, &pending, &rc, &all_open](std::exception_ptr const& e, opened_loop const& r) {
                 int code = r.rc;
                 if (e) {
                     try {

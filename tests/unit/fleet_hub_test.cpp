@@ -187,14 +187,14 @@ TEST(fleet_hub, members_on_two_threads_get_every_message_in_order) {
     asio::post(io1, [&] {
         for (int i = 0; i < count; ++i) {
             a.publish("for-b", json::object{{"n", i}});
-            a.append("for-b", 1, static_cast<std::uint64_t>(i + 1), "a");
+            a.append("for-b", 1, static_cast<std::uint64_t>(i) + 1, "a");
         }
         ++done;
     });
     asio::post(io2, [&] {
         for (int i = 0; i < count; ++i) {
             b.publish("for-a", json::object{{"n", i}});
-            b.append("for-a", 2, static_cast<std::uint64_t>(i + 1), "b");
+            b.append("for-a", 2, static_cast<std::uint64_t>(i) + 1, "b");
         }
         ++done;
     });
