@@ -864,11 +864,7 @@ asio::awaitable<opened_loop> open_loops(loop_list& loops, process_parts& parts) 
             [home, &pending, &rc, &all_open](std::exception_ptr const& e, opened_loop const& r) {
                 int code = r.rc;
                 if (e) {
-                    try {
-                        std::rethrow_exception(e);
-                    } catch (std::exception const& ex) {
-                        log::error("mcpd: opening an event loop: {}", ex.what());
-                    }
+                    log::error("mcpd: opening an event loop: {}", log::what_of(e));
                     code = 1;
                 }
                 asio::post(home, [code, &pending, &rc, &all_open] {
@@ -944,13 +940,8 @@ asio::awaitable<int> serve_http(serve_args const& a, storage const& st, event_lo
     for (auto& l : running)
         asio::co_spawn(l->ex, run_loop(l.get(), &a),
                        [home, &serving, &all_stopped](std::exception_ptr const& e) {
-                           if (e) {
-                               try {
-                                   std::rethrow_exception(e);
-                               } catch (std::exception const& ex) {
-                                   log::error("mcpd: an event loop failed: {}", ex.what());
-                               }
-                           }
+                           if (e)
+                               log::error("mcpd: an event loop failed: {}", log::what_of(e));
                            asio::post(home, [&serving, &all_stopped] {
                                if (--serving == 0)
                                    all_stopped.notify();
@@ -1019,11 +1010,7 @@ int run_serve(serve_args const& args) {
     int rc = 1;
     asio::co_spawn(loops.home(), serve(args, loops, reg), [&](std::exception_ptr const& e, int r) {
         if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (std::exception const& ex) {
-                log::error("mcpd: {}", ex.what());
-            }
+            log::error("mcpd: {}", log::what_of(e));
             rc = 1;
         } else {
             rc = r;

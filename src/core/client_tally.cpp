@@ -11,9 +11,20 @@ namespace {
 constexpr std::size_t shard_count = 64;
 }
 
+namespace {
+// Looked up by string_view, with no string made for it.
+struct address_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+using counts = std::array<std::size_t, 3>;
+} // namespace
+
 struct client_tally::shard {
     std::mutex mutex;
-    std::unordered_map<std::string, std::array<std::size_t, 3>> held;
+    std::unordered_map<std::string, counts, address_hash, std::equal_to<>> held;
 };
 
 client_tally::client_tally()
@@ -30,13 +41,15 @@ bool client_tally::try_add(std::string_view client, kind what, std::size_t max) 
     auto& s = shard_of(client);
     {
         std::lock_guard lock(s.mutex);
-        auto& counts = s.held[std::string(client)];
-        if (counts[i] >= max) {
-            if (counts == std::array<std::size_t, 3>{})
-                s.held.erase(std::string(client));
+        auto it = s.held.find(client);
+        if (it == s.held.end()) {
+            if (max == 0)
+                return false;
+            it = s.held.emplace(std::string(client), counts{}).first;
+        } else if (it->second[i] >= max) {
             return false;
         }
-        ++counts[i];
+        ++it->second[i];
     }
     totals_[i].fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -50,20 +63,25 @@ void client_tally::remove(std::string_view client, kind what) {
     auto i = static_cast<std::size_t>(what);
     auto& s = shard_of(client);
     std::lock_guard lock(s.mutex);
-    auto it = s.held.find(std::string(client));
+    auto it = s.held.find(client);
     if (it == s.held.end() || it->second[i] == 0)
         return;
     --it->second[i];
     totals_[i].fetch_sub(1, std::memory_order_relaxed);
-    if (it->second == std::array<std::size_t, 3>{})
+    if (it->second == counts{})
         s.held.erase(it);
 }
 
-std::size_t client_tally::held(std::string_view client, kind what) const {
+client_tally::holding client_tally::held(std::string_view client) const {
     auto& s = shard_of(client);
     std::lock_guard lock(s.mutex);
-    auto it = s.held.find(std::string(client));
-    return it == s.held.end() ? 0 : it->second[static_cast<std::size_t>(what)];
+    auto it = s.held.find(client);
+    if (it == s.held.end())
+        return {};
+    auto const& c = it->second;
+    return {c[static_cast<std::size_t>(kind::connections)],
+            c[static_cast<std::size_t>(kind::sessions)],
+            c[static_cast<std::size_t>(kind::streams)]};
 }
 
 std::size_t client_tally::total(kind what) const noexcept {

@@ -133,6 +133,16 @@ void write(level l, std::string_view message, std::string_view request_id) {
     }
 }
 
+std::string what_of(std::exception_ptr const& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (std::exception const& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
 std::string new_request_id() {
     static std::string const prefix = random_hex(3);
     static std::atomic<std::uint64_t> next{0};

@@ -8,6 +8,9 @@
 
 #include <fmt/core.h>
 
+#include <exception>
+#include <string>
+
 #include <string_view>
 
 namespace mcpd::log {
@@ -31,6 +34,10 @@ void write(level l, std::string_view message, std::string_view request_id = {});
 // processes (a random prefix chosen at start, then a counter): it ties the lines of an HTTP
 // request, its MCP method and its tool call together. Cheap: no system call.
 std::string new_request_id();
+
+// What an exception a coroutine ended with says (its what(); "unknown exception" for one that is
+// not a std::exception), for the completion handlers that log it.
+std::string what_of(std::exception_ptr const& e);
 
 template <class... A>
 void at(level l, fmt::format_string<A...> f, A&&... a) {

@@ -191,11 +191,7 @@ void connection::do_start() {
     auto on_exit = [self = shared_from_this()](std::exception_ptr const& e) {
         if (!e)
             return;
-        try {
-            std::rethrow_exception(e);
-        } catch (std::exception const& ex) {
-            log::error("redis: connection task failed: {}", ex.what());
-        }
+        log::error("redis: connection task failed: {}", log::what_of(e));
         self->mux_.fail_all(error(client_errc::disconnected, "internal error"));
         self->finalize_close(error(client_errc::disconnected, "internal error"));
     };

@@ -385,8 +385,9 @@ struct http_transport::impl : std::enable_shared_from_this<impl> {
     // What `client` holds, with the limits it may hold (the route decides on them).
     client_budget budget_of(std::string const& client) const {
         client_budget b;
-        b.sessions = clients->held(client, client_tally::kind::sessions);
-        b.streams = clients->held(client, client_tally::kind::streams);
+        auto held = clients->held(client);
+        b.sessions = held.sessions;
+        b.streams = held.streams;
         b.max_sessions = opts.max_sessions_per_client;
         b.max_streams = opts.max_streams_per_client;
         return b;

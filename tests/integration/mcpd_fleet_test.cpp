@@ -380,6 +380,14 @@ asio::awaitable<std::string> initialize_on(std::uint16_t port, json::object capa
     co_return std::string(res["Mcp-Session-Id"]);
 }
 
+// A session of a client that can sample (initialize, then notifications/initialized).
+asio::awaitable<std::string> open_sampling_session(std::uint16_t port) {
+    auto sid = co_await initialize_on(port, sampling_capability());
+    auto ack = co_await post_to(port, notification("notifications/initialized"), sid);
+    EXPECT_EQ(ack.result_int(), 202u) << ack.body();
+    co_return sid;
+}
+
 // A POST whose answer is read as it comes.
 asio::awaitable<std::unique_ptr<sse_reader>> post_stream(std::uint16_t port, std::string body,
                                                          std::string const& sid) {
@@ -799,10 +807,8 @@ TEST_F(mcpd_fleet, a_resume_on_b_before_the_writes_of_a_reach_redis_gets_the_res
 TEST_F(mcpd_fleet, a_reply_posted_to_b_reaches_the_handler_on_a) {
     start();
     run_async([&]() -> asio::awaitable<void> {
-        auto sid = co_await initialize_on(a, sampling_capability());
+        auto sid = co_await open_sampling_session(a);
         CO_ASSERT(!sid.empty());
-        auto ack = co_await post_to(a, notification("notifications/initialized"), sid);
-        EXPECT_EQ(ack.result_int(), 202u);
 
         auto call =
             co_await post_stream(a, tool_call(9, "test_sampling", arg("prompt", "hello")), sid);
@@ -1186,10 +1192,8 @@ protected:
 TEST_F(mcpd_threads, a_session_alternating_between_loops_behaves_as_on_one) {
     start();
     run_async([&]() -> asio::awaitable<void> {
-        auto sid = co_await initialize_on(port, sampling_capability());
+        auto sid = co_await open_sampling_session(port);
         CO_ASSERT(!sid.empty());
-        auto ack = co_await post_to(port, notification("notifications/initialized"), sid);
-        EXPECT_EQ(ack.result_int(), 202u);
         auto one = co_await client_on_loop(port, sid, 1);
         auto two = co_await client_on_loop(port, sid, 2);
 

@@ -258,7 +258,7 @@ TEST(threads, one_client_tally_shared_by_every_loop) {
                 auto client = "10.0.0." + std::to_string((i + t) % 8);
                 if (!tally.try_add(client, kind::connections, limit))
                     continue;
-                if (tally.held(client, kind::connections) > limit)
+                if (tally.held(client).connections > limit)
                     ++over;
                 tally.add(client, kind::streams);
                 tally.remove(client, kind::streams);

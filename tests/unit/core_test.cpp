@@ -319,9 +319,9 @@ TEST(core_client_tally, counts_each_kind_per_client_up_to_its_limit) {
     EXPECT_FALSE(t.try_add("10.0.0.1", kind::connections, 2)) << "at its limit";
     EXPECT_TRUE(t.try_add("10.0.0.2", kind::connections, 2)) << "another client has its own";
     t.add("10.0.0.1", kind::sessions);
-    EXPECT_EQ(t.held("10.0.0.1", kind::connections), 2u);
-    EXPECT_EQ(t.held("10.0.0.1", kind::sessions), 1u);
-    EXPECT_EQ(t.held("10.0.0.1", kind::streams), 0u);
+    EXPECT_EQ(t.held("10.0.0.1").connections, 2u);
+    EXPECT_EQ(t.held("10.0.0.1").sessions, 1u);
+    EXPECT_EQ(t.held("10.0.0.1").streams, 0u);
     EXPECT_EQ(t.total(kind::connections), 3u);
     t.remove("10.0.0.1", kind::connections);
     EXPECT_TRUE(t.try_add("10.0.0.1", kind::connections, 2)) << "room again after a remove";
@@ -329,9 +329,9 @@ TEST(core_client_tally, counts_each_kind_per_client_up_to_its_limit) {
     t.remove("10.0.0.3", kind::streams);
     t.remove("10.0.0.1", kind::streams);
     EXPECT_EQ(t.total(kind::streams), 0u);
-    EXPECT_EQ(t.held("10.0.0.1", kind::sessions), 1u);
+    EXPECT_EQ(t.held("10.0.0.1").sessions, 1u);
     // A refusal counts nothing.
     EXPECT_FALSE(t.try_add("10.0.0.4", kind::streams, 0));
-    EXPECT_EQ(t.held("10.0.0.4", kind::streams), 0u);
+    EXPECT_EQ(t.held("10.0.0.4").streams, 0u);
     EXPECT_EQ(t.total(kind::streams), 0u);
 }

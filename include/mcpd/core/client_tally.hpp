@@ -35,7 +35,13 @@ public:
     void add(std::string_view client, kind what);
     // One fewer (never below zero); a client holding nothing is forgotten.
     void remove(std::string_view client, kind what);
-    [[nodiscard]] std::size_t held(std::string_view client, kind what) const;
+    // What a client holds now: one lookup (the MCP transport asks on every request).
+    struct holding {
+        std::size_t connections = 0;
+        std::size_t sessions = 0;
+        std::size_t streams = 0;
+    };
+    [[nodiscard]] holding held(std::string_view client) const;
     // Of every client.
     [[nodiscard]] std::size_t total(kind what) const noexcept;
 
